@@ -1,0 +1,130 @@
+package rsync
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Options select what a transfer preserves and does. The zero value plus
+// Logger gives `rsync -a` (recursive, links, perms, times, group, owner,
+// devices) semantics.
+type Options struct {
+	// RsyncPath is the remote command that starts rsync, inserted verbatim
+	// (it may be e.g. "sudo rsync" or "rsync --protocol=30"). Default "rsync".
+	RsyncPath string
+	// Delete removes extraneous files from the receiving side (rsync --delete).
+	Delete bool
+	// Checksum compares files by content instead of size+mtime (rsync -c).
+	Checksum bool
+	// DryRun changes nothing and reports what would change (rsync -n -i).
+	DryRun bool
+	// Exclude and Include are rsync filter patterns; see filter rules.
+	Exclude []string
+	Include []string
+	// MaxProtocol caps the protocol version we announce (30..32); 0 = 32.
+	MaxProtocol int
+	// Logger receives debug/trace output. nil means no logging.
+	Logger hclog.Logger
+}
+
+// ChangeKind says what a transfer did (or, in a dry run, would do) to a path.
+type ChangeKind string
+
+const (
+	ChangeCreate ChangeKind = "create"
+	ChangeUpdate ChangeKind = "update" // content changed
+	ChangeAttrs  ChangeKind = "attrs"  // only metadata (perms, times, owner)
+	ChangeDelete ChangeKind = "delete"
+)
+
+// Change is one itemized change, like a line of `rsync -i`.
+type Change struct {
+	Path    string // relative to the destination root; directories end in "/"
+	Kind    ChangeKind
+	Itemize string // rsync's %i string, e.g. ">f+++++++++"
+}
+
+// Stats are the transfer counters.
+type Stats struct {
+	FilesTotal       int   // entries in the file list
+	FilesTransferred int   // regular files whose data was sent
+	BytesSent        int64 // bytes written to the transport
+	BytesReceived    int64 // bytes read from the transport
+	LiteralBytes     int64 // file data sent as literals
+	MatchedBytes     int64 // file data reconstructed from the basis
+	Deleted          int
+}
+
+// Result is what a transfer returns.
+type Result struct {
+	Changes []Change
+	Stats   Stats
+	// Protocol is the negotiated protocol version; Checksum the negotiated
+	// checksum algorithm name.
+	Protocol int
+	Checksum string
+	// Warnings are non-fatal messages from the remote rsync.
+	Warnings []string
+}
+
+// ExitError is a non-zero exit of the remote rsync, with its own messages.
+type ExitError struct {
+	Code     int
+	Messages string // the server's error text (stderr and in-band errors)
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("remote rsync exited with code %d (%s)", e.Code, exitCodeMeaning(e.Code))
+	if e.Messages != "" {
+		msg += ": " + e.Messages
+	}
+	return msg
+}
+
+// exitCodeMeaning mirrors the texts of rsync's errcode.h / log.c:rerr_names.
+func exitCodeMeaning(code int) string {
+	switch code {
+	case 1:
+		return "syntax or usage error"
+	case 2:
+		return "protocol incompatibility"
+	case 3:
+		return "errors selecting input/output files, dirs"
+	case 4:
+		return "requested action not supported"
+	case 5:
+		return "error starting client-server protocol"
+	case 10:
+		return "error in socket IO"
+	case 11:
+		return "error in file IO"
+	case 12:
+		return "error in rsync protocol data stream"
+	case 13:
+		return "errors with program diagnostics"
+	case 14:
+		return "error in IPC code"
+	case 20:
+		return "received SIGUSR1 or SIGINT"
+	case 22:
+		return "error allocating core memory buffers"
+	case 23:
+		return "some files could not be transferred"
+	case 24:
+		return "some files vanished before they could be transferred"
+	case 25:
+		return "the --max-delete limit stopped deletions"
+	case 30:
+		return "timeout in data send/receive"
+	case 124:
+		return "remote shell failed"
+	case 125:
+		return "remote shell killed"
+	case 126:
+		return "remote command could not be run"
+	case 127:
+		return "remote command not found"
+	}
+	return "unknown error"
+}
