@@ -1,0 +1,149 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+)
+
+// logSubsystem is the tflog subsystem the engine logs into. Its level can be
+// set apart from the provider's with TF_LOG_PROVIDER_RSYNC_ENGINE.
+const logSubsystem = "engine"
+
+// newEngineLogger returns an hclog.Logger (what the engine takes) that writes
+// through tflog, so the engine's messages land in Terraform's provider log
+// with the request's context fields.
+func newEngineLogger(ctx context.Context) hclog.Logger {
+	ctx = tflog.NewSubsystem(ctx, logSubsystem, tflog.WithLevelFromEnv("TF_LOG_PROVIDER_RSYNC_ENGINE"))
+	return &tflogLogger{ctx: ctx, level: hclog.Trace}
+}
+
+// tflogLogger adapts tflog to hclog.Logger. tflog does its own level
+// filtering; level here only answers IsTrace and friends.
+type tflogLogger struct {
+	ctx     context.Context
+	name    string
+	implied []interface{}
+	level   hclog.Level
+}
+
+var _ hclog.Logger = (*tflogLogger)(nil)
+
+func (l *tflogLogger) Log(level hclog.Level, msg string, args ...interface{}) {
+	if level == hclog.Off || (level != hclog.NoLevel && level < l.level) {
+		return
+	}
+	fields := argsToFields(append(append([]interface{}{}, l.implied...), args...))
+	if l.name != "" {
+		fields["logger"] = l.name
+	}
+	switch level {
+	case hclog.Trace:
+		tflog.SubsystemTrace(l.ctx, logSubsystem, msg, fields)
+	case hclog.Debug, hclog.NoLevel:
+		tflog.SubsystemDebug(l.ctx, logSubsystem, msg, fields)
+	case hclog.Info:
+		tflog.SubsystemInfo(l.ctx, logSubsystem, msg, fields)
+	case hclog.Warn:
+		tflog.SubsystemWarn(l.ctx, logSubsystem, msg, fields)
+	default:
+		tflog.SubsystemError(l.ctx, logSubsystem, msg, fields)
+	}
+}
+
+// argsToFields turns hclog's alternating key/value arguments into tflog
+// fields; a dangling value goes under "EXTRA_VALUE_AT_END", as hclog does.
+func argsToFields(args []interface{}) map[string]interface{} {
+	fields := make(map[string]interface{}, len(args)/2+1)
+	for i := 0; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			fields["EXTRA_VALUE_AT_END"] = args[i]
+			break
+		}
+		key, ok := args[i].(string)
+		if !ok {
+			key = fmt.Sprint(args[i])
+		}
+		v := args[i+1]
+		switch x := v.(type) {
+		case error:
+			v = x.Error()
+		case fmt.Stringer:
+			v = x.String()
+		}
+		fields[key] = v
+	}
+	return fields
+}
+
+func (l *tflogLogger) Trace(msg string, args ...interface{}) { l.Log(hclog.Trace, msg, args...) }
+func (l *tflogLogger) Debug(msg string, args ...interface{}) { l.Log(hclog.Debug, msg, args...) }
+func (l *tflogLogger) Info(msg string, args ...interface{})  { l.Log(hclog.Info, msg, args...) }
+func (l *tflogLogger) Warn(msg string, args ...interface{})  { l.Log(hclog.Warn, msg, args...) }
+func (l *tflogLogger) Error(msg string, args ...interface{}) { l.Log(hclog.Error, msg, args...) }
+
+func (l *tflogLogger) IsTrace() bool { return l.level <= hclog.Trace }
+func (l *tflogLogger) IsDebug() bool { return l.level <= hclog.Debug }
+func (l *tflogLogger) IsInfo() bool  { return l.level <= hclog.Info }
+func (l *tflogLogger) IsWarn() bool  { return l.level <= hclog.Warn }
+func (l *tflogLogger) IsError() bool { return l.level <= hclog.Error }
+
+func (l *tflogLogger) ImpliedArgs() []interface{} { return l.implied }
+
+func (l *tflogLogger) With(args ...interface{}) hclog.Logger {
+	c := *l
+	c.implied = append(append([]interface{}{}, l.implied...), args...)
+	return &c
+}
+
+func (l *tflogLogger) Name() string { return l.name }
+
+func (l *tflogLogger) Named(name string) hclog.Logger {
+	c := *l
+	if c.name != "" {
+		c.name += "." + name
+	} else {
+		c.name = name
+	}
+	return &c
+}
+
+func (l *tflogLogger) ResetNamed(name string) hclog.Logger {
+	c := *l
+	c.name = name
+	return &c
+}
+
+func (l *tflogLogger) SetLevel(level hclog.Level) { l.level = level }
+func (l *tflogLogger) GetLevel() hclog.Level      { return l.level }
+
+func (l *tflogLogger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+	return log.New(l.StandardWriter(opts), "", 0)
+}
+
+func (l *tflogLogger) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
+	level := hclog.Info
+	if opts != nil && opts.ForceLevel != hclog.NoLevel {
+		level = opts.ForceLevel
+	}
+	return &logWriter{l: l, level: level}
+}
+
+// logWriter logs each line written to it.
+type logWriter struct {
+	l     *tflogLogger
+	level hclog.Level
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
+		w.l.Log(w.level, strings.TrimSpace(string(line)))
+	}
+	return len(p), nil
+}
