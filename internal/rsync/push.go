@@ -2,13 +2,332 @@ package rsync
 
 import (
 	"context"
-	"errors"
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
+
+// Item flags (rsync.h ITEM_*) sent by the generator with each file index.
+const (
+	itemReportAtime      = 1 << 0
+	itemReportChange     = 1 << 1
+	itemReportSize       = 1 << 2
+	itemReportTime       = 1 << 3
+	itemReportPerms      = 1 << 4
+	itemReportOwner      = 1 << 5
+	itemReportGroup      = 1 << 6
+	itemReportACL        = 1 << 7
+	itemReportXattr      = 1 << 8
+	itemReportCrtime     = 1 << 10
+	itemBasisTypeFollows = 1 << 11
+	itemXnameFollows     = 1 << 12
+	itemIsNew            = 1 << 13
+	itemLocalChange      = 1 << 14
+	itemTransfer         = 1 << 15
+)
+
+// maxSigBlocks bounds the block signature a receiver may ask us to hold
+// (count × (4 + s2length) bytes): 8 Mi blocks cover a 1 TiB basis at the
+// largest block size.
+const maxSigBlocks = 1 << 23
 
 // Push sends the local tree named by source to destPath on the remote side
 // (rsync -a source host:destPath). source follows rsync's trailing-slash
 // rule: "dir/" sends the contents of dir, "dir" sends dir itself (it lands
 // as destPath/dir), and a regular file is sent as that file.
 func Push(ctx context.Context, t Transport, source, destPath string, opts Options) (*Result, error) {
-	return nil, errors.New("rsync: Push not implemented yet")
+	walk, err := flist.Walk(source, nil)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--server", serverFlags(opts), "--log-format=%i"}
+	if opts.Delete {
+		args = append(args, "--delete")
+	}
+	args = append(args, ".", remotePathArg(destPath))
+
+	s, err := start(ctx, t, opts, args)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.send(walk, opts)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.finish(ctx); err != nil {
+		return nil, err
+	}
+	res.Stats.BytesSent = s.out.Written()
+	return res, nil
+}
+
+// serverFlags is the short-option word for the server
+// (options.c:server_options): -a's letters, then n/c, then e + capabilities.
+func serverFlags(opts Options) string {
+	f := "-"
+	if opts.DryRun {
+		f += "n"
+	}
+	f += "logDtpr"
+	if opts.Checksum {
+		f += "c"
+	}
+	return f + "e" + capabilities
+}
+
+// send is the sender role (sender.c:send_files after flist.c:send_file_list).
+func (s *session) send(walk *flist.WalkResult, opts Options) (*Result, error) {
+	entries := walk.Entries
+	codec := flist.Codec{
+		Protocol: s.protocol, VarintFlags: s.varintFlags(),
+		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
+	}
+	if opts.Checksum {
+		codec.ChecksumLen = s.algo.Len()
+		for _, e := range entries {
+			if e.IsRegular() {
+				sum, err := fileChecksum(e.LocalPath, s.algo)
+				if err != nil {
+					walk.Warnings = append(walk.Warnings, err.Error())
+					walk.IOError = true
+				}
+				e.Checksum = sum
+			}
+		}
+	}
+	for _, w := range walk.Warnings {
+		s.log.Warn("source", "warning", w)
+	}
+
+	// A receiver that deletes wants our filter rules first
+	// (exclude.c:send_filter_list).
+	if opts.Delete {
+		if err := writeFilterRules(s.w, opts); err != nil {
+			return nil, err
+		}
+	}
+	enc := flist.NewEncoder(codec, s.w)
+	for i, e := range entries {
+		if err := enc.Encode(e); err != nil {
+			return nil, fmt.Errorf("send file list entry %d (%s): %w", i, e.Name, err)
+		}
+	}
+	var ioErr int32
+	if walk.IOError {
+		ioErr = 1
+	}
+	if err := enc.End(ioErr); err != nil {
+		return nil, fmt.Errorf("send end of file list: %w", err)
+	}
+	uids, gids := flist.IDNames(entries)
+	u0, g0 := flist.ID0Names()
+	if err := flist.WriteIDList(s.w, uids, s.id0Names(), u0); err != nil {
+		return nil, fmt.Errorf("send uid list: %w", err)
+	}
+	if err := flist.WriteIDList(s.w, gids, s.id0Names(), g0); err != nil {
+		return nil, fmt.Errorf("send gid list: %w", err)
+	}
+
+	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name()}
+	res.Stats.FilesTotal = len(entries)
+	phase := 0
+	const maxPhase = 2 // protocol ≥ 29: a redo phase and the delay-updates phase
+	for {
+		ndx := s.r.ReadNdx(&s.ndxIn)
+		if err := s.r.Err(); err != nil {
+			return nil, fmt.Errorf("read file request: %w", err)
+		}
+		switch {
+		case ndx == wire.NdxDone:
+			phase++
+			if phase > maxPhase {
+				s.writeNdx(wire.NdxDone)
+				return s.goodbye(res)
+			}
+			s.writeNdx(wire.NdxDone)
+			continue
+		case ndx == wire.NdxDelStats:
+			if err := s.readDelStats(); err != nil {
+				return nil, err
+			}
+			continue
+		case ndx < 0 || int(ndx) >= len(entries):
+			return nil, fmt.Errorf("%w: the receiver asked for file index %d of %d", wire.ErrMalformed, ndx, len(entries))
+		}
+		if err := s.answer(res, entries, ndx, phase, opts.DryRun); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// answer handles one generator request (sender.c:send_files loop body).
+func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase int, dryRun bool) error {
+	iflags := s.r.Shortint()
+	var basisType byte
+	var xname string
+	if iflags&itemBasisTypeFollows != 0 {
+		basisType = s.r.Byte()
+	}
+	if iflags&itemXnameFollows != 0 {
+		xname = s.r.Vstring(flist.MaxPathLen)
+	}
+	if err := s.r.Err(); err != nil {
+		return fmt.Errorf("read request for file %d: %w", ndx, err)
+	}
+	e := entries[ndx]
+	echo := func() {
+		s.writeNdx(ndx)
+		s.w.Shortint(iflags)
+		if iflags&itemBasisTypeFollows != 0 {
+			s.w.Byte(basisType)
+		}
+		if iflags&itemXnameFollows != 0 {
+			s.w.Vstring(xname)
+		}
+	}
+	if phase == 0 {
+		res.Changes = append(res.Changes, itemizedChange(e, iflags, true))
+	}
+	if iflags&itemTransfer == 0 || dryRun {
+		echo()
+		if iflags&itemTransfer != 0 && phase == 0 {
+			res.Stats.FilesTransferred++
+		}
+		return s.w.Err()
+	}
+	if !e.IsRegular() {
+		return fmt.Errorf("%w: the receiver asked for the data of %q, which is not a regular file", wire.ErrMalformed, e.Name)
+	}
+	sig, err := s.readSignature(ndx)
+	if err != nil {
+		return err
+	}
+	if phase == 0 {
+		res.Stats.FilesTransferred++
+	}
+
+	f, err := os.Open(e.LocalPath)
+	if err != nil {
+		// rsync's sender reports the file as not sent and carries on
+		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).
+		s.log.Warn("cannot open source file", "path", e.LocalPath, "error", err)
+		if werr := s.sendNoSend(ndx); werr != nil {
+			return werr
+		}
+		return nil
+	}
+	defer f.Close()
+	echo()
+	writeSumHead(s.w, sig.Head)
+	whole := s.algo.NewFile()
+	tw := &delta.TokenWriter{W: s.w}
+	st, err := delta.Match(sig, s.strong(), f, whole, tw)
+	if err != nil {
+		return fmt.Errorf("send %s: %w", e.Name, err)
+	}
+	if err := tw.End(); err != nil {
+		return err
+	}
+	s.w.Raw(whole.Sum(nil))
+	res.Stats.LiteralBytes += st.Literal
+	res.Stats.MatchedBytes += st.Matched
+	s.log.Trace("sent file", "path", e.Name, "literal", st.Literal, "matched", st.Matched)
+	return s.w.Err()
+}
+
+func (s *session) sendNoSend(ndx int32) error {
+	var p [4]byte
+	binary.LittleEndian.PutUint32(p[:], uint32(ndx))
+	return s.out.WriteMsg(wire.MsgNoSend, p[:])
+}
+
+// readSignature reads a sum head and its block sums (io.c:read_sum_head,
+// sender.c:receive_sums), validating both before allocating.
+func (s *session) readSignature(ndx int32) (*delta.Signature, error) {
+	h := delta.SumHead{Count: s.r.Int32(), BlockLen: s.r.Int32(), S2Len: s.r.Int32(), Remainder: s.r.Int32()}
+	if err := s.r.Err(); err != nil {
+		return nil, fmt.Errorf("read sum head of file %d: %w", ndx, err)
+	}
+	if err := h.Validate(s.algo.Len(), maxSigBlocks); err != nil {
+		return nil, fmt.Errorf("%w: sum head of file %d: %v", wire.ErrMalformed, ndx, err)
+	}
+	sig := &delta.Signature{Head: h, Sum1: make([]uint32, h.Count), Sum2: make([]byte, int(h.Count)*int(h.S2Len))}
+	for i := int32(0); i < h.Count; i++ {
+		sig.Sum1[i] = uint32(s.r.Int32())
+		s.r.Full(sig.Sum2[int(i)*int(h.S2Len) : int(i+1)*int(h.S2Len)])
+	}
+	if err := s.r.Err(); err != nil {
+		return nil, fmt.Errorf("read block sums of file %d: %w", ndx, err)
+	}
+	return sig, nil
+}
+
+func writeSumHead(w *wire.Writer, h delta.SumHead) {
+	w.Int32(h.Count)
+	w.Int32(h.BlockLen)
+	w.Int32(h.S2Len)
+	w.Int32(h.Remainder)
+}
+
+func (s *session) writeNdx(ndx int32) {
+	var buf [8]byte
+	s.w.Raw(s.ndxOut.AppendNdx(buf[:0], ndx))
+}
+
+// readDelStats reads the deletion counters that follow NDX_DEL_STATS
+// (main.c:read_del_stats).
+func (s *session) readDelStats() error {
+	for i := 0; i < 5; i++ {
+		s.r.Varint()
+	}
+	if err := s.r.Err(); err != nil {
+		return fmt.Errorf("read deletion stats: %w", err)
+	}
+	return nil
+}
+
+// goodbye is the end of a transfer where we are the sender
+// (main.c:read_final_goodbye): at protocol ≥ 31 the receiver sends NDX_DONE
+// (after optional NDX_DEL_STATS), we answer NDX_DONE, and it confirms.
+func (s *session) goodbye(res *Result) (*Result, error) {
+	readDone := func(what string) error {
+		for {
+			ndx := s.r.ReadNdx(&s.ndxIn)
+			if err := s.r.Err(); err != nil {
+				return fmt.Errorf("read %s: %w", what, err)
+			}
+			switch ndx {
+			case wire.NdxDone:
+				return nil
+			case wire.NdxDelStats:
+				if err := s.readDelStats(); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("%w: expected the end of the transfer (%s), got file index %d", wire.ErrMalformed, what, ndx)
+			}
+		}
+	}
+	if err := readDone("goodbye"); err != nil {
+		return nil, err
+	}
+	if s.protocol >= 31 {
+		s.writeNdx(wire.NdxDone)
+		if err := readDone("final goodbye"); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	for _, d := range s.deleted {
+		res.Changes = append(res.Changes, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
+	}
+	res.Stats.Deleted = len(s.deleted)
+	res.Warnings = append(res.Warnings, s.warnings...)
+	s.mu.Unlock()
+	res.Stats.BytesReceived = s.r.Count()
+	return res, s.w.Err()
 }

@@ -1,0 +1,67 @@
+package flist
+
+import (
+	"slices"
+	"strings"
+)
+
+// Compare orders two entries as rsync's f_name_cmp does at protocol ≥ 29
+// (flist.c:f_name_cmp): paths are compared component by component; every
+// directory component — including the entry's own name when it is a
+// directory — compares as "name/"; where one side's component is a file and
+// the other's a directory, the file sorts first; otherwise bytes compare
+// unsigned, and a path that is a prefix of another sorts first. The
+// transfer root "." is an empty file name and sorts before everything.
+func Compare(a, b *Entry) int {
+	an, bn := a.Name, b.Name
+	if an == "." {
+		an = ""
+	}
+	if bn == "." {
+		bn = ""
+	}
+	aDir, bDir := a.IsDir() && an != "", b.IsDir() && bn != ""
+	for {
+		ac, arest, aMore := strings.Cut(an, "/")
+		bc, brest, bMore := strings.Cut(bn, "/")
+		aIsPath := aMore || aDir
+		bIsPath := bMore || bDir
+		if an == "" && bn == "" {
+			return 0
+		}
+		if an == "" {
+			return -1
+		}
+		if bn == "" {
+			return 1
+		}
+		if aIsPath != bIsPath {
+			if aIsPath {
+				return 1
+			}
+			return -1
+		}
+		if ac != bc {
+			// Compare "ac/" with "bc/" (or plain names for two files).
+			if aIsPath {
+				return strings.Compare(ac+"/", bc+"/")
+			}
+			return strings.Compare(ac, bc)
+		}
+		if !aMore && !bMore {
+			return 0
+		}
+		if !aMore {
+			return -1 // a directory sorts before its own contents
+		}
+		if !bMore {
+			return 1
+		}
+		an, bn = arest, brest
+	}
+}
+
+// Sort sorts entries stably in rsync's order (flist.c:fsort).
+func Sort(entries []*Entry) {
+	slices.SortStableFunc(entries, Compare)
+}

@@ -1,0 +1,149 @@
+package flist
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Skipper decides whether a path (relative to the transfer root, "/"
+// separated) is left out of the list; isDir tells whether it is a directory.
+type Skipper func(name string, isDir bool) bool
+
+// WalkResult is a local tree read into file-list entries.
+type WalkResult struct {
+	Entries  []*Entry // sorted in rsync order
+	Warnings []string // unreadable or unsupported files that were skipped
+	IOError  bool     // something could not be read (rsync's io_error)
+}
+
+// Walk lists the local source named by src with rsync's trailing-slash rule
+// (flist.c:send_file_list): "dir/" lists the contents of dir under the root
+// ".", "dir" lists dir itself under the name "dir", and a non-directory is
+// listed under its base name. skip may be nil. Devices and special files
+// are skipped with a warning; symlinks are listed, not followed.
+func Walk(src string, skip Skipper) (*WalkResult, error) {
+	if src == "" {
+		return nil, errors.New("source path is empty")
+	}
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src, err)
+	}
+	// Like rsync, "dir/" and "dir/." send the contents; a symlink to a
+	// directory given with a trailing slash is followed.
+	contents := strings.HasSuffix(src, "/") || strings.HasSuffix(src, "/.") || src == "."
+	if contents && fi.Mode()&fs.ModeSymlink != 0 {
+		if fi, err = os.Stat(src); err != nil {
+			return nil, fmt.Errorf("source %s: %w", src, err)
+		}
+	}
+	res := &WalkResult{}
+	var rootName string
+	if contents && fi.IsDir() {
+		rootName = "."
+	} else {
+		rootName = filepath.Base(filepath.Clean(src))
+	}
+	root, err := entryFromInfo(rootName, src, fi)
+	if err != nil {
+		return nil, err
+	}
+	if root.IsDir() {
+		root.TopDir = true
+	}
+	if !root.IsDir() && !root.IsRegular() && !root.IsSymlink() {
+		return nil, fmt.Errorf("source %s is not a regular file, directory or symlink", src)
+	}
+	res.Entries = append(res.Entries, root)
+	if root.IsDir() {
+		prefix := ""
+		if rootName != "." {
+			prefix = rootName + "/"
+		}
+		if err := walkDir(res, src, prefix, skip); err != nil {
+			return nil, err
+		}
+	}
+	Sort(res.Entries)
+	return res, nil
+}
+
+func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("opendir %s failed: %v", dir, err))
+			res.IOError = true
+			return nil
+		}
+		return fmt.Errorf("read directory %s: %w", dir, err)
+	}
+	for _, de := range des {
+		name := prefix + de.Name()
+		local := filepath.Join(dir, de.Name())
+		isDir := de.IsDir()
+		if skip != nil && skip(name, isDir) {
+			continue
+		}
+		fi, err := os.Lstat(local)
+		if err != nil {
+			// Vanished between readdir and lstat: rsync warns and goes on.
+			res.Warnings = append(res.Warnings, fmt.Sprintf("file has vanished: %s", local))
+			res.IOError = true
+			continue
+		}
+		ent, err := entryFromInfo(name, local, fi)
+		if err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+			res.IOError = true
+			continue
+		}
+		if ent.IsDevice() || ent.IsSpecial() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("skipping non-regular file %q", name))
+			continue
+		}
+		res.Entries = append(res.Entries, ent)
+		if ent.IsDir() {
+			if err := walkDir(res, local, name+"/", skip); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func entryFromInfo(name, local string, fi fs.FileInfo) (*Entry, error) {
+	ent := &Entry{
+		Name:      name,
+		Mode:      UnixMode(fi.Mode()),
+		Size:      fi.Size(),
+		ModTime:   fi.ModTime().Unix(),
+		ModNsec:   int32(fi.ModTime().Nanosecond()),
+		LocalPath: local,
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ent.UID, ent.GID = st.Uid, st.Gid
+		ent.Mode = uint32(st.Mode) // the raw st_mode is exactly what goes on the wire
+		if ent.IsDevice() {
+			ent.RdevMajor, ent.RdevMinor = devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))
+		}
+	}
+	if ent.IsSymlink() {
+		target, err := os.Readlink(local)
+		if err != nil {
+			return nil, fmt.Errorf("readlink %s: %w", local, err)
+		}
+		ent.LinkTarget = target
+		ent.Size = int64(len(target))
+	}
+	return ent, nil
+}
+
+// devMajor/devMinor decode a Linux dev_t (glibc's gnu_dev_major/minor).
+func devMajor(d uint64) uint32 { return uint32((d>>8)&0xfff | (d>>32)&^0xfff) }
+func devMinor(d uint64) uint32 { return uint32(d&0xff | (d>>12)&^0xff) }

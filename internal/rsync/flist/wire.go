@@ -1,0 +1,361 @@
+package flist
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
+)
+
+// XMIT_* bits of a file-list entry's flags (rsync.h).
+const (
+	xmitTopDir          = 1 << 0
+	xmitSameMode        = 1 << 1
+	xmitExtendedFlags   = 1 << 2
+	xmitSameUID         = 1 << 3
+	xmitSameGID         = 1 << 4
+	xmitSameName        = 1 << 5
+	xmitLongName        = 1 << 6
+	xmitSameTime        = 1 << 7
+	xmitSameRdevMajor   = 1 << 8 // devices
+	xmitNoContentDir    = 1 << 8 // directories
+	xmitHlinked         = 1 << 9
+	xmitUserNameFollows = 1 << 10
+	xmitGrpNameFollows  = 1 << 11
+	xmitHlinkFirst      = 1 << 12
+	xmitIOErrorEndlist  = 1 << 12 // with xmitExtendedFlags and no name
+	xmitModNsec         = 1 << 13
+	xmitSameAtime       = 1 << 14
+	xmitCrtimeEqMtime   = 1 << 17
+)
+
+// Limits on what a peer may describe, checked before allocation.
+const (
+	MaxPathLen = 4096    // MAXPATHLEN
+	MaxEntries = 1 << 24 // entries in one list
+	maxLinkLen = MaxPathLen
+	maxIDName  = 255
+)
+
+// Codec holds what both sides agreed on for the list encoding.
+type Codec struct {
+	Protocol        int
+	VarintFlags     bool // compat VARINT_FLIST_FLAGS
+	PreserveUID     bool // -o
+	PreserveGID     bool // -g
+	PreserveLinks   bool // -l
+	PreserveDevices bool // -D
+	ChecksumLen     int  // with -c: bytes of each regular file's sum; 0 = no sums
+}
+
+// state is the "same as previous entry" compression state shared by the
+// encoder and decoder (the statics of send_file_entry/recv_file_entry).
+type state struct {
+	mode      uint32
+	modtime   int64
+	uid, gid  uint32
+	haveIDs   bool
+	rdevMajor uint32
+	name      string
+}
+
+// Encoder writes entries (flist.c:send_file_entry).
+type Encoder struct {
+	c  Codec
+	w  *wire.Writer
+	st state
+}
+
+// NewEncoder returns an encoder writing to w.
+func NewEncoder(c Codec, w *wire.Writer) *Encoder { return &Encoder{c: c, w: w} }
+
+// Encode writes one entry.
+func (e *Encoder) Encode(ent *Entry) error {
+	c, st := &e.c, &e.st
+	var flags uint32
+	if ent.IsDir() && ent.TopDir {
+		flags |= xmitTopDir
+	}
+	if ent.Mode == st.mode {
+		flags |= xmitSameMode
+	}
+	if !c.PreserveUID || (st.haveIDs && ent.UID == st.uid) {
+		flags |= xmitSameUID
+	}
+	if !c.PreserveGID || (st.haveIDs && ent.GID == st.gid) {
+		flags |= xmitSameGID
+	}
+	if ent.ModTime == st.modtime {
+		flags |= xmitSameTime
+	}
+	if c.Protocol >= 31 && ent.ModNsec != 0 {
+		flags |= xmitModNsec
+	}
+	isDev := c.PreserveDevices && ent.IsDevice()
+	if isDev && ent.RdevMajor == st.rdevMajor {
+		flags |= xmitSameRdevMajor
+	}
+	if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+		flags |= xmitSameRdevMajor // protocol 30 sends a zero rdev for specials
+	}
+	name := ent.Name
+	l1 := 0
+	for l1 < len(name) && l1 < len(st.name) && l1 < 255 && name[l1] == st.name[l1] {
+		l1++
+	}
+	l2 := len(name) - l1
+	if l1 > 0 {
+		flags |= xmitSameName
+	}
+	if l2 > 255 {
+		flags |= xmitLongName
+	}
+
+	if c.VarintFlags {
+		if flags == 0 {
+			flags = xmitExtendedFlags // 0 would end the list
+		}
+		e.w.Varint(int32(flags))
+	} else {
+		if flags&0xff == 0 && !ent.IsDir() {
+			flags |= xmitTopDir // filler bit: a zero byte would end the list
+		}
+		if flags&0xff00 != 0 || flags == 0 {
+			flags |= xmitExtendedFlags
+			e.w.Shortint(uint16(flags))
+		} else {
+			e.w.Byte(byte(flags))
+		}
+	}
+	if flags&xmitSameName != 0 {
+		e.w.Byte(byte(l1))
+	}
+	if flags&xmitLongName != 0 {
+		e.w.Varint(int32(l2))
+	} else {
+		e.w.Byte(byte(l2))
+	}
+	e.w.Raw([]byte(name[l1:]))
+
+	e.w.Varlong(ent.Size, 3)
+	if flags&xmitSameTime == 0 {
+		e.w.Varlong(ent.ModTime, 4)
+	}
+	if flags&xmitModNsec != 0 {
+		e.w.Varint(ent.ModNsec)
+	}
+	if flags&xmitSameMode == 0 {
+		e.w.Int32(int32(ent.Mode))
+	}
+	if c.PreserveUID && flags&xmitSameUID == 0 {
+		e.w.Varint(int32(ent.UID))
+	}
+	if c.PreserveGID && flags&xmitSameGID == 0 {
+		e.w.Varint(int32(ent.GID))
+	}
+	if isDev {
+		if flags&xmitSameRdevMajor == 0 {
+			e.w.Varint(int32(ent.RdevMajor))
+		}
+		e.w.Varint(int32(ent.RdevMinor))
+	} else if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+		e.w.Varint(0)
+	}
+	if c.PreserveLinks && ent.IsSymlink() {
+		e.w.Varint(int32(len(ent.LinkTarget)))
+		e.w.Raw([]byte(ent.LinkTarget))
+	}
+	if c.ChecksumLen > 0 && ent.IsRegular() {
+		sum := ent.Checksum
+		if len(sum) != c.ChecksumLen {
+			sum = make([]byte, c.ChecksumLen) // unreadable file: all zeros, as rsync sends
+		}
+		e.w.Raw(sum)
+	}
+
+	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
+	st.uid, st.gid, st.haveIDs = ent.UID, ent.GID, true
+	if isDev {
+		st.rdevMajor = ent.RdevMajor
+	}
+	return e.w.Err()
+}
+
+// End writes the end-of-list marker with the sender's io_error bits
+// (flist.c:write_end_of_flist).
+func (e *Encoder) End(ioError int32) error {
+	if e.c.VarintFlags {
+		e.w.Varint(0)
+		e.w.Varint(ioError)
+	} else if ioError != 0 {
+		e.w.Shortint(xmitExtendedFlags | xmitIOErrorEndlist)
+		e.w.Varint(ioError)
+	} else {
+		e.w.Byte(0)
+	}
+	return e.w.Err()
+}
+
+// Decoder reads entries (flist.c:recv_file_entry).
+type Decoder struct {
+	c  Codec
+	r  *wire.Reader
+	st state
+	// IOError holds the io_error bits sent with the end marker.
+	IOError int32
+	n       int
+}
+
+// NewDecoder returns a decoder reading from r.
+func NewDecoder(c Codec, r *wire.Reader) *Decoder { return &Decoder{c: c, r: r} }
+
+// Next reads one entry; it returns nil, nil at the end of the list.
+// Names are checked: no absolute paths, no ".." components, no empty
+// components, no NUL bytes — the peer decides what we would write.
+func (d *Decoder) Next() (*Entry, error) {
+	c, st, r := &d.c, &d.st, d.r
+	var flags uint32
+	if c.VarintFlags {
+		flags = uint32(r.Varint())
+	} else {
+		flags = uint32(r.Byte())
+		if flags&xmitExtendedFlags != 0 {
+			flags |= uint32(r.Byte()) << 8
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("read flags of entry %d: %w", d.n, err)
+	}
+	if flags == 0 {
+		if c.VarintFlags {
+			d.IOError = r.Varint()
+		}
+		return nil, r.Err()
+	}
+	if flags == xmitExtendedFlags|xmitIOErrorEndlist {
+		d.IOError = r.Varint()
+		return nil, r.Err()
+	}
+	if d.n >= MaxEntries {
+		return nil, fmt.Errorf("%w: file list has more than %d entries", wire.ErrMalformed, MaxEntries)
+	}
+	idx := d.n
+	d.n++
+	if flags&(xmitUserNameFollows|xmitGrpNameFollows|xmitHlinked) != 0 {
+		return nil, fmt.Errorf("%w: entry %d has flags %#x for features we did not ask for", wire.ErrMalformed, idx, flags)
+	}
+
+	l1 := 0
+	if flags&xmitSameName != 0 {
+		l1 = int(r.Byte())
+	}
+	var l2 int
+	if flags&xmitLongName != 0 {
+		l2 = int(r.Varint())
+	} else {
+		l2 = int(r.Byte())
+	}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("read name of entry %d: %w", idx, r.Err())
+	}
+	if l1 > len(st.name) {
+		return nil, fmt.Errorf("%w: entry %d reuses %d bytes of a %d-byte previous name", wire.ErrMalformed, idx, l1, len(st.name))
+	}
+	if l2 < 0 || l1+l2 > MaxPathLen {
+		return nil, fmt.Errorf("%w: entry %d name length %d+%d exceeds %d", wire.ErrMalformed, idx, l1, l2, MaxPathLen)
+	}
+	suffix := r.Bytes(l2, MaxPathLen, "name")
+	name := st.name[:l1] + string(suffix)
+
+	ent := &Entry{Name: name}
+	ent.Size = r.Varlong(3)
+	if flags&xmitSameTime != 0 {
+		ent.ModTime = st.modtime
+	} else {
+		ent.ModTime = r.Varlong(4)
+	}
+	if flags&xmitModNsec != 0 {
+		ent.ModNsec = r.Varint()
+	}
+	if flags&xmitSameMode != 0 {
+		ent.Mode = st.mode
+	} else {
+		ent.Mode = uint32(r.Int32())
+	}
+	if c.PreserveUID && flags&xmitSameUID == 0 {
+		ent.UID = uint32(r.Varint())
+	} else {
+		ent.UID = st.uid
+	}
+	if c.PreserveGID && flags&xmitSameGID == 0 {
+		ent.GID = uint32(r.Varint())
+	} else {
+		ent.GID = st.gid
+	}
+	if c.PreserveDevices && ent.IsDevice() {
+		if flags&xmitSameRdevMajor != 0 {
+			ent.RdevMajor = st.rdevMajor
+		} else {
+			ent.RdevMajor = uint32(r.Varint())
+		}
+		ent.RdevMinor = uint32(r.Varint())
+		st.rdevMajor = ent.RdevMajor
+	} else if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+		if flags&xmitSameRdevMajor == 0 {
+			r.Varint()
+		}
+		r.Varint()
+	}
+	if c.PreserveLinks && ent.IsSymlink() {
+		n := int(r.Varint())
+		if r.Err() == nil && (n <= 0 || n > maxLinkLen) {
+			return nil, fmt.Errorf("%w: entry %d (%q) symlink target length %d", wire.ErrMalformed, idx, name, n)
+		}
+		ent.LinkTarget = string(r.Bytes(n, maxLinkLen, "symlink target"))
+	}
+	if c.ChecksumLen > 0 && ent.IsRegular() {
+		ent.Checksum = r.Bytes(c.ChecksumLen, c.ChecksumLen, "checksum")
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("read entry %d (%q): %w", idx, name, err)
+	}
+	if ent.Size < 0 {
+		return nil, fmt.Errorf("%w: entry %d (%q) has negative size %d", wire.ErrMalformed, idx, name, ent.Size)
+	}
+	if ent.ModNsec < 0 || ent.ModNsec > 999999999 {
+		return nil, fmt.Errorf("%w: entry %d (%q) has nanoseconds %d", wire.ErrMalformed, idx, name, ent.ModNsec)
+	}
+	if ent.IsDir() && flags&xmitTopDir != 0 {
+		ent.TopDir = true
+	}
+	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
+	st.uid, st.gid = ent.UID, ent.GID
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("entry %d: %w", idx, err)
+	}
+	return ent, nil
+}
+
+// CheckName rejects names a receiver must never act on: absolute paths,
+// ".." components, empty components and NUL bytes (flist.c:recv_file_entry
+// "ABORTING due to unsafe pathname"; CVE-2022-29154 style escapes).
+func CheckName(name string) error {
+	if name == "." {
+		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("%w: empty file name", wire.ErrMalformed)
+	}
+	if strings.HasPrefix(name, "/") {
+		return fmt.Errorf("%w: unsafe absolute file name %q", wire.ErrMalformed, name)
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("%w: file name %q contains a NUL byte", wire.ErrMalformed, name)
+	}
+	for _, comp := range strings.Split(name, "/") {
+		if comp == ".." || comp == "" || comp == "." {
+			return fmt.Errorf("%w: unsafe file name %q (component %q)", wire.ErrMalformed, name, comp)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package rsync
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
+)
+
+// itemizedChange renders iflags like rsync's %i (log.c:log_formatted,
+// case 'i'): YXcstpoguax.
+func itemizedChange(e *flist.Entry, iflags uint16, sending bool) Change {
+	b := []byte("...........")
+	switch {
+	case iflags&itemTransfer != 0 && sending:
+		b[0] = '<'
+	case iflags&itemTransfer != 0:
+		b[0] = '>'
+	case iflags&itemLocalChange != 0:
+		b[0] = 'c'
+	}
+	switch {
+	case e.IsDir():
+		b[1] = 'd'
+	case e.IsSymlink():
+		b[1] = 'L'
+	case e.IsDevice():
+		b[1] = 'D'
+	case e.IsSpecial():
+		b[1] = 'S'
+	default:
+		b[1] = 'f'
+	}
+	kind := ChangeAttrs
+	if iflags&itemIsNew != 0 {
+		for i := 2; i < len(b); i++ {
+			b[i] = '+'
+		}
+		kind = ChangeCreate
+	} else {
+		set := func(pos int, bit uint16, c byte) {
+			if iflags&bit != 0 {
+				b[pos] = c
+			}
+		}
+		set(2, itemReportChange, 'c')
+		set(3, itemReportSize, 's')
+		set(4, itemReportTime, 't')
+		set(5, itemReportPerms, 'p')
+		set(6, itemReportOwner, 'o')
+		set(7, itemReportGroup, 'g')
+		set(8, itemReportAtime, 'u')
+		set(9, itemReportACL, 'a')
+		set(10, itemReportXattr, 'x')
+		if iflags&itemTransfer != 0 {
+			kind = ChangeUpdate
+		}
+		allDots := true
+		for i := 2; i < len(b); i++ {
+			if b[i] != '.' {
+				allDots = false
+			}
+		}
+		if allDots {
+			for i := 2; i < len(b); i++ {
+				b[i] = ' '
+			}
+		}
+	}
+	return Change{Path: e.DisplayName(), Kind: kind, Itemize: string(b)}
+}
+
+// writeFilterRules sends the filter list (exclude.c:send_filter_list):
+// each rule as an int32 length and the text, then int32 0. Includes come
+// before excludes so that they can rescue paths an exclude would catch.
+func writeFilterRules(w *wire.Writer, opts Options) error {
+	send := func(rule string) {
+		w.Int32(int32(len(rule)))
+		w.Raw([]byte(rule))
+	}
+	for _, p := range opts.Include {
+		send("+ " + p)
+	}
+	for _, p := range opts.Exclude {
+		send("- " + p)
+	}
+	w.Int32(0)
+	if err := w.Err(); err != nil {
+		return fmt.Errorf("send filter rules: %w", err)
+	}
+	return nil
+}
+
+// fileChecksum is the -c file-list checksum: the unseeded whole-file digest
+// (checksum.c:file_checksum). An unreadable file gets an error and a nil
+// sum (sent as zeros).
+func fileChecksum(path string, algo csum.Algo) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checksum %s: %w", path, err)
+	}
+	defer f.Close()
+	h := algo.NewFile()
+	if _, err := f.WriteTo(h); err != nil {
+		return nil, fmt.Errorf("checksum %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
+}

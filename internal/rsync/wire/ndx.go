@@ -1,0 +1,89 @@
+package wire
+
+// File-index values with a special meaning (rsync.h).
+const (
+	NdxDone        = -1 // NDX_DONE: end of a phase
+	NdxFlistEOF    = -2 // NDX_FLIST_EOF: inc-recursion only
+	NdxDelStats    = -3 // NDX_DEL_STATS: deletion counters follow
+	NdxFlistOffset = -101
+)
+
+// NdxState is the per-direction, per-stream state of the delta-coded file
+// index (io.c:write_ndx / read_ndx keep "prev_positive" and "prev_negative").
+// Use one for reading and a separate one for writing.
+type NdxState struct {
+	prevPositive, prevNegative int32
+	init                       bool
+}
+
+func (s *NdxState) reset() {
+	if !s.init {
+		s.prevPositive, s.prevNegative, s.init = -1, 1, true
+	}
+}
+
+// AppendNdx appends the protocol ≥ 30 encoding of ndx (io.c:write_ndx).
+func (s *NdxState) AppendNdx(dst []byte, ndx int32) []byte {
+	s.reset()
+	if ndx == NdxDone {
+		return append(dst, 0)
+	}
+	var diff, abs int32
+	if ndx >= 0 {
+		abs = ndx
+		diff = ndx - s.prevPositive
+		s.prevPositive = ndx
+	} else {
+		dst = append(dst, 0xff)
+		abs = -ndx
+		diff = abs - s.prevNegative
+		s.prevNegative = abs
+	}
+	switch {
+	case diff > 0 && diff < 0xfe:
+		return append(dst, byte(diff))
+	case diff < 0 || diff > 0x7fff:
+		return append(dst, 0xfe, byte(abs>>24)|0x80, byte(abs), byte(abs>>8), byte(abs>>16))
+	default:
+		return append(dst, 0xfe, byte(diff>>8), byte(diff))
+	}
+}
+
+// ReadNdx decodes one file index (io.c:read_ndx).
+func (r *Reader) ReadNdx(s *NdxState) int32 {
+	s.reset()
+	b := r.Byte()
+	if r.err != nil {
+		return 0
+	}
+	prev := &s.prevPositive
+	neg := false
+	if b == 0xff {
+		neg = true
+		prev = &s.prevNegative
+		b = r.Byte()
+	} else if b == 0 {
+		return NdxDone
+	}
+	var num int32
+	if b == 0xfe {
+		hi := r.Byte()
+		lo := r.Byte()
+		if hi&0x80 != 0 {
+			b2, b3 := r.Byte(), r.Byte()
+			num = int32(hi&0x7f)<<24 | int32(lo) | int32(b2)<<8 | int32(b3)<<16
+		} else {
+			num = int32(hi)<<8 | int32(lo) + *prev
+		}
+	} else {
+		num = int32(b) + *prev
+	}
+	if r.err != nil {
+		return 0
+	}
+	*prev = num
+	if neg {
+		return -num
+	}
+	return num
+}
