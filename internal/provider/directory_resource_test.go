@@ -1,0 +1,228 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
+)
+
+// checkTreesEqual compares the pushed tree with Go code and with the stock
+// rsync's checksum dry run.
+func checkTreesEqual(src, dst string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if err := compareTrees(src, dst); err != nil {
+			return err
+		}
+		out, err := rsyncDryRunDiff(src, dst)
+		if err != nil {
+			return err
+		}
+		if out != "" {
+			return fmt.Errorf("rsync -rlptnic %s/ %s/ would still change:\n%s", src, dst, out)
+		}
+		return nil
+	}
+}
+
+// newSource makes an empty source directory "src" in a fresh temp dir.
+func newSource(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// TestAccDirectory_richTree pushes a tree with every kind of entry the
+// walking skeleton supports, checks the remote copy is exact, that the next
+// plan is empty, and that a destination deleted behind Terraform's back is
+// planned for creation again and pushed anew.
+func TestAccDirectory_richTree(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	writeTree(t, src, richTree())
+	dst := filepath.Join(t.TempDir(), "srv", "site") // "srv" exists, "site" not yet
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dest := remoteDest(srv, dst+"/")
+	config := directoryConfig(providerConfig(srv, nil), src+"/", dest)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("rsync_directory.test", tfjsonpath.New("id"), knownvalue.StringExact(dest)),
+					statecheck.ExpectKnownValue("rsync_directory.test", tfjsonpath.New("source"), knownvalue.StringExact(src+"/")),
+					statecheck.ExpectKnownValue("rsync_directory.test", tfjsonpath.New("destination"), knownvalue.StringExact(dest)),
+				},
+				Check: checkTreesEqual(src, dst),
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: checkTreesEqual(src, dst),
+			},
+			{
+				PreConfig: func() {
+					if err := os.RemoveAll(dst); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("rsync_directory.test", plancheck.ResourceActionCreate),
+					},
+				},
+				Check: checkTreesEqual(src, dst),
+			},
+		},
+	})
+}
+
+// TestAccDirectory_directoryItself checks rsync's trailing-slash rule:
+// source "dir" (no slash) lands as destination/dir.
+func TestAccDirectory_directoryItself(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	writeTree(t, src, []treeEntry{
+		{path: "a.txt", mode: 0o644, content: []byte("a\n")},
+		{path: "sub", dir: true, mode: 0o755},
+		{path: "sub/b.txt", mode: 0o600, content: []byte("b\n")},
+	})
+	dst := t.TempDir()
+	dest := remoteDest(srv, dst)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: directoryConfig(providerConfig(srv, nil), src, dest),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("rsync_directory.test", tfjsonpath.New("id"), knownvalue.StringExact(dest)),
+				},
+				Check: checkTreesEqual(src, filepath.Join(dst, "src")),
+			},
+		},
+	})
+}
+
+// TestAccDirectory_pinnedHostKey connects with host_key instead of a
+// known_hosts file, and with the private key given as content.
+func TestAccDirectory_pinnedHostKey(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	writeTree(t, src, []treeEntry{{path: "x", mode: 0o644, content: []byte("x\n")}})
+	dst := t.TempDir()
+	p := providerConfig(srv, map[string]string{
+		"known_hosts_file": "",
+		"private_key_file": "",
+		"private_key":      hclString(srv.ClientKeyPEM),
+		"host_key":         hclString(srv.HostKeyAuthorized),
+		"user":             hclString(srv.User),
+	})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: directoryConfig(p, src+"/", fmt.Sprintf("%s:%s", srv.Host, dst)),
+				Check:  checkTreesEqual(src, dst),
+			},
+		},
+	})
+}
+
+// The failures below must each end in one diagnostic that says what to fix.
+
+func TestAccDirectory_unknownHostKey(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	emptyKnownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(emptyKnownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := providerConfig(srv, map[string]string{"known_hosts_file": hclString(emptyKnownHosts)})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      directoryConfig(p, src+"/", remoteDest(srv, t.TempDir())),
+				ExpectError: words("SSH host key not trusted … is not in … Add it … set host_key"),
+			},
+		},
+	})
+}
+
+func TestAccDirectory_wrongPrivateKey(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	other, err := sshtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "wrong_key")
+	if err := os.WriteFile(keyFile, []byte(other.PEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := providerConfig(srv, map[string]string{"private_key_file": hclString(keyFile)})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      directoryConfig(p, src+"/", remoteDest(srv, t.TempDir())),
+				ExpectError: words("SSH authentication failed … check private_key / private_key_file"),
+			},
+		},
+	})
+}
+
+func TestAccDirectory_missingSource(t *testing.T) {
+	srv := accSetup(t)
+	missing := filepath.Join(t.TempDir(), "no-such-dir") + "/"
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      directoryConfig(providerConfig(srv, nil), missing, remoteDest(srv, t.TempDir())),
+				PlanOnly:    true,
+				ExpectError: words("Source not found … does not exist. Set source to an existing local directory"),
+			},
+		},
+	})
+}
+
+func TestAccDirectory_destinationWithoutHost(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      directoryConfig(providerConfig(srv, nil), src+"/", t.TempDir()),
+				PlanOnly:    true,
+				ExpectError: words(`Destination has no host … destination … has no "host:" part … Write it as [user@]host:path`),
+			},
+		},
+	})
+}

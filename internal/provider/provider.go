@@ -1,0 +1,213 @@
+// Package provider is the Terraform glue of terraform-provider-rsync: the
+// provider and its resources, mapping Terraform models to the SSH and rsync
+// engine settings and engine errors to diagnostics. It never speaks bytes on
+// the wire.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
+)
+
+// defaultRsyncPath is the remote command that starts rsync.
+const defaultRsyncPath = "rsync"
+
+var _ provider.Provider = (*rsyncProvider)(nil)
+
+// New returns a constructor for the provider, as providerserver.Serve wants.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &rsyncProvider{version: version}
+	}
+}
+
+type rsyncProvider struct {
+	version string
+}
+
+// providerModel is the provider block.
+type providerModel struct {
+	User                  types.String `tfsdk:"user"`
+	Port                  types.Int64  `tfsdk:"port"`
+	PrivateKey            types.String `tfsdk:"private_key"`
+	PrivateKeyFile        types.String `tfsdk:"private_key_file"`
+	HostKey               types.String `tfsdk:"host_key"`
+	KnownHostsFile        types.String `tfsdk:"known_hosts_file"`
+	InsecureIgnoreHostKey types.Bool   `tfsdk:"insecure_ignore_host_key"`
+	Timeout               types.String `tfsdk:"timeout"`
+	RsyncPath             types.String `tfsdk:"rsync_path"`
+}
+
+// connSettings are the provider-level defaults every resource connects with.
+type connSettings struct {
+	User                  string
+	Port                  int
+	PrivateKey            string
+	PrivateKeyFile        string
+	HostKey               string
+	KnownHostsFile        string
+	InsecureIgnoreHostKey bool
+	Timeout               time.Duration
+	RsyncPath             string
+}
+
+// settingsFromModel resolves the provider block into connSettings. Unset
+// values stay zero (sshconn applies its defaults: port 22, the current
+// user, ~/.ssh/known_hosts); rsync_path defaults to "rsync".
+func settingsFromModel(m providerModel) (connSettings, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	s := connSettings{
+		User:                  m.User.ValueString(),
+		Port:                  int(m.Port.ValueInt64()),
+		PrivateKey:            m.PrivateKey.ValueString(),
+		PrivateKeyFile:        m.PrivateKeyFile.ValueString(),
+		HostKey:               m.HostKey.ValueString(),
+		KnownHostsFile:        m.KnownHostsFile.ValueString(),
+		InsecureIgnoreHostKey: m.InsecureIgnoreHostKey.ValueBool(),
+		RsyncPath:             m.RsyncPath.ValueString(),
+	}
+	if s.RsyncPath == "" {
+		s.RsyncPath = defaultRsyncPath
+	}
+	if t := m.Timeout.ValueString(); t != "" {
+		d, err := parseTimeout(t)
+		if err != nil {
+			diags.AddAttributeError(path.Root("timeout"), "Invalid timeout", fmt.Sprintf("timeout: %s.", err))
+		}
+		s.Timeout = d
+	}
+	return s, diags
+}
+
+// sshConfig is the SSH configuration for one remote: the provider defaults,
+// with the remote's host and (when it names one) its user.
+func (s connSettings) sshConfig(r remoteSpec) sshconn.Config {
+	user := s.User
+	if r.User != "" {
+		user = r.User
+	}
+	return sshconn.Config{
+		Host:                  r.Host,
+		Port:                  s.Port,
+		User:                  user,
+		PrivateKey:            s.PrivateKey,
+		PrivateKeyFile:        s.PrivateKeyFile,
+		HostKey:               s.HostKey,
+		KnownHostsFile:        s.KnownHostsFile,
+		InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
+		Timeout:               s.Timeout,
+	}
+}
+
+func (p *rsyncProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "rsync"
+	resp.Version = p.version
+}
+
+func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Synchronizes local directory trees to remote hosts, as `rsync -a` does, " +
+			"by speaking the rsync protocol over SSH to the stock `rsync` on the remote host. " +
+			"Every setting here is a default for every resource of this provider.",
+		Attributes: map[string]schema.Attribute{
+			"user": schema.StringAttribute{
+				MarkdownDescription: "SSH user name, used when a destination does not name one (`user@host:path`). " +
+					"Defaults to the name of the user running Terraform.",
+				Optional: true,
+			},
+			"port": schema.Int64Attribute{
+				MarkdownDescription: "SSH port. Defaults to `22`.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
+			},
+			"private_key": schema.StringAttribute{
+				MarkdownDescription: "PEM-encoded private key to authenticate with (the content, not a path). " +
+					"Conflicts with `private_key_file`.",
+				Optional:  true,
+				Sensitive: true,
+				Validators: []validator.String{
+					stringvalidator.ConflictsWith(path.MatchRoot("private_key_file")),
+				},
+			},
+			"private_key_file": schema.StringAttribute{
+				MarkdownDescription: "Path of a PEM or OpenSSH private key file to authenticate with. " +
+					"Conflicts with `private_key`.",
+				Optional: true,
+			},
+			"host_key": schema.StringAttribute{
+				MarkdownDescription: "The server's public host key, pinned, in `authorized_keys` format " +
+					"(e.g. `ssh-ed25519 AAAA...`). When set, the server must present exactly this key.",
+				Optional: true,
+				Validators: []validator.String{
+					stringvalidator.ConflictsWith(path.MatchRoot("insecure_ignore_host_key")),
+				},
+			},
+			"known_hosts_file": schema.StringAttribute{
+				MarkdownDescription: "OpenSSH `known_hosts` file to verify host keys against. " +
+					"Defaults to `~/.ssh/known_hosts`. An unknown or changed host key is refused.",
+				Optional: true,
+			},
+			"insecure_ignore_host_key": schema.BoolAttribute{
+				MarkdownDescription: "Accept any host key without verifying it. Defaults to `false`. " +
+					"This makes the connection open to man-in-the-middle attacks; use it only for throwaway hosts.",
+				Optional: true,
+			},
+			"timeout": schema.StringAttribute{
+				MarkdownDescription: "Timeout for establishing the SSH connection, as a duration such as `\"30s\"` or `\"2m\"`.",
+				Optional:            true,
+				Validators:          []validator.String{durationValidator{}},
+			},
+			"rsync_path": schema.StringAttribute{
+				MarkdownDescription: "The remote command that starts rsync, inserted verbatim into the remote command line, " +
+					"e.g. `\"sudo rsync\"` or `\"/opt/rsync/bin/rsync\"`. Defaults to `\"rsync\"`.",
+				Optional: true,
+			},
+		},
+	}
+}
+
+func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, diags := settingsFromModel(m)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tflog.Debug(ctx, "provider configured", map[string]interface{}{
+		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
+		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",
+		"insecure_ignore_host_key": s.InsecureIgnoreHostKey, "timeout": s.Timeout.String(),
+		"rsync_path": s.RsyncPath,
+	})
+	resp.ResourceData = &s
+	resp.DataSourceData = &s
+}
+
+func (p *rsyncProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		newDirectoryResource,
+	}
+}
+
+func (p *rsyncProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}
