@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
@@ -73,18 +74,11 @@ func itemizedChange(e *flist.Entry, iflags uint16, sending bool) Change {
 }
 
 // writeFilterRules sends the filter list (exclude.c:send_filter_list):
-// each rule as an int32 length and the text, then int32 0. Includes come
-// before excludes so that they can rescue paths an exclude would catch.
-func writeFilterRules(w *wire.Writer, opts Options) error {
-	send := func(rule string) {
+// each rule as an int32 length and the text, then int32 0.
+func writeFilterRules(w *wire.Writer, rules *filter.List) error {
+	for _, rule := range rules.Rules() {
 		w.Int32(int32(len(rule)))
 		w.Raw([]byte(rule))
-	}
-	for _, p := range opts.Include {
-		send("+ " + p)
-	}
-	for _, p := range opts.Exclude {
-		send("- " + p)
 	}
 	w.Int32(0)
 	if err := w.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
@@ -40,7 +41,11 @@ const maxSigBlocks = 1 << 23
 // rule: "dir/" sends the contents of dir, "dir" sends dir itself (it lands
 // as destPath/dir), and a regular file is sent as that file.
 func Push(ctx context.Context, t Transport, source, destPath string, opts Options) (*Result, error) {
-	walk, err := flist.Walk(source, nil)
+	rules, err := filter.New(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	walk, err := flist.Walk(source, rules.Excluded)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +59,7 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.send(walk, opts)
+	res, err := s.send(walk, rules, opts)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -80,7 +85,7 @@ func serverFlags(opts Options) string {
 }
 
 // send is the sender role (sender.c:send_files after flist.c:send_file_list).
-func (s *session) send(walk *flist.WalkResult, opts Options) (*Result, error) {
+func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options) (*Result, error) {
 	entries := walk.Entries
 	codec := flist.Codec{
 		Protocol: s.protocol, VarintFlags: s.varintFlags(),
@@ -106,7 +111,7 @@ func (s *session) send(walk *flist.WalkResult, opts Options) (*Result, error) {
 	// A receiver that deletes wants our filter rules first
 	// (exclude.c:send_filter_list).
 	if opts.Delete {
-		if err := writeFilterRules(s.w, opts); err != nil {
+		if err := writeFilterRules(s.w, rules); err != nil {
 			return nil, err
 		}
 	}
