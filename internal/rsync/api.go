@@ -22,6 +22,10 @@ type Options struct {
 	// Exclude and Include are rsync filter patterns; see filter rules.
 	Exclude []string
 	Include []string
+	// ChecksumChoice restricts negotiation to one algorithm (rsync
+	// --checksum-choice): "xxh128", "xxh3", "xxh64" or "md5". Empty offers
+	// them all, strongest first.
+	ChecksumChoice string
 	// MaxProtocol caps the protocol version we announce (30..32); 0 = 32.
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.

@@ -149,8 +149,16 @@ func (s *session) handshake(opts Options) error {
 		return errors.New("the server enabled incremental recursion, which we did not offer")
 	}
 	s.algo = csum.MD5 // protocol ≥ 30 without negotiation (checksum.c:parse_csum_name)
+	offer := csum.Offered
+	if opts.ChecksumChoice != "" {
+		a, ok := csum.ByName(opts.ChecksumChoice)
+		if !ok {
+			return fmt.Errorf("checksum choice %q is not supported (use xxh128, xxh3, xxh64 or md5)", opts.ChecksumChoice)
+		}
+		offer = []csum.Algo{a}
+	}
 	if s.compat&cfVarintFlistFlag != 0 {
-		s.w.Vstring(csum.OfferString(csum.Offered))
+		s.w.Vstring(csum.OfferString(offer))
 		if err := s.out.Flush(); err != nil {
 			return fmt.Errorf("send checksum list: %w", err)
 		}
@@ -158,7 +166,7 @@ func (s *session) handshake(opts Options) error {
 		if err := s.r.Err(); err != nil {
 			return fmt.Errorf("read checksum list: %w", err)
 		}
-		algo, err := csum.Negotiate(csum.Offered, list)
+		algo, err := csum.Negotiate(offer, list)
 		if err != nil {
 			return err
 		}

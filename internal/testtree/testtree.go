@@ -230,6 +230,7 @@ func Mutate(t testing.TB, root string) {
 		func() error { return os.Remove(p("docs/guide/intro.md")) },
 		func() error { return os.MkdirAll(p("new/dir"), 0o755) },
 		func() error { return os.WriteFile(p("new/dir/file.txt"), []byte("new\n"), 0o644) },
+		func() error { return os.Chtimes(p("new/dir/file.txt"), mt, mt) },
 		func() error { return os.Chmod(p("bin/run.sh"), 0o700) },
 		func() error { return os.Remove(p("latest")) },
 		func() error { return os.Symlink("index.html", p("latest")) },
