@@ -1,0 +1,230 @@
+package sshconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+)
+
+// NewTransport runs commands over c, one SSH session per Start. Sessions
+// are independent, so several may run at once, up to the server's
+// MaxSessions (OpenSSH default 10). The caller still owns and closes c.
+//
+// The caller must read Stdout and Stderr concurrently (rsync.Process says
+// so): both streams share the session's flow-control window, so stderr
+// left unread eventually stalls stdout too. Reading both to EOF, or
+// calling Kill, also ends the goroutines that serve them.
+func NewTransport(c *ssh.Client) rsync.Transport {
+	return &transport{client: c}
+}
+
+type transport struct {
+	client *ssh.Client
+}
+
+// Start opens a session and runs command in the remote user's login shell.
+func (t *transport) Start(ctx context.Context, command string) (rsync.Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ssh: start remote command: %w", err)
+	}
+	// Opening a channel and sending "exec" are round trips that
+	// x/crypto/ssh cannot cancel, so they run aside while we watch ctx.
+	type result struct {
+		p   *process
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		p, err := t.start(command)
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, r.err
+		}
+		r.p.watch(ctx)
+		return r.p, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.p.terminate(errors.New("ssh: start cancelled"))
+			}
+		}()
+		return nil, fmt.Errorf("ssh: start remote command: %w", ctx.Err())
+	}
+}
+
+func (t *transport) start(command string) (*process, error) {
+	session, err := t.client.NewSession()
+	if err != nil {
+		// OpenSSH answers "connect failed: open failed" when a connection
+		// already has MaxSessions sessions open; nothing else it says names
+		// the limit, so the hint is hedged.
+		var openErr *ssh.OpenChannelError
+		if errors.As(err, &openErr) {
+			return nil, fmt.Errorf("ssh: open session on %s: %w (sshd refused another session on this connection, most likely because it already has as many open as sshd's MaxSessions allows, default 10)", t.client.RemoteAddr(), err)
+		}
+		return nil, fmt.Errorf("ssh: open session on %s: %w", t.client.RemoteAddr(), err)
+	}
+	stdin, err1 := session.StdinPipe()
+	stdout, err2 := session.StdoutPipe()
+	stderr, err3 := session.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		session.Close()
+		return nil, fmt.Errorf("ssh: session pipes: %w", err)
+	}
+	if err := session.Start(command); err != nil {
+		session.Close()
+		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, t.client.RemoteAddr(), err)
+	}
+	return newProcess(session, stdin, stdout, stderr), nil
+}
+
+// process is one running remote command.
+//
+// Its streams are io.Pipes fed by goroutines rather than the session's own
+// readers and writers: a read or write blocked inside x/crypto/ssh returns
+// only when the peer answers, which a dead connection never does, whereas
+// closing our end of a pipe unblocks the caller at once. The pipes are
+// synchronous, so they add no buffering of their own.
+type process struct {
+	session *ssh.Session
+
+	stdinW  *io.PipeWriter // handed to the caller
+	stdinR  *io.PipeReader // drained into the session
+	stdoutR *io.PipeReader // handed to the caller
+	stdoutW *io.PipeWriter
+	stderrR *io.PipeReader
+	stderrW *io.PipeWriter
+
+	done    chan struct{} // closed when the session has ended
+	waitErr error         // session.Wait's result, set before done closes
+
+	terminated chan struct{} // closed by terminate
+	termErr    error         // why we terminated, set before terminated closes
+	termOnce   sync.Once
+
+	stopWatch func() bool // stops the ctx watcher; nil until watch
+	watchMu   sync.Mutex
+}
+
+func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Reader) *process {
+	p := &process{session: session, done: make(chan struct{}), terminated: make(chan struct{})}
+	p.stdinR, p.stdinW = io.Pipe()
+	p.stdoutR, p.stdoutW = io.Pipe()
+	p.stderrR, p.stderrW = io.Pipe()
+
+	go func() {
+		_, err := io.Copy(stdin, p.stdinR)
+		if err == nil {
+			// The caller closed Stdin: tell the server (EOF on its stdin).
+			err = stdin.Close()
+		}
+		if err != nil {
+			// Fail the caller's next write with the reason.
+			p.stdinR.CloseWithError(fmt.Errorf("ssh: remote stdin: %w", err))
+		}
+	}()
+	pump := func(w *io.PipeWriter, r io.Reader) {
+		_, err := io.Copy(w, r)
+		w.CloseWithError(err) // nil: EOF after the last byte
+	}
+	go pump(p.stdoutW, stdout)
+	go pump(p.stderrW, stderr)
+
+	go func() {
+		p.waitErr = session.Wait()
+		close(p.done)
+		// The command is gone: nothing will read stdin any more, and
+		// a ctx cancelled from now on has nothing to kill.
+		p.stdinR.CloseWithError(errors.New("ssh: remote command has exited"))
+		p.watchMu.Lock()
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		p.watchMu.Unlock()
+	}()
+	return p
+}
+
+// watch terminates the process when ctx is cancelled before it exits.
+func (p *process) watch(ctx context.Context) {
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.stopWatch = context.AfterFunc(ctx, func() {
+		p.terminate(fmt.Errorf("ssh: remote command interrupted: %w", ctx.Err()))
+	})
+}
+
+func (p *process) Stdin() io.WriteCloser { return p.stdinW }
+func (p *process) Stdout() io.Reader     { return p.stdoutR }
+func (p *process) Stderr() io.Reader     { return p.stderrR }
+
+// Wait returns the command's exit status. A command killed by a signal
+// reports 128+signal, as a shell would. After Kill or cancellation it
+// returns at once with an error rather than waiting on the server.
+func (p *process) Wait() (int, error) {
+	select {
+	case <-p.done:
+	case <-p.terminated:
+		select {
+		case <-p.done: // it had finished anyway: report the real status
+		default:
+			return -1, p.termErr
+		}
+	}
+	var exitErr *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case p.waitErr == nil:
+		return 0, nil
+	case errors.As(p.waitErr, &exitErr):
+		return exitErr.ExitStatus(), nil
+	case errors.As(p.waitErr, &missing):
+		return -1, errors.New("ssh: remote command ended without reporting an exit status (session or connection closed)")
+	default:
+		return -1, fmt.Errorf("ssh: wait for remote command: %w", p.waitErr)
+	}
+}
+
+// Kill terminates the remote command and closes its session. It does not
+// wait for the server, so it returns promptly even on a dead connection.
+// A remote command that ignores both SIGKILL (refused by sshd for root)
+// and its closed pipes, such as a bare sleep, outlives the session.
+func (p *process) Kill() error {
+	p.terminate(errors.New("ssh: remote command was killed"))
+	return nil
+}
+
+// terminate unblocks every stream with reason, then signals and closes the
+// session in the background (writes to a dead connection can block).
+func (p *process) terminate(reason error) {
+	p.termOnce.Do(func() {
+		p.termErr = reason
+		close(p.terminated)
+		p.stdinR.CloseWithError(reason)
+		p.stdoutW.CloseWithError(reason)
+		p.stderrW.CloseWithError(reason)
+		go func() {
+			// sshd honours the signal only for non-root logins (for root
+			// it logs "session signalling requires privilege separation"
+			// and ignores it). Closing the session is what always works:
+			// sshd closes the command's pipes, and rsync --server, which
+			// is always reading or writing them, exits on EOF or EPIPE.
+			_ = p.session.Signal(ssh.SIGKILL)
+			_ = p.session.Close()
+		}()
+	})
+}
