@@ -2,6 +2,7 @@ package rsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,3 +128,165 @@ func pushAndCheck(t *testing.T, opts Options, proto int, algo string) {
 		t.Errorf("no-change push did work: %+v, changes %+v", third.Stats, third.Changes)
 	}
 }
+
+// snapshot records every entry of a tree with its metadata and content, to
+// prove that a dry run changed nothing.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		desc := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += " " + string(b)
+		}
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func changeSet(changes []Change) map[string]ChangeKind {
+	m := map[string]ChangeKind{}
+	for _, c := range changes {
+		m[c.Path] = c.Kind
+	}
+	return m
+}
+
+// TestInteropDryRunMatchesRealRun: a dry run with delete reports exactly
+// what the real run then changes or deletes, and changes nothing itself.
+func TestInteropDryRunMatchesRealRun(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.version, func(t *testing.T) {
+			ctx := context.Background()
+			src := filepath.Join(t.TempDir(), "src")
+			dst := filepath.Join(t.TempDir(), "dst")
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			testtree.Write(t, src, testtree.Rich())
+			opts := Options{RsyncPath: srv.path, Delete: true, Logger: testLogger(t)}
+			if _, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts); err != nil {
+				t.Fatal(err)
+			}
+			testtree.Mutate(t, src)
+			if err := os.WriteFile(filepath.Join(dst, "stray.txt"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dst)
+			dry := opts
+			dry.DryRun = true
+			planned, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", dry)
+			if err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			after := snapshot(t, dst)
+			if fmt.Sprint(before) != fmt.Sprint(after) {
+				t.Fatal("the dry run changed the destination")
+			}
+			if planned.Stats.LiteralBytes != 0 {
+				t.Errorf("the dry run sent %d bytes of file data", planned.Stats.LiteralBytes)
+			}
+			real, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := changeSet(real.Changes), changeSet(planned.Changes)
+			if fmt.Sprint(want) != fmt.Sprint(got) {
+				t.Errorf("dry run planned\n  %v\nreal run did\n  %v", got, want)
+			}
+			for _, p := range []string{"stray.txt", "docs/guide/intro.md", "big.bin", "new/dir/file.txt"} {
+				if _, ok := got[p]; !ok {
+					t.Errorf("dry run did not report %s: %v", p, got)
+				}
+			}
+			if got["stray.txt"] != ChangeDelete || got["big.bin"] != ChangeUpdate || got["new/dir/file.txt"] != ChangeCreate {
+				t.Errorf("wrong kinds: %v", got)
+			}
+		})
+	}
+}
+
+// TestInteropExcludeSurvivesDelete: excluded paths are neither sent nor
+// deleted on the receiver, as with rsync --delete --exclude.
+func TestInteropExcludeSurvivesDelete(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.version, func(t *testing.T) {
+			src := t.TempDir()
+			dst := t.TempDir()
+			for name, body := range map[string]string{"index.html": "hi", "a.tmp": "tmp", "cache/c": "c"} {
+				p := filepath.Join(src, name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, name := range []string{"keep.tmp", "cache/remote-only", "gone.txt"} {
+				p := filepath.Join(dst, name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte("remote"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := Options{RsyncPath: srv.path, Delete: true, Exclude: []string{"*.tmp", "cache/"}, Logger: testLogger(t)}
+			if _, err := Push(context.Background(), ExecTransport{}, src+"/", dst+"/", opts); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"keep.tmp", "cache/remote-only", "index.html"} {
+				if _, err := os.Stat(filepath.Join(dst, name)); err != nil {
+					t.Errorf("%s should exist: %v", name, err)
+				}
+			}
+			for _, name := range []string{"a.tmp", "cache/c", "gone.txt"} {
+				if _, err := os.Stat(filepath.Join(dst, name)); err == nil {
+					t.Errorf("%s should not exist", name)
+				}
+			}
+		})
+	}
+}
+
+// TestInteropRemoteErrors: the server's own words reach the caller.
+func TestInteropRemoteErrors(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, rsyncPath, dest string
+		code              int
+		text              string
+	}{
+		{"missing parent", "rsync", filepath.Join(t.TempDir(), "no/such/parent/dst"), 11, "No such file or directory"},
+		{"rsync not found", "/nonexistent/rsync", t.TempDir(), 127, "not found"},
+		{"not rsync", "echo", t.TempDir(), 0, "is not rsync"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Push(context.Background(), ExecTransport{}, src+"/", tc.dest, Options{RsyncPath: tc.rsyncPath, Logger: testLogger(t)})
+			if err == nil {
+				t.Fatal("push succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("error %q does not contain %q", err, tc.text)
+			}
+			var ee *ExitError
+			if tc.code != 0 && (!errorsAs(err, &ee) || ee.Code != tc.code) {
+				t.Errorf("error %v: want exit code %d", err, tc.code)
+			}
+		})
+	}
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -135,7 +135,9 @@ func (s *session) handshake(opts Options) error {
 		return fmt.Errorf("read server protocol version: %w", err)
 	}
 	if theirs < 20 || theirs > 40 {
-		return fmt.Errorf("the server sent protocol version %d: this is not an rsync server (check rsync_path and that the login shell prints nothing)", theirs)
+		var raw [4]byte
+		binary.LittleEndian.PutUint32(raw[:], uint32(theirs))
+		return fmt.Errorf("the server answered %q instead of an rsync protocol version: the remote command is not rsync, or the login shell prints text for non-interactive sessions (check rsync_path and the shell's startup files)", raw[:])
 	}
 	s.protocol = min(ours, theirs)
 	if s.protocol < MinProtocol {
