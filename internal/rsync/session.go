@@ -126,18 +126,25 @@ func (s *session) handshake(opts Options) error {
 		}
 		ours = opts.MaxProtocol
 	}
+	// Both sides send their version at once (compat.c:setup_protocol). A
+	// write that fails is not reported before we have looked at what the
+	// peer said: a program that is not rsync may have printed and exited.
 	s.w.Int32(int32(ours))
-	if err := s.out.Flush(); err != nil {
-		return fmt.Errorf("send protocol version: %w", err)
-	}
+	writeErr := s.out.Flush()
 	theirs := int(s.r.Int32())
 	if err := s.r.Err(); err != nil {
+		if writeErr != nil {
+			return fmt.Errorf("send protocol version: %w", writeErr)
+		}
 		return fmt.Errorf("read server protocol version: %w", err)
 	}
 	if theirs < 20 || theirs > 40 {
 		var raw [4]byte
 		binary.LittleEndian.PutUint32(raw[:], uint32(theirs))
 		return fmt.Errorf("the server answered %q instead of an rsync protocol version: the remote command is not rsync, or the login shell prints text for non-interactive sessions (check rsync_path and the shell's startup files)", raw[:])
+	}
+	if writeErr != nil {
+		return fmt.Errorf("send protocol version: %w", writeErr)
 	}
 	s.protocol = min(ours, theirs)
 	if s.protocol < MinProtocol {
@@ -357,9 +364,9 @@ type flushingReader struct {
 }
 
 func (f *flushingReader) Read(p []byte) (int, error) {
-	if err := f.flush(); err != nil {
-		return 0, err
-	}
+	// A failed flush is sticky in the writer and surfaces at the next
+	// write; reading on lets us collect what the peer said before it went.
+	_ = f.flush()
 	return f.r.Read(p)
 }
 
