@@ -145,7 +145,7 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				},
 			},
 			"private_key_file": schema.StringAttribute{
-				MarkdownDescription: "Path of a PEM or OpenSSH private key file to authenticate with. " +
+				MarkdownDescription: "Path of a PEM or OpenSSH private key file to authenticate with (a leading `~` is expanded). " +
 					"Conflicts with `private_key`.",
 				Optional: true,
 			},
@@ -168,7 +168,8 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				Optional: true,
 			},
 			"timeout": schema.StringAttribute{
-				MarkdownDescription: "Timeout for establishing the SSH connection, as a duration such as `\"30s\"` or `\"2m\"`.",
+				MarkdownDescription: "Connect timeout, as a duration such as `\"30s\"` or `\"2m\"`: it bounds the TCP connect and, " +
+					"separately, the SSH handshake and authentication. Defaults to `\"30s\"`.",
 				Optional:            true,
 				Validators:          []validator.String{durationValidator{}},
 			},
