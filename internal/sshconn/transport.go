@@ -109,6 +109,7 @@ type process struct {
 
 	terminated chan struct{} // closed by terminate
 	termErr    error         // why we terminated, set before terminated closes
+	termLate   bool          // terminate came after the exit; set likewise
 	termOnce   sync.Once
 
 	stopWatch func() bool // stops the ctx watcher; nil until watch
@@ -179,11 +180,16 @@ func (p *process) Wait() (int, error) {
 	select {
 	case <-p.done:
 	case <-p.terminated:
-		select {
-		case <-p.done: // it had finished anyway: report the real status
-		default:
+	}
+	// Killed before its exit was seen: whatever status may still arrive
+	// is our doing (or never comes), so report the kill. Killed after it
+	// had exited: the real status stands.
+	select {
+	case <-p.terminated:
+		if !p.termLate {
 			return -1, p.termErr
 		}
+	default:
 	}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError
@@ -213,6 +219,11 @@ func (p *process) Kill() error {
 func (p *process) terminate(reason error) {
 	p.termOnce.Do(func() {
 		p.termErr = reason
+		select {
+		case <-p.done:
+			p.termLate = true
+		default:
+		}
 		close(p.terminated)
 		p.stdinR.CloseWithError(reason)
 		p.stdoutW.CloseWithError(reason)

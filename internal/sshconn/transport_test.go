@@ -347,3 +347,24 @@ func TestTransportClientClosed(t *testing.T) {
 		t.Error("Start on a closed client succeeded")
 	}
 }
+
+// TestTransportKillAfterExit: Kill after the command has exited keeps its
+// real status.
+func TestTransportKillAfterExit(t *testing.T) {
+	tr, _ := newTestTransport(t)
+	p, err := tr.Start(context.Background(), "exit 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Stdin().Close()
+	o := collect(p)
+	<-o.done
+	code, err := p.Wait()
+	if err != nil || code != 5 {
+		t.Fatalf("Wait: %d, %v", code, err)
+	}
+	p.Kill()
+	if code, err := p.Wait(); err != nil || code != 5 {
+		t.Errorf("Wait after a late Kill: %d, %v; want 5", code, err)
+	}
+}
