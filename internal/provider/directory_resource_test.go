@@ -226,3 +226,86 @@ func TestAccDirectory_destinationWithoutHost(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDirectory_sourceChange changes source in place: an update that
+// pushes the new tree into the same destination (without deleting what only
+// the old tree had).
+func TestAccDirectory_sourceChange(t *testing.T) {
+	srv := accSetup(t)
+	src1, src2 := newSource(t), newSource(t)
+	writeTree(t, src1, []treeEntry{{path: "old.txt", mode: 0o644, content: []byte("old\n")}})
+	writeTree(t, src2, []treeEntry{
+		{path: "new.txt", mode: 0o640, content: []byte("new\n")},
+		{path: "d", dir: true, mode: 0o755},
+		{path: "d/n.txt", mode: 0o600, content: []byte("n\n")},
+	})
+	dst := t.TempDir()
+	dest := remoteDest(srv, dst+"/")
+	p := providerConfig(srv, nil)
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: directoryConfig(p, src1+"/", dest),
+				Check:  checkTreesEqual(src1, dst),
+			},
+			{
+				Config: directoryConfig(p, src2+"/", dest),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("rsync_directory.test", plancheck.ResourceActionUpdate),
+					},
+				},
+				Check: func(*terraform.State) error {
+					for _, rel := range []string{"new.txt", "d", "d/n.txt"} {
+						if d := compareEntry(filepath.Join(src2, rel), filepath.Join(dst, rel)); d != "" {
+							return fmt.Errorf("%s: %s", rel, d)
+						}
+					}
+					if _, err := os.Stat(filepath.Join(dst, "old.txt")); err != nil {
+						return fmt.Errorf("old.txt should be left in place (no delete): %v", err)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// TestAccDirectory_rsyncPath runs another remote rsync through rsync_path:
+// Debian bookworm's release rsync 3.2.7, unpacked beside the system one.
+func TestAccDirectory_rsyncPath(t *testing.T) {
+	srv := accSetup(t)
+	rsync327 := sshtest.Rsync327(t)
+	src := newSource(t)
+	writeTree(t, src, richTree()[:8])
+	dst := t.TempDir()
+	p := providerConfig(srv, map[string]string{"rsync_path": hclString(shellQuote(rsync327))})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config: directoryConfig(p, src+"/", remoteDest(srv, dst)),
+				Check:  checkTreesEqual(src, dst),
+			},
+		},
+	})
+}
+
+func TestAccDirectory_rsyncPathNotFound(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	p := providerConfig(srv, map[string]string{"rsync_path": `"/nonexistent/rsync"`})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      directoryConfig(p, src+"/", remoteDest(srv, t.TempDir())),
+				ExpectError: words(`Push failed … /nonexistent/rsync … Install rsync on the remote host, or set the provider's rsync_path`),
+			},
+		},
+	})
+}

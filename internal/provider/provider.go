@@ -170,8 +170,8 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"timeout": schema.StringAttribute{
 				MarkdownDescription: "Connect timeout, as a duration such as `\"30s\"` or `\"2m\"`: it bounds the TCP connect and, " +
 					"separately, the SSH handshake and authentication. Defaults to `\"30s\"`.",
-				Optional:            true,
-				Validators:          []validator.String{durationValidator{}},
+				Optional:   true,
+				Validators: []validator.String{durationValidator{}},
 			},
 			"rsync_path": schema.StringAttribute{
 				MarkdownDescription: "The remote command that starts rsync, inserted verbatim into the remote command line, " +
