@@ -145,7 +145,7 @@ func TestTransportConcurrentSessions(t *testing.T) {
 
 func TestTransportMaxSessions(t *testing.T) {
 	tr, _ := newTestTransport(t, sshtest.WithMaxSessions(1))
-	first, err := tr.Start(context.Background(), "sleep 30")
+	first, err := tr.Start(context.Background(), "cat") // ends when its session closes
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,11 +332,7 @@ func TestTransportClientClosed(t *testing.T) {
 	s := sshtest.Start(t)
 	c := dial(t, config(s))
 	tr := NewTransport(c)
-	p, err := tr.Start(context.Background(), "sleep 1000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, p.Stderr())
+	p, pid := startSleeper(t, context.Background(), tr, "cat")
 	c.Close()
 	within(t, 2*time.Second, "Wait after the connection closed", func() {
 		if _, err := p.Wait(); err == nil {
@@ -346,6 +342,7 @@ func TestTransportClientClosed(t *testing.T) {
 	if _, err := tr.Start(context.Background(), "true"); err == nil {
 		t.Error("Start on a closed client succeeded")
 	}
+	waitGone(t, pid)
 }
 
 // TestTransportKillAfterExit: Kill after the command has exited keeps its
