@@ -26,6 +26,14 @@ type Options struct {
 	// --checksum-choice): "xxh128", "xxh3", "xxh64" or "md5". Empty offers
 	// them all, strongest first.
 	ChecksumChoice string
+	// Compress compresses file data on the wire (rsync -z), negotiating
+	// zstd, zlibx or zlib with the server.
+	Compress bool
+	// CompressChoice restricts -z to one algorithm ("zstd", "zlibx",
+	// "zlib"), like rsync --compress-choice. Empty offers all of them.
+	CompressChoice string
+	// CompressLevel is the compression level; 0 is the algorithm's default.
+	CompressLevel int
 	// MaxProtocol caps the protocol version we announce (30..32); 0 = 32.
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.
@@ -66,8 +74,9 @@ type Result struct {
 	Stats   Stats
 	// Protocol is the negotiated protocol version; Checksum the negotiated
 	// checksum algorithm name.
-	Protocol int
-	Checksum string
+	Protocol    int
+	Checksum    string
+	Compression string // "none" without -z
 	// Warnings are non-fatal messages from the remote rsync.
 	Warnings []string
 }

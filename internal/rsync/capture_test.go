@@ -223,7 +223,9 @@ func TestCaptureFileLists(t *testing.T) {
 	}
 }
 
-func leUint32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func leUint32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // TestCaptureWholeFileSum checks our xxh128 against the stock client's
 // whole-file checksum of "hello, rsync\n" (a-push-p32 c2s@0x141).

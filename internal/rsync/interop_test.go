@@ -1,6 +1,7 @@
 package rsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,10 +52,14 @@ func TestInteropPushMatrix(t *testing.T) {
 	for _, srv := range servers(t) {
 		for _, proto := range []int{32, 31, 30} {
 			for _, algo := range []string{"xxh128", "xxh3", "xxh64", "md5"} {
-				for _, checksum := range []bool{false, true} {
+				for _, compress := range []string{"", "zstd", "zlibx", "zlib"} {
+					checksum := algo == "xxh3" || algo == "md5" // -c on half the cases
 					name := fmt.Sprintf("%s/p%d/%s", srv.version, proto, algo)
 					if checksum {
 						name += "/c"
+					}
+					if compress != "" {
+						name += "/z-" + compress
 					}
 					t.Run(name, func(t *testing.T) {
 						t.Parallel()
@@ -62,6 +67,8 @@ func TestInteropPushMatrix(t *testing.T) {
 							RsyncPath:      fmt.Sprintf("%s --protocol=%d", srv.path, proto),
 							ChecksumChoice: algo,
 							Checksum:       checksum,
+							Compress:       compress != "",
+							CompressChoice: compress,
 							Delete:         true,
 							Logger:         testLogger(t),
 						}
@@ -90,6 +97,9 @@ func pushAndCheck(t *testing.T, opts Options, proto int, algo string) {
 		}
 		if res.Protocol != proto || res.Checksum != algo {
 			t.Fatalf("%s: negotiated protocol %d / %s, want %d / %s", step, res.Protocol, res.Checksum, proto, algo)
+		}
+		if wantZ := cmp.Or(opts.CompressChoice, "none"); res.Compression != wantZ {
+			t.Fatalf("%s: negotiated compression %s, want %s", step, res.Compression, wantZ)
 		}
 		if err := testtree.Compare(src, dst); err != nil {
 			t.Fatalf("%s: %v", step, err)
@@ -265,8 +275,8 @@ func TestInteropRemoteErrors(t *testing.T) {
 	}
 	cases := []struct {
 		name, rsyncPath, dest string
-		code              int
-		text              string
+		code                  int
+		text                  string
 	}{
 		{"missing parent", "rsync", filepath.Join(t.TempDir(), "no/such/parent/dst"), 11, "No such file or directory"},
 		{"rsync not found", "/nonexistent/rsync", t.TempDir(), 127, "not found"},

@@ -81,6 +81,9 @@ func serverFlags(opts Options) string {
 	if opts.Checksum {
 		f += "c"
 	}
+	if opts.Compress {
+		f += "z"
+	}
 	return f + "e" + capabilities
 }
 
@@ -137,7 +140,16 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 		return nil, fmt.Errorf("send gid list: %w", err)
 	}
 
-	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name()}
+	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name()}
+	if s.compress != delta.CompressNone {
+		ctw, err := delta.NewCompressedTokenWriter(s.w, s.compress, opts.CompressLevel)
+		if err != nil {
+			return nil, err
+		}
+		s.tokens = ctw
+	} else {
+		s.tokens = &plainTokens{delta.TokenWriter{W: s.w}}
+	}
 	res.Stats.FilesTotal = len(entries)
 	phase := 0
 	const maxPhase = 2 // protocol ≥ 29: a redo phase and the delay-updates phase
@@ -229,12 +241,12 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 	echo()
 	writeSumHead(s.w, sig.Head)
 	whole := s.algo.NewFile()
-	tw := &delta.TokenWriter{W: s.w}
-	st, err := delta.Match(sig, s.strong(), f, whole, tw)
+	s.tokens.StartFile()
+	st, err := delta.Match(sig, s.strong(), f, whole, s.tokens)
 	if err != nil {
 		return fmt.Errorf("send %s: %w", e.Name, err)
 	}
-	if err := tw.End(); err != nil {
+	if err := s.tokens.End(); err != nil {
 		return err
 	}
 	s.w.Raw(whole.Sum(nil))
@@ -243,6 +255,17 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 	s.log.Trace("sent file", "path", e.Name, "literal", st.Literal, "matched", st.Matched)
 	return s.w.Err()
 }
+
+// tokenSink is the token stream of the session: plain or compressed.
+type tokenSink interface {
+	delta.Sink
+	StartFile()
+	End() error
+}
+
+type plainTokens struct{ delta.TokenWriter }
+
+func (plainTokens) StartFile() {}
 
 func (s *session) sendNoSend(ndx int32) error {
 	var p [4]byte

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
 
@@ -55,9 +56,11 @@ type session struct {
 	protocol int
 	compat   uint32
 	algo     csum.Algo
+	compress delta.Compression
 	seed     int32
 
 	ndxIn, ndxOut wire.NdxState
+	tokens        tokenSink
 
 	mu        sync.Mutex
 	remoteErr []string // MSG_ERROR / MSG_ERROR_XFER text
@@ -166,8 +169,24 @@ func (s *session) handshake(opts Options) error {
 		}
 		offer = []csum.Algo{a}
 	}
+	compressOffer := delta.OfferedCompressions
+	if opts.CompressChoice != "" {
+		c, ok := delta.CompressionByName(opts.CompressChoice)
+		if !ok || c == delta.CompressNone {
+			return fmt.Errorf("compression choice %q is not supported (use zstd, zlibx or zlib)", opts.CompressChoice)
+		}
+		compressOffer = []delta.Compression{c}
+	}
+	if opts.Compress {
+		// Without name negotiation -z means zlib (compat.c:parse_compress_choice).
+		s.compress = delta.CompressZlib
+	}
 	if s.compat&cfVarintFlistFlag != 0 {
+		// Both lists go out before either is read (compat.c:negotiate_the_strings).
 		s.w.Vstring(csum.OfferString(offer))
+		if opts.Compress {
+			s.w.Vstring(compressionList(compressOffer))
+		}
 		if err := s.out.Flush(); err != nil {
 			return fmt.Errorf("send checksum list: %w", err)
 		}
@@ -180,6 +199,17 @@ func (s *session) handshake(opts Options) error {
 			return err
 		}
 		s.algo = algo
+		if opts.Compress {
+			list := s.r.Vstring(1024)
+			if err := s.r.Err(); err != nil {
+				return fmt.Errorf("read compression list: %w", err)
+			}
+			c, err := negotiateCompression(compressOffer, list)
+			if err != nil {
+				return err
+			}
+			s.compress = c
+		}
 	}
 	s.seed = s.r.Int32()
 	if err := s.r.Err(); err != nil {
@@ -189,7 +219,7 @@ func (s *session) handshake(opts Options) error {
 	if err := s.out.Enable(); err != nil {
 		return err
 	}
-	s.log.Debug("rsync handshake done", "protocol", s.protocol, "compat", fmt.Sprintf("%#x", s.compat), "checksum", s.algo.Name())
+	s.log.Debug("rsync handshake done", "protocol", s.protocol, "compat", fmt.Sprintf("%#x", s.compat), "checksum", s.algo.Name(), "compression", s.compress.Name())
 	return nil
 }
 
@@ -201,6 +231,30 @@ func (s *session) seedFirst() bool   { return s.compat&cfChksumSeedFix != 0 }
 func (s *session) strong() func(dst, block []byte) []byte {
 	algo, seed, first := s.algo, s.seed, s.seedFirst()
 	return func(dst, block []byte) []byte { return algo.Block(dst, block, seed, first) }
+}
+
+func compressionList(cs []delta.Compression) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name()
+	}
+	return strings.Join(names, " ")
+}
+
+// negotiateCompression picks the first of ours the server also lists.
+func negotiateCompression(ours []delta.Compression, serverList string) (delta.Compression, error) {
+	theirs := map[delta.Compression]bool{}
+	for _, name := range strings.Fields(serverList) {
+		if c, ok := delta.CompressionByName(name); ok {
+			theirs[c] = true
+		}
+	}
+	for _, c := range ours {
+		if theirs[c] {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("no compression in common: the server offers %q, we support %q", serverList, compressionList(ours))
 }
 
 // handleMsg receives every multiplexed non-data message (io.c:read_a_msg).

@@ -12,8 +12,9 @@ type Sink interface {
 	// Literal is a run of new data, at most MaxLiteralRun bytes. The slice
 	// is only valid during the call.
 	Literal(p []byte) error
-	// Match says: copy basis block i.
-	Match(i int32) error
+	// Match says: copy basis block i, whose bytes are data (compressed
+	// token streams add them to the compressor's history).
+	Match(i int32, data []byte) error
 }
 
 // StrongFunc computes the (seeded) strong sum of a block, appending it to dst.
@@ -124,7 +125,7 @@ func Match(sig *Signature, strong StrongFunc, src io.Reader, whole io.Writer, si
 			if err := flushLiteral(w.p); err != nil {
 				return st, err
 			}
-			if err := sink.Match(matched); err != nil {
+			if err := sink.Match(matched, w.data[w.p:w.p+k]); err != nil {
 				return st, err
 			}
 			st.Matched += int64(k)

@@ -31,7 +31,7 @@ func (t *TokenWriter) Literal(p []byte) error {
 }
 
 // Match writes a block-match token.
-func (t *TokenWriter) Match(i int32) error {
+func (t *TokenWriter) Match(i int32, _ []byte) error {
 	binary.LittleEndian.PutUint32(t.hdr[:], uint32(-(i + 1)))
 	_, err := t.W.Write(t.hdr[:])
 	return err
