@@ -81,6 +81,10 @@ func (r *Reader) ReadNdx(s *NdxState) int32 {
 	if r.err != nil {
 		return 0
 	}
+	if num < 0 { // a delta carried the index past 2^31-1
+		r.Failf("file index overflows int32")
+		return 0
+	}
 	*prev = num
 	if neg {
 		return -num
