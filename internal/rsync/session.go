@@ -15,6 +15,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
 
@@ -60,6 +61,8 @@ type session struct {
 	seed     int32
 
 	ndxIn, ndxOut wire.NdxState
+	uidNames      []flist.IDName // a sender's uid/gid names (pull)
+	gidNames      []flist.IDName
 	tokens        tokenSink
 
 	mu        sync.Mutex

@@ -51,6 +51,20 @@ func (r *Reader) Failf(format string, args ...any) {
 	r.Fail(fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...)))
 }
 
+// Read implements io.Reader over the same stream (for bulk data such as
+// token streams), keeping the byte count and the sticky error.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
 // Full reads exactly len(p) bytes into p.
 func (r *Reader) Full(p []byte) {
 	if r.err != nil {

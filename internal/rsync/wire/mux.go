@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // MsgTag is a multiplexed message code (rsync.h enum msgcode).
@@ -157,6 +158,7 @@ func (m *MuxReader) readFrameHeader() error {
 // MuxWriter frames outgoing data as MSG_DATA once enabled (io.c:send_msg,
 // mplex_write). Data is buffered until Flush or until a frame fills.
 type MuxWriter struct {
+	mu      sync.Mutex // a receiver's reader flushes while its generator writes
 	w       io.Writer
 	enabled bool
 	buf     []byte // 4 header bytes + payload when enabled
@@ -171,7 +173,9 @@ func NewMuxWriter(w io.Writer) *MuxWriter {
 
 // Enable switches to framed writing; buffered raw bytes are flushed first.
 func (m *MuxWriter) Enable() error {
-	if err := m.Flush(); err != nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.flush(); err != nil {
 		return err
 	}
 	m.enabled = true
@@ -179,10 +183,16 @@ func (m *MuxWriter) Enable() error {
 }
 
 // Written returns the number of bytes written to the underlying writer.
-func (m *MuxWriter) Written() int64 { return m.written }
+func (m *MuxWriter) Written() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.written
+}
 
 // Write buffers p as stream data.
 func (m *MuxWriter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.err != nil {
 		return 0, m.err
 	}
@@ -190,7 +200,7 @@ func (m *MuxWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		space := cap(m.buf) - len(m.buf)
 		if space == 0 {
-			if err := m.Flush(); err != nil {
+			if err := m.flush(); err != nil {
 				return total - len(p), err
 			}
 			continue
@@ -204,6 +214,12 @@ func (m *MuxWriter) Write(p []byte) (int, error) {
 
 // Flush sends buffered data (as one MSG_DATA frame when enabled).
 func (m *MuxWriter) Flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.flush()
+}
+
+func (m *MuxWriter) flush() error {
 	if m.err != nil {
 		return m.err
 	}
@@ -228,10 +244,12 @@ func (m *MuxWriter) Flush() error {
 
 // WriteMsg flushes pending data and sends one non-data message.
 func (m *MuxWriter) WriteMsg(tag MsgTag, payload []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !m.enabled {
 		return fmt.Errorf("cannot send %s before multiplexing starts", tag)
 	}
-	if err := m.Flush(); err != nil {
+	if err := m.flush(); err != nil {
 		return err
 	}
 	frame := make([]byte, 4+len(payload))

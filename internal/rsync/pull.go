@@ -1,0 +1,189 @@
+package rsync
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
+)
+
+// Listing is a remote tree as the remote rsync describes it.
+type Listing struct {
+	Entries  []*flist.Entry // sorted in rsync order
+	IOError  int32          // the sender's io_error bits (1: some files unreadable)
+	Protocol int
+	Checksum string // the algorithm of Entry.Checksum, when asked for
+}
+
+// List asks the remote rsync for the file list of remotePath without
+// moving file data (rsync --list-only run as a sender: main.c,
+// flist.c:send_file_list). With opts.Checksum every regular file carries
+// the server's whole-file checksum, computed on the server. Filters in
+// opts leave paths out, as they would from a transfer.
+func List(ctx context.Context, t Transport, remotePath string, opts Options) (*Listing, error) {
+	rules, err := filter.New(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	flags := "-logDtpr"
+	if opts.Checksum {
+		flags += "c"
+	}
+	args := []string{"--server", "--sender", flags + "e" + capabilities, "--list-only", ".", remotePathArg(remotePath)}
+	listOpts := opts
+	listOpts.Compress = false
+	s, err := start(ctx, t, listOpts, args)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.list(rules, opts.Checksum)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.finish(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// list runs the receiving side of a listing: filters out, list in, then
+// the phase handshake of a transfer with no requests.
+func (s *session) list(rules *filter.List, checksum bool) (*Listing, error) {
+	if err := writeFilterRules(s.w, rules); err != nil {
+		return nil, err
+	}
+	entries, ioErr, err := s.recvFileList(checksum)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listing{Entries: entries, IOError: ioErr, Protocol: s.protocol, Checksum: s.algo.Name()}
+	if len(entries) == 0 {
+		// An empty list means the server sender exits right away
+		// (main.c:do_server_sender); finish collects its status.
+		return l, nil
+	}
+	// No requests: end every phase at once, then read the sender's
+	// stats and take part in the goodbye (NOTES §0 "Checksummed listing").
+	s.writeNdx(wire.NdxDone)
+	if err := s.expectDone("end of phase 0"); err != nil {
+		return nil, err
+	}
+	s.writeNdx(wire.NdxDone)
+	s.writeNdx(wire.NdxDone)
+	if s.protocol >= 31 {
+		s.writeNdx(wire.NdxDone)
+	}
+	if err := s.expectDone("end of phase 1"); err != nil {
+		return nil, err
+	}
+	if err := s.expectDone("end of transfer"); err != nil {
+		return nil, err
+	}
+	if _, err := s.readStats(); err != nil {
+		return nil, err
+	}
+	if s.protocol >= 31 {
+		if err := s.expectDone("goodbye"); err != nil {
+			return nil, err
+		}
+	}
+	s.writeNdx(wire.NdxDone)
+	return l, s.w.Err()
+}
+
+// recvFileList reads the sender's file list and id lists
+// (flist.c:recv_file_list, uidlist.c:recv_id_list), sorts it and drops
+// duplicates (flist.c:flist_sort_and_clean). Every name was checked by the
+// decoder.
+func (s *session) recvFileList(checksum bool) ([]*flist.Entry, int32, error) {
+	codec := flist.Codec{
+		Protocol: s.protocol, VarintFlags: s.varintFlags(),
+		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
+	}
+	if checksum {
+		codec.ChecksumLen = s.algo.Len()
+	}
+	dec := flist.NewDecoder(codec, s.r)
+	var entries []*flist.Entry
+	for {
+		e, err := dec.Next()
+		if err != nil {
+			return nil, 0, fmt.Errorf("read file list: %w", err)
+		}
+		if e == nil {
+			break
+		}
+		entries = append(entries, e)
+	}
+	uids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read uid list: %w", err)
+	}
+	gids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read gid list: %w", err)
+	}
+	s.uidNames, s.gidNames = uids, gids
+	flist.Sort(entries)
+	entries = dedupe(entries)
+	return entries, dec.IOError, nil
+}
+
+// dedupe removes duplicate names from a sorted list, keeping a directory
+// over a non-directory and otherwise the first (flist.c:flist_sort_and_clean).
+func dedupe(entries []*flist.Entry) []*flist.Entry {
+	out := entries[:0]
+	for _, e := range entries {
+		if n := len(out); n > 0 && out[n-1].Name == e.Name {
+			if e.IsDir() && !out[n-1].IsDir() {
+				out[n-1] = e
+			}
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (s *session) expectDone(what string) error {
+	for {
+		ndx := s.r.ReadNdx(&s.ndxIn)
+		if err := s.r.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", what, err)
+		}
+		switch ndx {
+		case wire.NdxDone:
+			return nil
+		case wire.NdxDelStats:
+			if err := s.readDelStats(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: expected the %s, got file index %d", wire.ErrMalformed, what, ndx)
+		}
+	}
+}
+
+// senderStats are the totals a server sender reports (main.c:write_stats
+// / handle_stats order).
+type senderStats struct {
+	Read, Written, TotalSize, FlistBuildMs, FlistXferMs int64
+}
+
+func (s *session) readStats() (senderStats, error) {
+	st := senderStats{
+		Read:      s.r.Varlong(3),
+		Written:   s.r.Varlong(3),
+		TotalSize: s.r.Varlong(3),
+	}
+	if s.protocol >= 29 {
+		st.FlistBuildMs = s.r.Varlong(3)
+		st.FlistXferMs = s.r.Varlong(3)
+	}
+	if err := s.r.Err(); err != nil {
+		return st, fmt.Errorf("read transfer stats: %w", err)
+	}
+	return st, nil
+}
