@@ -14,16 +14,17 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 )
 
 // checkTreesEqual compares the pushed tree with Go code and with the stock
 // rsync's checksum dry run.
 func checkTreesEqual(src, dst string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		if err := compareTrees(src, dst); err != nil {
+		if err := testtree.Compare(src, dst); err != nil {
 			return err
 		}
-		out, err := rsyncDryRunDiff(src, dst)
+		out, err := testtree.RsyncDiff(src, dst)
 		if err != nil {
 			return err
 		}
@@ -51,7 +52,7 @@ func newSource(t *testing.T) string {
 func TestAccDirectory_richTree(t *testing.T) {
 	srv := accSetup(t)
 	src := newSource(t)
-	writeTree(t, src, richTree())
+	testtree.Write(t, src, testtree.Rich())
 	dst := filepath.Join(t.TempDir(), "srv", "site") // "srv" exists, "site" not yet
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
@@ -101,10 +102,10 @@ func TestAccDirectory_richTree(t *testing.T) {
 func TestAccDirectory_directoryItself(t *testing.T) {
 	srv := accSetup(t)
 	src := newSource(t)
-	writeTree(t, src, []treeEntry{
-		{path: "a.txt", mode: 0o644, content: []byte("a\n")},
-		{path: "sub", dir: true, mode: 0o755},
-		{path: "sub/b.txt", mode: 0o600, content: []byte("b\n")},
+	testtree.Write(t, src, []testtree.Entry{
+		{Path: "a.txt", Mode: 0o644, Content: []byte("a\n")},
+		{Path: "sub", Dir: true, Mode: 0o755},
+		{Path: "sub/b.txt", Mode: 0o600, Content: []byte("b\n")},
 	})
 	dst := t.TempDir()
 	dest := remoteDest(srv, dst)
@@ -128,7 +129,7 @@ func TestAccDirectory_directoryItself(t *testing.T) {
 func TestAccDirectory_pinnedHostKey(t *testing.T) {
 	srv := accSetup(t)
 	src := newSource(t)
-	writeTree(t, src, []treeEntry{{path: "x", mode: 0o644, content: []byte("x\n")}})
+	testtree.Write(t, src, []testtree.Entry{{Path: "x", Mode: 0o644, Content: []byte("x\n")}})
 	dst := t.TempDir()
 	p := providerConfig(srv, map[string]string{
 		"known_hosts_file": "",
@@ -228,16 +229,16 @@ func TestAccDirectory_destinationWithoutHost(t *testing.T) {
 }
 
 // TestAccDirectory_sourceChange changes source in place: an update that
-// pushes the new tree into the same destination (without deleting what only
-// the old tree had).
+// pushes the new tree (a changed file, new entries) into the same
+// destination.
 func TestAccDirectory_sourceChange(t *testing.T) {
 	srv := accSetup(t)
 	src1, src2 := newSource(t), newSource(t)
-	writeTree(t, src1, []treeEntry{{path: "old.txt", mode: 0o644, content: []byte("old\n")}})
-	writeTree(t, src2, []treeEntry{
-		{path: "new.txt", mode: 0o640, content: []byte("new\n")},
-		{path: "d", dir: true, mode: 0o755},
-		{path: "d/n.txt", mode: 0o600, content: []byte("n\n")},
+	testtree.Write(t, src1, []testtree.Entry{{Path: "a.txt", Mode: 0o644, Content: []byte("first\n")}})
+	testtree.Write(t, src2, []testtree.Entry{
+		{Path: "a.txt", Mode: 0o600, Content: []byte("second, longer\n")},
+		{Path: "d", Dir: true, Mode: 0o755},
+		{Path: "d/n.txt", Mode: 0o640, Content: []byte("n\n")},
 	})
 	dst := t.TempDir()
 	dest := remoteDest(srv, dst+"/")
@@ -257,17 +258,7 @@ func TestAccDirectory_sourceChange(t *testing.T) {
 						plancheck.ExpectResourceAction("rsync_directory.test", plancheck.ResourceActionUpdate),
 					},
 				},
-				Check: func(*terraform.State) error {
-					for _, rel := range []string{"new.txt", "d", "d/n.txt"} {
-						if d := compareEntry(filepath.Join(src2, rel), filepath.Join(dst, rel)); d != "" {
-							return fmt.Errorf("%s: %s", rel, d)
-						}
-					}
-					if _, err := os.Stat(filepath.Join(dst, "old.txt")); err != nil {
-						return fmt.Errorf("old.txt should be left in place (no delete): %v", err)
-					}
-					return nil
-				},
+				Check: checkTreesEqual(src2, dst),
 			},
 		},
 	})
@@ -279,7 +270,7 @@ func TestAccDirectory_rsyncPath(t *testing.T) {
 	srv := accSetup(t)
 	rsync327 := sshtest.Rsync327(t)
 	src := newSource(t)
-	writeTree(t, src, richTree()[:8])
+	testtree.Write(t, src, testtree.Rich()[:8])
 	dst := t.TempDir()
 	p := providerConfig(srv, map[string]string{"rsync_path": hclString(shellQuote(rsync327))})
 
