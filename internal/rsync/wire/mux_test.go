@@ -174,7 +174,7 @@ func shortEvents(evs []event) []string {
 	return out
 }
 
-// TestMuxReaderDataFirst: a message that follows data is delivered only
+// TestMuxReaderDispatchOrder: a message that follows data is delivered only
 // when the reader needs the next frame, so the handler sees the data and
 // messages in stream order.
 func TestMuxReaderDispatchOrder(t *testing.T) {
