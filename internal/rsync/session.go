@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,6 +67,7 @@ type session struct {
 	uidNames      []flist.IDName // a sender's uid/gid names (pull)
 	gidNames      []flist.IDName
 	tokens        tokenSink
+	ctr           *delta.CompressedTokenReader
 
 	mu        sync.Mutex
 	remoteErr []string // MSG_ERROR / MSG_ERROR_XFER text
@@ -260,6 +264,20 @@ func negotiateCompression(ours []delta.Compression, serverList string) (delta.Co
 	return 0, fmt.Errorf("no compression in common: the server offers %q, we support %q", serverList, compressionList(ours))
 }
 
+// compressedTokens returns the session's compressed token reader.
+func (s *session) compressedTokens() *delta.CompressedTokenReader {
+	if s.ctr == nil {
+		s.ctr = delta.NewCompressedTokenReader(s.compress)
+	}
+	return s.ctr
+}
+
+func (s *session) closeDecoder() {
+	if s.ctr != nil {
+		s.ctr.Close()
+	}
+}
+
 // handleMsg receives every multiplexed non-data message (io.c:read_a_msg).
 func (s *session) handleMsg(tag wire.MsgTag, payload []byte) error {
 	s.mu.Lock()
@@ -333,6 +351,7 @@ func (s *session) drainStderr(r io.Reader) {
 // non-zero status into an *ExitError carrying the server's own words.
 func (s *session) finish(ctx context.Context) error {
 	defer s.stopCtx()
+	defer s.closeDecoder()
 	_ = s.out.Flush()
 	_ = s.proc.Stdin().Close()
 	// The server exits once it has read our goodbye; drain anything left.
@@ -356,6 +375,7 @@ func (s *session) finish(ctx context.Context) error {
 // that exited with a message explains more than our "unexpected EOF").
 func (s *session) fail(ctx context.Context, cause error) error {
 	defer s.stopCtx()
+	defer s.closeDecoder()
 	if s.gotExit && s.out != nil {
 		// Answer MSG_ERROR_EXIT as a sender does: an empty one
 		// (io.c:read_a_msg, cleanup.c:_exit_cleanup).
@@ -380,16 +400,25 @@ func (s *session) fail(ctx context.Context, cause error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("transfer interrupted: %w", ctx.Err())
 	}
-	if werr == nil && code != 0 {
-		return &ExitError{Code: code, Messages: s.messages()}
-	}
 	if s.gotExit {
 		return &ExitError{Code: s.exitCode, Messages: s.messages()}
+	}
+	// When the stream broke under us, the server went first and its exit
+	// status says why; when we stopped on something we found, our reason
+	// comes first and the server's complaint about the closed stream is
+	// only context.
+	if werr == nil && code != 0 && peerWentAway(cause) {
+		return &ExitError{Code: code, Messages: s.messages()}
 	}
 	if msgs := s.messages(); msgs != "" {
 		return fmt.Errorf("%w (remote rsync said: %s)", cause, msgs)
 	}
 	return cause
+}
+
+func peerWentAway(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed)
 }
 
 func (s *session) waitStderr() {

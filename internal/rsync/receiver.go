@@ -1,0 +1,686 @@
+package rsync
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
+)
+
+// Pull copies remoteSource from the remote side into the local path
+// localDest (rsync -a host:remoteSource localDest), with rsync's
+// trailing-slash rule on remoteSource applied by the remote sender.
+func Pull(ctx context.Context, t Transport, remoteSource, localDest string, opts Options) (*Result, error) {
+	rules, err := filter.New(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	flags := "-"
+	if opts.DryRun {
+		flags += "n"
+	}
+	flags += "logDtpr"
+	if opts.Checksum {
+		flags += "c"
+	}
+	if opts.Compress {
+		flags += "z"
+	}
+	args := []string{"--server", "--sender", flags + "e" + capabilities, ".", remotePathArg(remoteSource)}
+	s, err := start(ctx, t, opts, args)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.receive(ctx, localDest, rules, opts)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.finish(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// receiver is the state of the receiving side: the generator (which
+// decides what to ask for and sends block signatures) and the receiver
+// proper (which rebuilds files from the sender's tokens), as in
+// generator.c and receiver.c. They run in two goroutines because requests
+// and data flow at the same time (NOTES §10 "Deadlock advice").
+type receiver struct {
+	s       *session
+	opts    Options
+	rules   *filter.List
+	entries []*flist.Entry
+	dest    localDest
+	single  string // when the list is one file written at a named path
+	chown   bool
+
+	requested []atomic.Bool // ndx we asked for: the sender may send nothing else
+	redo      chan []int32
+
+	mu      sync.Mutex
+	changes []Change
+	stats   Stats
+	failed  []string // files that failed verification twice, or could not be written
+}
+
+func (s *session) receive(ctx context.Context, localDest string, rules *filter.List, opts Options) (*Result, error) {
+	if err := writeFilterRules(s.w, rules); err != nil {
+		return nil, err
+	}
+	entries, ioErr, err := s.recvFileList(opts.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	if ioErr != 0 {
+		s.log.Warn("the remote sender could not read some files; deletions are skipped", "io_error", ioErr)
+	}
+	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name()}
+	res.Stats.FilesTotal = len(entries)
+	if len(entries) == 0 {
+		return res, nil
+	}
+	r := &receiver{s: s, opts: opts, rules: rules, entries: entries, requested: make([]atomic.Bool, len(entries)), redo: make(chan []int32, 1)}
+	if ioErr != 0 {
+		r.opts.Delete = false // generator.c: "IO error encountered -- skipping file deletion"
+	}
+	r.chown = os.Geteuid() == 0
+	if err := r.prepareDest(localDest); err != nil {
+		return nil, err
+	}
+
+	genErr := make(chan error, 1)
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	go func() { genErr <- r.generate(genCtx) }()
+
+	if err := r.receiveFiles(); err != nil {
+		stopGen()
+		return nil, err
+	}
+	if err := <-genErr; err != nil {
+		return nil, err
+	}
+	if _, err := s.readStats(); err != nil {
+		return nil, err
+	}
+	if s.protocol >= 31 {
+		if err := s.expectDone("goodbye"); err != nil {
+			return nil, err
+		}
+	}
+	s.writeNdx(wire.NdxDone)
+	if err := r.finishDirs(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res.Changes = r.changes
+	slices.SortStableFunc(res.Changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	res.Stats.FilesTransferred = r.stats.FilesTransferred
+	res.Stats.LiteralBytes, res.Stats.MatchedBytes = r.stats.LiteralBytes, r.stats.MatchedBytes
+	res.Stats.Deleted = r.stats.Deleted
+	res.Stats.BytesSent, res.Stats.BytesReceived = s.out.Written(), s.r.Count()
+	res.Warnings = append(res.Warnings, s.warnings...)
+	if len(r.failed) > 0 {
+		return res, fmt.Errorf("some files could not be transferred: %s", strings.Join(r.failed, "; "))
+	}
+	return res, nil
+}
+
+// prepareDest decides where the list lands: a single non-directory entry
+// may be written to a file path; otherwise localDest is a directory, created
+// if missing (only its last component, as rsync does).
+func (r *receiver) prepareDest(localDest string) error {
+	if localDest == "" {
+		return errors.New("the local destination path is empty")
+	}
+	if len(r.entries) == 1 && !r.entries[0].IsDir() && !strings.HasSuffix(localDest, "/") {
+		if fi, err := os.Stat(localDest); err != nil || !fi.IsDir() {
+			r.single = localDest
+			return nil
+		}
+	}
+	r.dest.root = strings.TrimSuffix(localDest, "/")
+	if r.dest.root == "" {
+		r.dest.root = "/"
+	}
+	fi, err := os.Lstat(r.dest.root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if r.opts.DryRun {
+			return nil
+		}
+		if err := os.Mkdir(r.dest.root, 0o755); err != nil {
+			return fmt.Errorf("create destination directory: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("destination %s: %w", r.dest.root, err)
+	case !fi.IsDir():
+		return fmt.Errorf("destination %s exists and is not a directory", r.dest.root)
+	}
+	return nil
+}
+
+// localPath maps a list entry to its local path.
+func (r *receiver) localPath(e *flist.Entry) (string, error) {
+	if r.single != "" {
+		return r.single, nil
+	}
+	return r.dest.path(e.Name)
+}
+
+func (r *receiver) record(c Change) {
+	r.mu.Lock()
+	r.changes = append(r.changes, c)
+	if c.Kind == ChangeDelete {
+		r.stats.Deleted++
+	}
+	r.mu.Unlock()
+}
+
+func (r *receiver) fail(msg string) {
+	r.mu.Lock()
+	r.failed = append(r.failed, msg)
+	r.mu.Unlock()
+}
+
+// generate walks the list in order and asks for what differs
+// (generator.c:generate_files, recv_generator).
+func (r *receiver) generate(ctx context.Context) error {
+	s := r.s
+	children := r.childNames()
+	for i, e := range r.entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.generateOne(int32(i), e, children); err != nil {
+			return err
+		}
+	}
+	s.writeNdx(wire.NdxDone)
+	if err := s.out.Flush(); err != nil {
+		return err
+	}
+	var redo []int32
+	select {
+	case redo = <-r.redo:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, ndx := range redo {
+		if err := r.request(ndx, r.entries[ndx], itemTransfer, true); err != nil {
+			return err
+		}
+	}
+	s.writeNdx(wire.NdxDone)
+	s.writeNdx(wire.NdxDone)
+	if s.protocol >= 31 {
+		s.writeNdx(wire.NdxDone)
+	}
+	if err := s.out.Flush(); err != nil {
+		return err
+	}
+	return s.w.Err()
+}
+
+// childNames lists, for each directory in the list, the names it should
+// contain: what --delete keeps.
+func (r *receiver) childNames() map[string]map[string]bool {
+	m := map[string]map[string]bool{}
+	for _, e := range r.entries {
+		if e.Name == "." {
+			continue
+		}
+		dir, base := ".", e.Name
+		if i := strings.LastIndexByte(e.Name, '/'); i >= 0 {
+			dir, base = e.Name[:i], e.Name[i+1:]
+		}
+		if m[dir] == nil {
+			m[dir] = map[string]bool{}
+		}
+		m[dir][base] = true
+	}
+	return m
+}
+
+func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]map[string]bool) error {
+	path, err := r.localPath(e)
+	if err != nil {
+		return err
+	}
+	fi, statErr := os.Lstat(path)
+	exists := statErr == nil
+	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", path, statErr)
+	}
+	switch {
+	case e.IsDir():
+		if exists && !fi.IsDir() {
+			if err := r.removeForReplace(path, e, fi); err != nil {
+				return err
+			}
+			exists = false
+		}
+		if !exists {
+			r.record(itemizedChange(e, itemIsNew|itemLocalChange, false))
+			if !r.opts.DryRun {
+				if err := os.Mkdir(path, 0o700); err != nil {
+					return fmt.Errorf("create directory %s: %w", path, err)
+				}
+			}
+		} else if flags := attrFlags(fi, e, r.s.protocol); flags != 0 {
+			r.record(itemizedChange(e, flags|itemLocalChange, false))
+		}
+		if r.opts.Delete && (exists || !r.opts.DryRun) {
+			return r.deleteExtraneous(e, path, children[e.Name])
+		}
+		return nil
+	case e.IsSymlink():
+		if exists && fi.Mode()&fs.ModeSymlink != 0 {
+			if target, err := os.Readlink(path); err == nil && target == e.LinkTarget {
+				return nil
+			}
+		}
+		if exists {
+			if err := r.removeForReplace(path, e, fi); err != nil {
+				return err
+			}
+		}
+		flags := uint16(itemLocalChange | itemReportChange)
+		if !exists {
+			flags |= itemIsNew
+		}
+		r.record(itemizedChange(e, flags, false))
+		if r.opts.DryRun {
+			return nil
+		}
+		if err := os.Symlink(e.LinkTarget, path); err != nil {
+			return fmt.Errorf("create symlink %s: %w", path, err)
+		}
+		return setAttrs(path, e, r.uid(e), r.gid(e), r.chown)
+	case e.IsRegular():
+		return r.generateFile(ndx, e, path, fi, exists)
+	default:
+		r.s.log.Warn("skipping non-regular file", "path", e.Name)
+		return nil
+	}
+}
+
+func (r *receiver) generateFile(ndx int32, e *flist.Entry, path string, fi fs.FileInfo, exists bool) error {
+	if exists && !fi.Mode().IsRegular() {
+		if err := r.removeForReplace(path, e, fi); err != nil {
+			return err
+		}
+		exists = false
+	}
+	if !exists {
+		return r.request(ndx, e, itemTransfer|itemIsNew, false)
+	}
+	var flags uint16
+	if fi.Size() != e.Size {
+		flags |= itemReportSize
+	}
+	if !sameMtime(fi, e, r.s.protocol) {
+		flags |= itemReportTime
+	}
+	changed := flags != 0
+	if r.opts.Checksum {
+		changed = fi.Size() != e.Size
+		if !changed {
+			sum, err := fileChecksum(path, r.s.algo)
+			if err != nil {
+				return err
+			}
+			changed = !bytes.Equal(sum, e.Checksum)
+		}
+		if changed {
+			flags |= itemReportChange
+		}
+	}
+	if changed {
+		return r.request(ndx, e, itemTransfer|flags, false)
+	}
+	// Same content: bring the metadata in line (generator.c:set_file_attrs).
+	if af := attrFlags(fi, e, r.s.protocol); af != 0 {
+		r.record(itemizedChange(e, af|itemLocalChange, false))
+		if !r.opts.DryRun {
+			return setAttrs(path, e, r.uid(e), r.gid(e), r.chown)
+		}
+	}
+	return nil
+}
+
+// request asks the sender for a file, with the block signature of the
+// local basis (generator.c:generate_and_send_sums).
+func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) error {
+	s := r.s
+	if !redo {
+		r.record(itemizedChange(e, iflags, false))
+	}
+	r.requested[ndx].Store(true)
+	s.writeNdx(ndx)
+	s.w.Shortint(iflags)
+	if r.opts.DryRun {
+		return s.w.Err()
+	}
+	var head delta.SumHead
+	var sig *delta.Signature
+	path, err := r.localPath(e)
+	if err != nil {
+		return err
+	}
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			head = delta.NewSumHead(fi.Size(), s.algo.Len(), redo)
+			sig, err = delta.MakeSignature(bufio.NewReaderSize(f, 256<<10), head, s.strong())
+			if err != nil {
+				return fmt.Errorf("block signature of %s: %w", path, err)
+			}
+		}
+	}
+	writeSumHead(s.w, head)
+	if sig != nil {
+		for i := range sig.Sum1 {
+			s.w.Int32(int32(sig.Sum1[i]))
+			s.w.Raw(sig.Strong(int32(i)))
+		}
+	}
+	return s.w.Err()
+}
+
+// attrFlags reports the metadata differences rsync itemizes for an entry
+// whose content is current.
+func attrFlags(fi fs.FileInfo, e *flist.Entry, protocol int) uint16 {
+	var f uint16
+	if e.IsDir() || e.IsRegular() {
+		if flist.UnixMode(fi.Mode())&0o7777 != e.Perm() {
+			f |= itemReportPerms
+		}
+		if !e.IsDir() && !sameMtime(fi, e, protocol) {
+			f |= itemReportTime
+		}
+	}
+	return f
+}
+
+// removeForReplace deletes what stands where an entry of another type
+// must go. A non-empty directory goes only with delete, like rsync
+// without --force.
+func (r *receiver) removeForReplace(path string, e *flist.Entry, fi fs.FileInfo) error {
+	if r.opts.DryRun {
+		return nil
+	}
+	if fi.IsDir() {
+		if err := os.Remove(path); err != nil {
+			if !r.opts.Delete {
+				return fmt.Errorf("cannot replace non-empty directory %s with a %s; enable delete to allow it", path, kindOf(e))
+			}
+			if err := os.RemoveAll(path); err != nil {
+				return fmt.Errorf("remove %s: %w", path, err)
+			}
+		}
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+func kindOf(e *flist.Entry) string {
+	switch {
+	case e.IsDir():
+		return "directory"
+	case e.IsSymlink():
+		return "symlink"
+	}
+	return "file"
+}
+
+// deleteExtraneous removes local entries of dir that the list does not
+// name, sparing what the filter rules exclude (generator.c:delete_in_dir).
+func (r *receiver) deleteExtraneous(e *flist.Entry, dir string, keep map[string]bool) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && r.opts.DryRun {
+			return nil
+		}
+		return fmt.Errorf("read directory %s for deletions: %w", dir, err)
+	}
+	prefix := ""
+	if e.Name != "." {
+		prefix = e.Name + "/"
+	}
+	for _, de := range des {
+		if keep[de.Name()] {
+			continue
+		}
+		rel := prefix + de.Name()
+		if r.rules.Excluded(rel, de.IsDir()) {
+			continue
+		}
+		name := rel
+		if de.IsDir() {
+			name += "/"
+		}
+		r.record(Change{Path: name, Kind: ChangeDelete, Itemize: "*deleting"})
+		if r.opts.DryRun {
+			continue
+		}
+		if err := os.RemoveAll(dir + "/" + de.Name()); err != nil {
+			return fmt.Errorf("delete %s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+// receiveFiles is the receiver proper (receiver.c:recv_files): it reads
+// the sender's answers until the sender's final NDX_DONE.
+func (r *receiver) receiveFiles() error {
+	s := r.s
+	phase := 0
+	var redo []int32
+	for {
+		ndx := s.r.ReadNdx(&s.ndxIn)
+		if err := s.r.Err(); err != nil {
+			return fmt.Errorf("read file index: %w", err)
+		}
+		if ndx == wire.NdxDone {
+			phase++
+			switch phase {
+			case 1:
+				r.redo <- redo // the generator sends these, then ends its phases
+			case 3:
+				return nil
+			}
+			continue
+		}
+		if ndx < 0 || int(ndx) >= len(r.entries) {
+			return fmt.Errorf("%w: the sender sent file index %d of %d", wire.ErrMalformed, ndx, len(r.entries))
+		}
+		iflags := s.r.Shortint()
+		if iflags&itemBasisTypeFollows != 0 {
+			s.r.Byte()
+		}
+		if iflags&itemXnameFollows != 0 {
+			s.r.Vstring(flist.MaxPathLen)
+		}
+		if err := s.r.Err(); err != nil {
+			return fmt.Errorf("read attributes of file %d: %w", ndx, err)
+		}
+		if iflags&itemTransfer == 0 || r.opts.DryRun {
+			continue
+		}
+		e := r.entries[ndx]
+		if !r.requested[ndx].Load() || !e.IsRegular() {
+			return fmt.Errorf("%w: the sender sent data for %q, which we did not ask for", wire.ErrMalformed, e.Name)
+		}
+		ok, err := r.receiveFile(ndx, e)
+		if err != nil {
+			return err
+		}
+		if phase == 0 {
+			r.mu.Lock()
+			r.stats.FilesTransferred++
+			r.mu.Unlock()
+		}
+		if !ok {
+			if phase == 0 {
+				redo = append(redo, ndx)
+			} else {
+				r.fail(fmt.Sprintf("%s failed verification -- update discarded", e.Name))
+			}
+		}
+	}
+}
+
+// receiveFile rebuilds one file into a temporary file beside it and, when
+// the whole-file checksum matches, renames it into place
+// (receiver.c:receive_data, finish_transfer). ok is false on a checksum
+// mismatch (the caller asks again).
+func (r *receiver) receiveFile(ndx int32, e *flist.Entry) (ok bool, err error) {
+	s := r.s
+	head := delta.SumHead{Count: s.r.Int32(), BlockLen: s.r.Int32(), S2Len: s.r.Int32(), Remainder: s.r.Int32()}
+	if err := s.r.Err(); err != nil {
+		return false, fmt.Errorf("read sum head of %s: %w", e.Name, err)
+	}
+	if err := head.Validate(s.algo.Len(), maxSigBlocks); err != nil {
+		return false, fmt.Errorf("%w: sum head of %s: %v", wire.ErrMalformed, e.Name, err)
+	}
+	path, err := r.localPath(e)
+	if err != nil {
+		return false, err
+	}
+	var basis io.ReaderAt = bytes.NewReader(nil)
+	if head.Count > 0 {
+		f, err := os.Open(path)
+		if err != nil {
+			return false, fmt.Errorf("open basis %s: %w", path, err)
+		}
+		defer f.Close()
+		basis = f
+	}
+	tmp, err := tempFile(path)
+	if err != nil {
+		return false, fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	published := false
+	defer func() {
+		if !published {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	whole := s.algo.NewFile()
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, whole), 256<<10)
+	var st delta.MatchStats
+	if s.compress != delta.CompressNone {
+		st, err = r.s.compressedTokens().Apply(s.r, basis, head, bw)
+	} else {
+		st, err = delta.Apply(s.r, basis, head, bw)
+	}
+	if err != nil {
+		return false, fmt.Errorf("receive %s: %w", e.Name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return false, fmt.Errorf("write %s: %w", tmpName, err)
+	}
+	want := make([]byte, s.algo.Len())
+	s.r.Full(want)
+	if err := s.r.Err(); err != nil {
+		return false, fmt.Errorf("read checksum of %s: %w", e.Name, err)
+	}
+	r.mu.Lock()
+	r.stats.LiteralBytes += st.Literal
+	r.stats.MatchedBytes += st.Matched
+	r.mu.Unlock()
+	if !bytes.Equal(whole.Sum(nil), want) {
+		s.log.Warn("file failed verification, asking again", "path", e.Name)
+		return false, nil
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("write %s: %w", tmpName, err)
+	}
+	if err := setAttrs(tmpName, e, r.uid(e), r.gid(e), r.chown); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return false, fmt.Errorf("rename %s into place: %w", path, err)
+	}
+	published = true
+	return true, nil
+}
+
+// finishDirs sets directory permissions and times last, deepest first,
+// since writing their contents changed them (generator.c:touch_up_dirs).
+func (r *receiver) finishDirs() error {
+	if r.opts.DryRun || r.single != "" {
+		return nil
+	}
+	for i := len(r.entries) - 1; i >= 0; i-- {
+		e := r.entries[i]
+		if !e.IsDir() {
+			continue
+		}
+		path, err := r.localPath(e)
+		if err != nil {
+			return err
+		}
+		if err := setAttrs(path, e, r.uid(e), r.gid(e), r.chown); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uid maps the sender's uid to a local one by name, falling back to the
+// number (uidlist.c:match_uid); gid likewise.
+func (r *receiver) uid(e *flist.Entry) int { return mapID(e.UID, r.s.uidNames, lookupUser) }
+func (r *receiver) gid(e *flist.Entry) int { return mapID(e.GID, r.s.gidNames, lookupGroup) }
+
+func mapID(id uint32, names []flist.IDName, lookup func(string) (int, bool)) int {
+	for _, n := range names {
+		if n.ID == id && n.Name != "" {
+			if local, ok := lookup(n.Name); ok {
+				return local
+			}
+		}
+	}
+	return int(id)
+}
+
+func lookupUser(name string) (int, bool) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.Atoi(u.Uid)
+	return id, err == nil
+}
+
+func lookupGroup(name string) (int, bool) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.Atoi(g.Gid)
+	return id, err == nil
+}
