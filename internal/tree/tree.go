@@ -1,0 +1,329 @@
+// Package tree describes a file tree as a manifest — each entry's path,
+// type, permission bits and content digest (or size and mtime) — hashes a
+// manifest into one comparable value, and diffs two manifests into the
+// changes a sync would make. A local tree is read and hashed in parallel;
+// a remote one comes from the remote rsync's own checksummed file list, so
+// both sides are described the same way and hash equal when they match.
+package tree
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+)
+
+// Mode selects what describes a file's content.
+type Mode int
+
+const (
+	// Content uses a digest of the file's bytes.
+	Content Mode = iota
+	// Metadata uses size and modification time (cheap for huge trees).
+	Metadata
+)
+
+// Kind is an entry type.
+type Kind byte
+
+const (
+	File    Kind = 'f'
+	Dir     Kind = 'd'
+	Symlink Kind = 'l'
+)
+
+// Item is one manifest entry. Name is relative to the tree's root, which
+// is ".".
+type Item struct {
+	Name    string
+	Kind    Kind
+	Perm    uint32 // permission bits (0 for symlinks)
+	Size    int64
+	ModTime int64
+	Digest  []byte // Content mode, files only
+	Target  string // symlinks
+}
+
+// Manifest is a whole tree, in rsync's sort order.
+type Manifest struct {
+	Mode  Mode
+	Algo  csum.Algo // the digest algorithm (Content mode)
+	Items []Item
+}
+
+// Files and Bytes count regular files and their total size.
+func (m *Manifest) Files() int {
+	n := 0
+	for _, it := range m.Items {
+		if it.Kind == File {
+			n++
+		}
+	}
+	return n
+}
+
+// Bytes is the total size of the regular files.
+func (m *Manifest) Bytes() int64 {
+	var n int64
+	for _, it := range m.Items {
+		if it.Kind == File {
+			n += it.Size
+		}
+	}
+	return n
+}
+
+// Hash is the manifest's digest, prefixed with what it is made of:
+// "xxh128:…" (content by xxh128), "md5:…", or "meta:…" (size and mtime).
+// Two manifests hash equal exactly when they describe the same tree.
+func (m *Manifest) Hash() string {
+	h := csum.XXH128.NewFile()
+	var b []byte
+	for _, it := range m.Items {
+		b = b[:0]
+		b = append(b, byte(it.Kind))
+		b = binary.LittleEndian.AppendUint32(b, it.Perm)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Name)))
+		b = append(b, it.Name...)
+		switch {
+		case it.Kind == Symlink:
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Target)))
+			b = append(b, it.Target...)
+		case it.Kind == File && m.Mode == Metadata:
+			b = binary.LittleEndian.AppendUint64(b, uint64(it.Size))
+			b = binary.LittleEndian.AppendUint64(b, uint64(it.ModTime))
+		case it.Kind == File:
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Digest)))
+			b = append(b, it.Digest...)
+		}
+		h.Write(b)
+	}
+	prefix := "meta"
+	if m.Mode == Content {
+		prefix = m.Algo.Name()
+	}
+	return prefix + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+// AlgoOfHash returns the content algorithm a hash made by Hash names, and
+// whether it names one (a "meta:" hash does not).
+func AlgoOfHash(hash string) (csum.Algo, bool) {
+	name, _, ok := strings.Cut(hash, ":")
+	if !ok {
+		return 0, false
+	}
+	return csum.ByName(name)
+}
+
+// ContentRoot splits an rsync source into the directory whose contents
+// form the tree and the name prefix the file list gives them: "dir/" is
+// its own content root; "dir" puts its entries under "dir/" (rsync's
+// trailing-slash rule).
+func ContentRoot(source string) (prefix string) {
+	if strings.HasSuffix(source, "/") || strings.HasSuffix(source, "/.") || source == "." {
+		return ""
+	}
+	s := strings.TrimRight(source, "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// FromEntries builds a manifest from file-list entries (a remote listing
+// or a local walk), renaming entries below prefix to the content root and
+// dropping entries outside it.
+func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo) *Manifest {
+	m := &Manifest{Mode: mode, Algo: algo}
+	for _, e := range entries {
+		name, ok := relName(e.Name, prefix)
+		if !ok {
+			continue
+		}
+		it := Item{Name: name, Perm: e.Perm(), Size: e.Size, ModTime: e.ModTime}
+		switch {
+		case e.IsDir():
+			it.Kind = Dir
+			it.Size, it.ModTime = 0, 0
+		case e.IsSymlink():
+			it.Kind, it.Perm, it.Target = Symlink, 0, e.LinkTarget
+			it.ModTime = 0
+		case e.IsRegular():
+			it.Kind = File
+			if mode == Content {
+				it.Digest = e.Checksum
+			}
+		default:
+			continue
+		}
+		m.Items = append(m.Items, it)
+	}
+	return m
+}
+
+func relName(name, prefix string) (string, bool) {
+	if prefix == "" {
+		return name, true
+	}
+	if name == prefix {
+		return ".", true
+	}
+	rest, ok := strings.CutPrefix(name, prefix+"/")
+	return rest, ok
+}
+
+// Local reads and hashes the local tree named by source (rsync's
+// trailing-slash rule), leaving out what rules exclude. In Content mode
+// files are hashed with algo by a pool of workers, one per CPU.
+func Local(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo) (*Manifest, []string, error) {
+	var skip flist.Skipper
+	if rules != nil {
+		skip = rules.Excluded
+	}
+	walk, err := flist.Walk(source, skip)
+	if err != nil {
+		return nil, nil, err
+	}
+	if mode == Content {
+		if err := hashFiles(ctx, walk.Entries, algo); err != nil {
+			return nil, nil, err
+		}
+	}
+	return FromEntries(walk.Entries, ContentRoot(source), mode, algo), walk.Warnings, nil
+}
+
+// hashFiles fills in Checksum for every regular file, in parallel.
+func hashFiles(ctx context.Context, entries []*flist.Entry, algo csum.Algo) error {
+	work := make(chan *flist.Entry)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			h := algo.NewFile()
+			for e := range work {
+				sum, err := hashFile(e.LocalPath, h, buf)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					continue
+				}
+				e.Checksum = sum
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, e := range entries {
+		if !e.IsRegular() {
+			continue
+		}
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return firstErr
+}
+
+func hashFile(path string, h interface {
+	io.Writer
+	Sum([]byte) []byte
+	Reset()
+}, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("hash %s: %w", path, err)
+	}
+	defer f.Close()
+	h.Reset()
+	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
+		return nil, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
+}
+
+// onlyReader hides WriteTo so that CopyBuffer uses our buffer.
+type onlyReader struct{ io.Reader }
+
+// Changes is what a sync from one manifest to another would do.
+type Changes struct {
+	Create, Update, Delete []string // directories end in "/"
+}
+
+// Empty reports whether there is nothing to do.
+func (c Changes) Empty() bool { return len(c.Create)+len(c.Update)+len(c.Delete) == 0 }
+
+// Diff lists what a sync from src to dst would change. Entries only in dst
+// count as deletions when del is set and protect (may be nil) does not
+// exclude them.
+func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
+	var c Changes
+	have := make(map[string]*Item, len(dst.Items))
+	for i := range dst.Items {
+		have[dst.Items[i].Name] = &dst.Items[i]
+	}
+	seen := make(map[string]bool, len(src.Items))
+	display := func(it *Item) string {
+		if it.Kind == Dir && it.Name != "." {
+			return it.Name + "/"
+		}
+		return it.Name
+	}
+	for i := range src.Items {
+		s := &src.Items[i]
+		seen[s.Name] = true
+		d, ok := have[s.Name]
+		switch {
+		case !ok:
+			c.Create = append(c.Create, display(s))
+		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata):
+			c.Update = append(c.Update, display(s))
+		}
+	}
+	if del {
+		for i := range dst.Items {
+			d := &dst.Items[i]
+			if seen[d.Name] || (protect != nil && protect.Excluded(d.Name, d.Kind == Dir)) {
+				continue
+			}
+			c.Delete = append(c.Delete, display(d))
+		}
+	}
+	return c
+}
+
+func sameItem(a, b *Item, metadata bool) bool {
+	if a.Kind != b.Kind || a.Perm != b.Perm {
+		return false
+	}
+	switch a.Kind {
+	case Symlink:
+		return a.Target == b.Target
+	case File:
+		if metadata {
+			return a.Size == b.Size && a.ModTime == b.ModTime
+		}
+		return string(a.Digest) == string(b.Digest)
+	}
+	return true
+}

@@ -1,0 +1,76 @@
+package tree_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
+)
+
+// TestLocalEqualsRemoteListing: a local tree and the stock rsync's
+// checksummed listing of an exact copy hash equal, in both modes; a change
+// on either side makes them differ and Diff names it.
+func TestLocalEqualsRemoteListing(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "site")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, testtree.Rich())
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := rsync.Push(ctx, rsync.ExecTransport{}, src+"/", dst, rsync.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []tree.Mode{tree.Content, tree.Metadata} {
+		local, _, err := tree.Local(ctx, src+"/", nil, mode, csum.XXH128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := rsync.List(ctx, rsync.ExecTransport{}, dst+"/", rsync.Options{Checksum: mode == tree.Content})
+		if err != nil {
+			t.Fatal(err)
+		}
+		remote := tree.FromEntries(l.Entries, "", mode, csum.XXH128)
+		if local.Hash() != remote.Hash() {
+			t.Fatalf("mode %d: local %s != remote %s", mode, local.Hash(), remote.Hash())
+		}
+		if c := tree.Diff(local, remote, true, nil); !c.Empty() {
+			t.Fatalf("diff of equal trees: %+v", c)
+		}
+		// The same tree named without the trailing slash hashes the same.
+		noSlash, _, err := tree.Local(ctx, src, nil, mode, csum.XXH128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if noSlash.Hash() != local.Hash() {
+			t.Fatalf("%q and %q hash differently", src, src+"/")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dst, "docs/guide/intro.md"), []byte("# edited on the server\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "extra.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	local, _, _ := tree.Local(ctx, src+"/", nil, tree.Content, csum.XXH128)
+	l, err := rsync.List(ctx, rsync.ExecTransport{}, dst+"/", rsync.Options{Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := tree.FromEntries(l.Entries, "", tree.Content, csum.XXH128)
+	if local.Hash() == remote.Hash() {
+		t.Fatal("an edit on the server did not change the hash")
+	}
+	c := tree.Diff(local, remote, true, nil)
+	if len(c.Update) != 1 || c.Update[0] != "docs/guide/intro.md" || len(c.Delete) != 1 || c.Delete[0] != "extra.txt" || len(c.Create) != 0 {
+		t.Fatalf("diff = %+v", c)
+	}
+	if c := tree.Diff(local, remote, false, nil); len(c.Delete) != 0 {
+		t.Fatalf("deletions without delete: %+v", c)
+	}
+}
