@@ -89,6 +89,26 @@ func serverFlags(opts Options) string {
 
 // send is the sender role (sender.c:send_files after flist.c:send_file_list).
 func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options) (*Result, error) {
+	// A receiver that deletes wants our filter rules first
+	// (exclude.c:send_filter_list).
+	if opts.Delete {
+		if err := writeFilterRules(s.w, rules); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.sendFileList(walk, opts); err != nil {
+		return nil, err
+	}
+	res, err := s.sendFiles(walk.Entries, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.goodbye(res)
+}
+
+// sendFileList writes the file list, its end marker and the id lists
+// (flist.c:send_file_list, uidlist.c:send_id_lists).
+func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 	entries := walk.Entries
 	codec := flist.Codec{
 		Protocol: s.protocol, VarintFlags: s.varintFlags(),
@@ -110,18 +130,10 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 	for _, w := range walk.Warnings {
 		s.log.Warn("source", "warning", w)
 	}
-
-	// A receiver that deletes wants our filter rules first
-	// (exclude.c:send_filter_list).
-	if opts.Delete {
-		if err := writeFilterRules(s.w, rules); err != nil {
-			return nil, err
-		}
-	}
 	enc := flist.NewEncoder(codec, s.w)
 	for i, e := range entries {
 		if err := enc.Encode(e); err != nil {
-			return nil, fmt.Errorf("send file list entry %d (%s): %w", i, e.Name, err)
+			return fmt.Errorf("send file list entry %d (%s): %w", i, e.Name, err)
 		}
 	}
 	var ioErr int32
@@ -129,17 +141,22 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 		ioErr = 1
 	}
 	if err := enc.End(ioErr); err != nil {
-		return nil, fmt.Errorf("send end of file list: %w", err)
+		return fmt.Errorf("send end of file list: %w", err)
 	}
 	uids, gids := flist.IDNames(entries)
 	u0, g0 := flist.ID0Names()
 	if err := flist.WriteIDList(s.w, uids, s.id0Names(), u0); err != nil {
-		return nil, fmt.Errorf("send uid list: %w", err)
+		return fmt.Errorf("send uid list: %w", err)
 	}
 	if err := flist.WriteIDList(s.w, gids, s.id0Names(), g0); err != nil {
-		return nil, fmt.Errorf("send gid list: %w", err)
+		return fmt.Errorf("send gid list: %w", err)
 	}
+	return nil
+}
 
+// sendFiles answers the generator's requests until its third NDX_DONE
+// and writes the sender's final NDX_DONE (sender.c:send_files).
+func (s *session) sendFiles(entries []*flist.Entry, opts Options) (*Result, error) {
 	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name()}
 	if s.compress != delta.CompressNone {
 		ctw, err := delta.NewCompressedTokenWriter(s.w, s.compress, opts.CompressLevel)
@@ -161,11 +178,10 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 		switch {
 		case ndx == wire.NdxDone:
 			phase++
-			if phase > maxPhase {
-				s.writeNdx(wire.NdxDone)
-				return s.goodbye(res)
-			}
 			s.writeNdx(wire.NdxDone)
+			if phase > maxPhase {
+				return res, s.w.Err()
+			}
 			continue
 		case ndx == wire.NdxDelStats:
 			if err := s.readDelStats(); err != nil {
