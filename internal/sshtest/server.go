@@ -47,6 +47,9 @@ type Server struct {
 	// KnownHostsFile holds one line, "[127.0.0.1]:PORT ssh-ed25519 AAAA...",
 	// exactly as OpenSSH's known_hosts writes it for a non-22 port.
 	KnownHostsFile string
+	// HostCertificate is the host certificate sshd presents (one line, as
+	// in KEY-cert.pub), set only with WithHostCertificate.
+	HostCertificate string
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd.Wait returns
@@ -67,6 +70,13 @@ type options struct {
 	extra        []string
 	startTimeout time.Duration
 	pickPort     func() (int, error) // freePort; replaced in tests of the retry
+
+	password  string   // WithPassword: enables password logins for User
+	hostCA    *CA      // WithHostCertificate: sshd presents a host certificate
+	userCA    *CA      // WithTrustedUserCA: sshd trusts user certificates
+	port      int      // WithPort: this port, not a free one
+	hostKey   *KeyPair // WithKeys: fixed keys instead of fresh ones
+	clientKey *KeyPair
 }
 
 // WithMaxSessions sets MaxSessions: how many sessions (channels running a
@@ -145,7 +155,10 @@ func StartServer(dir string, opts ...Option) (*Server, error) {
 	if s.User, err = currentUser(); err != nil {
 		return nil, err
 	}
-	if err := s.writeKeys(); err != nil {
+	if err := s.writeKeys(&o); err != nil {
+		return nil, err
+	}
+	if err := s.writeAuthFiles(&o); err != nil {
 		return nil, err
 	}
 
@@ -154,7 +167,7 @@ func StartServer(dir string, opts ...Option) (*Server, error) {
 		if err == nil {
 			return s, nil
 		}
-		if !errors.Is(err, errBindRace) || attempt == bindAttempts {
+		if !errors.Is(err, errBindRace) || attempt == bindAttempts || o.port != 0 {
 			return nil, err
 		}
 	}
@@ -173,14 +186,18 @@ func currentUser() (string, error) {
 	return "", fmt.Errorf("sshtest: cannot determine the current user name (user.Current: %v; $USER unset)", err)
 }
 
-func (s *Server) writeKeys() error {
-	host, err := NewKeyPair()
-	if err != nil {
-		return fmt.Errorf("sshtest: host key: %w", err)
+func (s *Server) writeKeys(o *options) error {
+	host, client := o.hostKey, o.clientKey
+	var err error
+	if host == nil {
+		if host, err = NewKeyPair(); err != nil {
+			return fmt.Errorf("sshtest: host key: %w", err)
+		}
 	}
-	client, err := NewKeyPair()
-	if err != nil {
-		return fmt.Errorf("sshtest: client key: %w", err)
+	if client == nil {
+		if client, err = NewKeyPair(); err != nil {
+			return fmt.Errorf("sshtest: client key: %w", err)
+		}
 	}
 	s.HostKeyAuthorized = host.Authorized
 	s.HostPublicKey = host.Public
@@ -220,6 +237,9 @@ func writeFile(path, content string, mode os.FileMode) error {
 // start makes one attempt: pick a port, write the config, run sshd, wait.
 func (s *Server) start(o *options) error {
 	port, err := o.pickPort()
+	if o.port != 0 {
+		port, err = o.port, nil
+	}
 	if err != nil {
 		return err
 	}
@@ -250,6 +270,9 @@ func (s *Server) start(o *options) error {
 	// -D: stay in the foreground so Stop can kill and reap it.
 	// -e: log to stderr, which goes to the log file (children inherit it).
 	cmd := exec.Command(o.sshd, "-D", "-e", "-f", cfgPath)
+	if o.password != "" {
+		cmd = s.passwordCommand(o.sshd, cfgPath)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()
@@ -291,11 +314,23 @@ func (s *Server) config(o *options) string {
 	// demands of a real home directory.
 	b.WriteString("StrictModes no\n")
 	b.WriteString("UsePAM no\n")
-	b.WriteString("PasswordAuthentication no\n")
+	if o.password != "" {
+		// Checked against the private shadow file (see WithPassword).
+		b.WriteString("PasswordAuthentication yes\n")
+		b.WriteString("PermitRootLogin yes\n")
+	} else {
+		b.WriteString("PasswordAuthentication no\n")
+		// Tests usually run as root (CI does); key-only root login is enough.
+		b.WriteString("PermitRootLogin prohibit-password\n")
+	}
 	b.WriteString("KbdInteractiveAuthentication no\n")
 	b.WriteString("PubkeyAuthentication yes\n")
-	// Tests usually run as root (CI does); key-only root login is enough.
-	b.WriteString("PermitRootLogin prohibit-password\n")
+	if o.hostCA != nil {
+		fmt.Fprintf(&b, "HostCertificate %s\n", q(filepath.Join(s.Dir, "host_key-cert.pub")))
+	}
+	if o.userCA != nil {
+		fmt.Fprintf(&b, "TrustedUserCAKeys %s\n", q(filepath.Join(s.Dir, "user_ca.pub")))
+	}
 	b.WriteString("LogLevel VERBOSE\n")
 	b.WriteString("PrintMotd no\n")
 	b.WriteString("PrintLastLog no\n")
