@@ -1,0 +1,24 @@
+// Package bench measures our rsync engine against the rsync command line
+// over the same throwaway sshd, in one run: it generates seeded synthetic
+// trees, puts a byte-counting (and optionally throttling) TCP proxy in front
+// of sshd, runs both tools in child processes so the kernel accounts each
+// run's CPU time and peak RSS separately, and reports medians and ratios.
+//
+// One job per file:
+//
+//	units.go    sizes and rates on the command line and in reports
+//	content.go  deterministic file content: text with realistic redundancy, random binaries
+//	gen.go      the synthetic web root and the tiny-files tree
+//	mutate.go   the 1% edit (and the 31-byte overwrite in the big file)
+//	verify.go   checks that a destination mirrors its source after a run
+//	proxy.go    the TCP proxy: byte counts, token bucket, one-way delay
+//	kexinit.go  reads the SSH algorithm negotiation off the proxied bytes
+//	proc.go     runs a child process and collects its rusage
+//	engine.go   runner for our engine (a re-executed child process)
+//	cli.go      runner for the rsync command line
+//	wrap.go     server-side rusage wrapper around the remote rsync
+//	suite.go    scenarios, rounds, the sshd and proxies they share
+//	report.go   medians, ratios and the Markdown table
+//	limits.go   regression thresholds and the issues' goals
+//	machine.go  the machine description in the report header
+package bench

@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Report is one run of the suite.
+type Report struct {
+	Machine   Machine
+	Config    Config
+	Command   string // how the suite was invoked
+	Started   time.Time
+	Took      time.Duration
+	WebBytes  int64
+	TinyBytes int64
+	Scenarios []ScenarioResult
+}
+
+// Failures are the reasons to exit non-zero: failed scenarios and
+// exceeded thresholds.
+func (r *Report) Failures() []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if s.Err != nil {
+			out = append(out, fmt.Sprintf("%s: scenario failed: %v", s.Name, s.Err))
+		}
+	}
+	for _, v := range Evaluate(Thresholds, r.Scenarios) {
+		if !v.OK {
+			out = append(out, v.String())
+		}
+	}
+	return out
+}
+
+// Markdown renders the report.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	m, c := r.Machine, r.Config
+
+	w("# Benchmarks: our engine vs the rsync command line\n\n")
+	w("Both tools push to the same throwaway OpenSSH sshd on 127.0.0.1 (stock `rsync --server` on the other end), in the same run, ")
+	w("%d round(s) per scenario, alternating which tool goes first; the tables show medians. ", c.Rounds)
+	w("**ratio = ours / rsync: below 1 we are faster, leaner or send less.**\n\n")
+	w("- Run: %s, took %s — `%s`\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second), r.Command)
+	w("- Machine: %d CPUs (nproc), %s, %s RAM, %s\n", m.CPUs, m.CPUModel, m.Memory, m.Kernel)
+	w("- rsync (CLI and server): %s; OpenSSH (client and sshd): %s; Go %s; engine at commit %s\n", m.Rsync, m.OpenSSH, m.Go, m.Commit)
+	w("- Web root: %s files, %s (one %s random file, four more large binaries, the rest text/JS/CSS-like and image-like files in nested directories), seed %d; ",
+		count(c.Files), FormatBytes(r.WebBytes), FormatBytes(c.BigSize), c.Seed)
+	w("tiny tree: %s files, %s\n", count(c.TinyFiles), FormatBytes(r.TinyBytes))
+	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s\n\n", c.WAN)
+
+	w("| Scenario | Wall ours | Wall rsync | × | CPU ours | CPU rsync | × | Wire ours | Wire rsync | × | RSS ours | RSS rsync | × | Goals |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	goals := Evaluate(Goals, r.Scenarios)
+	for _, s := range r.Scenarios {
+		if s.Err != nil {
+			w("| %s | **FAILED**: %s |||||||||||||\n", s.Title, oneLine(s.Err.Error()))
+			continue
+		}
+		cell := func(f func(Run) float64, format func(float64) string) (string, string) {
+			return format(median(s.Ours, f)), format(median(s.Rsync, f))
+		}
+		ratio := func(m Metric) string {
+			v, ok := s.Value(m)
+			if !ok {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", v)
+		}
+		secs := func(v float64) string { return FormatDuration(time.Duration(v * float64(time.Second))) }
+		bytesOf := func(v float64) string { return FormatBytes(int64(v)) }
+		wo, wr := cell(func(x Run) float64 { return x.Client.Wall.Seconds() }, secs)
+		co, cr := cell(func(x Run) float64 { return x.Client.CPU().Seconds() }, secs)
+		bo, br := cell(func(x Run) float64 { return float64(x.Wire()) }, bytesOf)
+		ro, rr := rssCell(s.Ours, func(x Run) *Usage { return &x.Client }), rssCell(s.Rsync, func(x Run) *Usage { return &x.Client })
+		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Title,
+			wo, wr, ratio(Wall), co, cr, ratio(CPU), bo, br, ratio(Wire), ro, rr, ratio(RSS), goalCell(goals, s.Name))
+	}
+
+	if d := findScenario(r.Scenarios, "delta-31b"); d != nil && d.Err == nil {
+		w("\n## Delta efficiency (issue 3)\n\n")
+		w("%s. The receiver's block length for this file is %s bytes.\n\n", d.Title, count(int(d.BlockLen)))
+		w("| | ours | rsync | ratio |\n|---|--:|--:|--:|\n")
+		row := func(name string, f func(Run) float64) {
+			o, t := median(d.Ours, f), median(d.Rsync, f)
+			ratio := "–"
+			if t != 0 {
+				ratio = fmt.Sprintf("%.3f", o/t)
+			}
+			w("| %s | %s | %s | %s |\n", name, count(int(o)), count(int(t)), ratio)
+		}
+		row("literal data (bytes)", func(x Run) float64 { return float64(x.Literal) })
+		row("matched data (bytes)", func(x Run) float64 { return float64(x.Matched) })
+		row("total bytes sent, as the tool counts (ours: Stats.BytesSent; rsync: --stats \"Total bytes sent\")", func(x Run) float64 { return float64(x.Sent) })
+		row("client→server bytes through the proxy (SSH framing included)", func(x Run) float64 { return float64(x.Up) })
+		row("server→client bytes through the proxy", func(x Run) float64 { return float64(x.Down) })
+		if v, ok := d.Value(LiteralBlocks); ok {
+			w("\nOur literal data is %.2f blocks (limit 2).\n", v)
+		}
+	}
+
+	w("\n## Goals (the issues' Done-when; reported, not gating)\n\n")
+	writeVerdicts(&b, goals, "met", "NOT met")
+	w("\n## Regression thresholds (make bench exits non-zero past these)\n\n")
+	writeVerdicts(&b, Evaluate(Thresholds, r.Scenarios), "pass", "FAIL")
+	for _, s := range r.Scenarios {
+		if s.Err != nil {
+			w("- %s: scenario **FAILED**: %s\n", s.Name, oneLine(s.Err.Error()))
+		}
+	}
+
+	w("\n## Details\n\n")
+	w("| Scenario | remote rsync CPU (ours / rsync) | remote rsync peak RSS | bytes sent by tool (ours / rsync) | wire up / down, ours | wire up / down, rsync | literal data (ours / rsync) | files sent (ours / rsync) |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range r.Scenarios {
+		if s.Err != nil {
+			continue
+		}
+		med := func(runs []Run, f func(Run) float64) int64 { return int64(median(runs, f)) }
+		srvCPU := func(runs []Run) string {
+			if runs[0].Server == nil {
+				return "–"
+			}
+			return FormatDuration(time.Duration(med(runs, func(x Run) float64 { return float64(x.Server.CPU()) })))
+		}
+		srvRSS := func(runs []Run) string {
+			if runs[0].Server == nil {
+				return "–"
+			}
+			return rssCell(runs, func(x Run) *Usage { return x.Server })
+		}
+		pair := func(f func(Run) float64) string {
+			return FormatBytes(med(s.Ours, f)) + " / " + FormatBytes(med(s.Rsync, f))
+		}
+		w("| %s | %s / %s | %s / %s | %s | %s | %s | %s | %d / %d |\n", s.Name,
+			srvCPU(s.Ours), srvCPU(s.Rsync), srvRSS(s.Ours), srvRSS(s.Rsync),
+			pair(func(x Run) float64 { return float64(x.Sent) }),
+			FormatBytes(med(s.Ours, func(x Run) float64 { return float64(x.Up) }))+" / "+FormatBytes(med(s.Ours, func(x Run) float64 { return float64(x.Down) })),
+			FormatBytes(med(s.Rsync, func(x Run) float64 { return float64(x.Up) }))+" / "+FormatBytes(med(s.Rsync, func(x Run) float64 { return float64(x.Down) })),
+			pair(func(x Run) float64 { return float64(x.Literal) }),
+			med(s.Ours, func(x Run) float64 { return float64(x.Files) }), med(s.Rsync, func(x Run) float64 { return float64(x.Files) }))
+	}
+
+	w("\n### SSH as negotiated (read off the KEXINIT packets in the proxy)\n\n")
+	if s := firstGood(r.Scenarios); s != nil {
+		w("- ours (%s): %s\n", s.Ours[0].SSH.Client, s.Ours[0].SSH.Summary())
+		w("- rsync CLI (%s): %s\n", s.Rsync[0].SSH.Client, s.Rsync[0].SSH.Summary())
+		w("- server: %s\n", s.Ours[0].SSH.Server)
+		if s.Ours[0].Note != "" {
+			w("- our engine negotiated: %s (first round of %s)\n", s.Ours[0].Note, s.Name)
+		}
+	}
+
+	w("\n### How it is measured\n\n")
+	w("- Every measured process (each tool's client process, and the remote `rsync --server` of both) starts through the same small launcher, ")
+	w("which records the kernel's rusage of it; see internal/bench/rusage. Peak RSS is never reported below the launcher's own RSS when it started the process ")
+	w("(Go starts children with vfork, and the kernel folds the launcher's peak into the child's); that floor was %s here, and a value at the floor shows as \"≤\".\n", FormatBytes(maxFloor(r.Scenarios)))
+	w("- **Wall**: from starting the tool's process to reaping it (process start, SSH handshake and the transfer; ")
+	w("for our engine a child process of the bench binary that dials with x/crypto/ssh and runs rsync.Push).\n")
+	w("- **CPU** and **RSS**: the kernel's rusage of that process from wait4, which includes the descendants it reaped itself: ")
+	w("for the rsync CLI that is rsync plus its `ssh` child (SSH encryption happens there), ")
+	w("for our engine the one process that does both. RSS is the peak resident set of the largest single process ")
+	w("(the kernel keeps a maximum over rsync and ssh, not a sum).\n")
+	w("- **Wire**: bytes through the proxy in front of sshd, both directions, SSH handshake and framing included — identical for both tools.\n")
+	if c.ServerUsage {
+		w("- **Remote rsync**: both tools start the server as `LAUNCHER FILE rsync --server ...` (their rsync path), ")
+		w("so the server rsync's CPU time and peak RSS (its receiver child included) are recorded — one extra short-lived process on the server side of both tools alike.\n")
+	}
+	w("- Destinations are reset before every run (emptied, or restored to the base tree by a local rsync) and `sync`ed; ")
+	w("after every run the destination is checked against the source (types, permissions, sizes, mtimes; content of the edited and large files).\n")
+	w("- rsync CLI command: `rsync -a --delete --stats -e \"ssh -p PORT -i KEY -o UserKnownHostsFile=F -o StrictHostKeyChecking=yes -o BatchMode=yes\" SRC/ USER@127.0.0.1:DST/`")
+	w(" (`--stats` only prints the client's counters); our engine: `rsync.Push` with `Options{Delete: true}`.\n")
+
+	w("\n<details><summary>Every round</summary>\n\n")
+	w("| Scenario | round | tool | wall | user | sys | RSS | wire up | wire down | sent (tool) | literal | remote CPU | note |\n")
+	w("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, s := range r.Scenarios {
+		for i := range max(len(s.Ours), len(s.Rsync)) {
+			for _, set := range []struct {
+				name string
+				runs []Run
+			}{{"ours", s.Ours}, {"rsync", s.Rsync}} {
+				if i >= len(set.runs) {
+					continue
+				}
+				x := set.runs[i]
+				srv := "–"
+				if x.Server != nil {
+					srv = FormatDuration(x.Server.CPU())
+				}
+				w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Name, i+1, set.name,
+					FormatDuration(x.Client.Wall), FormatDuration(x.Client.User), FormatDuration(x.Client.Sys), FormatBytes(x.Client.MaxRSS),
+					FormatBytes(x.Up), FormatBytes(x.Down), FormatBytes(x.Sent), FormatBytes(x.Literal), srv, x.Note)
+			}
+		}
+	}
+	w("\n</details>\n")
+	return b.String()
+}
+
+// rssCell is the median peak RSS of runs, marked "≤" when a run's peak was
+// at its launcher's floor (the true peak may be lower).
+func rssCell(runs []Run, u func(Run) *Usage) string {
+	atFloor := false
+	for _, x := range runs {
+		if v := u(x); v != nil && v.MaxRSS <= v.Floor {
+			atFloor = true
+		}
+	}
+	s := FormatBytes(int64(median(runs, func(x Run) float64 { return float64(u(x).MaxRSS) })))
+	if atFloor {
+		s = "≤ " + s
+	}
+	return s
+}
+
+func maxFloor(list []ScenarioResult) int64 {
+	var f int64
+	for _, s := range list {
+		for _, runs := range [][]Run{s.Ours, s.Rsync} {
+			for _, x := range runs {
+				f = max(f, x.Client.Floor)
+				if x.Server != nil {
+					f = max(f, x.Server.Floor)
+				}
+			}
+		}
+	}
+	return f
+}
+
+func goalCell(goals []Verdict, scenario string) string {
+	var parts []string
+	for _, v := range goals {
+		if v.Scenario != scenario {
+			continue
+		}
+		if v.OK {
+			parts = append(parts, fmt.Sprintf("✓ %s ≤ %s", v.Metric, formatValue(v.Metric, v.Max)))
+		} else {
+			parts = append(parts, fmt.Sprintf("✗ **%s %s > %s**", v.Metric, formatValue(v.Metric, v.Value), formatValue(v.Metric, v.Max)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func writeVerdicts(b *strings.Builder, vs []Verdict, okWord, failWord string) {
+	if len(vs) == 0 {
+		b.WriteString("- (nothing measured)\n")
+		return
+	}
+	for _, v := range vs {
+		word := okWord
+		if !v.OK {
+			word = "**" + failWord + "**"
+		}
+		what := string(v.Metric)
+		if v.Metric.isRatio() {
+			what += " ratio"
+		}
+		fmt.Fprintf(b, "- %s — %s: %s %s (limit %s; %s)\n", word, v.Scenario, what, formatValue(v.Metric, v.Value), formatValue(v.Metric, v.Max), v.Source)
+	}
+}
+
+func findScenario(list []ScenarioResult, name string) *ScenarioResult {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func firstGood(list []ScenarioResult) *ScenarioResult {
+	for i := range list {
+		if list[i].Err == nil && len(list[i].Ours) > 0 && len(list[i].Rsync) > 0 {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}

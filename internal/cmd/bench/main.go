@@ -1,0 +1,133 @@
+// Command bench is `make bench`: it runs our rsync engine and the rsync
+// command line against the same throwaway sshd over a set of scenarios,
+// and prints a Markdown table of medians and ratios (also written to -out).
+// It exits 1 when a scenario fails or a regression threshold is exceeded,
+// naming each.
+//
+// Every measured process starts through the small launcher binary
+// "rusage" (internal/cmd/bench/rusage) when it sits beside this binary, as
+// make bench builds them; otherwise through this binary's hidden __rusage
+// subcommand, whose larger size raises the floor under measured peak RSS.
+// The other hidden subcommand, __engine-push, is one push with our engine
+// in its own process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/rusage"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case bench.EngineCommand:
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err := bench.EngineMain(ctx, os.Stdin, os.Stdout)
+			stop()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", bench.EngineCommand, err)
+				os.Exit(1)
+			}
+			return
+		case bench.RusageCommand:
+			os.Exit(rusage.Main(os.Args[2:]))
+		}
+	}
+	os.Exit(run())
+}
+
+func run() int {
+	cfg := bench.Config{Log: os.Stderr}
+	var (
+		size, big, wanRate, only, out string
+		seed                          uint64
+	)
+	flag.IntVar(&cfg.Files, "files", 10000, "files in the web root")
+	flag.StringVar(&size, "size", "400MB", "total size of the web root")
+	flag.StringVar(&big, "big", "", "size of the big random file (default: a quarter of -size, 100MB at full size)")
+	flag.Float64Var(&cfg.EditFrac, "edit", 0.01, "share of the web root's small files edited in the edit scenarios")
+	flag.IntVar(&cfg.BigEdit, "big-edit", 31, "bytes overwritten in the middle of the big file")
+	flag.IntVar(&cfg.TinyFiles, "tiny", 100000, "files in the tiny-files tree")
+	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds per scenario (medians are reported)")
+	flag.Uint64Var(&seed, "seed", 1, "seed of the generated trees")
+	flag.StringVar(&wanRate, "wan-rate", "100Mbit", "WAN link rate, each direction")
+	flag.DurationVar(&cfg.WAN.Delay, "wan-delay", 10*time.Millisecond, "WAN one-way delay, each direction")
+	flag.StringVar(&only, "scenarios", "", "comma-separated scenarios to run (default all: "+strings.Join(bench.ScenarioNames, ",")+")")
+	flag.StringVar(&out, "out", "", "also write the Markdown report to this file")
+	flag.StringVar(&cfg.Work, "work", "", "directory for trees and destinations, kept and reused across runs (default: a temporary directory, removed)")
+	flag.StringVar(&cfg.ProfileDir, "profile", "", "write CPU and allocation profiles of one extra run of our engine per scenario into this directory")
+	flag.BoolVar(&cfg.ServerUsage, "server-usage", true, "measure the remote rsync's CPU and RSS through a wrapper (same for both tools)")
+	flag.StringVar(&cfg.Rsync, "rsync", "/usr/bin/rsync", "rsync binary (the CLI under test; also used locally to reset destinations)")
+	flag.StringVar(&cfg.SSH, "ssh", "/usr/bin/ssh", "OpenSSH client binary")
+	flag.StringVar(&cfg.SSHD, "sshd", "/usr/sbin/sshd", "OpenSSH server binary")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
+		return 2
+	}
+	var err error
+	if cfg.Size, err = bench.ParseSize(size); err != nil {
+		return usageError(err)
+	}
+	cfg.BigSize = cfg.Size / 4
+	if big != "" {
+		if cfg.BigSize, err = bench.ParseSize(big); err != nil {
+			return usageError(err)
+		}
+	}
+	if cfg.WAN.BitsPerSec, err = bench.ParseRate(wanRate); err != nil {
+		return usageError(err)
+	}
+	cfg.Seed = seed
+	if only != "" {
+		cfg.Only = strings.Split(only, ",")
+	}
+	if cfg.Exe, err = os.Executable(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: cannot find my own binary to re-execute: %v\n", err)
+		return 1
+	}
+	var small bool
+	cfg.Launch, small = bench.NewLauncher(cfg.Exe)
+	if !small {
+		fmt.Fprintf(os.Stderr, "bench: no rusage launcher beside %s (make bench builds one): measuring through this binary, whose own RSS is the floor under every peak RSS\n", cfg.Exe)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.RunSuite(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	rep.Command = "bench " + strings.Join(os.Args[1:], " ")
+	md := rep.Markdown()
+	fmt.Print(md)
+	if out != "" {
+		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			return 1
+		}
+	}
+	if fails := rep.Failures(); len(fails) > 0 {
+		fmt.Fprintf(os.Stderr, "\nbench: %d failure(s):\n", len(fails))
+		for _, f := range fails {
+			fmt.Fprintf(os.Stderr, "  - %s\n", f)
+		}
+		return 1
+	}
+	return 0
+}
+
+func usageError(err error) int {
+	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+	return 2
+}
