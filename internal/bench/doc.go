@@ -2,7 +2,9 @@
 // over the same throwaway sshd, in one run: it generates seeded synthetic
 // trees, puts a byte-counting (and optionally throttling) TCP proxy in front
 // of sshd, runs both tools in child processes so the kernel accounts each
-// run's CPU time and peak RSS separately, and reports medians and ratios.
+// run's CPU time and peak RSS separately (the remote rsync's too), and
+// reports medians and ratios. bench_test.go holds Go benchmarks of the
+// matcher and of the 31-byte-edit push against the rsync CLI.
 //
 // One job per file:
 //
@@ -13,10 +15,10 @@
 //	verify.go   checks that a destination mirrors its source after a run
 //	proxy.go    the TCP proxy: byte counts, token bucket, one-way delay
 //	kexinit.go  reads the SSH algorithm negotiation off the proxied bytes
-//	proc.go     runs a child process and collects its rusage
+//	proc.go     the launcher through which every measured process starts
+//	rusage/     the launcher itself: runs a command, records its rusage
 //	engine.go   runner for our engine (a re-executed child process)
 //	cli.go      runner for the rsync command line
-//	wrap.go     server-side rusage wrapper around the remote rsync
 //	suite.go    scenarios, rounds, the sshd and proxies they share
 //	report.go   medians, ratios and the Markdown table
 //	limits.go   regression thresholds and the issues' goals
