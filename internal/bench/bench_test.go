@@ -219,4 +219,3 @@ type discardSink struct{}
 
 func (discardSink) Literal([]byte) error      { return nil }
 func (discardSink) Match(int32, []byte) error { return nil }
-
