@@ -32,18 +32,19 @@ func Local(ctx context.Context, source, dest string, opts Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	t := &localSenderTransport{walk: walk, opts: opts}
+	t := pipeTransport{serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
+		return serveSender(ctx, in, out, walk, opts)
+	}}
 	return Pull(ctx, t, source, dest, opts)
 }
 
-// localSenderTransport "starts" a server sender in a goroutine instead of
-// a remote command.
-type localSenderTransport struct {
-	walk *flist.WalkResult
-	opts Options
+// pipeTransport "starts" an in-process server (serve) in a goroutine
+// instead of a remote command, joined to the client by two pipes.
+type pipeTransport struct {
+	serve func(ctx context.Context, in io.Reader, out io.Writer) error
 }
 
-func (t *localSenderTransport) Start(ctx context.Context, _ string) (Process, error) {
+func (t pipeTransport) Start(ctx context.Context, _ string) (Process, error) {
 	c2sR, c2sW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func (t *localSenderTransport) Start(ctx context.Context, _ string) (Process, er
 	p := &localProcess{stdin: c2sW, stdout: s2cR, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.err = serveSender(ctx, c2sR, s2cW, t.walk, t.opts)
+		p.err = t.serve(ctx, c2sR, s2cW)
 		if p.err != nil {
 			p.code = 12
 		}

@@ -107,10 +107,22 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	genErr := make(chan error, 1)
 	genCtx, stopGen := context.WithCancel(ctx)
 	defer stopGen()
-	go func() { genErr <- r.generate(genCtx) }()
+	go func() {
+		err := r.generate(genCtx)
+		if err != nil {
+			// Stop the sender: closing its input ends the transfer, which
+			// unblocks the receiver below; the generator's error is the cause.
+			_ = s.proc.Stdin().Close()
+		}
+		genErr <- err
+	}()
 
 	if err := r.receiveFiles(); err != nil {
 		stopGen()
+		_ = s.proc.Stdin().Close() // unblock a generator stuck writing
+		if gerr := <-genErr; gerr != nil && !errors.Is(gerr, context.Canceled) {
+			return nil, gerr
+		}
 		return nil, err
 	}
 	if err := <-genErr; err != nil {

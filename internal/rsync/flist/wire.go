@@ -302,7 +302,7 @@ func (d *Decoder) Next() (*Entry, error) {
 		st.rdevMajor = ent.RdevMajor
 	} else if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
 		if flags&xmitSameRdevMajor == 0 {
-			r.Varint()
+			st.rdevMajor = uint32(r.Varint()) // recv_file_entry keeps it too
 		}
 		r.Varint()
 	}
