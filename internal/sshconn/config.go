@@ -7,11 +7,14 @@
 package sshconn
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,12 +29,39 @@ type Config struct {
 	// Sensitive: never logged or included in errors.
 	PrivateKey string
 	// PrivateKeyFile is a path to a private key; a leading ~ is expanded.
+	// When PATH-cert.pub exists beside it and Certificate is empty, that
+	// certificate is offered too, as OpenSSH's ssh does.
 	PrivateKeyFile string
+	// PrivateKeyPassphrase decrypts an encrypted private key. Sensitive.
+	PrivateKeyPassphrase string
+	// Certificate is an OpenSSH user certificate for the private key:
+	// the content of KEY-cert.pub ("ssh-ed25519-cert-v01@openssh.com
+	// AAAA...") or a path to it.
+	Certificate string
+	// Password is tried after public keys, with the "keyboard-interactive"
+	// method (answering a password prompt) and the "password" method.
+	// Sensitive.
+	Password string
+
+	// Agent says whether to use the ssh-agent at AgentSocket; default
+	// (AgentAuto): when there is one.
+	Agent AgentMode
+	// AgentSocket is the agent's socket; default $SSH_AUTH_SOCK.
+	AgentSocket string
+	// AgentIdentity restricts the agent to one key, chosen by its comment
+	// or its fingerprint ("SHA256:..." or the MD5 hex form). Without it
+	// every agent key is offered, as OpenSSH does, and a server's
+	// MaxAuthTries (default 6) can run out before the right one.
+	AgentIdentity string
 
 	// HostKey pins the server's public key, in authorized_keys format
-	// ("ssh-ed25519 AAAA... [comment]"). When set, known_hosts is not read.
+	// ("ssh-ed25519 AAAA... [comment]"). Prefixed with "@cert-authority ",
+	// it pins the CA that signs the server's host certificate instead.
+	// When set, known_hosts is not read.
 	HostKey string
-	// KnownHostsFile is read when HostKey is empty; default ~/.ssh/known_hosts.
+	// KnownHostsFile is read when HostKey is empty; default
+	// ~/.ssh/known_hosts. Its @cert-authority and @revoked lines are
+	// honoured.
 	KnownHostsFile string
 	// InsecureIgnoreHostKey accepts any host key. It must be asked for
 	// explicitly; it conflicts with HostKey.
@@ -40,13 +70,72 @@ type Config struct {
 	// Timeout bounds the TCP connect and, separately, the SSH handshake
 	// (including authentication); default 30s.
 	Timeout time.Duration
+	// KeepaliveInterval is how often an idle-or-not connection sends a
+	// keepalive@openssh.com request; after KeepaliveCountMax intervals
+	// without a reply the connection is declared dead and closed, and
+	// every operation on it fails saying so. Zero means
+	// DefaultKeepaliveInterval; negative disables keepalives.
+	KeepaliveInterval time.Duration
+	// KeepaliveCountMax is OpenSSH's ServerAliveCountMax; default 3.
+	KeepaliveCountMax int
+	// ConnectRetryTimeout keeps retrying a connection that fails the way a
+	// booting server fails (refused, unreachable, timed out, reset before
+	// the SSH handshake, name not yet resolvable), with backoff, until this
+	// much time has passed since the first attempt. Zero: one attempt.
+	ConnectRetryTimeout time.Duration
+
+	// Bastion, when set, is the jump host the connection goes through
+	// (as ssh -J). A bastion may have its own Bastion: multi-hop.
+	Bastion *Config
 }
 
-// DefaultTimeout is used when Config.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
+// AgentMode says whether to use ssh-agent.
+type AgentMode int
 
-// withDefaults fills in defaults and checks for settings that cannot work.
+const (
+	AgentAuto AgentMode = iota // when AgentSocket (or SSH_AUTH_SOCK) is set
+	AgentOn                    // required: an error when there is no agent
+	AgentOff                   // never
+)
+
+// Defaults used for zero Config fields.
+const (
+	DefaultTimeout           = 30 * time.Second
+	DefaultKeepaliveInterval = 15 * time.Second
+	DefaultKeepaliveCountMax = 3
+)
+
+// maxHops bounds a bastion chain (and catches a chain that loops).
+const maxHops = 8
+
+// withDefaults fills in defaults and checks for settings that cannot work,
+// for this hop and every bastion.
 func (c Config) withDefaults() (Config, error) {
+	return c.withDefaultsDepth(0)
+}
+
+func (c Config) withDefaultsDepth(depth int) (Config, error) {
+	c, err := c.hopDefaults()
+	if err != nil {
+		if depth > 0 {
+			return c, fmt.Errorf("bastion: %w", err)
+		}
+		return c, err
+	}
+	if c.Bastion != nil {
+		if depth+1 >= maxHops {
+			return c, fmt.Errorf("ssh: more than %d jump hosts: is the bastion chain a loop?", maxHops-1)
+		}
+		b, err := c.Bastion.withDefaultsDepth(depth + 1)
+		if err != nil {
+			return c, err
+		}
+		c.Bastion = &b
+	}
+	return c, nil
+}
+
+func (c Config) hopDefaults() (Config, error) {
 	if c.Host == "" {
 		return c, errors.New("ssh: host is empty: set the host to connect to")
 	}
@@ -69,6 +158,31 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("ssh: timeout %v is negative", c.Timeout)
 	}
+	if c.KeepaliveInterval == 0 {
+		c.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if c.KeepaliveCountMax <= 0 {
+		c.KeepaliveCountMax = DefaultKeepaliveCountMax
+	}
+	if c.ConnectRetryTimeout < 0 {
+		return c, fmt.Errorf("ssh: connect_retry_timeout %v is negative", c.ConnectRetryTimeout)
+	}
+	switch c.Agent {
+	case AgentAuto, AgentOn:
+		if c.AgentSocket == "" {
+			c.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if c.AgentSocket == "" && c.Agent == AgentOn {
+			return c, errors.New("ssh: agent = true but SSH_AUTH_SOCK is not set: start ssh-agent (eval $(ssh-agent); ssh-add KEY) in the environment Terraform runs in, or set agent = false")
+		}
+	case AgentOff:
+		c.AgentSocket = ""
+	default:
+		return c, fmt.Errorf("ssh: agent mode %d is invalid", c.Agent)
+	}
+	if c.AgentSocket == "" && c.AgentIdentity != "" {
+		return c, errors.New("ssh: agent_identity is set but no ssh-agent is in use: set SSH_AUTH_SOCK (agent = true) or drop agent_identity")
+	}
 	if c.HostKey != "" && c.InsecureIgnoreHostKey {
 		return c, errors.New("ssh: host_key and insecure_ignore_host_key = true contradict each other: keep host_key (verified) or drop it (unverified)")
 	}
@@ -78,6 +192,13 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("ssh: private_key_file %s: %w", c.PrivateKeyFile, err)
 		}
 		c.PrivateKeyFile = p
+	}
+	if c.Certificate != "" && !isCertContent(c.Certificate) {
+		p, err := expandHome(strings.TrimSpace(c.Certificate))
+		if err != nil {
+			return c, fmt.Errorf("ssh: certificate %s: %w", c.Certificate, err)
+		}
+		c.Certificate = p
 	}
 	if c.KnownHostsFile == "" && c.HostKey == "" && !c.InsecureIgnoreHostKey {
 		home, err := os.UserHomeDir()
@@ -93,6 +214,39 @@ func (c Config) withDefaults() (Config, error) {
 		c.KnownHostsFile = p
 	}
 	return c, nil
+}
+
+// addr is host:port.
+func (c Config) addr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// poolKey identifies what makes two configs reach the same account on the
+// same server the same way: user, host, port, credentials, host-key
+// policy, keepalive and the bastion chain. Timeout and ConnectRetryTimeout
+// only shape how a connection is made, not which one, and are left out.
+// Secrets enter only through a hash, so the key can be printed.
+func (c Config) poolKey() string {
+	h := sha256.New()
+	var write func(c *Config)
+	write = func(c *Config) {
+		for _, f := range []string{
+			c.Host, strconv.Itoa(c.Port), c.User,
+			c.PrivateKey, c.PrivateKeyFile, c.PrivateKeyPassphrase, c.Certificate, c.Password,
+			strconv.Itoa(int(c.Agent)), c.AgentSocket, c.AgentIdentity,
+			c.HostKey, c.KnownHostsFile, strconv.FormatBool(c.InsecureIgnoreHostKey),
+			c.KeepaliveInterval.String(), strconv.Itoa(c.KeepaliveCountMax),
+		} {
+			// Length-prefixed, so that no two field lists collide.
+			fmt.Fprintf(h, "%d:%s;", len(f), f)
+		}
+		if c.Bastion != nil {
+			h.Write([]byte("via;"))
+			write(c.Bastion)
+		}
+	}
+	write(&c)
+	return fmt.Sprintf("%s@%s/%x", c.User, c.addr(), h.Sum(nil)[:12])
 }
 
 // currentUser is the login name OpenSSH's ssh would use by default.

@@ -226,9 +226,8 @@ func TestDialWrongKey(t *testing.T) {
 	wrong := newKey(t)
 	cfg.PrivateKey = wrong.PEM
 	err := dialErr(t, cfg,
-		"ssh: authentication as "+s.User+"@"+s.Addr()+" failed with the given private key",
-		ssh.FingerprintSHA256(wrong.Public),
-		"check private_key",
+		"ssh: authentication as "+s.User+"@"+s.Addr()+" failed; offered: publickey private_key (ssh-ed25519 "+ssh.FingerprintSHA256(wrong.Public)+")",
+		"authorized_keys",
 		"unable to authenticate",
 	)
 	var authErr *AuthError
@@ -245,13 +244,14 @@ func TestDialWrongUser(t *testing.T) {
 }
 
 func TestDialNoKey(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
 	cfg := Config{Host: "127.0.0.1", InsecureIgnoreHostKey: true}
 	c, err := Dial(context.Background(), cfg)
 	if err == nil {
 		c.Close()
 		t.Fatal("Dial succeeded without a key")
 	}
-	if err.Error() != "no authentication method: set private_key or private_key_file" {
+	if err.Error() != "ssh: no authentication method: set private_key, private_key_file or password, or run an ssh-agent (SSH_AUTH_SOCK)" {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -290,11 +290,14 @@ func TestDialKeyProblems(t *testing.T) {
 	}
 	cfg = base
 	cfg.PrivateKeyFile = encFile
-	dialErr(t, cfg, "private_key_file "+encFile+" is encrypted", "not supported yet")
+	dialErr(t, cfg, "private key is encrypted: set private_key_passphrase", encFile)
 
-	// The passphrase hook works once a setting feeds it.
-	if _, _, err := loadSigner(cfg, []byte("pw")); err != nil {
-		t.Errorf("loadSigner with passphrase: %v", err)
+	cfg.PrivateKeyPassphrase = "wrong"
+	dialErr(t, cfg, "private_key_passphrase does not decrypt", encFile)
+
+	cfg.PrivateKeyPassphrase = "pw"
+	if _, err := loadKey(cfg); err != nil {
+		t.Errorf("loadKey with the right passphrase: %v", err)
 	}
 }
 

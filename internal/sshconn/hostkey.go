@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -49,6 +50,9 @@ func newHostKeyPolicy(cfg Config) (*hostKeyPolicy, error) {
 }
 
 func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(hostKey), "@cert-authority "); ok {
+		return pinnedCAPolicy(rest)
+	}
 	pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey))
 	if err != nil {
 		return nil, fmt.Errorf("ssh: host_key %q is not a public key in authorized_keys format (%v): use a line like the server's /etc/ssh/ssh_host_ed25519_key.pub, \"ssh-ed25519 AAAA...\"", abbreviate(hostKey), err)
@@ -69,6 +73,56 @@ func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
 	}, nil
 }
 
+// pinnedCAPolicy trusts host certificates signed by the pinned CA key
+// ("@cert-authority ssh-ed25519 AAAA..." in host_key), for the host name
+// as dialled, like a known_hosts @cert-authority line for that host alone.
+func pinnedCAPolicy(caLine string) (*hostKeyPolicy, error) {
+	ca, _, _, _, err := ssh.ParseAuthorizedKey([]byte(caLine))
+	if err != nil {
+		return nil, fmt.Errorf("ssh: host_key \"@cert-authority %s\" does not hold a public key in authorized_keys format (%v): write \"@cert-authority ssh-ed25519 AAAA...\" with the CA's public key", abbreviate(caLine), err)
+	}
+	want := ca.Marshal()
+	checker := &ssh.CertChecker{
+		IsHostAuthority: func(auth ssh.PublicKey, _ string) bool { return bytes.Equal(auth.Marshal(), want) },
+	}
+	return &hostKeyPolicy{
+		callback: func(addr string, remote net.Addr, key ssh.PublicKey) error {
+			cert, ok := key.(*ssh.Certificate)
+			if !ok {
+				return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
+					"host key verification failed for %s: host_key pins the certificate authority %s, but the server presented a plain key (%s), no host certificate. "+
+						"Configure sshd's HostCertificate, or pin the host's own key in host_key",
+					addr, keyDescription(ca), keyDescription(key))}
+			}
+			if err := checker.CheckHostKey(addr, remote, key); err != nil {
+				return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
+					"host key verification failed for %s: the server's host certificate (%s, signed by %s) is not accepted by the pinned certificate authority %s: %v",
+					addr, keyDescription(cert), keyDescription(cert.SignatureKey), keyDescription(ca), strings.TrimPrefix(err.Error(), "ssh: "))}
+			}
+			return nil
+		},
+		// Plain key types too, so that a server without a certificate
+		// gets the clear message above rather than "no common algorithm".
+		algorithms: func(string, net.Addr) []string { return append(append([]string(nil), certAlgorithms...), plainAlgorithms...) },
+	}, nil
+}
+
+// plainAlgorithms are the plain host key algorithms, in x/crypto's order.
+var plainAlgorithms = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// certAlgorithms asks a server for its host certificate, whatever its type.
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// errNoAuthority is how ssh.CertChecker says that no @cert-authority line
+// covers the host; it has no error type of its own.
+const errNoAuthority = "no authorities for hostname"
+
 func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 	cb, err := knownhosts.New(file)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -84,19 +138,52 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh: read known_hosts file %s: %w", file, err)
 	}
+	cas, caLines, err := certAuthorities(file)
+	if err != nil {
+		return nil, err
+	}
+	// x/crypto's database lists @cert-authority lines among the keys it
+	// "wants" for a host when a plain key does not match; they are not host
+	// keys, and a host known only through a CA is unknown, not changed.
+	plainWant := func(want []knownhosts.KnownKey) []knownhosts.KnownKey {
+		var out []knownhosts.KnownKey
+		for _, k := range want {
+			if !(k.Filename == file && caLines[k.Line]) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
 	return &hostKeyPolicy{
 		callback: func(addr string, remote net.Addr, key ssh.PublicKey) error {
 			err := cb(addr, remote, key)
 			if err == nil {
 				return nil
 			}
+			certNote := ""
+			if cert, ok := key.(*ssh.Certificate); ok {
+				if !strings.Contains(err.Error(), errNoAuthority) {
+					return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
+						"host key verification failed for %s: the server's host certificate (%s, signed by %s) is signed by a certificate authority that %s trusts for this host, but it is not valid: %v",
+						addr, keyDescription(cert), keyDescription(cert.SignatureKey), file, strings.TrimPrefix(err.Error(), "ssh: "))}
+				}
+				// No CA covers this host: judge the certified key as a
+				// plain key, as OpenSSH does ("No matching CA found.
+				// Retry with plain key").
+				key = cert.Key
+				if err = cb(addr, remote, key); err == nil {
+					return nil
+				}
+				certNote = fmt.Sprintf("; it also presented a host certificate signed by %s, but no @cert-authority line there trusts that CA for %s (a pattern without [ ]:port matches port 22 only)",
+					keyDescription(cert.SignatureKey), knownhosts.Normalize(addr))
+			}
 			var keyErr *knownhosts.KeyError
 			var revoked *knownhosts.RevokedError
 			switch {
-			case errors.As(err, &keyErr) && len(keyErr.Want) == 0:
-				return unknownHostError(addr, key, file, "")
+			case errors.As(err, &keyErr) && len(plainWant(keyErr.Want)) == 0:
+				return unknownHostError(addr, key, file, certNote)
 			case errors.As(err, &keyErr):
-				return changedHostError(addr, key, keyErr.Want)
+				return changedHostError(addr, key, plainWant(keyErr.Want))
 			case errors.As(err, &revoked):
 				return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
 					"host key verification failed for %s: the server presented %s, which %s:%d marks as @revoked",
@@ -106,8 +193,60 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 					"host key verification failed for %s (server presented %s): %v", addr, keyDescription(key), err)}
 			}
 		},
-		algorithms: func(addr string, remote net.Addr) []string { return knownAlgorithms(cb, addr, remote) },
+		algorithms: func(addr string, remote net.Addr) []string {
+			plain := knownAlgorithms(cb, addr, remote, plainWant)
+			if !hasAuthority(cb, cas, addr, remote) {
+				return plain
+			}
+			// A CA vouches for this host: ask for a certificate first,
+			// then any plain key we know (or, knowing none, any key:
+			// the callback will still refuse an unknown one).
+			if plain == nil {
+				return nil // the library default puts certificates first
+			}
+			return append(append([]string(nil), certAlgorithms...), plain...)
+		},
 	}, nil
+}
+
+// certAuthorities lists the CA keys of the @cert-authority lines in file,
+// and those lines' numbers (1-based, as knownhosts counts them).
+func certAuthorities(file string) ([]ssh.PublicKey, map[int]bool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ssh: read known_hosts file %s: %w", file, err)
+	}
+	var cas []ssh.PublicKey
+	lines := map[int]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "@cert-authority") {
+			continue
+		}
+		marker, _, pub, _, _, err := ssh.ParseKnownHosts([]byte(line))
+		if err == nil && marker == "cert-authority" {
+			cas = append(cas, pub)
+			lines[i+1] = true
+		}
+	}
+	return cas, lines, nil
+}
+
+// hasAuthority reports whether one of cas is a @cert-authority for addr,
+// by the known_hosts database's own host matching: a certificate from a
+// CA that does not cover addr fails with errNoAuthority, one that does
+// fails later (this probe has no valid signature) or not at all.
+func hasAuthority(cb ssh.HostKeyCallback, cas []ssh.PublicKey, addr string, remote net.Addr) bool {
+	for _, ca := range cas {
+		probe := &ssh.Certificate{
+			Key: probeKey, CertType: ssh.HostCert, SignatureKey: ca,
+			Signature: &ssh.Signature{Format: ca.Type(), Blob: []byte{0}},
+		}
+		if err := cb(addr, remote, probe); err == nil || !strings.Contains(err.Error(), errNoAuthority) {
+			return true
+		}
+	}
+	return false
 }
 
 // probeKey is a valid ed25519 public key that no host has (its point is
@@ -127,14 +266,14 @@ var probeKey = func() ssh.PublicKey {
 // would present ECDSA (Go prefers it) and fail as "changed". It returns nil
 // (library default) when the host has no plain-key entries, e.g. only a
 // @cert-authority line.
-func knownAlgorithms(cb ssh.HostKeyCallback, addr string, remote net.Addr) []string {
+func knownAlgorithms(cb ssh.HostKeyCallback, addr string, remote net.Addr, filter func([]knownhosts.KnownKey) []knownhosts.KnownKey) []string {
 	var keyErr *knownhosts.KeyError
 	if err := cb(addr, remote, probeKey); !errors.As(err, &keyErr) {
 		return nil
 	}
 	var algos []string
 	seen := map[string]bool{}
-	for _, k := range keyErr.Want {
+	for _, k := range filter(keyErr.Want) {
 		for _, a := range algorithmsFor(k.Key.Type()) {
 			if !seen[a] {
 				seen[a] = true

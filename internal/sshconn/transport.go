@@ -30,18 +30,24 @@ type transport struct {
 
 // Start opens a session and runs command in the remote user's login shell.
 func (t *transport) Start(ctx context.Context, command string) (rsync.Process, error) {
+	return startCtx(ctx, func() (*process, error) { return startProcess(t.client, command, hooks{}) })
+}
+
+// startCtx runs start (which opens a session) aside while watching ctx.
+// Opening a channel and sending "exec" are round trips that x/crypto/ssh
+// cannot cancel; when ctx ends first, a process that starts later is
+// terminated at once.
+func startCtx(ctx context.Context, start func() (*process, error)) (*process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ssh: start remote command: %w", err)
 	}
-	// Opening a channel and sending "exec" are round trips that
-	// x/crypto/ssh cannot cancel, so they run aside while we watch ctx.
 	type result struct {
 		p   *process
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := t.start(command)
+		p, err := start()
 		ch <- result{p, err}
 	}()
 	select {
@@ -61,17 +67,23 @@ func (t *transport) Start(ctx context.Context, command string) (rsync.Process, e
 	}
 }
 
-func (t *transport) start(command string) (*process, error) {
-	session, err := t.client.NewSession()
+// hooks let a pool follow its processes.
+type hooks struct {
+	started func(*process) // before any of its goroutines runs
+	exited  func(*process) // once its session has ended
+}
+
+func startProcess(client *ssh.Client, command string, h hooks) (*process, error) {
+	session, err := client.NewSession()
 	if err != nil {
 		// OpenSSH answers "connect failed: open failed" when a connection
 		// already has MaxSessions sessions open; nothing else it says names
 		// the limit, so the hint is hedged.
 		var openErr *ssh.OpenChannelError
 		if errors.As(err, &openErr) {
-			return nil, fmt.Errorf("ssh: open session on %s: %w (sshd refused another session on this connection, most likely because it already has as many open as sshd's MaxSessions allows, default 10)", t.client.RemoteAddr(), err)
+			return nil, fmt.Errorf("ssh: open session on %s: %w (sshd refused another session on this connection, most likely because it already has as many open as sshd's MaxSessions allows, default 10)", client.RemoteAddr(), err)
 		}
-		return nil, fmt.Errorf("ssh: open session on %s: %w", t.client.RemoteAddr(), err)
+		return nil, fmt.Errorf("ssh: open session on %s: %w", client.RemoteAddr(), err)
 	}
 	stdin, err1 := session.StdinPipe()
 	stdout, err2 := session.StdoutPipe()
@@ -82,9 +94,9 @@ func (t *transport) start(command string) (*process, error) {
 	}
 	if err := session.Start(command); err != nil {
 		session.Close()
-		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, t.client.RemoteAddr(), err)
+		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, client.RemoteAddr(), err)
 	}
-	return newProcess(session, stdin, stdout, stderr), nil
+	return newProcess(session, stdin, stdout, stderr, h), nil
 }
 
 // process is one running remote command.
@@ -116,8 +128,11 @@ type process struct {
 	watchMu   sync.Mutex
 }
 
-func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Reader) *process {
+func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Reader, h hooks) *process {
 	p := &process{session: session, done: make(chan struct{}), terminated: make(chan struct{})}
+	if h.started != nil {
+		h.started(p)
+	}
 	p.stdinR, p.stdinW = io.Pipe()
 	p.stdoutR, p.stdoutW = io.Pipe()
 	p.stderrR, p.stderrW = io.Pipe()
@@ -151,6 +166,9 @@ func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Re
 			p.stopWatch()
 		}
 		p.watchMu.Unlock()
+		if h.exited != nil {
+			h.exited(p)
+		}
 	}()
 	return p
 }

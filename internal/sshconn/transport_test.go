@@ -307,8 +307,14 @@ func TestTransportCancelAfterExit(t *testing.T) {
 	}
 	p.Stdin().Close()
 	go io.Copy(io.Discard, p.Stderr())
-	// Wait before reading stdout: the output must survive the exit.
-	time.Sleep(300 * time.Millisecond)
+	// Wait for the exit before reading stdout: the output must survive
+	// it. (A fixed sleep was too short on a loaded machine: the login
+	// shell can take longer than that to start.)
+	select {
+	case <-p.(*process).done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not exit")
+	}
 	cancel()
 	out, err := io.ReadAll(p.Stdout())
 	if err != nil || string(out) != "out\n" {
