@@ -34,6 +34,13 @@ type Options struct {
 	CompressChoice string
 	// CompressLevel is the compression level; 0 is the algorithm's default.
 	CompressLevel int
+	// Chmod changes the permissions of what is sent, in rsync's --chmod
+	// syntax (e.g. "D755,F644" or "u+rwX,go-w"); see ParseChmod.
+	Chmod string
+	// Owner and Group set the owner and group of every file written
+	// (rsync --chown=OWNER:GROUP), when the receiving user may do so.
+	Owner string
+	Group string
 	// MaxProtocol caps the protocol version we announce (30..32); 0 = 32.
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -300,3 +301,62 @@ func TestInteropRemoteErrors(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestInteropChmodChown: --chmod is applied to what we send (push) or
+// receive (pull), as rsync -a --chmod does, and --chown sets the owner
+// and group of every written file (the tests run as root, so both apply).
+func TestInteropChmodChown(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root to give files to nobody:nogroup; CI runs as root")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, testtree.Rich())
+	opts := Options{Chmod: "D750,F640,u+x", Owner: "nobody", Group: "nogroup", Logger: testLogger(t)}
+	check := func(t *testing.T, root, oracle string) {
+		t.Helper()
+		// The oracle is the stock rsync doing the same locally.
+		if out, err := exec.Command("rsync", "-a", "--chmod="+opts.Chmod, "--chown=nobody:nogroup", src+"/", oracle+"/").CombinedOutput(); err != nil {
+			t.Fatalf("rsync: %v: %s", err, out)
+		}
+		if err := testtree.Compare(oracle, root); err != nil {
+			t.Fatal(err)
+		}
+		err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if st.Uid != 65534 || st.Gid != 65534 {
+				t.Errorf("%s owned by %d:%d, want nobody:nogroup", p, st.Uid, st.Gid)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("push", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "dst")
+		if _, err := Push(context.Background(), ExecTransport{}, src+"/", dst, opts); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dst, filepath.Join(t.TempDir(), "oracle"))
+	})
+	t.Run("pull", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "dst")
+		if _, err := Pull(context.Background(), ExecTransport{}, src+"/", dst, opts); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dst, filepath.Join(t.TempDir(), "oracle"))
+	})
+	t.Run("local", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "dst")
+		if _, err := Local(context.Background(), src+"/", dst, opts); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dst, filepath.Join(t.TempDir(), "oracle"))
+	})
+}

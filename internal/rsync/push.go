@@ -49,9 +49,19 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err != nil {
 		return nil, err
 	}
+	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
+		return nil, err
+	}
 	args := []string{"--server", serverFlags(opts), "--log-format=%i"}
 	if opts.Delete {
 		args = append(args, "--delete")
+	}
+	// --chown is --usermap/--groupmap for the receiver (options.c).
+	if opts.Owner != "" {
+		args = append(args, "--usermap=*:"+opts.Owner)
+	}
+	if opts.Group != "" {
+		args = append(args, "--groupmap=*:"+opts.Group)
 	}
 	args = append(args, ".", remotePathArg(destPath))
 

@@ -69,6 +69,8 @@ type receiver struct {
 	dest    localDest
 	single  string // when the list is one file written at a named path
 	chown   bool
+	ownerID *int // --chown overrides
+	groupID *int
 
 	requested []atomic.Bool // ndx we asked for: the sender may send nothing else
 	redo      chan []int32
@@ -87,6 +89,9 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err != nil {
 		return nil, err
 	}
+	if err := applyChmod(entries, opts.Chmod); err != nil {
+		return nil, err
+	}
 	if ioErr != 0 {
 		s.log.Warn("the remote sender could not read some files; deletions are skipped", "io_error", ioErr)
 	}
@@ -99,7 +104,21 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if ioErr != 0 {
 		r.opts.Delete = false // generator.c: "IO error encountered -- skipping file deletion"
 	}
-	r.chown = os.Geteuid() == 0
+	r.chown = os.Geteuid() == 0 || opts.Group != ""
+	if opts.Owner != "" {
+		id, ok := lookupUser(opts.Owner)
+		if !ok {
+			return nil, fmt.Errorf("owner %q: no such local user", opts.Owner)
+		}
+		r.ownerID = &id
+	}
+	if opts.Group != "" {
+		id, ok := lookupGroup(opts.Group)
+		if !ok {
+			return nil, fmt.Errorf("group %q: no such local group", opts.Group)
+		}
+		r.groupID = &id
+	}
 	if err := r.prepareDest(localDest); err != nil {
 		return nil, err
 	}
@@ -665,8 +684,22 @@ func (r *receiver) finishDirs() error {
 
 // uid maps the sender's uid to a local one by name, falling back to the
 // number (uidlist.c:match_uid); gid likewise.
-func (r *receiver) uid(e *flist.Entry) int { return mapID(e.UID, r.s.uidNames, lookupUser) }
-func (r *receiver) gid(e *flist.Entry) int { return mapID(e.GID, r.s.gidNames, lookupGroup) }
+func (r *receiver) uid(e *flist.Entry) int {
+	if r.ownerID != nil {
+		return *r.ownerID
+	}
+	if os.Geteuid() != 0 {
+		return -1 // only root can give files away: keep the owner
+	}
+	return mapID(e.UID, r.s.uidNames, lookupUser)
+}
+
+func (r *receiver) gid(e *flist.Entry) int {
+	if r.groupID != nil {
+		return *r.groupID
+	}
+	return mapID(e.GID, r.s.gidNames, lookupGroup)
+}
 
 func mapID(id uint32, names []flist.IDName, lookup func(string) (int, bool)) int {
 	for _, n := range names {

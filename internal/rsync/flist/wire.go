@@ -32,7 +32,7 @@ const (
 // Limits on what a peer may describe, checked before allocation.
 const (
 	MaxPathLen = 4096    // MAXPATHLEN
-	MaxEntries = 1 << 24 // entries in one list
+	MaxEntries = 1 << 22 // entries in one list: bounds what a peer can make us hold (about 4M entries, well under 1 GiB)
 	maxLinkLen = MaxPathLen
 	maxIDName  = 255
 )
