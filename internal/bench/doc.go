@@ -12,9 +12,12 @@
 //	content.go  deterministic file content: text with realistic redundancy, random binaries
 //	gen.go      the synthetic web root and the tiny-files tree
 //	mutate.go   the 1% edit (and the 31-byte overwrite in the big file)
+//	trees.go    the trees a run needs, generated once and cached in the work directory
 //	verify.go   checks that a destination mirrors its source after a run
 //	proxy.go    the TCP proxy: byte counts, token bucket, one-way delay
 //	kexinit.go  reads the SSH algorithm negotiation off the proxied bytes
+//	rig.go      sshd and the two proxies in front of it
+//	runner.go   what a tool runner is given and returns
 //	proc.go     the launcher through which every measured process starts
 //	rusage/     the launcher itself: runs a command, records its rusage
 //	engine.go   runner for our engine (a re-executed child process)

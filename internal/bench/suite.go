@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/ssh/knownhosts"
-
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
 
 // Config is one run of the suite.
@@ -70,9 +65,9 @@ type scenario struct {
 
 type suite struct {
 	cfg     Config
-	sshd    *sshtest.Server
-	known   string
+	rig     *rig
 	runners []Runner
+	logf    func(format string, args ...any)
 }
 
 // RunSuite generates (or reuses) the trees, starts sshd and the proxies,
@@ -83,6 +78,20 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	if cfg.Rounds < 1 {
 		return nil, errors.New("rounds must be at least 1")
 	}
+	want := map[string]bool{}
+	for _, n := range cfg.Only {
+		if !contains(ScenarioNames, n) {
+			return nil, fmt.Errorf("unknown scenario %q (have %s)", n, strings.Join(ScenarioNames, ", "))
+		}
+		want[n] = true
+	}
+	selected := func(n string) bool { return len(want) == 0 || want[n] }
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...)
+		}
+	}
+
 	work := cfg.Work
 	if work == "" {
 		if work, err = os.MkdirTemp("", "rsync-bench-"); err != nil {
@@ -103,22 +112,8 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, n := range cfg.Only {
-		if !contains(ScenarioNames, n) {
-			return nil, fmt.Errorf("unknown scenario %q (have %s)", n, strings.Join(ScenarioNames, ", "))
-		}
-		want[n] = true
-	}
-	selected := func(n string) bool { return len(want) == 0 || want[n] }
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...)
-		}
-	}
-
-	// Destinations live under a directory of this run; what an interrupted
-	// run left behind goes first.
+	// Destinations live under a directory of this run, removed at the end
+	// (see runScenario); what an interrupted run left behind goes first.
 	stale, _ := filepath.Glob(filepath.Join(work, "dst-*"))
 	for _, d := range stale {
 		logf("removing %s, left by an earlier run", d)
@@ -127,180 +122,109 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		}
 	}
 	dstRoot := filepath.Join(work, fmt.Sprintf("dst-%d", os.Getpid()))
+	defer func() {
+		if rerr := os.RemoveAll(dstRoot); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 
-	// Trees.
-	trees := filepath.Join(work, "trees")
-	if err := os.MkdirAll(trees, 0o755); err != nil {
+	tr, err := prepareTrees(ctx, cfg, filepath.Join(work, "trees"), selected, logf)
+	if err != nil {
 		return nil, err
 	}
-	webSpec := WebRootSpec{Seed: cfg.Seed, Files: cfg.Files, Size: cfg.Size, BigSize: cfg.BigSize}
-	mutSpec := MutationSpec{Seed: cfg.Seed + 1, Fraction: cfg.EditFrac, BigEdit: cfg.BigEdit}
-	needWeb := selected("initial") || selected("noop") || selected("wan-initial")
-	needEdit := selected("edit-1pct") || selected("wan-edit-1pct") || selected("delta-31b")
-	var web *Tree
-	var edited *Mutation
-	if needWeb || needEdit {
-		logf("web root: %d files, %s (big file %s)", cfg.Files, FormatBytes(cfg.Size), FormatBytes(cfg.BigSize))
-		web, err = cached(filepath.Join(trees, "web"), webSpec, func(root string) (*Tree, error) {
-			return GenerateWebRoot(ctx, root, webSpec)
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	if needEdit {
-		logf("edited copy: %.0f%% of files + %d bytes in the big file", cfg.EditFrac*100, cfg.BigEdit)
-		key := struct {
-			Web WebRootSpec
-			Mut MutationSpec
-		}{webSpec, mutSpec}
-		edited, err = cached(filepath.Join(trees, "web-edited"), key, func(root string) (*Mutation, error) {
-			return Mutate(ctx, web, root, mutSpec)
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	var tiny *Tree
-	if selected("tiny-initial") {
-		logf("tiny tree: %d files", cfg.TinyFiles)
-		key := struct{ Seed, N uint64 }{cfg.Seed, uint64(cfg.TinyFiles)}
-		tiny, err = cached(filepath.Join(trees, "tiny"), key, func(root string) (*Tree, error) {
-			return GenerateTinyTree(ctx, root, cfg.Seed, cfg.TinyFiles)
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	var deltaBase, deltaNew string
-	if selected("delta-31b") {
-		deltaBase, deltaNew = filepath.Join(trees, "delta-base"), filepath.Join(trees, "delta-new")
-		if err := singleFileTree(deltaBase, filepath.Join(web.Root, web.Big)); err != nil {
-			return nil, err
-		}
-		if err := singleFileTree(deltaNew, filepath.Join(edited.Root, web.Big)); err != nil {
-			return nil, err
-		}
-	}
-
-	// The server and the proxies in front of it.
-	sshdDir := filepath.Join(work, "sshd")
-	if err := os.MkdirAll(sshdDir, 0o700); err != nil {
-		return nil, err
-	}
-	opts := []sshtest.Option{}
-	if cfg.SSHD != "" {
-		opts = append(opts, sshtest.WithSSHD(cfg.SSHD))
-	}
-	srv, err := sshtest.StartServer(sshdDir, opts...)
+	r, err := startRig(ctx, filepath.Join(work, "rig"), cfg.SSHD, cfg.WAN)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if serr := srv.Stop(); serr != nil && err == nil {
-			err = serr
+		if cerr := r.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	lan, err := StartProxy(ctx, srv.Addr(), Link{})
-	if err != nil {
-		return nil, err
-	}
-	defer lan.Close()
-	wan, err := StartProxy(ctx, srv.Addr(), cfg.WAN)
-	if err != nil {
-		return nil, err
-	}
-	defer wan.Close()
-	known := filepath.Join(work, "known_hosts")
-	var lines []string
-	for _, p := range []*Proxy{lan, wan} {
-		addr := fmt.Sprintf("127.0.0.1:%d", p.Port())
-		lines = append(lines, knownhosts.Line([]string{knownhosts.Normalize(addr)}, srv.HostPublicKey))
-	}
-	if err := os.WriteFile(known, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		return nil, err
-	}
-	logf("sshd on %s; loopback proxy on port %d; WAN proxy (%v) on port %d", srv.Addr(), lan.Port(), cfg.WAN, wan.Port())
+	logf("sshd on %s; loopback proxy on port %d; WAN proxy (%v) on port %d", r.sshd.Addr(), r.lan.Port(), cfg.WAN, r.wan.Port())
 
-	s := &suite{cfg: cfg, sshd: srv, known: known, runners: []Runner{
+	s := &suite{cfg: cfg, rig: r, logf: logf, runners: []Runner{
 		EngineRunner{Exe: cfg.Exe, Launch: cfg.Launch},
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
-	var all []scenario
-	if web != nil {
-		sample := contentSample(web)
-		editedContent := append([]string{web.Big}, edited.editedOrNil()...)
-		all = append(all,
-			scenario{name: "initial", title: fmt.Sprintf("initial push, %s files / %s, empty destination", count(cfg.Files), FormatBytes(web.Bytes)), proxy: lan, src: web.Root, content: sample},
-			scenario{name: "noop", title: "no-op push (nothing changed)", proxy: lan, src: web.Root, base: web.Root},
-			scenario{name: "wan-initial", title: "WAN: initial push", proxy: wan, src: web.Root, content: sample},
-		)
-		if edited != nil {
-			title := fmt.Sprintf("%s of files edited (%d files) + %d B in the %s file", percent(cfg.EditFrac), len(edited.Edited), cfg.BigEdit, FormatBytes(cfg.BigSize))
-			all = append(all,
-				scenario{name: "edit-1pct", title: title, proxy: lan, src: edited.Root, base: web.Root, content: editedContent},
-				scenario{name: "wan-edit-1pct", title: "WAN: " + title, proxy: wan, src: edited.Root, base: web.Root, content: editedContent},
-			)
-		}
-	}
-	if tiny != nil {
-		all = append(all, scenario{name: "tiny-initial", title: fmt.Sprintf("%s tiny files (%s), initial push", count(cfg.TinyFiles), FormatBytes(tiny.Bytes)), proxy: lan, src: tiny.Root})
-	}
-	if deltaNew != "" {
-		all = append(all, scenario{
-			name: "delta-31b", title: fmt.Sprintf("one %s random file, %d-byte overwrite in the middle", FormatBytes(cfg.BigSize), cfg.BigEdit),
-			proxy: lan, src: deltaNew, base: deltaBase, content: []string{filepath.Base(web.Big)},
-			blockLen: int64(delta.NewSumHead(cfg.BigSize, 16, false).BlockLen),
-		})
-	}
-
 	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started}
-	if web != nil {
-		rep.WebBytes = web.Bytes
+	if tr.web != nil {
+		rep.WebBytes = tr.web.Bytes
 	}
-	if tiny != nil {
-		rep.TinyBytes = tiny.Bytes
+	if tr.tiny != nil {
+		rep.TinyBytes = tr.tiny.Bytes
 	}
-	for _, name := range ScenarioNames {
-		for _, sc := range all {
-			if sc.name != name || !selected(name) {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			logf("scenario %s: %s", sc.name, sc.title)
-			res := s.runScenario(ctx, sc, filepath.Join(dstRoot, sc.name), logf)
-			if res.Err != nil {
-				logf("scenario %s FAILED: %v", sc.name, res.Err)
-			}
-			rep.Scenarios = append(rep.Scenarios, res)
+	for _, sc := range scenarios(cfg, tr, r) {
+		if !selected(sc.name) {
+			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		logf("scenario %s: %s", sc.name, sc.title)
+		res := s.runScenario(ctx, sc, filepath.Join(dstRoot, sc.name))
+		if res.Err != nil {
+			logf("scenario %s FAILED: %v", sc.name, res.Err)
+		}
+		rep.Scenarios = append(rep.Scenarios, res)
 	}
 	rep.Took = time.Since(started)
-	// Destinations go only now: see runScenario.
-	if err := os.RemoveAll(dstRoot); err != nil {
-		return nil, err
-	}
 	return rep, nil
 }
 
-func (m *Mutation) editedOrNil() []string {
-	if m == nil {
-		return nil
+// scenarios lists every scenario the prepared trees allow, in the order
+// of ScenarioNames.
+func scenarios(cfg Config, tr *trees, r *rig) []scenario {
+	var all []scenario
+	if tr.web != nil {
+		sample := contentSample(tr.web)
+		all = append(all,
+			scenario{name: "initial", title: fmt.Sprintf("initial push, %s files / %s, empty destination", count(cfg.Files), FormatBytes(tr.web.Bytes)),
+				proxy: r.lan, src: tr.web.Root, content: sample},
+			scenario{name: "noop", title: "no-op push (nothing changed)", proxy: r.lan, src: tr.web.Root, base: tr.web.Root},
+			scenario{name: "wan-initial", title: "WAN: initial push", proxy: r.wan, src: tr.web.Root, content: sample},
+		)
 	}
-	return m.Edited
+	if tr.edited != nil {
+		title := fmt.Sprintf("%s of files edited (%d files) + %d B in the %s file", percent(cfg.EditFrac), len(tr.edited.Edited), cfg.BigEdit, FormatBytes(cfg.BigSize))
+		content := append([]string{tr.web.Big}, tr.edited.Edited...)
+		all = append(all,
+			scenario{name: "edit-1pct", title: title, proxy: r.lan, src: tr.edited.Root, base: tr.web.Root, content: content},
+			scenario{name: "wan-edit-1pct", title: "WAN: " + title, proxy: r.wan, src: tr.edited.Root, base: tr.web.Root, content: content},
+		)
+	}
+	if tr.tiny != nil {
+		all = append(all, scenario{name: "tiny-initial", title: fmt.Sprintf("%s tiny files (%s), initial push", count(cfg.TinyFiles), FormatBytes(tr.tiny.Bytes)),
+			proxy: r.lan, src: tr.tiny.Root})
+	}
+	if tr.deltaNew != "" {
+		all = append(all, scenario{
+			name: "delta-31b", title: fmt.Sprintf("one %s random file, %d-byte overwrite in the middle", FormatBytes(cfg.BigSize), cfg.BigEdit),
+			proxy: r.lan, src: tr.deltaNew, base: tr.deltaBase, content: []string{filepath.Base(tr.web.Big)},
+			blockLen: int64(delta.NewSumHead(cfg.BigSize, 16, false).BlockLen),
+		})
+	}
+	var ordered []scenario
+	for _, name := range ScenarioNames {
+		for _, sc := range all {
+			if sc.name == name {
+				ordered = append(ordered, sc)
+			}
+		}
+	}
+	return ordered
 }
 
 // runScenario runs every round of one scenario; the tools alternate which
 // goes first from round to round. A scenario that starts from a copy of a
 // base tree reuses one destination under dir, restored incrementally; one
 // that starts empty gets a fresh directory per run, and none is deleted
-// until the suite ends: on ext4 without a journal, creating a file scans
-// past every inode deleted in the last minutes (ialloc.c:recently_deleted),
-// so deleting the last run's 10,000 or 100,000 files would slow the next
+// until the suite ends: on ext4, creating files soon after many were
+// deleted is slower (perf shows the inode allocator probing the recently
+// deleted ones, ialloc.c:recently_deleted; sync does not cure it), so
+// deleting the last run's 10,000 or 100,000 files would slow the next
 // run's server — both tools alike, but the numbers would be ext4's.
-func (s *suite) runScenario(ctx context.Context, sc scenario, dir string, logf func(string, ...any)) ScenarioResult {
+func (s *suite) runScenario(ctx context.Context, sc scenario, dir string) ScenarioResult {
 	res := ScenarioResult{Name: sc.name, Title: sc.title, Link: sc.proxy.Link(), BlockLen: sc.blockLen}
 	usageDir := filepath.Join(dir, "usage")
 	if err := os.MkdirAll(usageDir, 0o700); err != nil {
@@ -320,7 +244,7 @@ func (s *suite) runScenario(ctx context.Context, sc scenario, dir string, logf f
 				res.Err = fmt.Errorf("round %d, %s: %w", round+1, r.Name(), err)
 				return res
 			}
-			logf("  round %d %-5s wall %-8s cpu %-8s wire %-9s rss %-8s literal %s",
+			s.logf("  round %d %-5s wall %-8s cpu %-8s wire %-9s rss %-8s literal %s",
 				round+1, r.Name(), FormatDuration(run.Client.Wall), FormatDuration(run.Client.CPU()),
 				FormatBytes(run.Wire()), FormatBytes(run.Client.MaxRSS), FormatBytes(run.Literal))
 			if i == 0 {
@@ -344,7 +268,7 @@ func (s *suite) runScenario(ctx context.Context, sc scenario, dir string, logf f
 			return res
 		}
 		res.Profiles = []string{extra.CPUProfile, extra.MemProfile}
-		logf("  profiles: %s", strings.Join(res.Profiles, ", "))
+		s.logf("  profiles: %s", strings.Join(res.Profiles, ", "))
 	}
 	return res
 }
@@ -371,8 +295,8 @@ func (s *suite) measure(ctx context.Context, sc scenario, r Runner, dst, usage s
 	job := Job{
 		Source: sc.src, Dest: dst, Delete: true,
 		Endpoint: Endpoint{
-			Host: "127.0.0.1", Port: p.Port(), User: s.sshd.User, KeyFile: s.sshd.ClientKeyFile,
-			KnownHostsFile: s.known, HostKey: s.sshd.HostKeyAuthorized,
+			Host: "127.0.0.1", Port: p.Port(), User: s.rig.sshd.User, KeyFile: s.rig.sshd.ClientKeyFile,
+			KnownHostsFile: s.rig.knownHosts, HostKey: s.rig.sshd.HostKeyAuthorized,
 		},
 		UsageFile:  usage + ".client.json",
 		CPUProfile: extra.CPUProfile, MemProfile: extra.MemProfile,
@@ -432,80 +356,6 @@ func resetDest(ctx context.Context, rsyncBin, base, dst string) error {
 	}
 	syscall.Sync()
 	return nil
-}
-
-// singleFileTree makes dir hold exactly one hard link to file, with a
-// fixed directory time.
-func singleFileTree(dir, file string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Link(file, filepath.Join(dir, filepath.Base(file))); err != nil {
-		return fmt.Errorf("delta tree: %w", err)
-	}
-	return os.Chtimes(dir, epoch, epoch)
-}
-
-// contentSample picks files whose bytes are compared after an initial
-// push: the large binaries and every 97th small file.
-func contentSample(t *Tree) []string {
-	var list []string
-	for i, f := range t.Files {
-		if f.Large || i%97 == 0 {
-			list = append(list, f.Path)
-		}
-	}
-	return list
-}
-
-// generatorVersion changes whenever the generators would write different
-// trees for the same spec, so that cached trees are rebuilt.
-const generatorVersion = 1
-
-// cached returns the value stored beside root for key, or builds root
-// afresh with build and stores the value. Trees are large; reusing them
-// across runs of the suite (with -work) saves minutes.
-func cached[T any](root string, key any, build func(root string) (T, error)) (T, error) {
-	var zero T
-	manifest := root + ".manifest.json"
-	type stored struct {
-		Key   json.RawMessage
-		Value T
-	}
-	keyJSON, err := json.Marshal(struct {
-		Generator int
-		Key       any
-	}{generatorVersion, key})
-	if err != nil {
-		return zero, err
-	}
-	if b, err := os.ReadFile(manifest); err == nil {
-		var st stored
-		if json.Unmarshal(b, &st) == nil && bytes.Equal(st.Key, keyJSON) {
-			if _, err := os.Stat(root); err == nil {
-				return st.Value, nil
-			}
-		}
-	}
-	_ = os.Remove(manifest)
-	if err := os.RemoveAll(root); err != nil {
-		return zero, err
-	}
-	v, err := build(root)
-	if err != nil {
-		return zero, err
-	}
-	b, err := json.Marshal(stored{Key: keyJSON, Value: v})
-	if err != nil {
-		return zero, err
-	}
-	if err := os.WriteFile(manifest, b, 0o600); err != nil {
-		return zero, err
-	}
-	return v, nil
 }
 
 func contains(list []string, s string) bool {
