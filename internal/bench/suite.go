@@ -273,6 +273,10 @@ func (s *suite) runScenario(ctx context.Context, sc scenario, dir string) Scenar
 	return res
 }
 
+// runTimeout bounds one tool run; the slowest full-size run (400 MB over
+// the 100 Mbit/s link) takes well under a minute.
+const runTimeout = 15 * time.Minute
+
 // runDir is the destination of one run.
 func runDir(sc scenario, dir, run string) string {
 	if sc.base != "" {
@@ -306,7 +310,9 @@ func (s *suite) measure(ctx context.Context, sc scenario, r Runner, dst, usage s
 	if s.cfg.ServerUsage {
 		job.RsyncPath = s.cfg.Launch.RemoteCommand(serverUsage)
 	}
-	run, err := r.Run(ctx, job)
+	runCtx, stop := context.WithTimeout(ctx, runTimeout)
+	run, err := r.Run(runCtx, job)
+	stop()
 	if err != nil {
 		return Run{}, err
 	}
