@@ -48,9 +48,13 @@ func (r *Report) Markdown() string {
 	w("- Run: %s, took %s — `%s`\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second), r.Command)
 	w("- Machine: %d CPUs (nproc), %s, %s RAM, %s\n", m.CPUs, m.CPUModel, m.Memory, m.Kernel)
 	w("- rsync (CLI and server): %s; OpenSSH (client and sshd): %s; Go %s; engine at commit %s\n", m.Rsync, m.OpenSSH, m.Go, m.Commit)
-	w("- Web root: %s files, %s (one %s random file, four more large binaries, the rest text/JS/CSS-like and image-like files in nested directories), seed %d; ",
-		count(c.Files), FormatBytes(r.WebBytes), FormatBytes(c.BigSize), c.Seed)
-	w("tiny tree: %s files, %s\n", count(c.TinyFiles), FormatBytes(r.TinyBytes))
+	if r.WebBytes > 0 {
+		w("- Web root: %s files, %s (one %s random file, four more large binaries, the rest text/JS/CSS-like and image-like files in nested directories), seed %d\n",
+			count(c.Files), FormatBytes(r.WebBytes), FormatBytes(c.BigSize), c.Seed)
+	}
+	if r.TinyBytes > 0 {
+		w("- Tiny tree: %s files, %s in all\n", count(c.TinyFiles), FormatBytes(r.TinyBytes))
+	}
 	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s\n\n", c.WAN)
 
 	w("| Scenario | Wall ours | Wall rsync | × | CPU ours | CPU rsync | × | Wire ours | Wire rsync | × | RSS ours | RSS rsync | × | Goals |\n")
