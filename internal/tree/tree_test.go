@@ -8,8 +8,8 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 // TestLocalEqualsRemoteListing: a local tree and the stock rsync's
