@@ -13,6 +13,8 @@ type Report struct {
 	Command   string // how the suite was invoked
 	Started   time.Time
 	Took      time.Duration
+	LoadStart string // /proc/loadavg's 1-minute figure
+	LoadEnd   string
 	WebBytes  int64
 	TinyBytes int64
 	Scenarios []ScenarioResult
@@ -46,7 +48,8 @@ func (r *Report) Markdown() string {
 	w("%d round(s) per scenario, alternating which tool goes first; the tables show medians. ", c.Rounds)
 	w("**ratio = ours / rsync: below 1 we are faster, leaner or send less.**\n\n")
 	w("- Run: %s, took %s — `%s`\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took.Round(time.Second), r.Command)
-	w("- Machine: %d CPUs (nproc), %s, %s RAM, %s\n", m.CPUs, m.CPUModel, m.Memory, m.Kernel)
+	w("- Machine: %d CPUs (nproc), %s, %s RAM, %s; load average %s at the start, %s at the end (other work on the machine shows here)\n",
+		m.CPUs, m.CPUModel, m.Memory, m.Kernel, r.LoadStart, r.LoadEnd)
 	w("- rsync (CLI and server): %s; OpenSSH (client and sshd): %s; Go %s; engine at commit %s\n", m.Rsync, m.OpenSSH, m.Go, m.Commit)
 	if r.WebBytes > 0 {
 		w("- Web root: %s files, %s (one %s random file, four more large binaries, the rest text/JS/CSS-like and image-like files in nested directories), seed %d\n",

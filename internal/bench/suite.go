@@ -147,7 +147,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		EngineRunner{Exe: cfg.Exe, Launch: cfg.Launch},
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
-	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started}
+	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage()}
 	if tr.web != nil {
 		rep.WebBytes = tr.web.Bytes
 	}
@@ -169,6 +169,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		rep.Scenarios = append(rep.Scenarios, res)
 	}
 	rep.Took = time.Since(started)
+	rep.LoadEnd = LoadAverage()
 	return rep, nil
 }
 
