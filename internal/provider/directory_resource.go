@@ -9,12 +9,17 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -22,60 +27,203 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 var (
-	_ resource.Resource               = (*directoryResource)(nil)
-	_ resource.ResourceWithConfigure  = (*directoryResource)(nil)
-	_ resource.ResourceWithModifyPlan = (*directoryResource)(nil)
+	_ resource.Resource                   = (*directoryResource)(nil)
+	_ resource.ResourceWithConfigure      = (*directoryResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*directoryResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*directoryResource)(nil)
+	_ resource.ResourceWithImportState    = (*directoryResource)(nil)
 )
 
 func newDirectoryResource() resource.Resource {
 	return &directoryResource{}
 }
 
-// directoryResource is rsync_directory: a local tree pushed to a remote path.
+// directoryResource is rsync_directory: a tree kept in sync from source to
+// destination (push, pull, or between two local paths).
 type directoryResource struct {
 	settings *connSettings
 }
 
 type directoryModel struct {
-	ID          types.String `tfsdk:"id"`
-	Source      types.String `tfsdk:"source"`
-	Destination types.String `tfsdk:"destination"`
+	ID              types.String `tfsdk:"id"`
+	Source          types.String `tfsdk:"source"`
+	Destination     types.String `tfsdk:"destination"`
+	Delete          types.Bool   `tfsdk:"delete"`
+	Exclude         types.List   `tfsdk:"exclude"`
+	Include         types.List   `tfsdk:"include"`
+	Protect         types.List   `tfsdk:"protect"`
+	Checksum        types.Bool   `tfsdk:"checksum"`
+	Compress        types.Bool   `tfsdk:"compress"`
+	DriftDetection  types.String `tfsdk:"drift_detection"`
+	OnDestroy       types.String `tfsdk:"on_destroy"`
+	MaxDelete       types.Int64  `tfsdk:"max_delete"`
+	SourceHash      types.String `tfsdk:"source_hash"`
+	DestinationHash types.String `tfsdk:"destination_hash"`
+	Pending         types.Object `tfsdk:"pending"`
+	LastSync        types.Object `tfsdk:"last_sync"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_directory"
 }
 
+// patternList is the schema of exclude, include and protect.
+func patternList(desc string) schema.ListAttribute {
+	return schema.ListAttribute{
+		MarkdownDescription: desc,
+		ElementType:         types.StringType,
+		Optional:            true,
+		Validators:          []validator.List{listvalidator.ValueStringsAre(patternValidator{})},
+	}
+}
+
 func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Pushes a local directory tree to a remote host over SSH, as `rsync -a source destination` does: " +
+		MarkdownDescription: "Keeps a directory tree in sync from `source` to `destination`, as `rsync -a source destination` does: " +
 			"regular files, directories and symlinks, with permissions and modification times. " +
-			"Destroying the resource leaves the remote files in place.",
+			"One side may be a remote host (`[user@]host:path`, reached over SSH): a local source is pushed to it, " +
+			"a remote source is pulled from it; both sides may also be local paths.\n\n" +
+			"Every plan hashes the source (`source_hash`) and compares it with the destination as the last refresh read it — " +
+			"with checksums computed on the remote host, no file data moved — and lists in `pending` what the apply will " +
+			"create, update and delete. A file edited, added or removed on the destination outside Terraform shows up as drift " +
+			"and the next apply restores it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The destination, as written in `destination`.",
 				Computed:            true,
 			},
 			"source": schema.StringAttribute{
-				MarkdownDescription: "Local path to push, absolute or relative to the directory Terraform runs in " +
-					"(use `\"${path.module}/site/\"` to be independent of it). rsync's trailing-slash rule applies: " +
-					"`\"dir/\"` pushes the contents of `dir` into `destination`; `\"dir\"` pushes the directory itself, " +
-					"which lands as `destination/dir`.",
+				MarkdownDescription: "What to copy: a local path (absolute, or relative to the directory Terraform runs in; " +
+					"use `\"${path.module}/site/\"` to be independent of it) or a remote location `[user@]host:path` to pull from. " +
+					"rsync's trailing-slash rule applies: `\"dir/\"` copies the contents of `dir` into `destination`; `\"dir\"` " +
+					"copies the directory itself, which lands as `destination/dir`. At most one of `source` and `destination` may be remote.",
 				Required:   true,
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1), endpointValidator{}},
 			},
 			"destination": schema.StringAttribute{
-				MarkdownDescription: "Remote location in rsync's form `[user@]host:path`, e.g. `\"deploy@web1.example.com:/var/www/site/\"`. " +
-					"IPv6 addresses go in brackets (`\"[2001:db8::1]:/srv/www\"`). A relative path is relative to the login " +
-					"directory; an empty path (`\"host:\"`) is the login directory. The user, when given, overrides the " +
-					"provider's `user`. Changing it replaces the resource.",
+				MarkdownDescription: "Where to copy to: a remote location in rsync's form `[user@]host:path`, e.g. " +
+					"`\"deploy@web1.example.com:/var/www/site/\"` (IPv6 addresses go in brackets: `\"[2001:db8::1]:/srv/www\"`; " +
+					"a relative path is relative to the login directory; an empty path, `\"host:\"`, is the login directory; " +
+					"the user, when given, overrides the provider's `user`), or a local path. Changing it replaces the resource.",
 				Required:      true,
-				Validators:    []validator.String{remoteValidator{}},
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1), endpointValidator{}},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"delete": schema.BoolAttribute{
+				MarkdownDescription: "Delete files in the destination that are not in the source (rsync `--delete`). " +
+					"Paths matched by `exclude` or `protect` are never deleted. Defaults to `false`: extra files on the " +
+					"destination are left alone and are not reported as drift in `pending`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
+			"exclude": patternList("rsync exclude patterns (rsync `--exclude`), e.g. `[\".git/\", \"*.tmp\", \"/build/\"]`: " +
+				"matching paths are neither sent nor deleted, and are left out of `source_hash`, `destination_hash` and drift detection. " +
+				"rsync's pattern rules apply: a leading `/` anchors at the top of the tree, a trailing `/` matches only directories, " +
+				"`*` stops at `/`, `**` does not, `?` and `[...]` match one character, `dir/***` matches `dir` and everything below it. " +
+				"`include` patterns are checked first; the first matching pattern decides."),
+			"include": patternList("rsync include patterns (rsync `--include`), checked before `exclude`: a path they match is " +
+				"copied even when an `exclude` pattern also matches it, e.g. `include = [\"*/\", \"*.html\"]` with `exclude = [\"*\"]` " +
+				"copies only HTML files. Same pattern rules as `exclude`."),
+			"protect": patternList("Patterns of destination paths that are never deleted, even with `delete = true` — " +
+				"uploads or configuration that live only on the destination, e.g. `[\"/uploads/\", \".env\"]`. " +
+				"Same pattern rules as `exclude`. Protected paths are handled as excludes: a source path that matches a `protect` " +
+				"pattern is not copied either (the plan warns when one does), and protected destination paths are left out of " +
+				"`destination_hash` and drift detection."),
+			"checksum": schema.BoolAttribute{
+				MarkdownDescription: "Decide which files to transfer by comparing their content (rsync `-c`) instead of their size and " +
+					"modification time. Slower (both sides read every file), but catches changes that keep size and time. " +
+					"Defaults to `false`. Drift detection compares content regardless, unless `drift_detection = \"metadata\"`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
+			"compress": schema.BoolAttribute{
+				MarkdownDescription: "Compress file data on the wire (rsync `-z`; zstd, zlibx or zlib, as negotiated with the remote rsync). " +
+					"Helps on slow links with compressible data. Defaults to `false`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
+			"drift_detection": schema.StringAttribute{
+				MarkdownDescription: "How refresh reads the destination to detect changes made outside Terraform: " +
+					"`\"checksum\"` (default) has the remote rsync checksum every file on the server (no file data moves); " +
+					"`\"metadata\"` compares only sizes, modification times, types and permissions — cheap for huge trees, " +
+					"but blind to an edit that keeps size and time; `\"none\"` does not read the destination at all: " +
+					"only changes to the source cause an update, `destination_hash` stays null and `pending` is known only after apply.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(driftChecksum),
+				Validators: []validator.String{stringvalidator.OneOf(driftChecksum, driftMetadata, driftNone)},
+			},
+			"on_destroy": schema.StringAttribute{
+				MarkdownDescription: "What destroying the resource does to the copied tree: `\"keep\"` (default) leaves it in place; " +
+					"`\"delete\"` removes it (`rm -rf` of `destination` for a `\"dir/\"` source, of `destination/dir` for a `\"dir\"` " +
+					"source, run through the same SSH connection and with the same command prefix as `rsync_path`, e.g. `sudo`). " +
+					"The root, the login directory and the current directory are refused.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(onDestroyKeep),
+				Validators: []validator.String{stringvalidator.OneOf(onDestroyKeep, onDestroyDelete)},
+			},
+			"max_delete": schema.Int64Attribute{
+				MarkdownDescription: "The most files and directories one apply may delete from the destination (with `delete = true`). " +
+					"A plan that would delete more fails, and an apply checks again with a dry run first and fails without " +
+					"changing anything. Unset means no limit.",
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"source_hash": schema.StringAttribute{
+				MarkdownDescription: "Hash of the source tree after `exclude`/`include`/`protect`: relative paths, file types, " +
+					"permission bits, file contents and symlink targets, prefixed with the digest algorithm (`\"xxh128:…\"`). " +
+					"Computed at every plan; any change in the source changes it. Use it to trigger other resources.",
+				Computed: true,
+			},
+			"destination_hash": schema.StringAttribute{
+				MarkdownDescription: "Hash of the destination tree as refresh last read it, with the same definition as `source_hash` " +
+					"(`\"meta:…\"` with `drift_detection = \"metadata\"`, which hashes sizes and modification times instead of " +
+					"contents; null with `\"none\"`). It describes the destination as it is: it equals `source_hash` after an apply " +
+					"when nothing else is in the destination, but with `delete = false` extra files there make it differ without " +
+					"being drift.",
+				Computed: true,
+			},
+			"pending": schema.SingleNestedAttribute{
+				MarkdownDescription: "What the apply will change in the destination, computed at plan time from the source against " +
+					"the destination as refresh read it: the first 100 paths to create, update and delete (directories end in `/`, " +
+					"the top directory is `.`), and the full counts. After apply it records what that apply was planned to change " +
+					"(for a create, or with `drift_detection = \"none\"`, what it changed). It stays as it is while there is nothing to do.",
+				Computed: true,
+				Attributes: map[string]schema.Attribute{
+					"create": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+						MarkdownDescription: "Paths that will be created (the first 100)."},
+					"update": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+						MarkdownDescription: "Paths whose content, type, permissions or symlink target will be updated (the first 100)."},
+					"delete": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+						MarkdownDescription: "Paths that will be deleted (the first 100; only with `delete = true`)."},
+					"create_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to create."},
+					"update_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to update."},
+					"delete_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to delete."},
+				},
+			},
+			"last_sync": schema.SingleNestedAttribute{
+				MarkdownDescription: "Transfer statistics of the last apply that synced.",
+				Computed:            true,
+				Attributes: map[string]schema.Attribute{
+					"files_transferred": schema.Int64Attribute{Computed: true, MarkdownDescription: "Regular files whose data was sent."},
+					"bytes_sent":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes this side wrote to the connection."},
+					"bytes_received":    schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes this side read from the connection."},
+					"literal_bytes":     schema.Int64Attribute{Computed: true, MarkdownDescription: "File data sent as literal data."},
+					"matched_bytes": schema.Int64Attribute{Computed: true,
+						MarkdownDescription: "File data rebuilt from blocks the destination already had (rsync's delta transfer)."},
+					"deleted": schema.Int64Attribute{Computed: true, MarkdownDescription: "Paths deleted from the destination."},
+				},
 			},
 		},
 	}
@@ -94,8 +242,255 @@ func (r *directoryResource) Configure(_ context.Context, req resource.ConfigureR
 	r.settings = s
 }
 
-// ModifyPlan plans id (it is the destination) and checks, when the value is
-// known, that the source exists, so a typo fails at plan and not at apply.
+// ValidateConfig checks what single attributes cannot: that at most one
+// side is remote, and settings that have no effect.
+func (r *directoryResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m directoryModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if known(m.Source) && known(m.Destination) {
+		if _, attr, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString()); err != nil && attr == "source" {
+			if _, perr := parseEndpoint(m.Source.ValueString()); perr == nil {
+				resp.Diagnostics.AddAttributeError(path.Root("source"), "Source and destination are both remote", err.Error()+".")
+			}
+		}
+	}
+	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() {
+		resp.Diagnostics.AddAttributeWarning(path.Root("max_delete"), "max_delete has no effect",
+			"max_delete limits deletions, and nothing is deleted unless delete = true. Set delete = true or remove max_delete.")
+	}
+}
+
+func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
+
+// settingsOf reads the configuration a sync needs from a model.
+type syncConfig struct {
+	Ends        syncEnds
+	SourceKnown bool // false after an import that did not name the source
+	Filters     filterSet
+	Drift       string
+	Delete      bool
+	Checksum    bool
+	Compress    bool
+	MaxDelete   *int64
+	OnDestroy   string
+}
+
+// syncConfigOf builds a syncConfig from a model whose values are known.
+func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	c := syncConfig{
+		SourceKnown: known(m.Source),
+		Drift:       m.DriftDetection.ValueString(),
+		Delete:      m.Delete.ValueBool(),
+		Checksum:    m.Checksum.ValueBool(),
+		Compress:    m.Compress.ValueBool(),
+		OnDestroy:   m.OnDestroy.ValueString(),
+	}
+	if c.Drift == "" {
+		c.Drift = driftChecksum
+	}
+	if c.OnDestroy == "" {
+		c.OnDestroy = onDestroyKeep
+	}
+	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() {
+		v := m.MaxDelete.ValueInt64()
+		c.MaxDelete = &v
+	}
+	for _, l := range []struct {
+		v   types.List
+		dst *[]string
+	}{{m.Include, &c.Filters.Include}, {m.Exclude, &c.Filters.Exclude}, {m.Protect, &c.Filters.Protect}} {
+		if l.v.IsNull() || l.v.IsUnknown() {
+			continue
+		}
+		diags.Append(l.v.ElementsAs(ctx, l.dst, false)...)
+	}
+	if c.SourceKnown {
+		ends, attr, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString())
+		if err != nil {
+			diags.AddAttributeError(path.Root(attr), "Invalid "+attr, endpointDetail(attr, err))
+			return c, diags
+		}
+		c.Ends = ends
+	} else {
+		dst, err := parseEndpoint(m.Destination.ValueString())
+		if err != nil {
+			diags.AddAttributeError(path.Root("destination"), "Invalid destination", endpointDetail("destination", err))
+			return c, diags
+		}
+		c.Ends = syncEnds{Dst: dst, Dir: dirLocal}
+		if dst.Remote {
+			c.Ends.Dir = dirPush
+		}
+	}
+	return c, diags
+}
+
+// configKnown reports whether every configured value of m is known (it may
+// not be at plan time when it comes from another resource).
+func configKnown(m directoryModel) bool {
+	for _, v := range []attr.Value{m.Source, m.Destination, m.Delete, m.Exclude, m.Include, m.Protect,
+		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// root is where the source lands.
+func (c syncConfig) root() destRoot { return c.Ends.landing(c.SourceKnown) }
+
+// destKey is the cache key of the destination's manifest, and what
+// identifies what destination_hash describes.
+func (r *directoryResource) destKey(c syncConfig) string {
+	mode := "local"
+	acct := ""
+	if c.Ends.Dst.Remote {
+		acct = r.account(c.Ends.Dst.Spec)
+		mode = "remote"
+	}
+	return cacheKey("dst-"+mode+"-"+c.Drift, acct, c.root().ListPath, c.Filters, manifestMode(c.Drift))
+}
+
+// srcKey is the cache key of a remote source's listing.
+func (r *directoryResource) srcKey(c syncConfig) string {
+	return cacheKey("src", r.account(c.Ends.Src.Spec), c.Ends.Src.Path(), c.Filters, tree.Content)
+}
+
+// account names the SSH account a remote is reached through.
+func (r *directoryResource) account(spec remoteSpec) string {
+	cfg := r.settingsOrDefault().sshConfig(spec)
+	return fmt.Sprintf("%s@%s:%d", cfg.User, cfg.Host, cfg.Port)
+}
+
+// conn is the SSH connection of one operation, opened on first use.
+type conn struct {
+	r      *directoryResource
+	ends   syncEnds
+	client *ssh.Client
+}
+
+func (r *directoryResource) newConn(ends syncEnds) *conn { return &conn{r: r, ends: ends} }
+
+// transport opens the connection to the remote side if needed.
+func (c *conn) transport(ctx context.Context) (rsync.Transport, diag.Diagnostics) {
+	if c.client == nil {
+		ep, ok := c.ends.remote()
+		if !ok {
+			var diags diag.Diagnostics
+			diags.AddError("No remote side", "This is a bug in the provider: a transport was asked for between two local paths.")
+			return nil, diags
+		}
+		attr := "destination"
+		if c.ends.Dir == dirPull {
+			attr = "source"
+		}
+		client, diags := c.r.dial(ctx, ep.Spec, attr)
+		if diags.HasError() {
+			return nil, diags
+		}
+		c.client = client
+	}
+	return sshconn.NewTransport(c.client), nil
+}
+
+func (c *conn) close() {
+	if c.client != nil {
+		_ = c.client.Close()
+		c.client = nil
+	}
+}
+
+// destManifest reads the destination tree (remote: the remote rsync's
+// listing; local: hashed here) and caches it. algo is used for a local
+// destination; a remote one is hashed with what its server negotiates.
+func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo) (*tree.Manifest, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	root := c.root()
+	mode := manifestMode(c.Drift)
+	var m *tree.Manifest
+	var warnings []string
+	var err error
+	if c.Ends.Dst.Remote {
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.settingsOrDefault().RsyncPath)
+	} else {
+		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
+			fmt.Sprintf("Could not read %s to compare it with the source: %v.\n\n%s", root.ListPath, err, r.remoteHint(err, c.Ends.Dst.Remote)))
+		return nil, diags
+	}
+	for _, w := range warnings {
+		diags.AddAttributeWarning(path.Root("destination"), "Destination partly unreadable", w)
+	}
+	manifests.put(r.destKey(c), m)
+	return m, diags
+}
+
+// sourceManifest reads the source tree: a local one hashed here with algo,
+// a remote one from its server's checksummed listing (cached for the
+// apply's re-plan in the same process). dropped lists source paths that
+// protect patterns keep from being sent.
+func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, dropped []string, diags diag.Diagnostics) {
+	var warnings []string
+	var err error
+	if c.Ends.Src.Remote {
+		key := r.srcKey(c)
+		if cached, ok := manifests.get(key); ok && useCache {
+			return cached, nil, nil
+		}
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, nil, diags
+		}
+		p := pushDestPath(c.Ends.Src.Path())
+		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.settingsOrDefault().RsyncPath)
+		if err == nil {
+			manifests.put(key, m)
+		}
+	} else {
+		m, warnings, dropped, err = hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
+	}
+	if err != nil {
+		if !c.Ends.Src.Remote {
+			if serr := checkSource(c.Ends.Src.Path()); serr != nil {
+				diags.AddAttributeError(path.Root("source"), "Source not found", serr.Error()+".")
+				return nil, nil, diags
+			}
+		}
+		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
+			fmt.Sprintf("Could not read %s: %v.\n\n%s", c.Ends.Src.Raw, err, r.remoteHint(err, c.Ends.Src.Remote)))
+		return nil, nil, diags
+	}
+	for _, w := range warnings {
+		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", w)
+	}
+	return m, dropped, diags
+}
+
+// remoteHint says what to do about a failed remote operation.
+func (r *directoryResource) remoteHint(err error, remote bool) string {
+	if !remote {
+		return "Check that the path exists and that Terraform may read it."
+	}
+	return pushHint(err, r.settingsOrDefault().RsyncPath)
+}
+
+// ModifyPlan computes source_hash, diffs the source against the
+// destination that refresh read (the cached manifest; read again if this
+// process has none), and plans pending, destination_hash and last_sync:
+// known and equal to the prior state when there is nothing to do.
 func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
@@ -105,16 +500,131 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	priorExists := !req.State.Raw.IsNull()
+	var prior directoryModel
+	if priorExists {
+		resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	if !plan.Destination.IsUnknown() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Destination)...)
 	}
-	if !plan.Source.IsUnknown() && !plan.Source.IsNull() {
-		resp.Diagnostics.Append(sourceDiagnostics(plan.Source.ValueString())...)
+	if !configKnown(plan) {
+		// Known only at apply: so is everything computed from it.
+		r.setComputed(ctx, resp, computedValues{
+			SourceHash:      types.StringUnknown(),
+			DestinationHash: types.StringUnknown(),
+			Pending:         types.ObjectUnknown(pendingAttrTypes),
+			LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
+		})
+		return
 	}
+	c, diags := syncConfigOf(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !c.Ends.Src.Remote {
+		resp.Diagnostics.Append(sourceDiagnostics(c.Ends.Src.Path())...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	cn := r.newConn(c.Ends)
+	defer cn.close()
+
+	listingChanged := false
+	var dest *tree.Manifest
+	if priorExists {
+		pc, d := syncConfigOf(ctx, prior)
+		if !d.HasError() {
+			listingChanged = r.destKey(pc) != r.destKey(c)
+		}
+		if c.Drift != driftNone {
+			if m, ok := manifests.get(r.destKey(c)); ok {
+				dest = m
+				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			} else {
+				dest, diags = r.destManifest(ctx, cn, c, contentAlgo(nil, prior.DestinationHash, prior.SourceHash))
+				resp.Diagnostics.Append(diags...)
+				if resp.Diagnostics.HasError() {
+					return
+				}
+			}
+		}
+	}
+	src, dropped, diags := r.sourceManifest(ctx, cn, c, contentAlgo(dest, prior.DestinationHash, prior.SourceHash), true)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if dest != nil && !c.Ends.Dst.Remote && dest.Mode == tree.Content && dest.Algo != src.Algo {
+		// A pulled source's digests are its server's: hash the local
+		// destination the same way.
+		dest, diags = r.destManifest(ctx, cn, c, src.Algo)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	if len(dropped) > 0 {
+		resp.Diagnostics.AddAttributeWarning(path.Root("protect"), "Protected source paths are not copied",
+			fmt.Sprintf("protect patterns are applied as excludes, so these source paths match one and are not copied: %s. "+
+				"Narrow the protect patterns (anchor them with a leading \"/\") if these paths should be copied.", firstPaths(dropped, 10)))
+	}
+
+	var diff *tree.Changes
+	if dest != nil {
+		d := tree.Diff(src, dest, c.Delete, nil)
+		diff = &d
+	}
+	out, work := planComputed(planInput{
+		Prior:          computedOf(prior),
+		PriorExists:    priorExists,
+		SourceHash:     src.Hash(),
+		Diff:           diff,
+		ListingChanged: listingChanged,
+		Drift:          c.Drift,
+	})
+	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
+		first := diff.Delete
+		if len(first) > 10 {
+			first = first[:10]
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("max_delete"), "Too many deletions",
+			strings.Replace(maxDeleteError(len(diff.Delete), *c.MaxDelete, first), "so nothing was changed", "so the plan stops here", 1))
+		return
+	}
+	if work {
+		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
+			"destination": c.Ends.Dst.Raw, "source_hash": src.Hash(), "diff_known": diff != nil,
+		})
+	}
+	r.setComputed(ctx, resp, out)
+}
+
+func firstPaths(paths []string, n int) string {
+	if len(paths) <= n {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:n], ", "), len(paths)-n)
+}
+
+func computedOf(m directoryModel) computedValues {
+	return computedValues{SourceHash: m.SourceHash, DestinationHash: m.DestinationHash, Pending: m.Pending, LastSync: m.LastSync}
+}
+
+func (r *directoryResource) setComputed(ctx context.Context, resp *resource.ModifyPlanResponse, v computedValues) {
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_hash"), v.SourceHash)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("destination_hash"), v.DestinationHash)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("pending"), v.Pending)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("last_sync"), v.LastSync)...)
 }
 
 // checkSource returns an error saying what to fix when source cannot be
-// pushed.
+// read.
 func checkSource(source string) error {
 	_, err := os.Stat(source)
 	if err == nil {
@@ -128,9 +638,9 @@ func checkSource(source string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("source %s does not exist. Set source to an existing local directory "+
 			"(relative paths are relative to the directory Terraform runs in; \"${path.module}/dir/\" avoids that): "+
-			"\"dir/\" pushes its contents, \"dir\" the directory itself", where)
+			"\"dir/\" copies its contents, \"dir\" the directory itself", where)
 	case strings.HasSuffix(source, "/") && isNotDir(err):
-		return fmt.Errorf("source %s is not a directory, but ends in \"/\"; remove the trailing slash to push a single file", where)
+		return fmt.Errorf("source %s is not a directory, but ends in \"/\"; remove the trailing slash to copy a single file", where)
 	}
 	return fmt.Errorf("source %s cannot be read: %v. Check that it exists and that Terraform may read it", where, err)
 }
@@ -154,11 +664,10 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.push(ctx, plan)...)
+	resp.Diagnostics.Append(r.apply(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID = plan.Destination
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -168,108 +677,367 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.push(ctx, plan)...)
+	if !plan.LastSync.IsUnknown() {
+		// The plan found nothing to sync (only settings changed): record
+		// them, as planned.
+		plan.ID = plan.Destination
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	resp.Diagnostics.Append(r.apply(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID = plan.Destination
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// Read keeps the resource while what it pushed exists on the remote host and
-// removes it from state when it is gone, so the next apply pushes again.
+// apply syncs and fills in the computed values the plan left unknown;
+// known planned values are kept as planned.
+func (r *directoryResource) apply(ctx context.Context, m *directoryModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	c, d := syncConfigOf(ctx, *m)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	cn := r.newConn(c.Ends)
+	defer cn.close()
+
+	res, d := r.sync(ctx, cn, c)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	m.ID = m.Destination
+	m.LastSync = lastSyncValue(res.Stats)
+	if m.Pending.IsUnknown() {
+		m.Pending = pendingValue(changesFromResult(res.Changes))
+	}
+	var dest *tree.Manifest
+	if m.DestinationHash.IsUnknown() {
+		if c.Drift == driftNone {
+			m.DestinationHash = types.StringNull()
+		} else {
+			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))
+			diags.Append(d...)
+			if diags.HasError() {
+				return diags
+			}
+			m.DestinationHash = types.StringValue(dest.Hash())
+		}
+	}
+	if m.SourceHash.IsUnknown() {
+		src, _, d := r.sourceManifest(ctx, cn, c, contentAlgo(dest, types.StringNull(), types.StringNull()), false)
+		diags.Append(d...)
+		if diags.HasError() {
+			return diags
+		}
+		m.SourceHash = types.StringValue(src.Hash())
+	}
+	return diags
+}
+
+// engineOptions maps the configuration to the engine's options.
+func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsync.Options {
+	inc, exc := c.Filters.engineFilters()
+	return rsync.Options{
+		RsyncPath: r.settingsOrDefault().RsyncPath,
+		Delete:    c.Delete,
+		Checksum:  c.Checksum,
+		Compress:  c.Compress,
+		Include:   inc,
+		Exclude:   exc,
+		Logger:    newEngineLogger(ctx),
+	}
+}
+
+// run runs one transfer in the configured direction.
+func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opts rsync.Options) (*rsync.Result, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var res *rsync.Result
+	var err error
+	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
+	switch c.Ends.Dir {
+	case dirLocal:
+		res, err = rsync.Local(ctx, src, dst, opts)
+	default:
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		if c.Ends.Dir == dirPush {
+			res, err = rsync.Push(ctx, t, src, pushDestPath(dst), opts)
+		} else {
+			res, err = rsync.Pull(ctx, t, pushDestPath(src), dst, opts)
+		}
+	}
+	if err != nil {
+		verb := map[direction]string{dirPush: "Push", dirPull: "Pull", dirLocal: "Copy"}[c.Ends.Dir]
+		what := "dry run"
+		if !opts.DryRun {
+			what = strings.ToLower(verb)
+		}
+		attr := "destination"
+		if c.Ends.Dir == dirPull {
+			attr = "source"
+		}
+		diags.AddAttributeError(path.Root(attr), verb+" failed",
+			fmt.Sprintf("The %s of %s to %s failed: %v.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, err,
+				r.remoteHint(err, c.Ends.Dir != dirLocal)))
+		return nil, diags
+	}
+	for _, w := range res.Warnings {
+		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", w)
+	}
+	return res, diags
+}
+
+// sync runs the transfer: a dry run first when max_delete must be
+// checked, then the real one; every itemized change is logged at INFO.
+func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*rsync.Result, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if !c.Ends.Src.Remote {
+		diags.Append(sourceDiagnostics(c.Ends.Src.Path())...)
+		if diags.HasError() {
+			return nil, diags
+		}
+	}
+	ctx = tflog.SetField(ctx, "destination", c.Ends.Dst.Raw)
+	opts := r.engineOptions(ctx, c)
+	if c.Delete && c.MaxDelete != nil {
+		dry := opts
+		dry.DryRun = true
+		res, d := r.run(ctx, cn, c, dry)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		if n, first := deletions(res.Changes); int64(n) > *c.MaxDelete {
+			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions", maxDeleteError(n, *c.MaxDelete, first))
+			return nil, diags
+		}
+	}
+	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
+	res, d := r.run(ctx, cn, c, opts)
+	diags.Append(d...)
+	if diags.HasError() {
+		return nil, diags
+	}
+	for _, ch := range res.Changes {
+		tflog.Info(ctx, "rsync change", map[string]interface{}{"path": ch.Path, "kind": string(ch.Kind), "itemize": ch.Itemize})
+	}
+	tflog.Info(ctx, "synced", map[string]interface{}{
+		"protocol": res.Protocol, "checksum": res.Checksum, "compression": res.Compression,
+		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
+		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
+		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": len(res.Changes),
+	})
+	return res, diags
+}
+
+// Read checks that the copied tree still exists (it is removed from state
+// when it is gone, so the next plan creates it again) and, unless
+// drift_detection = "none", reads it and sets destination_hash. The
+// manifest is kept in this process for the ModifyPlan that follows.
 func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state directoryModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec, err := parseRemote(state.Destination.ValueString())
-	if err != nil {
-		summary, detail := remoteDiagnostic("destination", err)
-		resp.Diagnostics.AddAttributeError(path.Root("destination"), summary, detail)
-		return
-	}
-	client, diags := r.dial(ctx, spec)
+	c, diags := syncConfigOf(ctx, state)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	defer client.Close()
+	if c.Ends.Src.Remote {
+		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
+	}
+	cn := r.newConn(c.Ends)
+	defer cn.close()
+	root := c.root()
 
-	cmd := existsCommand(state.Source.ValueString(), spec.Path)
-	exists, err := remoteExists(ctx, sshconn.NewTransport(client), cmd)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
-			fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+
-				"command on the host and can read the destination path.", spec.Path, spec.Host, err))
-		return
+	var exists bool
+	if c.Ends.Dst.Remote {
+		t, d := cn.transport(ctx)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		cmd := "test -e " + remoteShellPath(strings.TrimSuffix(root.RemovePath, "/"))
+		if root.RemovePath == "/" {
+			cmd = "test -e /"
+		}
+		var err error
+		exists, err = remoteExists(ctx, t, cmd)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
+				fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+
+					"command on the host and can read the destination path.", root.RemovePath, c.Ends.Dst.Spec.Host, err))
+			return
+		}
+	} else {
+		var err error
+		exists, err = localExists(root.RemovePath)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
+				fmt.Sprintf("Could not check whether %s exists: %v. Check that Terraform may read it.", root.RemovePath, err))
+			return
+		}
 	}
 	if !exists {
-		tflog.Warn(ctx, "destination is gone from the remote host; removing rsync_directory from state",
-			map[string]interface{}{"destination": state.Destination.ValueString(), "check": cmd})
+		tflog.Warn(ctx, "the copied tree is gone from the destination; removing rsync_directory from state",
+			map[string]interface{}{"destination": state.Destination.ValueString(), "path": root.RemovePath})
+		manifests.drop(r.destKey(c))
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if state.ID.IsNull() || state.ID.IsUnknown() {
+	if c.Drift != driftNone {
+		m, d := r.destManifest(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		h := m.Hash()
+		if state.DestinationHash.ValueString() != h && !state.DestinationHash.IsNull() {
+			tflog.Info(ctx, "the destination changed since the last refresh", map[string]interface{}{
+				"destination": state.Destination.ValueString(), "was": state.DestinationHash.ValueString(), "now": h,
+			})
+		}
+		state.DestinationHash = types.StringValue(h)
+	}
+	if !known(state.ID) {
 		state.ID = state.Destination
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Delete forgets the resource. The remote files stay in place.
-func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteRequest, _ *resource.DeleteResponse) {
+// Delete removes the copied tree with on_destroy = "delete"; by default
+// it only forgets it.
+func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state directoryModel
-	_ = req.State.Get(ctx, &state)
-	tflog.Info(ctx, "rsync_directory removed from state; the remote files are left in place",
-		map[string]interface{}{"destination": state.Destination.ValueString()})
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, diags := syncConfigOf(ctx, state)
+	if c.OnDestroy != onDestroyDelete {
+		tflog.Info(ctx, "rsync_directory removed from state; the copied files are left in place (on_destroy = \"keep\")",
+			map[string]interface{}{"destination": state.Destination.ValueString()})
+		return
+	}
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	manifests.drop(r.destKey(c))
+	root := c.root()
+	if err := unsafeRemovePath(root.RemovePath); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Refusing to delete the destination",
+			fmt.Sprintf("on_destroy = \"delete\" would remove %s, but %v. Nothing was deleted. Set on_destroy = \"keep\" "+
+				"(and remove the files yourself), or point destination at a directory of its own.", root.RemovePath, err))
+		return
+	}
+	tflog.Info(ctx, "deleting the copied tree (on_destroy = \"delete\")", map[string]interface{}{
+		"destination": state.Destination.ValueString(), "path": root.RemovePath,
+	})
+	if !c.Ends.Dst.Remote {
+		resp.Diagnostics.Append(removeLocal(root.RemovePath)...)
+		return
+	}
+	cn := r.newConn(c.Ends)
+	defer cn.close()
+	t, d := cn.transport(ctx)
+	resp.Diagnostics.Append(d...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cmd := removeCommand(strings.TrimSuffix(root.RemovePath, "/"), r.settingsOrDefault().RsyncPath)
+	if err := runRemote(ctx, t, cmd); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Cannot delete the destination",
+			fmt.Sprintf("on_destroy = \"delete\": %q on %s failed: %v. Check that the SSH user (or rsync_path's prefix, such as sudo) "+
+				"may remove it, or set on_destroy = \"keep\".", cmd, c.Ends.Dst.Spec.Host, err))
+	}
 }
 
-// push runs `rsync -a source destination` through the engine.
-func (r *directoryResource) push(ctx context.Context, m directoryModel) diag.Diagnostics {
+// removeLocal removes a local destination tree, refusing the current and
+// home directories and the root.
+func removeLocal(p string) diag.Diagnostics {
 	var diags diag.Diagnostics
-	source, dest := m.Source.ValueString(), m.Destination.ValueString()
-	diags.Append(sourceDiagnostics(source)...)
-	if diags.HasError() {
-		return diags
+	abs, err := filepath.Abs(p)
+	if err == nil {
+		cwd, _ := os.Getwd()
+		home, _ := os.UserHomeDir()
+		if abs == "/" || abs == cwd || (home != "" && abs == filepath.Clean(home)) || strings.HasPrefix(cwd+"/", abs+"/") {
+			err = fmt.Errorf("%s is the root, the home directory or contains the current directory", abs)
+		}
 	}
-	spec, err := parseRemote(dest)
+	if err == nil {
+		err = os.RemoveAll(p)
+	}
 	if err != nil {
-		summary, detail := remoteDiagnostic("destination", err)
-		diags.AddAttributeError(path.Root("destination"), summary, detail)
-		return diags
+		diags.AddAttributeError(path.Root("on_destroy"), "Cannot delete the destination",
+			fmt.Sprintf("on_destroy = \"delete\" could not remove %s: %v. Set on_destroy = \"keep\" to leave it in place.", p, err))
 	}
-	client, dd := r.dial(ctx, spec)
-	diags.Append(dd...)
-	if diags.HasError() {
-		return diags
-	}
-	defer client.Close()
-
-	s := r.settingsOrDefault()
-	ctx = tflog.SetField(ctx, "destination", dest)
-	tflog.Info(ctx, "pushing", map[string]interface{}{"source": source, "remote_path": pushDestPath(spec.Path)})
-	res, err := rsync.Push(ctx, sshconn.NewTransport(client), source, pushDestPath(spec.Path), rsync.Options{
-		RsyncPath: s.RsyncPath,
-		Logger:    newEngineLogger(ctx),
-	})
-	if err != nil {
-		diags.AddAttributeError(path.Root("destination"), "Push failed",
-			fmt.Sprintf("Could not push %s to %s: %v.\n\n%s", source, dest, err, pushHint(err, s.RsyncPath)))
-		return diags
-	}
-	for _, w := range res.Warnings {
-		diags.AddAttributeWarning(path.Root("destination"), "Warning from the remote rsync", w)
-	}
-	tflog.Info(ctx, "pushed", map[string]interface{}{
-		"protocol": res.Protocol, "checksum": res.Checksum, "files": res.Stats.FilesTotal,
-		"transferred": res.Stats.FilesTransferred, "bytes_sent": res.Stats.BytesSent,
-		"bytes_received": res.Stats.BytesReceived, "changes": len(res.Changes),
-	})
 	return diags
 }
 
-// pushHint says what to do about a failed push.
+// ImportState takes the destination — `[user@]host:path` or a local path —
+// as the import ID, or "SOURCE|DESTINATION" to set the source as well (the
+// next plan is then empty when the trees match; with the destination
+// alone it sets source in place and changes no file). Settings start at
+// their defaults; refresh then reads the destination.
+func (r *directoryResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id := req.ID
+	source := ""
+	if i := strings.LastIndex(id, "|"); i >= 0 {
+		source, id = id[:i], id[i+1:]
+	}
+	if _, err := parseEndpoint(id); err != nil {
+		resp.Diagnostics.AddError("Invalid import ID",
+			fmt.Sprintf("The import ID is the destination, or SOURCE|DESTINATION: %s", endpointDetail("destination", err)))
+		return
+	}
+	m := directoryModel{
+		ID:              types.StringValue(id),
+		Destination:     types.StringValue(id),
+		Source:          types.StringNull(),
+		Delete:          types.BoolValue(false),
+		Exclude:         types.ListNull(types.StringType),
+		Include:         types.ListNull(types.StringType),
+		Protect:         types.ListNull(types.StringType),
+		Checksum:        types.BoolValue(false),
+		Compress:        types.BoolValue(false),
+		DriftDetection:  types.StringValue(driftChecksum),
+		OnDestroy:       types.StringValue(onDestroyKeep),
+		MaxDelete:       types.Int64Null(),
+		SourceHash:      types.StringNull(),
+		DestinationHash: types.StringNull(),
+		Pending:         types.ObjectNull(pendingAttrTypes),
+		LastSync:        types.ObjectNull(lastSyncAttrTypes),
+	}
+	if source != "" {
+		ends, attr, err := parseEnds(source, id)
+		if err != nil {
+			resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("In SOURCE|DESTINATION, %s", endpointDetail(attr, err)))
+			return
+		}
+		m.Source = types.StringValue(source)
+		c := syncConfig{Ends: ends, SourceKnown: true, Drift: driftChecksum}
+		cn := r.newConn(ends)
+		defer cn.close()
+		src, _, d := r.sourceManifest(ctx, cn, c, csum.XXH128, false)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		m.SourceHash = types.StringValue(src.Hash())
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// pushHint says what to do about a failed transfer or listing.
 func pushHint(err error, rsyncPath string) string {
 	var ee *rsync.ExitError
 	if errors.As(err, &ee) {
@@ -278,12 +1046,12 @@ func pushHint(err error, rsyncPath string) string {
 			return fmt.Sprintf("The remote command %q could not be run. Install rsync on the remote host, "+
 				"or set the provider's rsync_path to the command that starts it.", rsyncPath)
 		case 3, 11, 23:
-			return "Check that the destination path is writable by the SSH user (rsync_path = \"sudo rsync\" " +
+			return "Check that the path exists and is readable and writable by the SSH user (rsync_path = \"sudo rsync\" " +
 				"runs the remote side with sudo) and that the disk is not full."
 		}
 	}
 	return "Check that rsync is installed on the remote host (or set the provider's rsync_path), and that the " +
-		"SSH user may write to the destination path."
+		"SSH user may read and write the path."
 }
 
 func (r *directoryResource) settingsOrDefault() connSettings {
@@ -293,8 +1061,9 @@ func (r *directoryResource) settingsOrDefault() connSettings {
 	return connSettings{RsyncPath: defaultRsyncPath}
 }
 
-// dial opens the SSH connection for spec with the provider's settings.
-func (r *directoryResource) dial(ctx context.Context, spec remoteSpec) (*ssh.Client, diag.Diagnostics) {
+// dial opens the SSH connection for spec with the provider's settings;
+// errors are attributed to attr.
+func (r *directoryResource) dial(ctx context.Context, spec remoteSpec, attr string) (*ssh.Client, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	cfg := r.settingsOrDefault().sshConfig(spec)
 	tflog.Debug(ctx, "opening SSH connection", map[string]interface{}{
@@ -303,7 +1072,7 @@ func (r *directoryResource) dial(ctx context.Context, spec remoteSpec) (*ssh.Cli
 	client, err := sshconn.Dial(ctx, cfg)
 	if err != nil {
 		summary, detail := dialDiagnostic(err, cfg)
-		diags.AddAttributeError(path.Root("destination"), summary, detail)
+		diags.AddAttributeError(path.Root(attr), summary, detail)
 		return nil, diags
 	}
 	return client, diags
@@ -327,9 +1096,37 @@ func dialDiagnostic(err error, cfg sshconn.Config) (summary, detail string) {
 // remoteExists runs a `test` command through the transport: exit 0 means it
 // exists, 1 that it does not; anything else is an error.
 func remoteExists(ctx context.Context, t rsync.Transport, command string) (bool, error) {
-	p, err := t.Start(ctx, command)
+	code, msg, err := runCommand(ctx, t, command)
 	if err != nil {
 		return false, err
+	}
+	switch code {
+	case 0:
+		return true, nil
+	case 1:
+		return false, nil
+	}
+	return false, fmt.Errorf("remote command %q exited with status %d: %s", command, code, msg)
+}
+
+// runRemote runs a command that must succeed.
+func runRemote(ctx context.Context, t rsync.Transport, command string) error {
+	code, msg, err := runCommand(ctx, t, command)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("exited with status %d: %s", code, msg)
+	}
+	return nil
+}
+
+// runCommand runs a remote shell command with no input and returns its
+// exit status and (the start of) its error output.
+func runCommand(ctx context.Context, t rsync.Transport, command string) (int, string, error) {
+	p, err := t.Start(ctx, command)
+	if err != nil {
+		return 0, "", err
 	}
 	_ = p.Stdin().Close()
 	stderr := make(chan string, 1)
@@ -343,18 +1140,12 @@ func remoteExists(ctx context.Context, t rsync.Transport, command string) (bool,
 	msg := <-stderr
 	if err != nil {
 		_ = p.Kill()
-		return false, err
-	}
-	switch code {
-	case 0:
-		return true, nil
-	case 1:
-		return false, nil
+		return 0, "", err
 	}
 	if msg == "" {
 		msg = "no message"
 	}
-	return false, fmt.Errorf("remote command %q exited with status %d: %s", command, code, msg)
+	return code, msg, nil
 }
 
 // displayHost is user@host[ port N] for messages.
@@ -370,4 +1161,24 @@ func displayHost(cfg sshconn.Config) string {
 		h = fmt.Sprintf("%s port %d", h, cfg.Port)
 	}
 	return h
+}
+
+// patternValidator checks an rsync filter pattern.
+type patternValidator struct{}
+
+func (patternValidator) Description(context.Context) string {
+	return "must be an rsync filter pattern"
+}
+
+func (v patternValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (patternValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := filter.Validate(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid rsync pattern",
+			fmt.Sprintf("%s: %q is not a usable rsync pattern: %v. Write one pattern per list element, e.g. \".git/\", \"*.tmp\" or \"/build/\".",
+				req.Path, req.ConfigValue.ValueString(), err))
+	}
 }

@@ -212,22 +212,6 @@ func TestAccDirectory_missingSource(t *testing.T) {
 	})
 }
 
-func TestAccDirectory_destinationWithoutHost(t *testing.T) {
-	srv := accSetup(t)
-	src := newSource(t)
-
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6ProviderFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config:      directoryConfig(providerConfig(srv, nil), src+"/", t.TempDir()),
-				PlanOnly:    true,
-				ExpectError: words(`Destination has no host … destination … has no "host:" part … Write it as [user@]host:path`),
-			},
-		},
-	})
-}
-
 // TestAccDirectory_sourceChange changes source in place: an update that
 // pushes the new tree (a changed file, new entries) into the same
 // destination.

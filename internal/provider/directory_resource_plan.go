@@ -1,0 +1,279 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// This file holds the pure decisions behind rsync_directory's plan: what
+// the computed attributes are planned to be, given the prior state, the
+// source manifest and (when known) the diff against the destination. No
+// I/O happens here; directory_resource.go gathers the inputs.
+
+// Drift detection modes (attribute drift_detection).
+const (
+	driftChecksum = "checksum"
+	driftMetadata = "metadata"
+	driftNone     = "none"
+)
+
+// on_destroy values.
+const (
+	onDestroyKeep   = "keep"
+	onDestroyDelete = "delete"
+)
+
+// pendingCap is how many paths of each kind pending lists.
+const pendingCap = 100
+
+var pendingAttrTypes = map[string]attr.Type{
+	"create":       types.ListType{ElemType: types.StringType},
+	"update":       types.ListType{ElemType: types.StringType},
+	"delete":       types.ListType{ElemType: types.StringType},
+	"create_count": types.Int64Type,
+	"update_count": types.Int64Type,
+	"delete_count": types.Int64Type,
+}
+
+var lastSyncAttrTypes = map[string]attr.Type{
+	"files_transferred": types.Int64Type,
+	"bytes_sent":        types.Int64Type,
+	"bytes_received":    types.Int64Type,
+	"literal_bytes":     types.Int64Type,
+	"matched_bytes":     types.Int64Type,
+	"deleted":           types.Int64Type,
+}
+
+// pendingValue is the pending object for a set of changes: the first
+// pendingCap paths of each kind, and the full counts.
+func pendingValue(c tree.Changes) types.Object {
+	list := func(paths []string) attr.Value {
+		if len(paths) > pendingCap {
+			paths = paths[:pendingCap]
+		}
+		vals := make([]attr.Value, len(paths))
+		for i, p := range paths {
+			vals[i] = types.StringValue(p)
+		}
+		return types.ListValueMust(types.StringType, vals)
+	}
+	return types.ObjectValueMust(pendingAttrTypes, map[string]attr.Value{
+		"create":       list(c.Create),
+		"update":       list(c.Update),
+		"delete":       list(c.Delete),
+		"create_count": types.Int64Value(int64(len(c.Create))),
+		"update_count": types.Int64Value(int64(len(c.Update))),
+		"delete_count": types.Int64Value(int64(len(c.Delete))),
+	})
+}
+
+// changesFromResult sorts a transfer's itemized changes into what pending
+// lists, in the form tree.Diff uses ("." for the root, directories with a
+// trailing "/"). Changes of metadata only count as updates.
+func changesFromResult(changes []rsync.Change) tree.Changes {
+	var c tree.Changes
+	for _, ch := range changes {
+		p := ch.Path
+		if p == "./" || p == "" {
+			p = "."
+		}
+		switch ch.Kind {
+		case rsync.ChangeCreate:
+			c.Create = append(c.Create, p)
+		case rsync.ChangeUpdate, rsync.ChangeAttrs:
+			c.Update = append(c.Update, p)
+		case rsync.ChangeDelete:
+			c.Delete = append(c.Delete, p)
+		}
+	}
+	return c
+}
+
+// deletions counts the deletions among a transfer's changes and returns
+// the first few paths, for the max_delete guard.
+func deletions(changes []rsync.Change) (n int, first []string) {
+	for _, ch := range changes {
+		if ch.Kind == rsync.ChangeDelete {
+			n++
+			if len(first) < 10 {
+				first = append(first, ch.Path)
+			}
+		}
+	}
+	return n, first
+}
+
+// maxDeleteError is the message of a refused sync: it names the attribute,
+// the numbers, some of the paths and what to do.
+func maxDeleteError(n int, max int64, paths []string) string {
+	more := ""
+	if n > len(paths) {
+		more = fmt.Sprintf(" and %d more", n-len(paths))
+	}
+	return fmt.Sprintf("This sync would delete %d files or directories from the destination, more than max_delete = %d allows, "+
+		"so nothing was changed. It would delete: %s%s.\n\n"+
+		"If these deletions are intended, raise max_delete (or remove it); otherwise add the paths to the source, "+
+		"to exclude or to protect, or set delete = false.", n, max, strings.Join(paths, ", "), more)
+}
+
+func lastSyncValue(s rsync.Stats) types.Object {
+	return types.ObjectValueMust(lastSyncAttrTypes, map[string]attr.Value{
+		"files_transferred": types.Int64Value(int64(s.FilesTransferred)),
+		"bytes_sent":        types.Int64Value(s.BytesSent),
+		"bytes_received":    types.Int64Value(s.BytesReceived),
+		"literal_bytes":     types.Int64Value(s.LiteralBytes),
+		"matched_bytes":     types.Int64Value(s.MatchedBytes),
+		"deleted":           types.Int64Value(int64(s.Deleted)),
+	})
+}
+
+// computedValues are rsync_directory's computed sync attributes.
+type computedValues struct {
+	SourceHash      types.String
+	DestinationHash types.String
+	Pending         types.Object
+	LastSync        types.Object
+}
+
+// planInput is what planComputed decides from.
+type planInput struct {
+	// Prior holds the prior state's values; PriorExists is false on create.
+	Prior       computedValues
+	PriorExists bool
+	// SourceHash is the hash of the source now, with Algo.
+	SourceHash string
+	// Diff is what a sync would change, when the destination's manifest
+	// is known (nil on create and with drift_detection = "none").
+	Diff *tree.Changes
+	// ListingChanged is set when what the destination hash describes
+	// changed since the prior state (filters, drift_detection, where the
+	// source lands): the prior destination_hash is no longer comparable.
+	ListingChanged bool
+	// Drift is drift_detection.
+	Drift string
+}
+
+// planComputed plans the computed attributes and says whether the apply
+// has to sync.
+//
+// With work to do, source_hash is the new hash, pending the new diff
+// (unknown when there is no destination manifest to diff against: it is
+// then filled in from the transfer's itemized changes), destination_hash
+// and last_sync unknown (destination_hash stays null with
+// drift_detection = "none"). With nothing to do every computed attribute
+// keeps its prior value, so the plan is empty — except a null prior
+// source_hash (after import), which takes the new value.
+func planComputed(in planInput) (computedValues, bool) {
+	work := !in.PriorExists || in.ListingChanged || sourceChanged(in)
+	if in.Diff != nil && !in.Diff.Empty() {
+		work = true
+	}
+	if !work {
+		out := in.Prior
+		if out.SourceHash.IsNull() || out.SourceHash.IsUnknown() {
+			out.SourceHash = types.StringValue(in.SourceHash)
+		}
+		return out, false
+	}
+	out := computedValues{
+		SourceHash:      types.StringValue(in.SourceHash),
+		DestinationHash: types.StringUnknown(),
+		Pending:         types.ObjectUnknown(pendingAttrTypes),
+		LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
+	}
+	if in.Drift == driftNone {
+		out.DestinationHash = types.StringNull()
+	}
+	if in.Diff != nil {
+		out.Pending = pendingValue(*in.Diff)
+	}
+	return out, true
+}
+
+// sourceChanged reports whether the source differs from what the prior
+// state recorded. A prior hash made with another content algorithm (the
+// server negotiated md5, say, after a create hashed with xxh128) is not
+// comparable: the diff against the destination decides then, and without
+// one the source counts as changed. A null prior hash (after import)
+// counts as unchanged when there is a diff to decide.
+func sourceChanged(in planInput) bool {
+	prior := in.Prior.SourceHash
+	if prior.IsUnknown() || prior.IsNull() {
+		return in.Diff == nil
+	}
+	if prior.ValueString() == in.SourceHash {
+		return false
+	}
+	pa, pok := tree.AlgoOfHash(prior.ValueString())
+	na, nok := tree.AlgoOfHash(in.SourceHash)
+	if pok && nok && pa != na && in.Diff != nil {
+		return false
+	}
+	return true
+}
+
+// contentAlgo picks the digest algorithm for hashing a local tree: the
+// one of the destination's manifest when it has one (its digests must be
+// comparable with ours), else the one the prior state's hashes name, else
+// xxh128.
+func contentAlgo(dest *tree.Manifest, priorDestHash, priorSourceHash types.String) csum.Algo {
+	if dest != nil && dest.Mode == tree.Content && dest.Algo != 0 {
+		return dest.Algo
+	}
+	for _, h := range []types.String{priorDestHash, priorSourceHash} {
+		if h.IsNull() || h.IsUnknown() {
+			continue
+		}
+		if a, ok := tree.AlgoOfHash(h.ValueString()); ok {
+			return a
+		}
+	}
+	return csum.XXH128
+}
+
+// manifestMode is the manifest mode a drift_detection value reads the
+// destination with.
+func manifestMode(drift string) tree.Mode {
+	if drift == driftMetadata {
+		return tree.Metadata
+	}
+	return tree.Content
+}
+
+// filterSet is the effective filter configuration of a sync.
+type filterSet struct {
+	Include []string
+	Exclude []string
+	Protect []string
+}
+
+// engineFilters is what the engine is given. protect patterns go in with
+// the excludes: rsync spares excluded paths from deletion, which is what
+// protect asks for, but an exclude also keeps a matching local path from
+// being sent (the provider warns at plan time when a protect pattern
+// matches a source path).
+func (f filterSet) engineFilters() (include, exclude []string) {
+	exclude = append(append([]string{}, f.Exclude...), f.Protect...)
+	return f.Include, exclude
+}
+
+// key is a canonical text of the filters, for cache keys and to notice a
+// change.
+func (f filterSet) key() string {
+	var b strings.Builder
+	for _, l := range [][]string{f.Include, f.Exclude, f.Protect} {
+		b.WriteString(fmt.Sprintf("%d", len(l)))
+		for _, p := range l {
+			b.WriteString(fmt.Sprintf(":%d:%s", len(p), p))
+		}
+		b.WriteByte('|')
+	}
+	return b.String()
+}

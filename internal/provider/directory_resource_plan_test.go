@@ -1,0 +1,352 @@
+package provider
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+func priorValues() computedValues {
+	return computedValues{
+		SourceHash:      types.StringValue("xxh128:aaaa"),
+		DestinationHash: types.StringValue("xxh128:aaaa"),
+		Pending:         pendingValue(tree.Changes{Update: []string{"old.txt"}}),
+		LastSync:        lastSyncValue(rsync.Stats{FilesTransferred: 1}),
+	}
+}
+
+func TestPlanComputed(t *testing.T) {
+	empty := &tree.Changes{}
+	edit := &tree.Changes{Update: []string{"index.html"}}
+	tests := []struct {
+		name     string
+		in       planInput
+		wantWork bool
+		check    func(t *testing.T, out computedValues)
+	}{
+		{
+			name:     "nothing to do keeps every prior value",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Diff: empty, Drift: driftChecksum},
+			wantWork: false,
+			check: func(t *testing.T, out computedValues) {
+				if !reflect.DeepEqual(out, priorValues()) {
+					t.Errorf("out = %+v, want the prior values", out)
+				}
+			},
+		},
+		{
+			name:     "a diff plans pending and leaves the rest to apply",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Diff: edit, Drift: driftChecksum},
+			wantWork: true,
+			check: func(t *testing.T, out computedValues) {
+				if !out.Pending.Equal(pendingValue(*edit)) {
+					t.Errorf("pending = %v", out.Pending)
+				}
+				if !out.DestinationHash.IsUnknown() || !out.LastSync.IsUnknown() {
+					t.Errorf("destination_hash %v, last_sync %v: want unknown", out.DestinationHash, out.LastSync)
+				}
+				if out.SourceHash.ValueString() != "xxh128:aaaa" {
+					t.Errorf("source_hash = %v", out.SourceHash)
+				}
+			},
+		},
+		{
+			name:     "a source change with an empty diff is still work",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:bbbb", Diff: empty, Drift: driftChecksum},
+			wantWork: true,
+			check: func(t *testing.T, out computedValues) {
+				if out.SourceHash.ValueString() != "xxh128:bbbb" || !out.Pending.Equal(pendingValue(tree.Changes{})) {
+					t.Errorf("out = %+v", out)
+				}
+			},
+		},
+		{
+			name:     "another algorithm with an empty diff is not a change",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "md5:cccc", Diff: empty, Drift: driftChecksum},
+			wantWork: false,
+			check: func(t *testing.T, out computedValues) {
+				if out.SourceHash.ValueString() != "xxh128:aaaa" {
+					t.Errorf("source_hash = %v, want the prior one", out.SourceHash)
+				}
+			},
+		},
+		{
+			name:     "a changed listing definition is work",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Diff: empty, ListingChanged: true, Drift: driftChecksum},
+			wantWork: true,
+		},
+		{
+			name:     "drift none: an unchanged source is no work",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Drift: driftNone},
+			wantWork: false,
+		},
+		{
+			name:     "drift none: a changed source leaves pending to apply and destination_hash null",
+			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:bbbb", Drift: driftNone},
+			wantWork: true,
+			check: func(t *testing.T, out computedValues) {
+				if !out.Pending.IsUnknown() || !out.DestinationHash.IsNull() {
+					t.Errorf("pending %v, destination_hash %v", out.Pending, out.DestinationHash)
+				}
+			},
+		},
+		{
+			name:     "create",
+			in:       planInput{SourceHash: "xxh128:aaaa", Drift: driftChecksum},
+			wantWork: true,
+			check: func(t *testing.T, out computedValues) {
+				if !out.Pending.IsUnknown() || out.SourceHash.ValueString() != "xxh128:aaaa" {
+					t.Errorf("out = %+v", out)
+				}
+			},
+		},
+		{
+			name: "after import: a matching tree sets source_hash only",
+			in: planInput{
+				Prior: computedValues{
+					SourceHash: types.StringNull(), DestinationHash: types.StringValue("xxh128:aaaa"),
+					Pending: types.ObjectNull(pendingAttrTypes), LastSync: types.ObjectNull(lastSyncAttrTypes),
+				},
+				PriorExists: true, SourceHash: "xxh128:aaaa", Diff: empty, Drift: driftChecksum,
+			},
+			wantWork: false,
+			check: func(t *testing.T, out computedValues) {
+				if out.SourceHash.ValueString() != "xxh128:aaaa" || !out.Pending.IsNull() || !out.LastSync.IsNull() ||
+					out.DestinationHash.ValueString() != "xxh128:aaaa" {
+					t.Errorf("out = %+v", out)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, work := planComputed(tt.in)
+			if work != tt.wantWork {
+				t.Fatalf("work = %v, want %v", work, tt.wantWork)
+			}
+			if tt.check != nil {
+				tt.check(t, out)
+			}
+		})
+	}
+}
+
+func TestPendingValueCaps(t *testing.T) {
+	var c tree.Changes
+	for i := 0; i < 250; i++ {
+		c.Create = append(c.Create, filepath.Join("d", strings.Repeat("x", i%7+1)))
+	}
+	v := pendingValue(c)
+	attrs := v.Attributes()
+	if n := len(attrs["create"].(types.List).Elements()); n != pendingCap {
+		t.Errorf("create lists %d paths, want %d", n, pendingCap)
+	}
+	if got := attrs["create_count"].(types.Int64).ValueInt64(); got != 250 {
+		t.Errorf("create_count = %d", got)
+	}
+	if n := len(attrs["delete"].(types.List).Elements()); n != 0 {
+		t.Errorf("delete lists %d", n)
+	}
+}
+
+func TestChangesFromResult(t *testing.T) {
+	got := changesFromResult([]rsync.Change{
+		{Path: "./", Kind: rsync.ChangeAttrs},
+		{Path: "a.txt", Kind: rsync.ChangeCreate},
+		{Path: "d/", Kind: rsync.ChangeCreate},
+		{Path: "b.txt", Kind: rsync.ChangeUpdate},
+		{Path: "old", Kind: rsync.ChangeDelete},
+	})
+	want := tree.Changes{Create: []string{"a.txt", "d/"}, Update: []string{".", "b.txt"}, Delete: []string{"old"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	n, first := deletions([]rsync.Change{{Path: "x", Kind: rsync.ChangeDelete}, {Path: "y", Kind: rsync.ChangeCreate}, {Path: "z/", Kind: rsync.ChangeDelete}})
+	if n != 2 || !reflect.DeepEqual(first, []string{"x", "z/"}) {
+		t.Errorf("deletions = %d %v", n, first)
+	}
+	msg := maxDeleteError(2, 1, first)
+	for _, w := range []string{"delete 2", "max_delete = 1", "nothing was changed", "x, z/", "raise max_delete"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("max_delete message lacks %q: %s", w, msg)
+		}
+	}
+}
+
+func TestContentAlgo(t *testing.T) {
+	null := types.StringNull()
+	if a := contentAlgo(nil, null, null); a != csum.XXH128 {
+		t.Errorf("default = %v", a)
+	}
+	if a := contentAlgo(nil, types.StringValue("md5:00"), types.StringValue("xxh128:00")); a != csum.MD5 {
+		t.Errorf("from destination_hash = %v", a)
+	}
+	if a := contentAlgo(nil, types.StringValue("meta:00"), types.StringValue("md5:00")); a != csum.MD5 {
+		t.Errorf("meta destination_hash falls back to source_hash: %v", a)
+	}
+	m := &tree.Manifest{Mode: tree.Content, Algo: csum.XXH64}
+	if a := contentAlgo(m, types.StringValue("md5:00"), null); a != csum.XXH64 {
+		t.Errorf("from the destination manifest = %v", a)
+	}
+}
+
+func TestLanding(t *testing.T) {
+	tests := []struct {
+		source, dest string
+		known        bool
+		want         destRoot
+	}{
+		{"site/", "/var/www/", true, destRoot{ListPath: "/var/www/", RemovePath: "/var/www/"}},
+		{"site/", "/var/www", true, destRoot{ListPath: "/var/www/", RemovePath: "/var/www"}},
+		{"./a/site", "/var/www", true, destRoot{ListPath: "/var/www/site", Prefix: "site", RemovePath: "/var/www/site"}},
+		{"site", "", true, destRoot{ListPath: "site", Prefix: "site", RemovePath: "site"}},
+		{"site/", "", true, destRoot{ListPath: "./", RemovePath: "."}},
+		{"", "/x", true, destRoot{ListPath: "/x/", RemovePath: "/x"}},
+		{".", "/x", true, destRoot{ListPath: "/x/", RemovePath: "/x"}},
+		{"", "/srv/site/", false, destRoot{ListPath: "/srv/site/", RemovePath: "/srv/site/"}},
+	}
+	for _, tt := range tests {
+		if got := landing(tt.source, tt.known, tt.dest, true); got != tt.want {
+			t.Errorf("landing(%q, %v, %q) = %+v, want %+v", tt.source, tt.known, tt.dest, got, tt.want)
+		}
+	}
+}
+
+func TestParseEnds(t *testing.T) {
+	tests := []struct {
+		src, dst string
+		dir      direction
+		badAttr  string
+	}{
+		{"site/", "h:/x", dirPush, ""},
+		{"h:/x/", "./out/", dirPull, ""},
+		{"a/", "b/", dirLocal, ""},
+		{"h1:/x", "h2:/y", 0, "source"},
+		{"h::mod", "/x", 0, "source"},
+		{"a/", "h::mod", 0, "destination"},
+	}
+	for _, tt := range tests {
+		e, attr, err := parseEnds(tt.src, tt.dst)
+		if tt.badAttr != "" {
+			if err == nil || attr != tt.badAttr {
+				t.Errorf("parseEnds(%q, %q) = %v, %q; want an error on %s", tt.src, tt.dst, err, attr, tt.badAttr)
+			}
+			continue
+		}
+		if err != nil || e.Dir != tt.dir {
+			t.Errorf("parseEnds(%q, %q) = %v %v, want %v", tt.src, tt.dst, e.Dir, err, tt.dir)
+		}
+	}
+	_, _, err := parseEnds("h1:/x", "h2:/y")
+	if !strings.Contains(err.Error(), "both remote") {
+		t.Errorf("two remotes: %v", err)
+	}
+}
+
+func TestUnsafeRemovePath(t *testing.T) {
+	for _, p := range []string{"", " ", "/", "//", ".", "./", "..", "~", "~/", "~deploy", "/var/../", "a/../.."} {
+		if unsafeRemovePath(p) == nil {
+			t.Errorf("unsafeRemovePath(%q) = nil, want refusal", p)
+		}
+	}
+	for _, p := range []string{"/var/www/site", "/var/www/site/", "site", "~/site", "./site"} {
+		if err := unsafeRemovePath(p); err != nil {
+			t.Errorf("unsafeRemovePath(%q) = %v", p, err)
+		}
+	}
+	if got := removeCommand("/var/www/it's", "sudo -n rsync"); got != `sudo -n rm -rf -- '/var/www/it'\''s'` {
+		t.Errorf("removeCommand = %s", got)
+	}
+	if got := removeCommand("~/site", "'/opt/rsync 3/bin/rsync'"); got != `rm -rf -- ~/'site'` {
+		t.Errorf("removeCommand = %s", got)
+	}
+	for in, want := range map[string]string{
+		"rsync": "", "sudo rsync": "sudo", "sudo -u www /usr/bin/rsync --x": "sudo -u www", "/opt/x": "",
+	} {
+		if got := privilegePrefix(in); got != want {
+			t.Errorf("privilegePrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFilterManifest(t *testing.T) {
+	m := &tree.Manifest{Items: []tree.Item{
+		{Name: ".", Kind: tree.Dir},
+		{Name: "a.txt", Kind: tree.File},
+		{Name: "uploads", Kind: tree.Dir},
+		{Name: "uploads/x.jpg", Kind: tree.File},
+		{Name: "z", Kind: tree.Dir},
+		{Name: "z/.env", Kind: tree.File},
+	}}
+	rules, err := filter.New(nil, []string{"/uploads/", ".env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, dropped := filterManifest(m, rules, "")
+	var names []string
+	for _, it := range kept.Items {
+		names = append(names, it.Name)
+	}
+	if !reflect.DeepEqual(names, []string{".", "a.txt", "z"}) || !reflect.DeepEqual(dropped, []string{"uploads/", "uploads/x.jpg", "z/.env"}) {
+		t.Errorf("kept %v dropped %v", names, dropped)
+	}
+	// A directory sent by name: the transfer names its entries site/...
+	rules, _ = filter.New(nil, []string{"/site/uploads/"})
+	_, dropped = filterManifest(m, rules, "site")
+	if !reflect.DeepEqual(dropped, []string{"uploads/", "uploads/x.jpg"}) {
+		t.Errorf("prefixed: dropped %v", dropped)
+	}
+}
+
+// TestHashLocalSourceProtect: protected source paths are left out of the
+// hash exactly as a walk with them excluded leaves them out.
+func TestHashLocalSourceProtect(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	for _, p := range []string{"a.txt", "uploads/x.jpg", "sub/.env", "sub/keep"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, p), []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := filterSet{Exclude: []string{"*.tmp"}, Protect: []string{"/uploads/", ".env"}}
+	got, _, dropped, err := hashLocalSource(ctx, src+"/", f, csum.XXH128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := hashLocal(ctx, src+"/", f, tree.Content, csum.XXH128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash() != want.Hash() {
+		t.Errorf("post-filtered hash %s != walked hash %s", got.Hash(), want.Hash())
+	}
+	if !reflect.DeepEqual(dropped, []string{"sub/.env", "uploads/", "uploads/x.jpg"}) {
+		t.Errorf("dropped = %v", dropped)
+	}
+}
+
+func TestFilterSetKey(t *testing.T) {
+	a := filterSet{Exclude: []string{"a", "b"}}
+	b := filterSet{Exclude: []string{"a|b"}}
+	c := filterSet{Protect: []string{"a", "b"}}
+	if a.key() == b.key() || a.key() == c.key() {
+		t.Errorf("keys collide: %q %q %q", a.key(), b.key(), c.key())
+	}
+	inc, exc := filterSet{Include: []string{"i"}, Exclude: []string{"e"}, Protect: []string{"p"}}.engineFilters()
+	if !reflect.DeepEqual(inc, []string{"i"}) || !reflect.DeepEqual(exc, []string{"e", "p"}) {
+		t.Errorf("engineFilters = %v %v", inc, exc)
+	}
+}
