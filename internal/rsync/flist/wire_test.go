@@ -15,8 +15,20 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
 
+// fataler is the part of testing.TB that encodeList needs; the fuzz seed
+// generators pass a panicker.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+type panicker struct{}
+
+func (panicker) Helper()                           {}
+func (panicker) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
 // encodeList encodes entries and the end marker with a fresh encoder.
-func encodeList(t testing.TB, c Codec, entries []*Entry, ioError int32) []byte {
+func encodeList(t fataler, c Codec, entries []*Entry, ioError int32) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := wire.NewWriter(&buf)
@@ -27,7 +39,7 @@ func encodeList(t testing.TB, c Codec, entries []*Entry, ioError int32) []byte {
 		}
 	}
 	if err := enc.End(ioError); err != nil {
-		t.Fatal(err)
+		t.Fatalf("End: %v", err)
 	}
 	return buf.Bytes()
 }
