@@ -120,12 +120,14 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		if err := os.RemoveAll(d); err != nil {
 			return nil, err
 		}
+		syscall.Sync()
 	}
 	dstRoot := filepath.Join(work, fmt.Sprintf("dst-%d", os.Getpid()))
 	defer func() {
 		if rerr := os.RemoveAll(dstRoot); rerr != nil && err == nil {
 			err = rerr
 		}
+		syscall.Sync() // shortens the slow-create window for whatever runs next
 	}()
 
 	tr, err := prepareTrees(ctx, cfg, filepath.Join(work, "trees"), selected, logf)
