@@ -371,6 +371,7 @@ func (r *directoryResource) account(spec remoteSpec) string {
 type conn struct {
 	r      *directoryResource
 	ends   syncEnds
+	attr   string // the attribute connection errors are reported on; default by direction
 	client *ssh.Client
 }
 
@@ -385,9 +386,13 @@ func (c *conn) transport(ctx context.Context) (rsync.Transport, diag.Diagnostics
 			diags.AddError("No remote side", "This is a bug in the provider: a transport was asked for between two local paths.")
 			return nil, diags
 		}
-		attr := "destination"
-		if c.ends.Dir == dirPull {
+		attr := c.attr
+		switch {
+		case attr != "":
+		case c.ends.Dir == dirPull:
 			attr = "source"
+		default:
+			attr = "destination"
 		}
 		client, diags := c.r.dial(ctx, ep.Spec, attr)
 		if diags.HasError() {

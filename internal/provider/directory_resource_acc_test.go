@@ -89,6 +89,8 @@ func hashesEqual(addr string) statecheck.StateCheck {
 
 var xxh128Hash = knownvalue.StringRegexp(regexp.MustCompile(`^xxh128:[0-9a-f]{32}$`))
 
+var metaHash = regexp.MustCompile(`^meta:[0-9a-f]{32}$`)
+
 func writeFile(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -210,5 +210,7 @@ func (p *rsyncProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *rsyncProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{
+		newManifestDataSource,
+	}
 }
