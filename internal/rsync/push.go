@@ -3,7 +3,9 @@ package rsync
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
@@ -73,10 +75,17 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	res.Stats.BytesSent = s.out.Written()
 	if err := s.finish(ctx); err != nil {
+		// rsync's exit 24: source files vanished during the run. Everything
+		// else arrived; like rsync, report it without failing.
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == 24 {
+			res.Warnings = append(res.Warnings, "some source files vanished before they could be transferred: "+ee.Messages)
+			return res, nil
+		}
 		return nil, err
 	}
-	res.Stats.BytesSent = s.out.Written()
 	return res, nil
 }
 
@@ -131,7 +140,11 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 				sum, err := fileChecksum(e.LocalPath, s.algo)
 				if err != nil {
 					walk.Warnings = append(walk.Warnings, err.Error())
-					walk.IOError = true
+					if errors.Is(err, fs.ErrNotExist) {
+						walk.IOError |= flist.IOErrVanished
+					} else {
+						walk.IOError |= flist.IOErrGeneral
+					}
 				}
 				e.Checksum = sum
 			}
@@ -146,11 +159,7 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 			return fmt.Errorf("send file list entry %d (%s): %w", i, e.Name, err)
 		}
 	}
-	var ioErr int32
-	if walk.IOError {
-		ioErr = 1
-	}
-	if err := enc.End(ioErr); err != nil {
+	if err := enc.End(walk.IOError); err != nil {
 		return fmt.Errorf("send end of file list: %w", err)
 	}
 	uids, gids := flist.IDNames(entries)
@@ -258,10 +267,18 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 		// rsync's sender reports the file as not sent and carries on
 		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).
 		s.log.Warn("cannot open source file", "path", e.LocalPath, "error", err)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot open %s: %v", e.LocalPath, err))
 		if werr := s.sendNoSend(ndx); werr != nil {
 			return werr
 		}
-		return nil
+		// Tell the receiver how bad it is (sender.c, io.c: MSG_IO_ERROR).
+		bits := int32(flist.IOErrGeneral)
+		if errors.Is(err, fs.ErrNotExist) {
+			bits = flist.IOErrVanished
+		}
+		var p [4]byte
+		binary.LittleEndian.PutUint32(p[:], uint32(bits))
+		return s.out.WriteMsg(wire.MsgIOError, p[:])
 	}
 	defer f.Close()
 	echo()

@@ -113,3 +113,39 @@ func assertNoTemp(t *testing.T, dir string) {
 		}
 	}
 }
+
+// hookTransport runs hook just before the server starts: after the walk.
+type hookTransport struct {
+	Transport
+	hook func()
+}
+
+func (h hookTransport) Start(ctx context.Context, command string) (Process, error) {
+	h.hook()
+	return h.Transport.Start(ctx, command)
+}
+
+// TestVanishedSourceFile: a file that disappears between the walk and its
+// transfer is reported as a warning (rsync's exit 24), the rest arrives,
+// and deletions still happen only when nothing worse went wrong.
+func TestVanishedSourceFile(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	for _, n := range []string{"a.txt", "gone.txt", "z.txt"} {
+		if err := os.WriteFile(filepath.Join(src, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := hookTransport{ExecTransport{}, func() { os.Remove(filepath.Join(src, "gone.txt")) }}
+	res, err := Push(context.Background(), tr, src+"/", dst, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("push with a vanished file failed: %v", err)
+	}
+	if len(res.Warnings) == 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "gone.txt") {
+		t.Errorf("no warning names the vanished file: %q", res.Warnings)
+	}
+	for _, n := range []string{"a.txt", "z.txt"} {
+		if b, err := os.ReadFile(filepath.Join(dst, n)); err != nil || string(b) != n {
+			t.Errorf("%s did not arrive: %v", n, err)
+		}
+	}
+}

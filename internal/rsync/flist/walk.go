@@ -18,8 +18,15 @@ type Skipper func(name string, isDir bool) bool
 type WalkResult struct {
 	Entries  []*Entry // sorted in rsync order
 	Warnings []string // unreadable or unsupported files that were skipped
-	IOError  bool     // something could not be read (rsync's io_error)
+	IOError  int32    // rsync's io_error bits: IOErrGeneral, IOErrVanished
 }
+
+// io_error bits (rsync.h IOERR_*): a general read error makes the receiver
+// skip deletions and exit 23; vanished files only give exit 24.
+const (
+	IOErrGeneral  = 1
+	IOErrVanished = 2
+)
 
 // Walk lists the local source named by src with rsync's trailing-slash rule
 // (flist.c:send_file_list): "dir/" lists the contents of dir under the root
@@ -78,7 +85,11 @@ func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("opendir %s failed: %v", dir, err))
-			res.IOError = true
+			if errors.Is(err, fs.ErrNotExist) {
+				res.IOError |= IOErrVanished
+			} else {
+				res.IOError |= IOErrGeneral
+			}
 			return nil
 		}
 		return fmt.Errorf("read directory %s: %w", dir, err)
@@ -94,13 +105,13 @@ func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
 		if err != nil {
 			// Vanished between readdir and lstat: rsync warns and goes on.
 			res.Warnings = append(res.Warnings, fmt.Sprintf("file has vanished: %s", local))
-			res.IOError = true
+			res.IOError |= IOErrVanished
 			continue
 		}
 		ent, err := entryFromInfo(name, local, fi)
 		if err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
-			res.IOError = true
+			res.IOError |= IOErrGeneral
 			continue
 		}
 		if ent.IsDevice() || ent.IsSpecial() {
