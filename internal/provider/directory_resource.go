@@ -772,7 +772,13 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 			return nil, diags
 		}
 		if c.Ends.Dir == dirPush {
-			res, err = rsync.Push(ctx, t, src, pushDestPath(dst), opts)
+			dst = pushDestPath(dst)
+			if fi, serr := os.Stat(src); serr == nil && !fi.IsDir() && !strings.HasSuffix(dst, "/") {
+				// A single file lands inside destination (where Read
+				// looks for it), never as destination itself.
+				dst += "/"
+			}
+			res, err = rsync.Push(ctx, t, src, dst, opts)
 		} else {
 			res, err = rsync.Pull(ctx, t, pushDestPath(src), dst, opts)
 		}
@@ -870,12 +876,8 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		cmd := "test -e " + remoteShellPath(strings.TrimSuffix(root.RemovePath, "/"))
-		if root.RemovePath == "/" {
-			cmd = "test -e /"
-		}
 		var err error
-		exists, err = remoteExists(ctx, t, cmd)
+		exists, err = remoteExists(ctx, t, existsCommand(root.RemovePath))
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
 				fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+

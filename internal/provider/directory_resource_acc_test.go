@@ -641,3 +641,35 @@ func TestAccDirectory_bothRemote(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDirectory_singleFile copies one file: it lands inside
+// destination (created as a directory when missing), and the next plan is
+// empty.
+func TestAccDirectory_singleFile(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	dst := filepath.Join(t.TempDir(), "conf")
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(filepath.Join(src, "index.html")), "destination": hclString(remoteDest(srv, dst)),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:            config,
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				Check: func(*terraform.State) error {
+					b, err := os.ReadFile(filepath.Join(dst, "index.html"))
+					if err != nil || string(b) != "<h1>hello</h1>\n" {
+						return fmt.Errorf("copied file: %q, %v", b, err)
+					}
+					return nil
+				},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}

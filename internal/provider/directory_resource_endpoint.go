@@ -155,6 +155,14 @@ func (e syncEnds) landing(sourceKnown bool) destRoot {
 	return landing(e.Src.Path(), sourceKnown, e.Dst.Path(), e.Dst.Remote)
 }
 
+// existsCommand is the remote shell command that exits 0 when p exists.
+func existsCommand(p string) string {
+	if t := strings.TrimRight(p, "/"); t != "" {
+		p = t
+	}
+	return "test -e " + remoteShellPath(p)
+}
+
 // unsafeRemovePath refuses paths that on_destroy = "delete" must never
 // remove: empty, the root, the current or login directory, and anything
 // that resolves to one of them.

@@ -223,7 +223,8 @@ func TestRemoteExists(t *testing.T) {
 		{"/local/other", dir, false},
 	}
 	for _, tt := range tests {
-		got, err := remoteExists(ctx, shTransport{}, existsCommand(tt.source, tt.dest))
+		root := landing(tt.source, true, tt.dest, true)
+		got, err := remoteExists(ctx, shTransport{}, existsCommand(root.RemovePath))
 		if err != nil || got != tt.want {
 			t.Errorf("remoteExists(%q -> %q) = %v, %v; want %v", tt.source, tt.dest, got, err, tt.want)
 		}

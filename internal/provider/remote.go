@@ -2,8 +2,6 @@ package provider
 
 import (
 	"fmt"
-	"path"
-	"path/filepath"
 	"strings"
 )
 
@@ -125,30 +123,4 @@ func pushDestPath(p string) string {
 // directory itself ("dir").
 func copiesContents(source string) bool {
 	return strings.HasSuffix(source, "/") || source == "." || strings.HasSuffix(source, "/.")
-}
-
-// landingPath is where source lands on the remote side: destPath itself for
-// "dir/" (contents), destPath/dir for "dir".
-func landingPath(source, destPath string) string {
-	if copiesContents(source) {
-		return destPath
-	}
-	base := filepath.Base(filepath.Clean(source))
-	if destPath == "" {
-		return base
-	}
-	return path.Join(destPath, base)
-}
-
-// existsCommand is the remote shell command that exits 0 when what a push of
-// source to destPath created is still there. It depends only on the
-// configuration (never on the local tree): for "dir" it checks destPath/dir,
-// or destPath itself being a regular file (a single file pushed to a path
-// that was not a directory).
-func existsCommand(source, destPath string) string {
-	if copiesContents(source) {
-		return "test -e " + remoteShellPath(destPath)
-	}
-	return "test -e " + remoteShellPath(landingPath(source, destPath)) +
-		" || test -f " + remoteShellPath(destPath)
 }

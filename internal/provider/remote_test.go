@@ -116,34 +116,3 @@ func TestRemoteShellPath(t *testing.T) {
 		}
 	}
 }
-
-func TestLandingPath(t *testing.T) {
-	tests := []struct{ source, dest, want string }{
-		{"site/", "/srv/www", "/srv/www"},
-		{"site/.", "/srv/www", "/srv/www"},
-		{".", "/srv/www", "/srv/www"},
-		{"site", "/srv/www", "/srv/www/site"},
-		{"a/b/site", "/srv/www/", "/srv/www/site"},
-		{"/abs/site", "", "site"},
-		{"site", "~", "~/site"},
-	}
-	for _, tt := range tests {
-		if got := landingPath(tt.source, tt.dest); got != tt.want {
-			t.Errorf("landingPath(%q, %q) = %q, want %q", tt.source, tt.dest, got, tt.want)
-		}
-	}
-}
-
-func TestExistsCommand(t *testing.T) {
-	tests := []struct{ source, dest, want string }{
-		{"site/", "/srv/www", "test -e '/srv/www'"},
-		{"site/", "", "test -e ."},
-		{"site", "/srv/www", "test -e '/srv/www/site' || test -f '/srv/www'"},
-		{"it's", "/srv", `test -e '/srv/it'\''s' || test -f '/srv'`},
-	}
-	for _, tt := range tests {
-		if got := existsCommand(tt.source, tt.dest); got != tt.want {
-			t.Errorf("existsCommand(%q, %q) = %q, want %q", tt.source, tt.dest, got, tt.want)
-		}
-	}
-}
