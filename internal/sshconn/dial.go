@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -132,13 +133,14 @@ func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client
 		if h.cfg.ConnectRetryTimeout <= 0 || ctx.Err() != nil || !retryable(err) {
 			return nil, err
 		}
-		// Jitter spreads the retries of many resources waiting for the
-		// same server.
-		wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
-		if time.Since(start)+wait > h.cfg.ConnectRetryTimeout {
+		elapsed := time.Since(start)
+		if elapsed >= h.cfg.ConnectRetryTimeout {
 			return nil, fmt.Errorf("ssh: %s: still failing after %v and %d attempts (connect_retry_timeout %v; raise it if the server takes longer to boot): %w",
-				h.cfg.addr(), time.Since(start).Round(time.Millisecond), attempt, h.cfg.ConnectRetryTimeout, trimSSH(err))
+				h.cfg.addr(), elapsed.Round(time.Millisecond), attempt, h.cfg.ConnectRetryTimeout, trimSSH(err))
 		}
+		// Jitter spreads the retries of many resources waiting for the
+		// same server; the last attempt is made at the deadline.
+		wait := min(time.Duration(float64(backoff)*(0.8+0.4*rand.Float64())), h.cfg.ConnectRetryTimeout-elapsed)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -177,12 +179,13 @@ func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g ga
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		conn, err = via.DialContext(dctx, "tcp", addr)
+		timedOut := errors.Is(dctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, fmt.Errorf("ssh: connect to %s through the bastion: %w", addr, ctxErr)
 			}
-			if dctx.Err() != nil {
+			if timedOut {
 				err = fmt.Errorf("no answer within %v (timeout): %w", cfg.Timeout, os.ErrDeadlineExceeded)
 			}
 			return nil, fmt.Errorf("ssh: connect to %s through the bastion %s: %w (check host and port as the bastion sees them, that the server is up, and that the bastion allows forwarding to it: sshd's AllowTcpForwarding and PermitOpen)",
@@ -208,23 +211,32 @@ func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g ga
 // agent connection, if any, is bounded the same way: a hung agent must not
 // hang the handshake.
 func handshake(ctx context.Context, conn net.Conn, addr string, cfg *ssh.ClientConfig, timeout time.Duration, agentConn net.Conn) (*ssh.Client, error) {
-	// The deadline enforces only timeout; ctx's own deadline acts through
-	// the AfterFunc, so that its expiry is reported as ctx's error.
-	deadline := time.Now().Add(timeout)
-	if err := conn.SetDeadline(deadline); err != nil {
+	// A timer rather than conn.SetDeadline: a connection through a bastion
+	// is an SSH channel, which has no deadlines. Closing conn makes the
+	// blocked handshake return either way. ctx acts through the AfterFunc,
+	// so that its end is reported as ctx's error.
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(timeout, func() {
+		timedOut.Store(true)
 		conn.Close()
-		return nil, fmt.Errorf("ssh: set handshake deadline: %w", err)
-	}
-	if agentConn != nil {
-		_ = agentConn.SetDeadline(deadline)
-		defer agentConn.SetDeadline(time.Time{})
-	}
+		if agentConn != nil {
+			agentConn.Close()
+		}
+	})
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	// If ctx ended, report that rather than its symptom (a closed conn),
-	// whether or not the handshake had just completed.
-	if !stop() || ctx.Err() != nil {
+	stopped := stop()
+	// If ctx ended or time ran out, report that rather than its symptom
+	// (a closed conn), whether or not the handshake had just completed.
+	if !timer.Stop() || timedOut.Load() {
+		if err == nil {
+			c.Close()
+		}
+		conn.Close()
+		return nil, fmt.Errorf("ssh: handshake failed: %w", os.ErrDeadlineExceeded)
+	}
+	if !stopped || ctx.Err() != nil {
 		if err == nil {
 			c.Close()
 		}
@@ -237,10 +249,6 @@ func handshake(ctx context.Context, conn net.Conn, addr string, cfg *ssh.ClientC
 	}
 	// The connection now lives as long as the client; only the handshake
 	// was bounded. Keepalives (link) watch it from here on.
-	if err := conn.SetDeadline(time.Time{}); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("ssh: clear handshake deadline: %w", err)
-	}
 	return ssh.NewClient(c, chans, reqs), nil
 }
 

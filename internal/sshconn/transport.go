@@ -83,7 +83,8 @@ func startProcess(client *ssh.Client, command string, h hooks) (*process, error)
 		if errors.As(err, &openErr) {
 			return nil, fmt.Errorf("ssh: open session on %s: %w (sshd refused another session on this connection, most likely because it already has as many open as sshd's MaxSessions allows, default 10)", client.RemoteAddr(), err)
 		}
-		return nil, fmt.Errorf("ssh: open session on %s: %w", client.RemoteAddr(), err)
+		// Anything but a refusal means the connection itself is broken.
+		return nil, &brokenError{fmt.Errorf("ssh: open session on %s: %w", client.RemoteAddr(), err)}
 	}
 	stdin, err1 := session.StdinPipe()
 	stdout, err2 := session.StdoutPipe()
@@ -98,6 +99,13 @@ func startProcess(client *ssh.Client, command string, h hooks) (*process, error)
 	}
 	return newProcess(session, stdin, stdout, stderr, h), nil
 }
+
+// brokenError marks a failure to open a session that was not the server's
+// refusal: the connection is unusable.
+type brokenError struct{ err error }
+
+func (e *brokenError) Error() string { return e.err.Error() }
+func (e *brokenError) Unwrap() error { return e.err }
 
 // process is one running remote command.
 //

@@ -65,6 +65,13 @@ func (p *Proxy) Addr() string { return net.JoinHostPort(p.Host, strconv.Itoa(p.P
 // Accepted is the number of connections accepted so far.
 func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
 
+// Active is the number of connections open now.
+func (p *Proxy) Active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
+}
+
 // Stall stops forwarding in both directions on every connection, open or
 // future, without closing any: to both ends the path goes silent, as when
 // a route or firewall starts dropping packets. Bytes already read from one
