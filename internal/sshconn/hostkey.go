@@ -103,7 +103,9 @@ func pinnedCAPolicy(caLine string) (*hostKeyPolicy, error) {
 		},
 		// Plain key types too, so that a server without a certificate
 		// gets the clear message above rather than "no common algorithm".
-		algorithms: func(string, net.Addr) []string { return append(append([]string(nil), certAlgorithms...), plainAlgorithms...) },
+		algorithms: func(string, net.Addr) []string {
+			return append(append([]string(nil), certAlgorithms...), plainAlgorithms...)
+		},
 	}, nil
 }
 

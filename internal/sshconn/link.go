@@ -28,8 +28,8 @@ type link struct {
 	addr   string
 	done   chan struct{} // closed when the link is dead
 
-	mu      sync.Mutex
-	err     error // why it died; set before done closes
+	mu     sync.Mutex
+	err    error // why it died; set before done closes
 	onDead []func(error)
 }
 
