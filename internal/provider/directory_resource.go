@@ -607,8 +607,23 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			"destination": c.Ends.Dst.Raw, "source_hash": src.Hash(), "diff_known": diff != nil,
 		})
 	}
+	// Files rsync's quick check cannot see (same size and time, other
+	// content) need a checksum sync, or the apply would leave them and the
+	// plan would never settle. The apply learns it from private state.
+	var force []byte
+	if blind := quickCheckBlind(src, dest); work && len(blind) > 0 && !c.Checksum {
+		tflog.Info(ctx, "some files differ only in content; the apply compares by checksum", map[string]interface{}{
+			"files": firstPaths(blind, 10),
+		})
+		force = []byte("true")
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
 	r.setComputed(ctx, resp, out)
 }
+
+// privateForceChecksum is the private state key by which a plan asks its
+// apply to compare by checksum (see quickCheckBlind).
+const privateForceChecksum = "force_checksum"
 
 func firstPaths(paths []string, n int) string {
 	if len(paths) <= n {
@@ -669,7 +684,7 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.apply(ctx, &plan)...)
+	resp.Diagnostics.Append(r.apply(ctx, &plan, false)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -689,7 +704,10 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	resp.Diagnostics.Append(r.apply(ctx, &plan)...)
+	force, d := req.Private.GetKey(ctx, privateForceChecksum)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
+	resp.Diagnostics.Append(r.apply(ctx, &plan, string(force) == "true")...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -697,13 +715,17 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 }
 
 // apply syncs and fills in the computed values the plan left unknown;
-// known planned values are kept as planned.
-func (r *directoryResource) apply(ctx context.Context, m *directoryModel) diag.Diagnostics {
+// known planned values are kept as planned. forceChecksum compares by content for this sync even without checksum.
+func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceChecksum bool) diag.Diagnostics {
 	var diags diag.Diagnostics
 	c, d := syncConfigOf(ctx, *m)
 	diags.Append(d...)
 	if diags.HasError() {
 		return diags
+	}
+	if forceChecksum && !c.Checksum {
+		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
+		c.Checksum = true
 	}
 	cn := r.newConn(c.Ends)
 	defer cn.close()

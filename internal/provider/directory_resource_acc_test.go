@@ -673,3 +673,43 @@ func TestAccDirectory_singleFile(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDirectory_editKeepingSizeAndTime: a server edit that keeps size
+// and modification time is invisible to rsync's quick check; the plan sees
+// it by checksum, and the apply compares by checksum to restore it (else
+// the plan would never settle).
+func TestAccDirectory_editKeepingSizeAndTime(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	dst := t.TempDir()
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config, Check: checkTreesEqual(src, dst)},
+			{
+				PreConfig: func() {
+					p := filepath.Join(dst, "index.html")
+					fi, err := os.Stat(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(p, []byte("<h1>HELLO</h1>\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"index.html"}, nil)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				Check:             checkTreesEqual(src, dst),
+			},
+		},
+	})
+}

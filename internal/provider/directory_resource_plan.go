@@ -219,6 +219,29 @@ func sourceChanged(in planInput) bool {
 	return true
 }
 
+// quickCheckBlind lists the files whose content differs between src and
+// dst although size and modification time match: rsync's quick check
+// would skip them, so a sync that must fix them needs checksum mode.
+func quickCheckBlind(src, dst *tree.Manifest) []string {
+	if src == nil || dst == nil || src.Mode != tree.Content || dst.Mode != tree.Content {
+		return nil
+	}
+	have := make(map[string]*tree.Item, len(dst.Items))
+	for i := range dst.Items {
+		have[dst.Items[i].Name] = &dst.Items[i]
+	}
+	var out []string
+	for i := range src.Items {
+		s := &src.Items[i]
+		d, ok := have[s.Name]
+		if ok && s.Kind == tree.File && d.Kind == tree.File && s.Size == d.Size && s.ModTime == d.ModTime &&
+			string(s.Digest) != string(d.Digest) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // contentAlgo picks the digest algorithm for hashing a local tree: the
 // one of the destination's manifest when it has one (its digests must be
 // comparable with ours), else the one the prior state's hashes name, else

@@ -350,3 +350,24 @@ func TestFilterSetKey(t *testing.T) {
 		t.Errorf("engineFilters = %v %v", inc, exc)
 	}
 }
+
+func TestQuickCheckBlind(t *testing.T) {
+	src := &tree.Manifest{Mode: tree.Content, Items: []tree.Item{
+		{Name: "same", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+		{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+		{Name: "seen", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+		{Name: "new", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+	}}
+	dst := &tree.Manifest{Mode: tree.Content, Items: []tree.Item{
+		{Name: "same", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+		{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{2}},
+		{Name: "seen", Kind: tree.File, Size: 3, ModTime: 11, Digest: []byte{2}},
+	}}
+	if got := quickCheckBlind(src, dst); !reflect.DeepEqual(got, []string{"blind"}) {
+		t.Errorf("quickCheckBlind = %v", got)
+	}
+	dst.Mode = tree.Metadata
+	if got := quickCheckBlind(src, dst); got != nil {
+		t.Errorf("metadata mode: %v", got)
+	}
+}
