@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -137,9 +141,20 @@ func FuzzApplyCompressedTokens(f *testing.F) {
 }
 
 func TestCompressedSeedCorpus(t *testing.T) {
-	checkSeedCorpus(t, "FuzzApplyCompressedTokens", compressedTokenSeeds())
-	// The seeds are valid streams that rebuild the expected file.
-	for _, s := range compressedTokenSeeds() {
+	checkSeedFiles(t, "FuzzApplyCompressedTokens", compressedTokenSeeds(), false)
+	// The seeds are valid streams that rebuild the expected file, both as
+	// generated now and as checked in.
+	seeds := compressedTokenSeeds()
+	for _, s := range seeds {
+		if b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzApplyCompressedTokens", s.name)); err == nil {
+			if data, ok := parseSeedBytes(b); ok {
+				seeds = append(seeds, fuzzSeed{name: s.name + " (checked in)", args: []any{data, s.args[1]}})
+			} else {
+				t.Errorf("%s: cannot parse the checked-in seed", s.name)
+			}
+		}
+	}
+	for _, s := range seeds {
 		sel := s.args[1].(byte)
 		algo := fuzzCompressions[int(sel)%len(fuzzCompressions)]
 		basis, head := applyBasis(sel / byte(len(fuzzCompressions)))
@@ -152,4 +167,19 @@ func TestCompressedSeedCorpus(t *testing.T) {
 			t.Errorf("%s: %d bytes, stats %+v, err %v", s.name, out.Len(), st, err)
 		}
 	}
+}
+
+// parseSeedBytes reads the []byte argument of a corpus file written by
+// marshalSeed.
+func parseSeedBytes(file []byte) ([]byte, bool) {
+	lines := strings.Split(string(file), "\n")
+	if len(lines) < 2 || lines[0] != "go test fuzz v1" {
+		return nil, false
+	}
+	q, ok := strings.CutPrefix(lines[1], "[]byte(")
+	if !ok {
+		return nil, false
+	}
+	s, err := strconv.Unquote(strings.TrimSuffix(q, ")"))
+	return []byte(s), err == nil
 }

@@ -44,6 +44,14 @@ func marshalSeed(args []any) []byte {
 // in with the generated content (or writes them, with RSYNC_UPDATE_FUZZ_SEEDS).
 func checkSeedCorpus(t *testing.T, target string, seeds []fuzzSeed) {
 	t.Helper()
+	checkSeedFiles(t, target, seeds, true)
+}
+
+// checkSeedFiles is checkSeedCorpus; with exact false it only requires the
+// files to exist (for seeds made by third-party compressors, whose output
+// may change from one library version to the next).
+func checkSeedFiles(t *testing.T, target string, seeds []fuzzSeed, exact bool) {
+	t.Helper()
 	if len(seeds) < 3 {
 		t.Fatalf("%s: only %d seeds; want at least 3", target, len(seeds))
 	}
@@ -68,7 +76,7 @@ func checkSeedCorpus(t *testing.T, target string, seeds []fuzzSeed) {
 			t.Errorf("%v\n(regenerate with %s=1 go test -run '^TestFuzzSeedCorpus$' .)", err, updateSeedsEnv)
 			continue
 		}
-		if !bytes.Equal(got, want) {
+		if exact && !bytes.Equal(got, want) {
 			t.Errorf("%s is stale: the encoders now produce different bytes\n(regenerate with %s=1 go test -run '^TestFuzzSeedCorpus$' .)", path, updateSeedsEnv)
 		}
 	}
