@@ -33,6 +33,12 @@ type tfRunner struct {
 
 func newTFRunner(t *testing.T, config string) *tfRunner {
 	t.Helper()
+	return newTFRunnerFiles(t, map[string]string{"main.tf": config})
+}
+
+// newTFRunnerFiles is newTFRunner for a configuration of several files.
+func newTFRunnerFiles(t *testing.T, files map[string]string) *tfRunner {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfgCh := make(chan *plugin.ReattachConfig, 1)
 	closeCh := make(chan struct{})
@@ -40,7 +46,7 @@ func newTFRunner(t *testing.T, config string) *tfRunner {
 		err := tf6server.Serve("registry.terraform.io/hashicorp/rsync", providerserver.NewProtocol6(New("test")()),
 			tf6server.WithDebug(ctx, cfgCh, closeCh),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
-			tf6server.WithoutLogStderrOverride())
+			tf6server.WithLoggingSink(t))
 		if err != nil {
 			t.Errorf("serve provider: %v", err)
 		}
@@ -50,18 +56,24 @@ func newTFRunner(t *testing.T, config string) *tfRunner {
 		cancel()
 		<-closeCh
 	})
+	server := map[string]any{
+		"Protocol": string(rc.Protocol), "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
+		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
+	}
+	// Configurations name the provider either way: without
+	// required_providers (hashicorp/rsync) or as published.
 	reattach, err := json.Marshal(map[string]any{
-		"registry.terraform.io/hashicorp/rsync": map[string]any{
-			"Protocol": string(rc.Protocol), "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
-			"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
-		},
+		"registry.terraform.io/hashicorp/rsync":     server,
+		"registry.terraform.io/rsyncprovider/rsync": server,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := &tfRunner{t: t, dir: dir, env: append(os.Environ(), "TF_REATTACH_PROVIDERS="+string(reattach), "TF_IN_AUTOMATION=1")}
 	r.run(0, "init", "-input=false")
@@ -155,4 +167,34 @@ func TestAccDirectory_forEach(t *testing.T) {
 	}
 	tf.planActions(0)
 	tf.run(0, "destroy", "-input=false", "-auto-approve")
+}
+
+// TestAccExamplesValidate: every example configuration in examples/ (the
+// ones the docs show) passes terraform validate against this provider's
+// schema and validators.
+func TestAccExamplesValidate(t *testing.T) {
+	accSetup(t)
+	dirs, err := filepath.Glob("../../examples/*/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, "../../examples/provider", "../../examples/demo")
+	for _, dir := range dirs {
+		tfs, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+		if len(tfs) == 0 {
+			continue
+		}
+		t.Run(strings.TrimPrefix(dir, "../../"), func(t *testing.T) {
+			files := map[string]string{}
+			for _, f := range tfs {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[filepath.Base(f)] = string(b)
+			}
+			tf := newTFRunnerFiles(t, files)
+			tf.run(0, "validate")
+		})
+	}
 }
