@@ -13,6 +13,7 @@ type Report struct {
 	Command   string // how the suite was invoked
 	Started   time.Time
 	Took      time.Duration
+	DstFS     string // the file system the destinations were on
 	LoadStart string // /proc/loadavg's 1-minute figure
 	LoadEnd   string
 	WebBytes  int64
@@ -58,7 +59,7 @@ func (r *Report) Markdown() string {
 	if r.TinyBytes > 0 {
 		w("- Tiny tree: %s files, %s in all\n", count(c.TinyFiles), FormatBytes(r.TinyBytes))
 	}
-	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s\n\n", c.WAN)
+	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s. Destinations on %s\n\n", c.WAN, r.DstFS)
 
 	w("| Scenario | Wall ours | Wall rsync | × | CPU ours | CPU rsync | × | Wire ours | Wire rsync | × | RSS ours | RSS rsync | × | Goals |\n")
 	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")

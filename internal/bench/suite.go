@@ -18,7 +18,11 @@ import (
 
 // Config is one run of the suite.
 type Config struct {
-	Work       string // trees are kept (and reused) here; "" = a temporary directory
+	Work string // trees are kept (and reused) here; "" = a temporary directory
+	// DstDir holds the destinations ("" = the work directory). Another
+	// file system (e.g. a tmpfs) takes the destination disk out of the
+	// numbers: both tools' servers then write to memory.
+	DstDir     string
 	Seed       uint64
 	Files      int   // web root files
 	Size       int64 // web root bytes
@@ -114,7 +118,16 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	}
 	// Destinations live under a directory of this run, removed at the end
 	// (see runScenario); what an interrupted run left behind goes first.
-	stale, _ := filepath.Glob(filepath.Join(work, "dst-*"))
+	dstParent := work
+	if cfg.DstDir != "" {
+		if dstParent, err = filepath.Abs(cfg.DstDir); err != nil {
+			return nil, err
+		}
+		if !shellSafe(dstParent) {
+			return nil, fmt.Errorf("destination directory %q must not need shell quoting", dstParent)
+		}
+	}
+	stale, _ := filepath.Glob(filepath.Join(dstParent, "dst-*"))
 	for _, d := range stale {
 		logf("removing %s, left by an earlier run", d)
 		if err := os.RemoveAll(d); err != nil {
@@ -122,7 +135,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		}
 		syscall.Sync()
 	}
-	dstRoot := filepath.Join(work, fmt.Sprintf("dst-%d", os.Getpid()))
+	dstRoot := filepath.Join(dstParent, fmt.Sprintf("dst-%d", os.Getpid()))
 	defer func() {
 		if rerr := os.RemoveAll(dstRoot); rerr != nil && err == nil {
 			err = rerr
@@ -149,7 +162,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		EngineRunner{Exe: cfg.Exe, Launch: cfg.Launch},
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
-	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage()}
+	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage(), DstFS: FSType(dstParent)}
 	if tr.web != nil {
 		rep.WebBytes = tr.web.Bytes
 	}

@@ -64,6 +64,7 @@ func run() int {
 	flag.StringVar(&only, "scenarios", "", "comma-separated scenarios to run (default all: "+strings.Join(bench.ScenarioNames, ",")+")")
 	flag.StringVar(&out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&cfg.Work, "work", "", "directory for trees and destinations, kept and reused across runs (default: a temporary directory, removed)")
+	flag.StringVar(&cfg.DstDir, "dst", "", "directory for the destinations (default: the work directory); e.g. /dev/shm takes the server's disk out of the numbers")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "write CPU and allocation profiles of one extra run of our engine per scenario into this directory")
 	flag.BoolVar(&cfg.ServerUsage, "server-usage", true, "measure the remote rsync's CPU and RSS through a wrapper (same for both tools)")
 	flag.StringVar(&cfg.Rsync, "rsync", "/usr/bin/rsync", "rsync binary (the CLI under test; also used locally to reset destinations)")
