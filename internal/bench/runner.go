@@ -26,7 +26,7 @@ type Job struct {
 // Run is one tool's run, as measured.
 type Run struct {
 	Client  Usage  // the tool's process (its ssh child included for the CLI)
-	Server  *Usage // the remote rsync, when the usage wrapper ran
+	Server  *Usage // the remote rsync, when it ran under the launcher
 	Up      int64  // bytes client→server through the proxy
 	Down    int64  // bytes server→client through the proxy
 	Sent    int64  // bytes sent as the tool counts them (engine stats, rsync --stats)
