@@ -51,6 +51,15 @@ type providerModel struct {
 	InsecureIgnoreHostKey types.Bool   `tfsdk:"insecure_ignore_host_key"`
 	Timeout               types.String `tfsdk:"timeout"`
 	RsyncPath             types.String `tfsdk:"rsync_path"`
+	// Defined in connection.go.
+	PrivateKeyPassphrase types.String  `tfsdk:"private_key_passphrase"`
+	Certificate          types.String  `tfsdk:"certificate"`
+	Password             types.String  `tfsdk:"password"`
+	Agent                types.Bool    `tfsdk:"agent"`
+	AgentIdentity        types.String  `tfsdk:"agent_identity"`
+	KeepaliveInterval    types.String  `tfsdk:"keepalive_interval"`
+	ConnectRetryTimeout  types.String  `tfsdk:"connect_retry_timeout"`
+	Bastion              *bastionModel `tfsdk:"bastion"`
 }
 
 // connSettings are the provider-level defaults every resource connects with.
@@ -64,6 +73,19 @@ type connSettings struct {
 	InsecureIgnoreHostKey bool
 	Timeout               time.Duration
 	RsyncPath             string
+	// Merged with a resource's `ssh` attribute by resolve (connection.go).
+	PrivateKeyPassphrase string
+	Certificate          string
+	Password             string
+	Agent                sshconn.AgentMode
+	AgentIdentity        string
+	KeepaliveInterval    time.Duration // 0: sshconn's default; negative: off
+	ConnectRetryTimeout  time.Duration
+	Bastion              *bastionSettings
+
+	// pool shares SSH connections among everything this provider
+	// instance does; set by Configure (connPool falls back otherwise).
+	pool *sshconn.Pool
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -91,6 +113,7 @@ func settingsFromModel(m providerModel) (connSettings, diag.Diagnostics) {
 		}
 		s.Timeout = d
 	}
+	diags.Append(s.applyProviderExtras(m)...)
 	return s, diags
 }
 
@@ -151,7 +174,8 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"host_key": schema.StringAttribute{
 				MarkdownDescription: "The server's public host key, pinned, in `authorized_keys` format " +
-					"(e.g. `ssh-ed25519 AAAA...`). When set, the server must present exactly this key.",
+					"(e.g. `ssh-ed25519 AAAA...`). When set, the server must present exactly this key. " +
+					"`@cert-authority ssh-ed25519 AAAA...` pins instead the CA whose host certificates are trusted.",
 				Optional: true,
 				Validators: []validator.String{
 					stringvalidator.ConflictsWith(path.MatchRoot("insecure_ignore_host_key")),
@@ -159,7 +183,9 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"known_hosts_file": schema.StringAttribute{
 				MarkdownDescription: "OpenSSH `known_hosts` file to verify host keys against. " +
-					"Defaults to `~/.ssh/known_hosts`. An unknown or changed host key is refused.",
+					"Defaults to `~/.ssh/known_hosts`. An unknown or changed host key is refused. " +
+					"`@cert-authority` lines (host certificates) and `@revoked` lines are honoured; a pattern " +
+					"without `[host]:port` matches port 22 only.",
 				Optional: true,
 			},
 			"insecure_ignore_host_key": schema.BoolAttribute{
@@ -180,6 +206,7 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 		},
 	}
+	addProviderConnectionAttributes(resp.Schema.Attributes)
 }
 
 func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -193,11 +220,14 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	s.pool = sshconn.NewPool(sshconn.PoolOptions{})
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",
 		"insecure_ignore_host_key": s.InsecureIgnoreHostKey, "timeout": s.Timeout.String(),
-		"rsync_path": s.RsyncPath,
+		"rsync_path": s.RsyncPath, "agent_identity": s.AgentIdentity,
+		"keepalive_interval": s.KeepaliveInterval.String(), "connect_retry_timeout": s.ConnectRetryTimeout.String(),
+		"bastion_set": s.Bastion != nil,
 	})
 	resp.ResourceData = &s
 	resp.DataSourceData = &s

@@ -1,0 +1,665 @@
+package provider
+
+// The SSH connection settings: the provider-level defaults (connSettings,
+// filled from the provider block), the `ssh` nested attribute with which a
+// resource or data source overrides them field by field, their resolution
+// into an sshconn.Config, and the connection pool shared by everything one
+// provider process does.
+//
+// The attribute is `ssh`, not `connection`: Terraform reserves
+// `connection` in resource blocks (for provisioners), and the framework
+// refuses a resource schema that uses it.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	pschema "github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
+)
+
+// connectionModel is the `ssh` attribute of rsync_directory and
+// rsync_manifest. Every field is optional; a set field overrides the
+// provider's value (see resolve for the groups that override together).
+type connectionModel struct {
+	Port                  types.Int64   `tfsdk:"port"`
+	User                  types.String  `tfsdk:"user"`
+	PrivateKey            types.String  `tfsdk:"private_key"`
+	PrivateKeyFile        types.String  `tfsdk:"private_key_file"`
+	PrivateKeyPassphrase  types.String  `tfsdk:"private_key_passphrase"`
+	Certificate           types.String  `tfsdk:"certificate"`
+	Password              types.String  `tfsdk:"password"`
+	Agent                 types.Bool    `tfsdk:"agent"`
+	AgentIdentity         types.String  `tfsdk:"agent_identity"`
+	HostKey               types.String  `tfsdk:"host_key"`
+	KnownHostsFile        types.String  `tfsdk:"known_hosts_file"`
+	InsecureIgnoreHostKey types.Bool    `tfsdk:"insecure_ignore_host_key"`
+	Timeout               types.String  `tfsdk:"timeout"`
+	KeepaliveInterval     types.String  `tfsdk:"keepalive_interval"`
+	ConnectRetryTimeout   types.String  `tfsdk:"connect_retry_timeout"`
+	RsyncPath             types.String  `tfsdk:"rsync_path"`
+	Bastion               *bastionModel `tfsdk:"bastion"`
+}
+
+// bastionModel is a `bastion` block, in the provider or in `ssh`.
+type bastionModel struct {
+	Host                  types.String `tfsdk:"host"`
+	Port                  types.Int64  `tfsdk:"port"`
+	User                  types.String `tfsdk:"user"`
+	PrivateKey            types.String `tfsdk:"private_key"`
+	PrivateKeyFile        types.String `tfsdk:"private_key_file"`
+	PrivateKeyPassphrase  types.String `tfsdk:"private_key_passphrase"`
+	Password              types.String `tfsdk:"password"`
+	HostKey               types.String `tfsdk:"host_key"`
+	KnownHostsFile        types.String `tfsdk:"known_hosts_file"`
+	InsecureIgnoreHostKey types.Bool   `tfsdk:"insecure_ignore_host_key"`
+}
+
+// bastionSettings is a resolved bastion block; zero fields are inherited
+// from the target when the bastion's config is built (bastionConfig).
+type bastionSettings struct {
+	Host                  string
+	Port                  int
+	User                  string
+	PrivateKey            string
+	PrivateKeyFile        string
+	PrivateKeyPassphrase  string
+	Password              string
+	HostKey               string
+	KnownHostsFile        string
+	InsecureIgnoreHostKey bool
+}
+
+// ---------------------------------------------------------------------------
+// Schema. One table of attributes serves the provider, resource and data
+// source schemas, whose attribute types are distinct Go types.
+
+type attrKind int
+
+const (
+	kindString attrKind = iota
+	kindInt
+	kindBool
+)
+
+type connAttr struct {
+	name      string
+	kind      attrKind
+	desc      string
+	sensitive bool
+	strV      []validator.String
+	intV      []validator.Int64
+}
+
+var portValidators = []validator.Int64{int64validator.Between(1, 65535)}
+
+func conflicts(names ...string) validator.String {
+	exprs := make([]path.Expression, len(names))
+	for i, n := range names {
+		exprs[i] = path.MatchRelative().AtParent().AtName(n)
+	}
+	return stringvalidator.ConflictsWith(exprs...)
+}
+
+// authAttrs are the settings the provider block and `ssh` share beyond the
+// provider's original ones (not the bastion's).
+func authAttrs(scope string) []connAttr {
+	return []connAttr{
+		{name: "private_key_passphrase", kind: kindString, sensitive: true,
+			desc: "Passphrase of an encrypted private key (`private_key` or `private_key_file`). Not needed when the key is loaded in ssh-agent." + scope},
+		{name: "certificate", kind: kindString,
+			desc: "OpenSSH user certificate for the private key, signed by a CA the server trusts (`TrustedUserCAKeys`): its content " +
+				"(`\"ssh-ed25519-cert-v01@openssh.com AAAA...\"`, as `ssh-keygen -s` writes to `KEY-cert.pub`) or a path to it. " +
+				"Without it, `PRIVATE_KEY_FILE-cert.pub` is used when it exists, as `ssh` does." + scope},
+		{name: "password", kind: kindString, sensitive: true,
+			desc: "Password, tried after public keys (with the `keyboard-interactive` and `password` methods). Prefer keys." + scope},
+		{name: "agent", kind: kindBool,
+			desc: "Use the ssh-agent at `SSH_AUTH_SOCK`. Defaults to `true` when `SSH_AUTH_SOCK` is set. Agent keys are offered " +
+				"in OpenSSH's order: certificates first, then agent keys, then a configured key the agent lacks." + scope},
+		{name: "agent_identity", kind: kindString,
+			desc: "Offer only this ssh-agent key: its comment, or its fingerprint (`SHA256:...`, as `ssh-add -l` prints). Use it when " +
+				"the agent holds many keys: servers stop after `MaxAuthTries` (default 6) refused keys." + scope},
+		{name: "keepalive_interval", kind: kindString, strV: []validator.String{nonNegativeDurationValidator{}},
+			desc: "Send an SSH keepalive this often; after 3 unanswered the connection is declared dead and the operation fails " +
+				"saying so, instead of hanging on a silent network. `\"0s\"` disables keepalives. Defaults to `\"15s\"`." + scope},
+		{name: "connect_retry_timeout", kind: kindString, strV: []validator.String{nonNegativeDurationValidator{}},
+			desc: "Keep retrying, with backoff, a connection that fails the way a booting server fails (refused, unreachable, " +
+				"timed out, closed before the SSH handshake, name not resolvable yet) until this much time has passed, e.g. " +
+				"`\"3m\"` for servers created in the same apply. Authentication and host key failures are never retried. " +
+				"Defaults to `\"0s\"`: one attempt." + scope},
+	}
+}
+
+// bastionAttrs are the attributes of a `bastion` block.
+func bastionAttrs() []connAttr {
+	return []connAttr{
+		{name: "host", kind: kindString, strV: []validator.String{stringvalidator.LengthAtLeast(1)},
+			desc: "The jump host's name or address (required). The connection to the destination is tunnelled through it, as `ssh -J` does; the bastion must allow TCP forwarding to the destination (`AllowTcpForwarding`, `PermitOpen`)."},
+		{name: "port", kind: kindInt, intV: portValidators, desc: "The jump host's SSH port. Defaults to `22`."},
+		{name: "user", kind: kindString, desc: "User on the jump host. Defaults to the destination's user."},
+		{name: "private_key", kind: kindString, sensitive: true, strV: []validator.String{conflicts("private_key_file")},
+			desc: "Private key content for the jump host. When none of `private_key`, `private_key_file` and `password` is set " +
+				"here, the destination's credentials (key, passphrase, certificate, password) are used for the jump host too."},
+		{name: "private_key_file", kind: kindString, desc: "Path of the private key for the jump host (`~` is expanded)."},
+		{name: "private_key_passphrase", kind: kindString, sensitive: true, desc: "Passphrase of the jump host's encrypted private key."},
+		{name: "password", kind: kindString, sensitive: true, desc: "Password for the jump host."},
+		{name: "host_key", kind: kindString, strV: []validator.String{conflicts("insecure_ignore_host_key")},
+			desc: "The jump host's public host key, pinned (`ssh-ed25519 AAAA...`), or `@cert-authority ssh-ed25519 AAAA...` " +
+				"to trust host certificates signed by that CA. Never inherited from the destination."},
+		{name: "known_hosts_file", kind: kindString,
+			desc: "`known_hosts` file to verify the jump host against. Defaults to the destination's (`~/.ssh/known_hosts`)."},
+		{name: "insecure_ignore_host_key", kind: kindBool,
+			desc: "Accept any host key from the jump host. Never inherited. Unsafe; throwaway hosts only."},
+	}
+}
+
+// connectionAttrs are the attributes of `ssh`.
+func connectionAttrs() []connAttr {
+	const o = " Overrides the provider's setting."
+	a := []connAttr{
+		{name: "port", kind: kindInt, intV: portValidators, desc: "SSH port." + o},
+		{name: "user", kind: kindString,
+			desc: "SSH user, used when the remote location does not name one (`user@host:path` wins)." + o},
+		{name: "private_key", kind: kindString, sensitive: true, strV: []validator.String{conflicts("private_key_file")},
+			desc: "Private key content (OpenSSH or PEM). Setting it, or `private_key_file`, replaces the provider's key, passphrase " +
+				"and certificate together." + o},
+		{name: "private_key_file", kind: kindString,
+			desc: "Path of a private key file (`~` is expanded). See `private_key`." + o},
+		{name: "host_key", kind: kindString, strV: []validator.String{conflicts("insecure_ignore_host_key")},
+			desc: "The server's public host key, pinned (`ssh-ed25519 AAAA...`), or `@cert-authority ssh-ed25519 AAAA...` to " +
+				"trust host certificates signed by that CA. Setting it, or `insecure_ignore_host_key`, replaces the provider's " +
+				"host key policy." + o},
+		{name: "known_hosts_file", kind: kindString,
+			desc: "`known_hosts` file to verify the host key against, used when no `host_key` applies; `@cert-authority` and " +
+				"`@revoked` lines are honoured." + o},
+		{name: "insecure_ignore_host_key", kind: kindBool,
+			desc: "Accept any host key. Unsafe; throwaway hosts only." + o},
+		{name: "timeout", kind: kindString, strV: []validator.String{durationValidator{}},
+			desc: "Bound on each TCP connect and, separately, each SSH handshake, e.g. `\"30s\"`." + o},
+		{name: "rsync_path", kind: kindString, strV: []validator.String{stringvalidator.LengthAtLeast(1)},
+			desc: "The remote command that starts rsync, e.g. `\"sudo rsync\"`." + o},
+	}
+	return append(a, authAttrs(o)...)
+}
+
+const connectionDescription = "SSH settings for this resource's remote side, overriding the provider's field by field, so " +
+	"that `for_each` over hosts with different ports, users, keys or bastions works with one provider block. The host " +
+	"comes from the remote location. Connections are shared: every resource reaching the same account on the same host " +
+	"the same way uses one SSH connection per Terraform run."
+
+const bastionDescription = "A jump host to reach the server through (as `ssh -J`). Set here, it replaces the provider's " +
+	"`bastion` as a whole."
+
+// connectionSchema is the `ssh` attribute of a resource schema:
+//
+//	"ssh": connectionSchema(),
+func connectionSchema() rschema.SingleNestedAttribute {
+	attrs := resourceAttrs(connectionAttrs())
+	attrs["bastion"] = rschema.SingleNestedAttribute{
+		MarkdownDescription: bastionDescription,
+		Optional:            true,
+		Attributes:          resourceAttrs(bastionAttrs()),
+	}
+	return rschema.SingleNestedAttribute{MarkdownDescription: connectionDescription, Optional: true, Attributes: attrs}
+}
+
+// connectionDataSourceSchema is the `ssh` attribute of a data source
+// schema.
+func connectionDataSourceSchema() dsschema.SingleNestedAttribute {
+	attrs := dataSourceAttrs(connectionAttrs())
+	attrs["bastion"] = dsschema.SingleNestedAttribute{
+		MarkdownDescription: bastionDescription,
+		Optional:            true,
+		Attributes:          dataSourceAttrs(bastionAttrs()),
+	}
+	return dsschema.SingleNestedAttribute{MarkdownDescription: connectionDescription, Optional: true, Attributes: attrs}
+}
+
+// addProviderConnectionAttributes adds the provider-level attributes
+// defined here (the provider block's older ones live in provider.go).
+func addProviderConnectionAttributes(attrs map[string]pschema.Attribute) {
+	for name, a := range providerAttrs(authAttrs(" A default for every resource; the `ssh` attribute of a resource can override it.")) {
+		attrs[name] = a
+	}
+	attrs["bastion"] = pschema.SingleNestedAttribute{
+		MarkdownDescription: "A jump host every resource reaches its server through (as `ssh -J`), unless its " +
+			"`ssh.bastion` names another. Hosts behind one bastion share one connection to it.",
+		Optional:   true,
+		Attributes: providerAttrs(bastionAttrs()),
+	}
+}
+
+func resourceAttrs(list []connAttr) map[string]rschema.Attribute {
+	out := map[string]rschema.Attribute{}
+	for _, a := range list {
+		switch a.kind {
+		case kindString:
+			out[a.name] = rschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+		case kindInt:
+			out[a.name] = rschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+		case kindBool:
+			out[a.name] = rschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+		}
+	}
+	return out
+}
+
+func dataSourceAttrs(list []connAttr) map[string]dsschema.Attribute {
+	out := map[string]dsschema.Attribute{}
+	for _, a := range list {
+		switch a.kind {
+		case kindString:
+			out[a.name] = dsschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+		case kindInt:
+			out[a.name] = dsschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+		case kindBool:
+			out[a.name] = dsschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+		}
+	}
+	return out
+}
+
+func providerAttrs(list []connAttr) map[string]pschema.Attribute {
+	out := map[string]pschema.Attribute{}
+	for _, a := range list {
+		switch a.kind {
+		case kindString:
+			out[a.name] = pschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+		case kindInt:
+			out[a.name] = pschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+		case kindBool:
+			out[a.name] = pschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+		}
+	}
+	return out
+}
+
+// nonNegativeDurationValidator accepts "0s" (off) as well as positive
+// durations.
+type nonNegativeDurationValidator struct{}
+
+func (nonNegativeDurationValidator) Description(context.Context) string {
+	return `must be a duration such as "30s" or "2m", or "0s" to turn it off`
+}
+
+func (v nonNegativeDurationValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (nonNegativeDurationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := parseDurationOrZero(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%s: %s.", req.Path, err))
+	}
+}
+
+func parseDurationOrZero(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration; write a number with a unit, such as \"30s\" or \"2m\", or \"0s\"", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative; write \"0s\" to turn it off", s)
+	}
+	return d, nil
+}
+
+// ---------------------------------------------------------------------------
+// The provider block's new settings.
+
+// applyProviderExtras reads the provider block's attributes defined in
+// this file.
+func (s *connSettings) applyProviderExtras(m providerModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	s.PrivateKeyPassphrase = m.PrivateKeyPassphrase.ValueString()
+	s.Certificate = m.Certificate.ValueString()
+	s.Password = m.Password.ValueString()
+	s.Agent = agentMode(m.Agent)
+	s.AgentIdentity = m.AgentIdentity.ValueString()
+	s.KeepaliveInterval = keepalive(m.KeepaliveInterval, path.Root("keepalive_interval"), &diags)
+	s.ConnectRetryTimeout = optDuration(m.ConnectRetryTimeout, path.Root("connect_retry_timeout"), parseDurationOrZero, &diags)
+	if m.Bastion != nil {
+		s.Bastion = bastionFromModel(m.Bastion, path.Root("bastion"), &diags)
+	}
+	return diags
+}
+
+func agentMode(v types.Bool) sshconn.AgentMode {
+	switch {
+	case v.IsNull() || v.IsUnknown():
+		return sshconn.AgentAuto
+	case v.ValueBool():
+		return sshconn.AgentOn
+	default:
+		return sshconn.AgentOff
+	}
+}
+
+// keepalive maps keepalive_interval to sshconn's: unset 0 (default),
+// "0s" negative (off).
+func keepalive(v types.String, p path.Path, diags *diag.Diagnostics) time.Duration {
+	if v.IsNull() || v.IsUnknown() {
+		return 0
+	}
+	d := optDuration(v, p, parseDurationOrZero, diags)
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func optDuration(v types.String, p path.Path, parse func(string) (time.Duration, error), diags *diag.Diagnostics) time.Duration {
+	if v.IsNull() || v.IsUnknown() {
+		return 0
+	}
+	d, err := parse(v.ValueString())
+	if err != nil {
+		diags.AddAttributeError(p, "Invalid duration", fmt.Sprintf("%s: %s.", p, err))
+	}
+	return d
+}
+
+func bastionFromModel(b *bastionModel, p path.Path, diags *diag.Diagnostics) *bastionSettings {
+	if b.Host.IsNull() || b.Host.ValueString() == "" {
+		diags.AddAttributeError(p.AtName("host"), "Bastion host missing",
+			fmt.Sprintf("%s has no host: set host to the jump host's name or address, or remove the bastion block.", p))
+		return nil
+	}
+	return &bastionSettings{
+		Host:                  b.Host.ValueString(),
+		Port:                  int(b.Port.ValueInt64()),
+		User:                  b.User.ValueString(),
+		PrivateKey:            b.PrivateKey.ValueString(),
+		PrivateKeyFile:        b.PrivateKeyFile.ValueString(),
+		PrivateKeyPassphrase:  b.PrivateKeyPassphrase.ValueString(),
+		Password:              b.Password.ValueString(),
+		HostKey:               b.HostKey.ValueString(),
+		KnownHostsFile:        b.KnownHostsFile.ValueString(),
+		InsecureIgnoreHostKey: b.InsecureIgnoreHostKey.ValueBool(),
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Resolution.
+
+// connectionKnown reports whether every value in conn is known. At plan
+// time a value may come from a resource not created yet (a new server's
+// host key, say); then nothing remote can be done before apply.
+func connectionKnown(conn *connectionModel) bool {
+	if conn == nil {
+		return true
+	}
+	for _, v := range conn.values() {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *connectionModel) values() map[string]attr.Value {
+	m := map[string]attr.Value{
+		"port": c.Port, "user": c.User, "private_key": c.PrivateKey, "private_key_file": c.PrivateKeyFile,
+		"private_key_passphrase": c.PrivateKeyPassphrase, "certificate": c.Certificate, "password": c.Password,
+		"agent": c.Agent, "agent_identity": c.AgentIdentity, "host_key": c.HostKey, "known_hosts_file": c.KnownHostsFile,
+		"insecure_ignore_host_key": c.InsecureIgnoreHostKey, "timeout": c.Timeout,
+		"keepalive_interval": c.KeepaliveInterval, "connect_retry_timeout": c.ConnectRetryTimeout, "rsync_path": c.RsyncPath,
+	}
+	if b := c.Bastion; b != nil {
+		for k, v := range map[string]attr.Value{
+			"host": b.Host, "port": b.Port, "user": b.User, "private_key": b.PrivateKey, "private_key_file": b.PrivateKeyFile,
+			"private_key_passphrase": b.PrivateKeyPassphrase, "password": b.Password, "host_key": b.HostKey,
+			"known_hosts_file": b.KnownHostsFile, "insecure_ignore_host_key": b.InsecureIgnoreHostKey,
+		} {
+			m["bastion."+k] = v
+		}
+	}
+	return m
+}
+
+// connectionAttr is the name of the attribute; connectionPath its path.
+const connectionAttr = "ssh"
+
+var connectionPath = path.Root(connectionAttr)
+
+// resolve merges the provider's settings with conn (the `ssh` attribute;
+// nil: not set) for the
+// host of a remote location and the user it names (may be empty), into
+// the config to dial. Overrides are field by field, except for settings
+// that only make sense together:
+//
+//   - private_key / private_key_file: setting either in conn replaces the
+//     provider's key, passphrase and certificate (they belong to a key);
+//     conn's passphrase or certificate alone apply to the provider's key;
+//   - host_key / insecure_ignore_host_key: setting either in conn replaces
+//     the provider's host key policy (known_hosts_file stays independent);
+//   - bastion: conn's replaces the provider's as a whole.
+//
+// The user is the one in the remote location, else conn's, else the
+// provider's. Values must be known (see connectionKnown).
+func (s *connSettings) resolve(_ context.Context, conn *connectionModel, userFromDestination, host string) (sshconn.Config, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	base := connSettings{RsyncPath: defaultRsyncPath}
+	if s != nil {
+		base = *s
+	}
+	if conn != nil {
+		for name, v := range conn.values() {
+			if v.IsUnknown() {
+				diags.AddAttributeError(connectionPath.AtName(name), "Connection setting not known yet",
+					fmt.Sprintf("ssh.%s depends on a value known only after apply, so the connection cannot be made yet. "+
+						"This is a bug in the provider if it happens during apply; please report it.", name))
+			}
+		}
+		if diags.HasError() {
+			return sshconn.Config{}, diags
+		}
+		base.override(conn, &diags)
+	}
+	cfg := base.targetConfig(host)
+	if userFromDestination != "" {
+		cfg.User = userFromDestination
+	}
+	if base.Bastion != nil {
+		b := base.Bastion.config(cfg)
+		cfg.Bastion = &b
+	}
+	return cfg, diags
+}
+
+// rsyncPath is the remote rsync command for conn: its rsync_path, else the
+// provider's.
+func (s *connSettings) rsyncPath(conn *connectionModel) string {
+	if conn != nil && !conn.RsyncPath.IsNull() && !conn.RsyncPath.IsUnknown() && conn.RsyncPath.ValueString() != "" {
+		return conn.RsyncPath.ValueString()
+	}
+	if s != nil && s.RsyncPath != "" {
+		return s.RsyncPath
+	}
+	return defaultRsyncPath
+}
+
+func set(v interface{ IsNull() bool }) bool { return !v.IsNull() }
+
+// override applies conn's set values to s.
+func (s *connSettings) override(c *connectionModel, diags *diag.Diagnostics) {
+	if set(c.Port) {
+		s.Port = int(c.Port.ValueInt64())
+	}
+	if set(c.User) {
+		s.User = c.User.ValueString()
+	}
+	if set(c.PrivateKey) || set(c.PrivateKeyFile) {
+		s.PrivateKey, s.PrivateKeyFile = c.PrivateKey.ValueString(), c.PrivateKeyFile.ValueString()
+		s.PrivateKeyPassphrase, s.Certificate = "", ""
+	}
+	if set(c.PrivateKeyPassphrase) {
+		s.PrivateKeyPassphrase = c.PrivateKeyPassphrase.ValueString()
+	}
+	if set(c.Certificate) {
+		s.Certificate = c.Certificate.ValueString()
+	}
+	if set(c.Password) {
+		s.Password = c.Password.ValueString()
+	}
+	if set(c.Agent) {
+		s.Agent = agentMode(c.Agent)
+	}
+	if set(c.AgentIdentity) {
+		s.AgentIdentity = c.AgentIdentity.ValueString()
+	}
+	if set(c.HostKey) || set(c.InsecureIgnoreHostKey) {
+		s.HostKey, s.InsecureIgnoreHostKey = c.HostKey.ValueString(), c.InsecureIgnoreHostKey.ValueBool()
+	}
+	if set(c.KnownHostsFile) {
+		s.KnownHostsFile = c.KnownHostsFile.ValueString()
+	}
+	if set(c.Timeout) {
+		s.Timeout = optDuration(c.Timeout, connectionPath.AtName("timeout"), parseTimeout, diags)
+	}
+	if set(c.KeepaliveInterval) {
+		s.KeepaliveInterval = keepalive(c.KeepaliveInterval, connectionPath.AtName("keepalive_interval"), diags)
+	}
+	if set(c.ConnectRetryTimeout) {
+		s.ConnectRetryTimeout = optDuration(c.ConnectRetryTimeout, connectionPath.AtName("connect_retry_timeout"), parseDurationOrZero, diags)
+	}
+	if set(c.RsyncPath) {
+		s.RsyncPath = c.RsyncPath.ValueString()
+	}
+	if c.Bastion != nil {
+		s.Bastion = bastionFromModel(c.Bastion, connectionPath.AtName("bastion"), diags)
+	}
+}
+
+// targetConfig is the config for host from merged settings, without the
+// bastion.
+func (s connSettings) targetConfig(host string) sshconn.Config {
+	return sshconn.Config{
+		Host:                  host,
+		Port:                  s.Port,
+		User:                  s.User,
+		PrivateKey:            s.PrivateKey,
+		PrivateKeyFile:        s.PrivateKeyFile,
+		PrivateKeyPassphrase:  s.PrivateKeyPassphrase,
+		Certificate:           s.Certificate,
+		Password:              s.Password,
+		Agent:                 s.Agent,
+		AgentIdentity:         s.AgentIdentity,
+		HostKey:               s.HostKey,
+		KnownHostsFile:        s.KnownHostsFile,
+		InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
+		Timeout:               s.Timeout,
+		KeepaliveInterval:     s.KeepaliveInterval,
+		ConnectRetryTimeout:   s.ConnectRetryTimeout,
+	}
+}
+
+// config is the bastion's config, inheriting from the target's (as
+// Terraform's own connection block does for bastion_user and friends):
+// user, credentials when the bastion sets none of its own, agent,
+// known_hosts file, timeouts. Never inherited: host key and insecure (they
+// describe one host), port (defaults to 22: a jump host usually listens
+// there whatever the targets do).
+func (b bastionSettings) config(target sshconn.Config) sshconn.Config {
+	c := sshconn.Config{
+		Host:                  b.Host,
+		Port:                  b.Port,
+		User:                  b.User,
+		Agent:                 target.Agent,
+		AgentSocket:           target.AgentSocket,
+		AgentIdentity:         target.AgentIdentity,
+		HostKey:               b.HostKey,
+		KnownHostsFile:        b.KnownHostsFile,
+		InsecureIgnoreHostKey: b.InsecureIgnoreHostKey,
+		Timeout:               target.Timeout,
+		KeepaliveInterval:     target.KeepaliveInterval,
+		ConnectRetryTimeout:   target.ConnectRetryTimeout,
+	}
+	if c.User == "" {
+		c.User = target.User
+	}
+	if b.PrivateKey != "" || b.PrivateKeyFile != "" || b.Password != "" {
+		c.PrivateKey, c.PrivateKeyFile, c.PrivateKeyPassphrase, c.Password =
+			b.PrivateKey, b.PrivateKeyFile, b.PrivateKeyPassphrase, b.Password
+	} else {
+		c.PrivateKey, c.PrivateKeyFile, c.PrivateKeyPassphrase, c.Certificate, c.Password =
+			target.PrivateKey, target.PrivateKeyFile, target.PrivateKeyPassphrase, target.Certificate, target.Password
+		if b.PrivateKeyPassphrase != "" {
+			c.PrivateKeyPassphrase = b.PrivateKeyPassphrase
+		}
+	}
+	if c.KnownHostsFile == "" && c.HostKey == "" && !c.InsecureIgnoreHostKey {
+		c.KnownHostsFile = target.KnownHostsFile
+	}
+	return c
+}
+
+// ---------------------------------------------------------------------------
+// Connecting.
+
+// fallbackPool serves settings that were never configured (unit tests that
+// build a resource by hand): the provider's Configure gives each provider
+// instance its own pool.
+var (
+	fallbackPoolOnce sync.Once
+	fallbackPool     *sshconn.Pool
+)
+
+func (s *connSettings) connPool() *sshconn.Pool {
+	if s != nil && s.pool != nil {
+		return s.pool
+	}
+	fallbackPoolOnce.Do(func() { fallbackPool = sshconn.NewPool(sshconn.PoolOptions{}) })
+	return fallbackPool
+}
+
+// transport returns a transport to cfg's server over the provider's shared
+// connection pool, connecting now if there is no live connection, so that
+// connection errors come back here as diagnostics on attribute p. Call
+// release when done (after the processes started on it have ended).
+func (s *connSettings) transport(ctx context.Context, cfg sshconn.Config, p path.Path) (rsync.Transport, func(), diag.Diagnostics) {
+	var diags diag.Diagnostics
+	t, release, err := s.connPool().Transport(ctx, cfg)
+	if err != nil {
+		summary, detail := dialDiagnostic(err, cfg)
+		diags.AddAttributeError(p, summary, detail)
+		return nil, func() {}, diags
+	}
+	return t, release, diags
+}
+
+// describeConfig is cfg for logs: no secret, only whether one is set.
+func describeConfig(cfg sshconn.Config) map[string]interface{} {
+	m := map[string]interface{}{
+		"host": cfg.Host, "port": cfg.Port, "user": cfg.User,
+		"private_key_file": cfg.PrivateKeyFile, "private_key_set": cfg.PrivateKey != "",
+		"passphrase_set": cfg.PrivateKeyPassphrase != "", "password_set": cfg.Password != "",
+		"certificate_set": cfg.Certificate != "", "agent_identity": cfg.AgentIdentity,
+		"host_key_pinned": cfg.HostKey != "", "known_hosts_file": cfg.KnownHostsFile,
+		"insecure_ignore_host_key": cfg.InsecureIgnoreHostKey,
+	}
+	var hops []string
+	for b := cfg.Bastion; b != nil; b = b.Bastion {
+		hops = append(hops, fmt.Sprintf("%s@%s:%d", b.User, b.Host, b.Port))
+	}
+	if len(hops) > 0 {
+		m["bastion"] = strings.Join(hops, " <- ")
+	}
+	return m
+}
