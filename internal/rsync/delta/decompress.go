@@ -140,7 +140,7 @@ func (c *CompressedTokenReader) Apply(r io.Reader, basis io.ReaderAt, head SumHe
 				return st, fmt.Errorf("block match %d outside the %d blocks of the basis", token, head.Count)
 			}
 			b := block[:head.BlockLenAt(token)]
-			if _, err := basis.ReadAt(b, int64(token)*int64(head.BlockLen)); err != nil {
+			if err := readBlock(basis, b, int64(token)*int64(head.BlockLen)); err != nil {
 				return st, fmt.Errorf("read basis block %d: %w", token, err)
 			}
 			if _, err := out.Write(b); err != nil {

@@ -84,7 +84,7 @@ func Apply(tokens io.Reader, basis io.ReaderAt, head SumHead, out io.Writer) (Ma
 			}
 			l := head.BlockLenAt(i)
 			b := buf[:l]
-			if _, err := basis.ReadAt(b, int64(i)*int64(head.BlockLen)); err != nil {
+			if err := readBlock(basis, b, int64(i)*int64(head.BlockLen)); err != nil {
 				return st, fmt.Errorf("read basis block %d: %w", i, err)
 			}
 			if _, err := out.Write(b); err != nil {
@@ -94,4 +94,17 @@ func Apply(tokens io.Reader, basis io.ReaderAt, head SumHead, out io.Writer) (Ma
 			st.Blocks++
 		}
 	}
+}
+
+// readBlock reads a whole basis block; a ReaderAt may report io.EOF with a
+// complete read at the end of its input, which is success here.
+func readBlock(basis io.ReaderAt, b []byte, off int64) error {
+	n, err := basis.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }

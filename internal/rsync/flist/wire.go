@@ -117,7 +117,7 @@ func (e *Encoder) Encode(ent *Entry) error {
 		}
 		e.w.Varint(int32(flags))
 	} else {
-		if flags&0xff == 0 && !ent.IsDir() {
+		if flags == 0 && !ent.IsDir() {
 			flags |= xmitTopDir // filler bit: a zero byte would end the list
 		}
 		if flags&0xff00 != 0 || flags == 0 {
