@@ -24,7 +24,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
@@ -68,6 +67,8 @@ type directoryModel struct {
 	DestinationHash types.String `tfsdk:"destination_hash"`
 	Pending         types.Object `tfsdk:"pending"`
 	LastSync        types.Object `tfsdk:"last_sync"`
+	// Connection overrides the provider's SSH settings (connection.go).
+	Connection *connectionModel `tfsdk:"ssh"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -212,6 +213,7 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 					"delete_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to delete."},
 				},
 			},
+			"ssh": connectionSchema(), // "connection" is reserved in resources
 			"last_sync": schema.SingleNestedAttribute{
 				MarkdownDescription: "Transfer statistics of the last apply that synced.",
 				Computed:            true,
@@ -276,6 +278,7 @@ type syncConfig struct {
 	Compress    bool
 	MaxDelete   *int64
 	OnDestroy   string
+	Connection  *connectionModel // nil: the provider's settings
 }
 
 // syncConfigOf builds a syncConfig from a model whose values are known.
@@ -288,6 +291,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		Checksum:    m.Checksum.ValueBool(),
 		Compress:    m.Compress.ValueBool(),
 		OnDestroy:   m.OnDestroy.ValueString(),
+		Connection:  m.Connection,
 	}
 	if c.Drift == "" {
 		c.Drift = driftChecksum
@@ -338,7 +342,7 @@ func configKnown(m directoryModel) bool {
 			return false
 		}
 	}
-	return true
+	return connectionKnown(m.Connection)
 }
 
 // root is where the source lands.
@@ -350,7 +354,7 @@ func (r *directoryResource) destKey(c syncConfig) string {
 	mode := "local"
 	acct := ""
 	if c.Ends.Dst.Remote {
-		acct = r.account(c.Ends.Dst.Spec)
+		acct = r.account(c, c.Ends.Dst.Spec)
 		mode = "remote"
 	}
 	return cacheKey("dst-"+mode+"-"+c.Drift, acct, c.root().ListPath, c.Filters, manifestMode(c.Drift))
@@ -358,28 +362,44 @@ func (r *directoryResource) destKey(c syncConfig) string {
 
 // srcKey is the cache key of a remote source's listing.
 func (r *directoryResource) srcKey(c syncConfig) string {
-	return cacheKey("src", r.account(c.Ends.Src.Spec), c.Ends.Src.Path(), c.Filters, tree.Content)
+	return cacheKey("src", r.account(c, c.Ends.Src.Spec), c.Ends.Src.Path(), c.Filters, tree.Content)
 }
 
-// account names the SSH account a remote is reached through.
-func (r *directoryResource) account(spec remoteSpec) string {
-	cfg := r.settingsOrDefault().sshConfig(spec)
-	return fmt.Sprintf("%s@%s:%d", cfg.User, cfg.Host, cfg.Port)
+// account names the SSH account a remote is reached through: user, host,
+// port and the jump hosts on the way.
+func (r *directoryResource) account(c syncConfig, spec remoteSpec) string {
+	cfg, _ := r.settings.resolve(context.Background(), c.Connection, spec.User, spec.Host)
+	a := fmt.Sprintf("%s@%s:%d", cfg.User, cfg.Host, cfg.Port)
+	for b := cfg.Bastion; b != nil; b = b.Bastion {
+		a += fmt.Sprintf(" via %s@%s:%d", b.User, b.Host, b.Port)
+	}
+	return a
 }
 
-// conn is the SSH connection of one operation, opened on first use.
+// rsyncPath is the remote rsync command (connection's, else the
+// provider's).
+func (r *directoryResource) rsyncPath(c syncConfig) string {
+	return r.settings.rsyncPath(c.Connection)
+}
+
+// conn is the SSH connection of one operation, taken from the provider's
+// pool on first use and given back by close.
 type conn struct {
-	r      *directoryResource
-	ends   syncEnds
-	attr   string // the attribute connection errors are reported on; default by direction
-	client *ssh.Client
+	r          *directoryResource
+	ends       syncEnds
+	connection *connectionModel
+	attr       string // the attribute connection errors are reported on; default by direction
+	t          rsync.Transport
+	release    func()
 }
 
-func (r *directoryResource) newConn(ends syncEnds) *conn { return &conn{r: r, ends: ends} }
+func (r *directoryResource) newConn(c syncConfig) *conn {
+	return &conn{r: r, ends: c.Ends, connection: c.Connection}
+}
 
 // transport opens the connection to the remote side if needed.
 func (c *conn) transport(ctx context.Context) (rsync.Transport, diag.Diagnostics) {
-	if c.client == nil {
+	if c.t == nil {
 		ep, ok := c.ends.remote()
 		if !ok {
 			var diags diag.Diagnostics
@@ -394,19 +414,25 @@ func (c *conn) transport(ctx context.Context) (rsync.Transport, diag.Diagnostics
 		default:
 			attr = "destination"
 		}
-		client, diags := c.r.dial(ctx, ep.Spec, attr)
+		cfg, diags := c.r.settings.resolve(ctx, c.connection, ep.Spec.User, ep.Spec.Host)
 		if diags.HasError() {
 			return nil, diags
 		}
-		c.client = client
+		tflog.Debug(ctx, "SSH connection", describeConfig(cfg))
+		t, release, d := c.r.settings.transport(ctx, cfg, path.Root(attr))
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		c.t, c.release = t, release
 	}
-	return sshconn.NewTransport(c.client), nil
+	return c.t, nil
 }
 
 func (c *conn) close() {
-	if c.client != nil {
-		_ = c.client.Close()
-		c.client = nil
+	if c.release != nil {
+		c.release()
+		c.release, c.t = nil, nil
 	}
 }
 
@@ -426,13 +452,13 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 		if diags.HasError() {
 			return nil, diags
 		}
-		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.settingsOrDefault().RsyncPath)
+		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.rsyncPath(c))
 	} else {
 		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
-			fmt.Sprintf("Could not read %s to compare it with the source: %v.\n\n%s", root.ListPath, err, r.remoteHint(err, c.Ends.Dst.Remote)))
+			fmt.Sprintf("Could not read %s to compare it with the source: %v.\n\n%s", root.ListPath, err, r.remoteHint(c, err, c.Ends.Dst.Remote)))
 		return nil, diags
 	}
 	for _, w := range warnings {
@@ -460,7 +486,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			return nil, nil, diags
 		}
 		p := pushDestPath(c.Ends.Src.Path())
-		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.settingsOrDefault().RsyncPath)
+		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
 		if err == nil {
 			manifests.put(key, m)
 		}
@@ -475,7 +501,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			}
 		}
 		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
-			fmt.Sprintf("Could not read %s: %v.\n\n%s", c.Ends.Src.Raw, err, r.remoteHint(err, c.Ends.Src.Remote)))
+			fmt.Sprintf("Could not read %s: %v.\n\n%s", c.Ends.Src.Raw, err, r.remoteHint(c, err, c.Ends.Src.Remote)))
 		return nil, nil, diags
 	}
 	for _, w := range warnings {
@@ -485,11 +511,11 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 }
 
 // remoteHint says what to do about a failed remote operation.
-func (r *directoryResource) remoteHint(err error, remote bool) string {
+func (r *directoryResource) remoteHint(c syncConfig, err error, remote bool) string {
 	if !remote {
 		return "Check that the path exists and that Terraform may read it."
 	}
-	return pushHint(err, r.settingsOrDefault().RsyncPath)
+	return pushHint(err, r.rsyncPath(c))
 }
 
 // ModifyPlan computes source_hash, diffs the source against the
@@ -537,7 +563,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
-	cn := r.newConn(c.Ends)
+	cn := r.newConn(c)
 	defer cn.close()
 
 	listingChanged := false
@@ -727,7 +753,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
 		c.Checksum = true
 	}
-	cn := r.newConn(c.Ends)
+	cn := r.newConn(c)
 	defer cn.close()
 
 	res, d := r.sync(ctx, cn, c)
@@ -768,7 +794,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsync.Options {
 	inc, exc := c.Filters.engineFilters()
 	return rsync.Options{
-		RsyncPath: r.settingsOrDefault().RsyncPath,
+		RsyncPath: r.rsyncPath(c),
 		Delete:    c.Delete,
 		Checksum:  c.Checksum,
 		Compress:  c.Compress,
@@ -817,7 +843,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		}
 		diags.AddAttributeError(path.Root(attr), verb+" failed",
 			fmt.Sprintf("The %s of %s to %s failed: %v.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, err,
-				r.remoteHint(err, c.Ends.Dir != dirLocal)))
+				r.remoteHint(c, err, c.Ends.Dir != dirLocal)))
 		return nil, diags
 	}
 	for _, w := range res.Warnings {
@@ -887,7 +913,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if c.Ends.Src.Remote {
 		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
 	}
-	cn := r.newConn(c.Ends)
+	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()
 
@@ -975,14 +1001,14 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 		resp.Diagnostics.Append(removeLocal(root.RemovePath)...)
 		return
 	}
-	cn := r.newConn(c.Ends)
+	cn := r.newConn(c)
 	defer cn.close()
 	t, d := cn.transport(ctx)
 	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	cmd := removeCommand(strings.TrimSuffix(root.RemovePath, "/"), r.settingsOrDefault().RsyncPath)
+	cmd := removeCommand(strings.TrimSuffix(root.RemovePath, "/"), r.rsyncPath(c))
 	if err := runRemote(ctx, t, cmd); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Cannot delete the destination",
 			fmt.Sprintf("on_destroy = \"delete\": %q on %s failed: %v. Check that the SSH user (or rsync_path's prefix, such as sudo) "+
@@ -1054,7 +1080,7 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		}
 		m.Source = types.StringValue(source)
 		c := syncConfig{Ends: ends, SourceKnown: true, Drift: driftChecksum}
-		cn := r.newConn(ends)
+		cn := r.newConn(c)
 		defer cn.close()
 		src, _, d := r.sourceManifest(ctx, cn, c, csum.XXH128, false)
 		resp.Diagnostics.Append(d...)
@@ -1081,30 +1107,6 @@ func pushHint(err error, rsyncPath string) string {
 	}
 	return "Check that rsync is installed on the remote host (or set the provider's rsync_path), and that the " +
 		"SSH user may read and write the path."
-}
-
-func (r *directoryResource) settingsOrDefault() connSettings {
-	if r.settings != nil {
-		return *r.settings
-	}
-	return connSettings{RsyncPath: defaultRsyncPath}
-}
-
-// dial opens the SSH connection for spec with the provider's settings;
-// errors are attributed to attr.
-func (r *directoryResource) dial(ctx context.Context, spec remoteSpec, attr string) (*ssh.Client, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	cfg := r.settingsOrDefault().sshConfig(spec)
-	tflog.Debug(ctx, "opening SSH connection", map[string]interface{}{
-		"host": cfg.Host, "port": cfg.Port, "user": cfg.User,
-	})
-	client, err := sshconn.Dial(ctx, cfg)
-	if err != nil {
-		summary, detail := dialDiagnostic(err, cfg)
-		diags.AddAttributeError(path.Root(attr), summary, detail)
-		return nil, diags
-	}
-	return client, diags
 }
 
 // dialDiagnostic words a failed SSH connection. sshconn's errors already

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
 
 // terraform-plugin-testing cannot read the state of a resource with
@@ -128,19 +130,30 @@ func (r *tfRunner) planActions(wantExit int) map[string]string {
 }
 
 // TestAccDirectory_forEach: three destinations through one provider block,
-// with for_each; drift on one of them plans an update of that one only.
+// with for_each: two paths on one server and one on a second server (its
+// own port, key and host key, through the ssh override); drift on one of
+// them plans an update of that one only.
 func TestAccDirectory_forEach(t *testing.T) {
 	srv := accSetup(t)
+	srv2 := sshtest.Start(t)
 	src := smallTree(t)
 	base := t.TempDir()
 	hosts := map[string]string{}
 	var entries []string
-	for _, name := range []string{"web1", "web2", "web3"} {
+	for i, name := range []string{"web1", "web2", "web3"} {
+		s := srv
+		if i == 2 {
+			s = srv2
+		}
 		hosts[name] = filepath.Join(base, name)
-		entries = append(entries, fmt.Sprintf("    %s = %s", name, hclString(remoteDest(srv, hosts[name]+"/"))))
+		entries = append(entries, fmt.Sprintf("    %s = { dest = %s, port = %d, key = %s, known_hosts = %s }", name,
+			hclString(remoteDest(s, hosts[name]+"/")), s.Port, hclString(s.ClientKeyFile), hclString(s.KnownHostsFile)))
 	}
 	config := providerConfig(srv, nil) + fmt.Sprintf("\nlocals {\n  hosts = {\n%s\n  }\n}\n", strings.Join(entries, "\n")) +
-		rsyncDir("web", map[string]string{"for_each": "local.hosts", "source": hclString(src + "/"), "destination": "each.value"})
+		rsyncDir("web", map[string]string{
+			"for_each": "local.hosts", "source": hclString(src + "/"), "destination": "each.value.dest",
+			"ssh": "{\n    port             = each.value.port\n    private_key_file = each.value.key\n    known_hosts_file = each.value.known_hosts\n  }",
+		})
 	tf := newTFRunner(t, config)
 
 	tf.run(0, "apply", "-input=false", "-auto-approve")

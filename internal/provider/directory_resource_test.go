@@ -190,7 +190,7 @@ func TestAccDirectory_wrongPrivateKey(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:      directoryConfig(p, src+"/", remoteDest(srv, t.TempDir())),
-				ExpectError: words("SSH authentication failed … check private_key / private_key_file"),
+				ExpectError: words("SSH authentication failed … offered: publickey private_key_file … wrong_key … authorized_keys"),
 			},
 		},
 	})

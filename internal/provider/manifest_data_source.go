@@ -41,6 +41,8 @@ type manifestModel struct {
 	FileCount  types.Int64  `tfsdk:"file_count"`
 	TotalBytes types.Int64  `tfsdk:"total_bytes"`
 	Hash       types.String `tfsdk:"hash"`
+	// Connection overrides the provider's SSH settings (connection.go).
+	Connection *connectionModel `tfsdk:"ssh"`
 }
 
 func (d *manifestDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -82,6 +84,7 @@ func (d *manifestDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 				Optional:   true,
 				Validators: []validator.String{stringvalidator.OneOf(driftChecksum, driftMetadata)},
 			},
+			"ssh": connectionDataSourceSchema(),
 			"file_count": schema.Int64Attribute{
 				MarkdownDescription: "Number of regular files in the tree.",
 				Computed:            true,
@@ -141,7 +144,7 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 	var man *tree.Manifest
 	var warnings []string
 	if ep.Remote {
-		cn := &conn{r: &d.dir, ends: syncEnds{Src: ep, Dir: dirPull}, attr: "path"}
+		cn := &conn{r: &d.dir, ends: syncEnds{Src: ep, Dir: dirPull}, connection: m.Connection, attr: "path"}
 		defer cn.close()
 		t, diags := cn.transport(ctx)
 		resp.Diagnostics.Append(diags...)
@@ -149,7 +152,7 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 			return
 		}
 		p := pushDestPath(ep.Path())
-		man, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), f, mode, d.dir.settingsOrDefault().RsyncPath)
+		man, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), f, mode, d.dir.settings.rsyncPath(m.Connection))
 	} else {
 		if serr := checkSource(ep.Path()); serr != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("path"), "Path not found", serr.Error()+".")
@@ -159,7 +162,7 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot read the tree",
-			fmt.Sprintf("Could not read %s: %v.\n\n%s", m.Path.ValueString(), err, d.dir.remoteHint(err, ep.Remote)))
+			fmt.Sprintf("Could not read %s: %v.\n\n%s", m.Path.ValueString(), err, d.dir.remoteHint(syncConfig{Connection: m.Connection}, err, ep.Remote)))
 		return
 	}
 	for _, w := range warnings {

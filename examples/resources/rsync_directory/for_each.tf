@@ -1,11 +1,15 @@
-# One provider block, many hosts: each instance opens its own SSH
-# connection with the provider's settings (the user may differ per host).
+# One provider block, many hosts: the ssh attribute overrides the
+# provider's connection settings per host, field by field. Hosts reached
+# the same way share one SSH connection per run.
 variable "web_hosts" {
-  type = map(string)
+  type = map(object({
+    destination = string
+    port        = optional(number, 22)
+  }))
   default = {
-    web1 = "deploy@web1.example.com:/var/www/site/"
-    web2 = "deploy@web2.example.com:/var/www/site/"
-    web3 = "www@web3.example.com:/srv/www/site/"
+    web1 = { destination = "deploy@web1.example.com:/var/www/site/" }
+    web2 = { destination = "deploy@web2.example.com:/var/www/site/", port = 2222 }
+    web3 = { destination = "www@10.0.3.7:/srv/www/site/" }
   }
 }
 
@@ -13,6 +17,10 @@ resource "rsync_directory" "web" {
   for_each = var.web_hosts
 
   source      = "${path.module}/site/"
-  destination = each.value
+  destination = each.value.destination
   delete      = true
+
+  ssh = {
+    port = each.value.port
+  }
 }
