@@ -230,6 +230,37 @@ func TestKeepaliveClosesStalledConnection(t *testing.T) {
 	p.Resume()
 }
 
+// TestKeepaliveAnyTrafficCounts: the server keeps talking but our
+// keepalive requests do not reach it (one direction stalled, as a slow
+// link busy with a transfer delays the replies): incoming traffic alone
+// keeps the connection alive, as with OpenSSH.
+func TestKeepaliveAnyTrafficCounts(t *testing.T) {
+	s := sshtest.Start(t)
+	p := sshtest.StartProxy(t, s.Addr())
+	cfg := viaProxy(s, p)
+	cfg.KeepaliveInterval = 100 * time.Millisecond
+	c := dial(t, cfg)
+	proc, err := NewTransport(c).Start(context.Background(), "for i in $(seq 20); do echo $i; sleep 0.1; done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, proc.Stderr())
+	p.StallToTarget()
+	out, err := io.ReadAll(proc.Stdout())
+	if err != nil || !strings.HasSuffix(string(out), "\n20\n") {
+		t.Fatalf("output %q, %v: the connection was declared dead while the server was talking", out, err)
+	}
+	// Once the server falls silent too, the connection is declared dead.
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("silent connection not detected")
+	}
+	p.Resume()
+}
+
 func TestKeepaliveDisabled(t *testing.T) {
 	s := sshtest.Start(t)
 	p := sshtest.StartProxy(t, s.Addr())

@@ -68,7 +68,7 @@ func dialChain(ctx context.Context, cfg Config) (*link, error) {
 		if via != nil {
 			viaClient = via.client
 		}
-		client, err := h.connect(ctx, viaClient, nil)
+		client, act, err := h.connect(ctx, viaClient, nil)
 		if err != nil {
 			if via != nil {
 				via.die(errors.New("closed: the connection through it failed"))
@@ -78,7 +78,7 @@ func dialChain(ctx context.Context, cfg Config) (*link, error) {
 			}
 			return nil, err
 		}
-		l := newLink(client, h.cfg)
+		l := newLink(client, act, h.cfg)
 		if via != nil {
 			parent := via
 			l.onDeath(func(error) { parent.die(errors.New("closed: the connection through it ended")) })
@@ -116,26 +116,26 @@ type gate func(ctx context.Context) (func(), error)
 // connect makes the connection to h, directly or through via, retrying
 // failures of a server that is not up yet until ConnectRetryTimeout.
 // gate, if not nil, is held during each attempt (not during backoff).
-func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client, error) {
+func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client, *activityConn, error) {
 	auth, err := h.auth.open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer auth.Close()
 
 	start := time.Now()
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		client, err := h.once(ctx, via, auth, g)
+		client, act, err := h.once(ctx, via, auth, g)
 		if err == nil {
-			return client, nil
+			return client, act, nil
 		}
 		if h.cfg.ConnectRetryTimeout <= 0 || ctx.Err() != nil || !retryable(err) {
-			return nil, err
+			return nil, nil, err
 		}
 		elapsed := time.Since(start)
 		if elapsed >= h.cfg.ConnectRetryTimeout {
-			return nil, fmt.Errorf("ssh: %s: still failing after %v and %d attempts (connect_retry_timeout %v; raise it if the server takes longer to boot): %w",
+			return nil, nil, fmt.Errorf("ssh: %s: still failing after %v and %d attempts (connect_retry_timeout %v; raise it if the server takes longer to boot): %w",
 				h.cfg.addr(), elapsed.Round(time.Millisecond), attempt, h.cfg.ConnectRetryTimeout, trimSSH(err))
 		}
 		// Jitter spreads the retries of many resources waiting for the
@@ -145,7 +145,7 @@ func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("ssh: %s: waiting to retry after %v: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
+			return nil, nil, fmt.Errorf("ssh: %s: waiting to retry after %v: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 5*time.Second)
@@ -153,14 +153,19 @@ func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client
 }
 
 // once is one connection attempt.
-func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g gate) (*ssh.Client, error) {
+func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g gate) (*ssh.Client, *activityConn, error) {
 	if g != nil {
 		release, err := g(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("ssh: connect to %s: %w", h.cfg.addr(), err)
+			return nil, nil, fmt.Errorf("ssh: connect to %s: %w", h.cfg.addr(), err)
 		}
 		defer release()
 	}
+	client, act, err := h.dialOnce(ctx, via, auth)
+	return client, act, err
+}
+
+func (h *hop) dialOnce(ctx context.Context, via *ssh.Client, auth *authSession) (*ssh.Client, *activityConn, error) {
 	cfg := h.cfg
 	addr := cfg.addr()
 	var (
@@ -172,9 +177,9 @@ func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g ga
 		conn, err = dialer.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("ssh: connect to %s: %w", addr, ctxErr)
+				return nil, nil, fmt.Errorf("ssh: connect to %s: %w", addr, ctxErr)
 			}
-			return nil, fmt.Errorf("ssh: connect to %s: %w (check host and port, and that sshd is running and reachable)", addr, err)
+			return nil, nil, fmt.Errorf("ssh: connect to %s: %w (check host and port, and that sshd is running and reachable)", addr, err)
 		}
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -183,26 +188,27 @@ func (h *hop) once(ctx context.Context, via *ssh.Client, auth *authSession, g ga
 		cancel()
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("ssh: connect to %s through the bastion: %w", addr, ctxErr)
+				return nil, nil, fmt.Errorf("ssh: connect to %s through the bastion: %w", addr, ctxErr)
 			}
 			if timedOut {
 				err = fmt.Errorf("no answer within %v (timeout): %w", cfg.Timeout, os.ErrDeadlineExceeded)
 			}
-			return nil, fmt.Errorf("ssh: connect to %s through the bastion %s: %w (check host and port as the bastion sees them, that the server is up, and that the bastion allows forwarding to it: sshd's AllowTcpForwarding and PermitOpen)",
+			return nil, nil, fmt.Errorf("ssh: connect to %s through the bastion %s: %w (check host and port as the bastion sees them, that the server is up, and that the bastion allows forwarding to it: sshd's AllowTcpForwarding and PermitOpen)",
 				addr, via.RemoteAddr(), err)
 		}
 	}
+	act := newActivityConn(conn)
 	clientCfg := &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              auth.methods,
 		HostKeyCallback:   h.policy.callback,
 		HostKeyAlgorithms: h.policy.algorithms(addr, conn.RemoteAddr()),
 	}
-	client, err := handshake(ctx, conn, addr, clientCfg, cfg.Timeout, auth.agent)
+	client, err := handshake(ctx, act, addr, clientCfg, cfg.Timeout, auth.agent)
 	if err != nil {
-		return nil, describeHandshakeError(err, cfg, addr, auth)
+		return nil, nil, describeHandshakeError(err, cfg, addr, auth)
 	}
-	return client, nil
+	return client, act, nil
 }
 
 // handshake runs the SSH handshake on conn. x/crypto/ssh has no context

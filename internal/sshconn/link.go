@@ -2,7 +2,9 @@ package sshconn
 
 import (
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -25,6 +27,7 @@ func (e *LostError) Error() string {
 // the reason.
 type link struct {
 	client *ssh.Client
+	act    *activityConn
 	addr   string
 	done   chan struct{} // closed when the link is dead
 
@@ -33,8 +36,8 @@ type link struct {
 	onDead []func(error)
 }
 
-func newLink(client *ssh.Client, cfg Config) *link {
-	l := &link{client: client, addr: cfg.addr(), done: make(chan struct{})}
+func newLink(client *ssh.Client, act *activityConn, cfg Config) *link {
+	l := &link{client: client, act: act, addr: cfg.addr(), done: make(chan struct{})}
 	go func() {
 		err := client.Wait()
 		reason := "the connection was closed"
@@ -100,36 +103,58 @@ func (l *link) alive() bool {
 }
 
 // keepalive sends keepalive@openssh.com requests every interval, as
-// OpenSSH's ServerAliveInterval does, and kills the link when none has
-// been answered for countMax intervals. Any answer counts, including
-// "request failed" (sshd refuses the request but answers it).
+// OpenSSH's ServerAliveInterval does, and kills the link when nothing at
+// all has arrived from the server for countMax intervals. Like OpenSSH,
+// any incoming packet counts, not only replies: a slow link busy with a
+// large transfer may answer late, but it is not dead. Any reply counts,
+// including "request failed" (sshd refuses the request but answers it).
 func (l *link) keepalive(interval time.Duration, countMax int) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	replies := make(chan struct{}, 1)
-	lastReply := time.Now()
 	inflight := false
 	for {
 		select {
 		case <-l.done:
 			return
 		case <-replies:
-			lastReply, inflight = time.Now(), false
+			inflight = false
 		case <-ticker.C:
-			if silent := time.Since(lastReply); silent >= time.Duration(countMax)*interval {
+			if silent := time.Since(l.act.lastRead()); silent >= time.Duration(countMax)*interval {
 				l.die(&LostError{Addr: l.addr, Reason: fmt.Sprintf(
-					"no reply to keepalives for %v (keepalive_interval %v, %d unanswered): the server or the network path stopped responding",
+					"nothing received for %v despite keepalives (keepalive_interval %v, %d unanswered): the server or the network path stopped responding",
 					silent.Round(time.Millisecond), interval, countMax)})
 				return
 			}
 			if !inflight {
 				inflight = true
 				go func() {
-					if _, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil); err == nil {
-						replies <- struct{}{}
-					}
+					_, _, _ = l.client.SendRequest("keepalive@openssh.com", true, nil)
+					replies <- struct{}{}
 				}()
 			}
 		}
 	}
 }
+
+// activityConn records when bytes last arrived on a connection.
+type activityConn struct {
+	net.Conn
+	last atomic.Int64 // unix nanoseconds
+}
+
+func newActivityConn(c net.Conn) *activityConn {
+	a := &activityConn{Conn: c}
+	a.last.Store(time.Now().UnixNano())
+	return a
+}
+
+func (a *activityConn) Read(p []byte) (int, error) {
+	n, err := a.Conn.Read(p)
+	if n > 0 {
+		a.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (a *activityConn) lastRead() time.Time { return time.Unix(0, a.last.Load()) }

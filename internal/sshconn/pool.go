@@ -315,12 +315,12 @@ func (p *Pool) connect(e *entry) (*pconn, error) {
 			return nil, fmt.Errorf("ssh: bastion %s: %w", e.bastion.hop.cfg.display(), trimSSH(err))
 		}
 	}
-	client, err := e.hop.connect(ctx, via.clientOrNil(), p.gate(e.hop.cfg.addr()))
+	client, act, err := e.hop.connect(ctx, via.clientOrNil(), p.gate(e.hop.cfg.addr()))
 	if err != nil {
 		return nil, err
 	}
 	p.dials.Add(1)
-	c := &pconn{link: newLink(client, e.hop.cfg), limit: p.opts.MaxSessions,
+	c := &pconn{link: newLink(client, act, e.hop.cfg), limit: p.opts.MaxSessions,
 		changed: make(chan struct{}), procs: map[*process]struct{}{}}
 	c.link.onDeath(c.dead)
 	// The bastion's entry is held by this entry for its whole life (see

@@ -289,7 +289,7 @@ func TestPoolKeepaliveFailsRunningCommand(t *testing.T) {
 	_, waitErr := proc.Wait()
 	t.Logf("read: %v; wait: %v; after %v", readErr, waitErr, time.Since(start))
 	for _, err := range []error{readErr, waitErr} {
-		if err == nil || !strings.Contains(err.Error(), "no reply to keepalives") {
+		if err == nil || !strings.Contains(err.Error(), "despite keepalives") {
 			t.Errorf("error %v does not say the keepalives went unanswered", err)
 		}
 	}

@@ -19,9 +19,11 @@ type Proxy struct {
 	ln       net.Listener
 	accepted atomic.Int64
 
-	mu      sync.Mutex
-	stalled bool
-	resume  chan struct{} // closed by Resume; replaced by Stall
+	mu sync.Mutex
+	// Per direction (0: client to target, 1: target to client): whether
+	// forwarding is stalled, and a channel closed when it resumes.
+	stalled [2]bool
+	resume  [2]chan struct{}
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
 	closed  bool
@@ -50,10 +52,12 @@ func NewProxy(target string) (*Proxy, error) {
 		Port:   ln.Addr().(*net.TCPAddr).Port,
 		target: target,
 		ln:     ln,
-		resume: make(chan struct{}),
 		conns:  map[net.Conn]struct{}{},
 	}
-	close(p.resume)
+	for d := range p.resume {
+		p.resume[d] = make(chan struct{})
+		close(p.resume[d])
+	}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -77,21 +81,36 @@ func (p *Proxy) Active() int {
 // a route or firewall starts dropping packets. Bytes already read from one
 // side are held back until Resume.
 func (p *Proxy) Stall() {
+	p.stall(0)
+	p.stall(1)
+}
+
+// StallToTarget stalls only the client-to-target direction: the server
+// still talks, but hears nothing (requests, window updates) until Resume.
+func (p *Proxy) StallToTarget() { p.stall(0) }
+
+func (p *Proxy) stall(d int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.stalled {
-		p.stalled = true
-		p.resume = make(chan struct{})
+	if !p.stalled[d] {
+		p.stalled[d] = true
+		p.resume[d] = make(chan struct{})
 	}
 }
 
-// Resume undoes Stall.
+// Resume undoes Stall and StallToTarget.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stalled {
-		p.stalled = false
-		close(p.resume)
+	p.resumeLocked()
+}
+
+func (p *Proxy) resumeLocked() {
+	for d := range p.stalled {
+		if p.stalled[d] {
+			p.stalled[d] = false
+			close(p.resume[d])
+		}
 	}
 }
 
@@ -117,10 +136,7 @@ func (p *Proxy) Close() {
 	for c := range p.conns {
 		c.Close()
 	}
-	if p.stalled {
-		p.stalled = false
-		close(p.resume)
-	}
+	p.resumeLocked()
 	p.mu.Unlock()
 	p.wg.Wait()
 }
@@ -142,8 +158,8 @@ func (p *Proxy) serve() {
 			return
 		}
 		p.wg.Add(2)
-		go p.pipe(up, c)
-		go p.pipe(c, up)
+		go p.pipe(up, c, 0)
+		go p.pipe(c, up, 1)
 	}
 }
 
@@ -164,7 +180,7 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 
 // pipe copies src to dst, waiting before each write while stalled. When
 // either side ends, both connections close.
-func (p *Proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn, dir int) {
 	defer p.wg.Done()
 	defer func() {
 		dst.Close()
@@ -179,7 +195,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			resume := p.resume
+			resume := p.resume[dir]
 			p.mu.Unlock()
 			<-resume
 			if _, werr := dst.Write(buf[:n]); werr != nil {
