@@ -1,0 +1,259 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
+)
+
+// hclObject renders an HCL object from attribute → expression.
+func hclObject(attrs map[string]string, indent string) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("{\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s  %s = %s\n", indent, k, attrs[k])
+	}
+	b.WriteString(indent + "}")
+	return b.String()
+}
+
+// TestAccSSH_bastion: the destination is reached through a jump host that
+// may forward only to it (PermitOpen); apply, then an empty plan (refresh
+// goes through the bastion too). The provider has no route of its own: its
+// settings name the destination's sshd, whose known_hosts entry is used.
+func TestAccSSH_bastion(t *testing.T) {
+	srv := accSetup(t)
+	bastion := sshtest.Start(t, sshtest.WithExtraConfig("AllowTcpForwarding yes\nPermitOpen "+srv.Addr()))
+	front := sshtest.StartProxy(t, bastion.Addr()) // counts the connections to the bastion
+	src := smallTree(t)
+	dst := t.TempDir()
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+		"ssh": hclObject(map[string]string{
+			"bastion": hclObject(map[string]string{
+				"host":             hclString(front.Host),
+				"port":             fmt.Sprint(front.Port),
+				"private_key_file": hclString(bastion.ClientKeyFile),
+				"host_key":         hclString(bastion.HostKeyAuthorized),
+			}, "    "),
+		}, "  "),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config, Check: checkTreesEqual(src, dst)},
+			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+	if front.Accepted() == 0 {
+		t.Error("no connection went through the bastion")
+	}
+	if !strings.Contains(srv.Log(), "Accepted publickey for "+srv.User) {
+		t.Error("the destination's sshd logged no login")
+	}
+}
+
+// TestAccSSH_bastionRefused: a bastion that may not forward to the
+// destination fails the apply saying what to check.
+func TestAccSSH_bastionRefused(t *testing.T) {
+	srv := accSetup(t)
+	bastion := sshtest.Start(t, sshtest.WithExtraConfig("PermitOpen 127.0.0.1:1"))
+	config := providerConfig(srv, map[string]string{}) + rsyncDir("test", map[string]string{
+		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, t.TempDir()+"/")),
+		"ssh": hclObject(map[string]string{
+			"bastion": hclObject(map[string]string{
+				"host":             hclString(bastion.Host),
+				"port":             fmt.Sprint(bastion.Port),
+				"private_key_file": hclString(bastion.ClientKeyFile),
+				"known_hosts_file": hclString(bastion.KnownHostsFile),
+			}, "    "),
+		}, "  "),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config:      config,
+			ExpectError: words("through the bastion … administratively prohibited … AllowTcpForwarding and PermitOpen"),
+		}},
+	})
+}
+
+// TestAccSSH_agent: the provider has no key; a real ssh-agent holds a
+// decoy and the right key, and agent_identity picks the right one.
+func TestAccSSH_agent(t *testing.T) {
+	srv := accSetup(t)
+	agent := sshtest.StartAgent(t)
+	decoy, err := sshtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := t.TempDir()
+	agent.Add(t, sshtest.WriteKey(t, keys, decoy, "decoy"))
+	agent.Add(t, srv.ClientKeyFile) // its comment is empty; pick it by fingerprint
+	t.Setenv("SSH_AUTH_SOCK", agent.Socket)
+	fingerprint := sshFingerprint(t, srv)
+
+	src := smallTree(t)
+	dst := t.TempDir()
+	config := providerConfig(srv, map[string]string{"private_key_file": ""}) + rsyncDir("test", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+		"ssh": hclObject(map[string]string{"agent_identity": hclString(fingerprint)}, "  "),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config, Check: checkTreesEqual(src, dst)},
+			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+	if !strings.Contains(srv.Log(), "Accepted publickey for "+srv.User) {
+		t.Error("sshd logged no public key login")
+	}
+}
+
+// TestAccSSH_agentOff: agent = false with no other credential is a clear
+// error, not a silent use of the agent.
+func TestAccSSH_agentOff(t *testing.T) {
+	srv := accSetup(t)
+	agent := sshtest.StartAgent(t)
+	agent.Add(t, srv.ClientKeyFile)
+	t.Setenv("SSH_AUTH_SOCK", agent.Socket)
+	config := providerConfig(srv, map[string]string{"private_key_file": ""}) + rsyncDir("test", map[string]string{
+		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, t.TempDir()+"/")),
+		"ssh": hclObject(map[string]string{"agent": "false"}, "  "),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps:                    []resource.TestStep{{Config: config, ExpectError: words("no authentication method: set private_key")}},
+	})
+}
+
+// TestAccSSH_hostKeyMismatch: a pinned host_key that is not the server's
+// fails with a diagnostic that names both keys and what to do.
+func TestAccSSH_hostKeyMismatch(t *testing.T) {
+	srv := accSetup(t)
+	other, err := sshtest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+		"ssh": hclObject(map[string]string{"host_key": hclString(other.Authorized)}, "  "),
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ExpectError: words("SSH host key not trusted … host key verification failed for " + srv.Addr() +
+				" … the server presented ssh-ed25519 … but host_key pins ssh-ed25519 … update host_key"),
+		}},
+	})
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("files were written despite the host key mismatch: %v", entries)
+	}
+}
+
+// TestAccSSH_forEachOverrides: one provider block; for_each over three
+// servers with different ports, keys and known_hosts files, each given in
+// the resource's ssh attribute.
+func TestAccSSH_forEachOverrides(t *testing.T) {
+	first := accSetup(t)
+	servers := map[string]*sshtest.Server{"a": first, "b": sshtest.Start(t), "c": sshtest.Start(t)}
+	src := smallTree(t)
+	base := t.TempDir()
+	var entries []string
+	for _, name := range []string{"a", "b", "c"} {
+		s := servers[name]
+		entries = append(entries, fmt.Sprintf("    %s = { dest = %s, port = %d, key = %s, known_hosts = %s }", name,
+			hclString(remoteDest(s, filepath.Join(base, name)+"/")), s.Port, hclString(s.ClientKeyFile), hclString(s.KnownHostsFile)))
+	}
+	// The provider's defaults are the first server's; b and c work only
+	// through their overrides.
+	config := providerConfig(first, nil) + fmt.Sprintf("\nlocals {\n  hosts = {\n%s\n  }\n}\n", strings.Join(entries, "\n")) +
+		rsyncDir("web", map[string]string{
+			"for_each": "local.hosts", "source": hclString(src + "/"), "destination": "each.value.dest",
+			"ssh": "{\n    port = each.value.port\n    private_key_file = each.value.key\n    known_hosts_file = each.value.known_hosts\n  }",
+		})
+	tf := newTFRunner(t, config)
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+	for name := range servers {
+		if err := checkTreesEqual(src, filepath.Join(base, name))(nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for addr, action := range tf.planActions(0) {
+		if action != "no-op" {
+			t.Errorf("%s: %s after apply", addr, action)
+		}
+	}
+
+	// All servers share this machine's file system, so the trees prove
+	// nothing about the route: the logs do. Each server saw its own key.
+	for name, s := range servers {
+		if !strings.Contains(s.Log(), "Accepted publickey for "+s.User) {
+			t.Errorf("server %s logged no login: its override was not used", name)
+		}
+	}
+	tf.run(0, "destroy", "-input=false", "-auto-approve")
+}
+
+func sshFingerprint(t *testing.T, s *sshtest.Server) string {
+	t.Helper()
+	return ssh.FingerprintSHA256(s.ClientSigner.PublicKey())
+}
+
+// TestAccSSH_fiftyResources: 50 rsync_directory resources on one sshd with
+// OpenSSH's default MaxSessions (10) and MaxStartups (10:30:100), applied
+// with Terraform's default parallelism: every resource succeeds, and they
+// share a handful of TCP connections (one per provider instance Terraform
+// configures) instead of one each.
+func TestAccSSH_fiftyResources(t *testing.T) {
+	srv := accSetup(t)
+	proxy := sshtest.StartProxy(t, srv.Addr())
+	src := smallTree(t)
+	base := t.TempDir()
+	var entries []string
+	for i := 0; i < 50; i++ {
+		entries = append(entries, fmt.Sprintf("    d%02d = %s", i, hclString(remoteDest(srv, filepath.Join(base, fmt.Sprintf("d%02d", i))+"/"))))
+	}
+	config := providerConfig(srv, map[string]string{
+		"port": fmt.Sprint(proxy.Port), "known_hosts_file": "", "host_key": hclString(srv.HostKeyAuthorized),
+	}) + fmt.Sprintf("\nlocals {\n  dests = {\n%s\n  }\n}\n", strings.Join(entries, "\n")) +
+		rsyncDir("many", map[string]string{"for_each": "local.dests", "source": hclString(src + "/"), "destination": "each.value"})
+	tf := newTFRunner(t, config)
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+	afterApply := proxy.Accepted()
+	for i := 0; i < 50; i++ {
+		if err := checkTreesEqual(src, filepath.Join(base, fmt.Sprintf("d%02d", i)))(nil); err != nil {
+			t.Fatalf("d%02d: %v", i, err)
+		}
+	}
+	actions := tf.planActions(0)
+	if len(actions) != 50 {
+		t.Fatalf("%d resources in the plan", len(actions))
+	}
+	t.Logf("TCP connections: %d for the apply (plan + apply of 50 resources), %d in all", afterApply, proxy.Accepted())
+	if afterApply > 10 {
+		t.Errorf("%d connections for one apply of 50 resources: connections are not shared", afterApply)
+	}
+	for _, refused := range []string{"open failed", "no more sessions", "past MaxStartups", "administratively prohibited"} {
+		if strings.Contains(srv.Log(), refused) {
+			t.Errorf("sshd log shows %q", refused)
+		}
+	}
+}
