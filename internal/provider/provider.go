@@ -117,26 +117,6 @@ func settingsFromModel(m providerModel) (connSettings, diag.Diagnostics) {
 	return s, diags
 }
 
-// sshConfig is the SSH configuration for one remote: the provider defaults,
-// with the remote's host and (when it names one) its user.
-func (s connSettings) sshConfig(r remoteSpec) sshconn.Config {
-	user := s.User
-	if r.User != "" {
-		user = r.User
-	}
-	return sshconn.Config{
-		Host:                  r.Host,
-		Port:                  s.Port,
-		User:                  user,
-		PrivateKey:            s.PrivateKey,
-		PrivateKeyFile:        s.PrivateKeyFile,
-		HostKey:               s.HostKey,
-		KnownHostsFile:        s.KnownHostsFile,
-		InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
-		Timeout:               s.Timeout,
-	}
-}
-
 func (p *rsyncProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
 	resp.TypeName = "rsync"
 	resp.Version = p.version

@@ -67,12 +67,12 @@ func TestSettingsFromModel(t *testing.T) {
 		t.Errorf("settings = %+v, want %+v", s, want)
 	}
 
-	cfg := s.sshConfig(remoteSpec{Host: "h", Path: "/p"})
+	cfg, _ := s.resolve(context.Background(), nil, "", "h")
 	if cfg.User != "deploy" || cfg.Host != "h" || cfg.Port != 2222 || cfg.Timeout != 45*time.Second ||
 		cfg.PrivateKeyFile != "/k" || cfg.KnownHostsFile != "/kh" {
-		t.Errorf("sshConfig = %+v", cfg)
+		t.Errorf("resolve = %+v", cfg)
 	}
-	if cfg := s.sshConfig(remoteSpec{User: "www", Host: "h"}); cfg.User != "www" {
+	if cfg, _ := s.resolve(context.Background(), nil, "www", "h"); cfg.User != "www" {
 		t.Errorf("destination user must override the provider's, got %q", cfg.User)
 	}
 
