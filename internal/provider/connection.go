@@ -193,7 +193,18 @@ func connectionAttrs() []connAttr {
 		{name: "rsync_path", kind: kindString, strV: []validator.String{stringvalidator.LengthAtLeast(1)},
 			desc: "The remote command that starts rsync, e.g. `\"sudo rsync\"`." + o},
 	}
-	return append(a, authAttrs(o)...)
+	a = append(a, authAttrs(o)...)
+	// Terraform keeps every resource and data source argument in the state
+	// (sensitive ones are hidden from output, not from the state file).
+	// Write-only attributes would avoid that, but Read, which refreshes
+	// over SSH, never sees them.
+	for i := range a {
+		if a[i].sensitive {
+			a[i].desc += " Like every resource argument it is stored in the state (hidden in output); set it on the " +
+				"provider, or use a key file or ssh-agent, to keep it out of the state."
+		}
+	}
+	return a
 }
 
 const connectionDescription = "SSH settings for this resource's remote side, overriding the provider's field by field, so " +
@@ -202,7 +213,7 @@ const connectionDescription = "SSH settings for this resource's remote side, ove
 	"the same way uses one SSH connection per Terraform run."
 
 const bastionDescription = "A jump host to reach the server through (as `ssh -J`). Set here, it replaces the provider's " +
-	"`bastion` as a whole."
+	"`bastion` as a whole; its secrets, like every resource argument, are stored in the state."
 
 // connectionSchema is the `ssh` attribute of a resource schema:
 //
