@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -255,5 +257,68 @@ func TestAccSSH_fiftyResources(t *testing.T) {
 		if strings.Contains(srv.Log(), refused) {
 			t.Errorf("sshd log shows %q", refused)
 		}
+	}
+}
+
+// TestAccSSH_passphrase: an encrypted key file without its passphrase
+// fails at once saying which setting is missing; with
+// private_key_passphrase on the provider it works.
+func TestAccSSH_passphrase(t *testing.T) {
+	srv := accSetup(t)
+	raw, err := ssh.ParseRawPrivateKey([]byte(srv.ClientKeyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(raw, "", []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id_encrypted")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := smallTree(t)
+	dst := t.TempDir()
+	dir := rsyncDir("test", map[string]string{"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/"))})
+	without := providerConfig(srv, map[string]string{"private_key_file": hclString(keyFile)})
+	with := strings.Replace(without, "provider \"rsync\" {\n", "provider \"rsync\" {\n  private_key_passphrase = \"correct horse\"\n", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: without + dir, ExpectError: words("private key is encrypted: set private_key_passphrase")},
+			{Config: with + dir, Check: checkTreesEqual(src, dst)},
+		},
+	})
+}
+
+// TestAccSSH_password: password authentication against a real sshd
+// (which checks a shadow entry private to its mount namespace), with the
+// resource's ssh.password; no key is authorized there.
+func TestAccSSH_password(t *testing.T) {
+	accSetup(t)
+	srv, err := sshtest.StartServer(t.TempDir(), sshtest.WithPassword("s3cret pass"))
+	if errors.Is(err, sshtest.ErrPasswordUnsupported) {
+		t.Skipf("password logins cannot be set up on this machine (not faked): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	if err := os.WriteFile(filepath.Join(srv.Dir, "authorized_keys"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := smallTree(t)
+	dst := t.TempDir()
+	config := providerConfig(srv, map[string]string{"private_key_file": ""}) +
+		rsyncDir("test", map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+			"ssh": hclObject(map[string]string{"password": hclString("s3cret pass"), "agent": "false"}, "  "),
+		})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps:                    []resource.TestStep{{Config: config, Check: checkTreesEqual(src, dst)}},
+	})
+	if !strings.Contains(srv.Log(), "Accepted password for "+srv.User) {
+		t.Errorf("sshd logged no password login:\n%s", srv.Log())
 	}
 }
