@@ -260,6 +260,10 @@ func (p *Pool) live(ctx context.Context, e *entry) (*pconn, error) {
 			p.mu.Unlock()
 			return nil, errors.New("ssh: the connection pool is closed")
 		}
+		if e.removed {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("ssh: transport to %s used after its release: this is a bug in the provider", e.hop.cfg.addr())
+		}
 		if e.cur != nil && e.cur.alive() {
 			c := e.cur
 			p.mu.Unlock()

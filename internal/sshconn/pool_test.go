@@ -338,7 +338,11 @@ func TestPoolIdle(t *testing.T) {
 		t.Fatalf("connection closed while held")
 	}
 	release()
+	release() // harmless
 	waitFor(t, "the idle connections to close", func() bool { return front.Active() == 0 })
+	if _, err := run(context.Background(), tr, "true"); err == nil || !strings.Contains(err.Error(), "after its release") {
+		t.Errorf("Start after release and expiry: %v", err)
+	}
 	tr, release = poolTransport_(t, p, cfg)
 	defer release()
 	if _, err := run(context.Background(), tr, "true"); err != nil {
