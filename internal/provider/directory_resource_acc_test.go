@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,7 +105,17 @@ func writeFile(t *testing.T, p, content string) {
 	if err := os.Chtimes(p, future, future); err != nil {
 		t.Fatal(err)
 	}
+	// The parent directory gets a whole second of its own too: rsync (the
+	// stock one as well) decides a directory's time before filling it,
+	// and leaves it when the two times fall in the same second, which
+	// would make the trees' comparison flaky.
+	dirTime := time.Now().Add(2*time.Hour + time.Duration(dirTimeSeq.Add(1))*time.Second).Truncate(time.Second)
+	if err := os.Chtimes(filepath.Dir(p), dirTime, dirTime); err != nil {
+		t.Fatal(err)
+	}
 }
+
+var dirTimeSeq atomic.Int64
 
 func mustExist(t *testing.T, paths ...string) {
 	t.Helper()
