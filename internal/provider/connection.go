@@ -100,6 +100,7 @@ type connAttr struct {
 	name      string
 	kind      attrKind
 	desc      string
+	required  bool // within its (optional) block
 	sensitive bool
 	strV      []validator.String
 	intV      []validator.Int64
@@ -147,8 +148,8 @@ func authAttrs(scope string) []connAttr {
 // bastionAttrs are the attributes of a `bastion` block.
 func bastionAttrs() []connAttr {
 	return []connAttr{
-		{name: "host", kind: kindString, strV: []validator.String{stringvalidator.LengthAtLeast(1)},
-			desc: "The jump host's name or address (required). The connection to the destination is tunnelled through it, as `ssh -J` does; the bastion must allow TCP forwarding to the destination (`AllowTcpForwarding`, `PermitOpen`)."},
+		{name: "host", kind: kindString, required: true, strV: []validator.String{stringvalidator.LengthAtLeast(1)},
+			desc: "The jump host's name or address. The connection to the destination is tunnelled through it, as `ssh -J` does; the bastion must allow TCP forwarding to the destination (`AllowTcpForwarding`, `PermitOpen`)."},
 		{name: "port", kind: kindInt, intV: portValidators, desc: "The jump host's SSH port. Defaults to `22`."},
 		{name: "user", kind: kindString, desc: "User on the jump host. Defaults to the destination's user."},
 		{name: "private_key", kind: kindString, sensitive: true, strV: []validator.String{conflicts("private_key_file")},
@@ -259,11 +260,11 @@ func resourceAttrs(list []connAttr) map[string]rschema.Attribute {
 	for _, a := range list {
 		switch a.kind {
 		case kindString:
-			out[a.name] = rschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+			out[a.name] = rschema.StringAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.strV}
 		case kindInt:
-			out[a.name] = rschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+			out[a.name] = rschema.Int64Attribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.intV}
 		case kindBool:
-			out[a.name] = rschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+			out[a.name] = rschema.BoolAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive}
 		}
 	}
 	return out
@@ -274,11 +275,11 @@ func dataSourceAttrs(list []connAttr) map[string]dsschema.Attribute {
 	for _, a := range list {
 		switch a.kind {
 		case kindString:
-			out[a.name] = dsschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+			out[a.name] = dsschema.StringAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.strV}
 		case kindInt:
-			out[a.name] = dsschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+			out[a.name] = dsschema.Int64Attribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.intV}
 		case kindBool:
-			out[a.name] = dsschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+			out[a.name] = dsschema.BoolAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive}
 		}
 	}
 	return out
@@ -289,11 +290,11 @@ func providerAttrs(list []connAttr) map[string]pschema.Attribute {
 	for _, a := range list {
 		switch a.kind {
 		case kindString:
-			out[a.name] = pschema.StringAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.strV}
+			out[a.name] = pschema.StringAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.strV}
 		case kindInt:
-			out[a.name] = pschema.Int64Attribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive, Validators: a.intV}
+			out[a.name] = pschema.Int64Attribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive, Validators: a.intV}
 		case kindBool:
-			out[a.name] = pschema.BoolAttribute{MarkdownDescription: a.desc, Optional: true, Sensitive: a.sensitive}
+			out[a.name] = pschema.BoolAttribute{MarkdownDescription: a.desc, Required: a.required, Optional: !a.required, Sensitive: a.sensitive}
 		}
 	}
 	return out

@@ -322,3 +322,27 @@ func TestAccSSH_password(t *testing.T) {
 		t.Errorf("sshd logged no password login:\n%s", srv.Log())
 	}
 }
+
+// TestAccSSH_invalidSettings: mistakes in the ssh attribute fail at
+// validation, naming the attribute.
+func TestAccSSH_invalidSettings(t *testing.T) {
+	srv := accSetup(t)
+	dir := func(ssh string) string {
+		return providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+			"source": hclString(t.TempDir() + "/"), "destination": hclString(remoteDest(srv, "/tmp/x/")), "ssh": ssh,
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: dir(`{ bastion = { port = 22 } }`), ExpectError: words(`attribute "host" is required`)},
+			{Config: dir(`{ port = 70000 }`), ExpectError: words("ssh.port value must be between 1 and 65535")},
+			{Config: dir(`{ bastion = { host = "j", port = 0 } }`), ExpectError: words("ssh.bastion.port value must be between 1 and 65535")},
+			{Config: dir(`{ keepalive_interval = "often" }`), ExpectError: words(`"often" is not a duration`)},
+			{Config: dir(`{ connect_retry_timeout = "-1m" }`), ExpectError: words(`"-1m" is negative`)},
+			{Config: dir(`{ timeout = "0s" }`), ExpectError: words(`"0s" is not positive`)},
+			{Config: dir(`{ private_key = "x", private_key_file = "/k" }`), ExpectError: words("Invalid Attribute Combination")},
+			{Config: dir(`{ host_key = "ssh-ed25519 AAAA", insecure_ignore_host_key = true }`), ExpectError: words("Invalid Attribute Combination")},
+		},
+	})
+}
