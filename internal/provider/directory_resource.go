@@ -136,8 +136,9 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			"protect": patternList("Patterns of destination paths that are never deleted, even with `delete = true` — " +
 				"uploads or configuration that live only on the destination, e.g. `[\"/uploads/\", \".env\"]`. " +
 				"Same pattern rules as `exclude`. Protected paths are handled as excludes: a source path that matches a `protect` " +
-				"pattern is not copied either (the plan warns when one does), and protected destination paths are left out of " +
-				"`destination_hash` and drift detection."),
+				"pattern is not copied either (the plan warns when one does), protected destination paths are left out of " +
+				"`destination_hash` and drift detection, and — as with `exclude` — a path that an `include` pattern matches first " +
+				"is not protected."),
 			"checksum": schema.BoolAttribute{
 				MarkdownDescription: "Decide which files to transfer by comparing their content (rsync `-c`) instead of their size and " +
 					"modification time. Slower (both sides read every file), but catches changes that keep size and time. " +
