@@ -561,18 +561,24 @@ func TestAccDirectory_onDestroy(t *testing.T) {
 }
 
 // TestAccDirectory_pull pulls a remote tree into a local directory: apply,
-// empty plan, a change on the remote source is planned and pulled, and a
-// local edit of the copy is drift.
+// empty plan, a change on the remote source is planned and pulled, a
+// local edit of the copy is drift, and on_destroy = "delete" removes the
+// local copy.
 func TestAccDirectory_pull(t *testing.T) {
 	srv := accSetup(t)
 	remote := smallTree(t)
 	local := filepath.Join(t.TempDir(), "copy")
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(remoteDest(srv, remote+"/")), "destination": hclString(local + "/"), "delete": "true",
+		"on_destroy": `"delete"`,
 	})
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		CheckDestroy: func(*terraform.State) error {
+			mustExist(t, filepath.Join(remote, "index.html")) // the source is never touched
+			return mustNotExist(local)
+		},
 		Steps: []resource.TestStep{
 			{
 				Config:            config,

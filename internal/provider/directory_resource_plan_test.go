@@ -371,3 +371,29 @@ func TestQuickCheckBlind(t *testing.T) {
 		t.Errorf("metadata mode: %v", got)
 	}
 }
+
+func TestRemoveLocal(t *testing.T) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{"/", cwd, ".", filepath.Dir(cwd), home} {
+		if p == "" {
+			continue
+		}
+		if d := removeLocal(p); !d.HasError() {
+			t.Fatalf("removeLocal(%q) removed it", p)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "copy")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if d := removeLocal(dir + "/"); d.HasError() {
+		t.Fatalf("removeLocal: %v", d)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still there: %v", dir, err)
+	}
+}
