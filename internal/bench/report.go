@@ -178,7 +178,8 @@ func (r *Report) Markdown() string {
 		w("- **Remote rsync**: both tools start the server as `LAUNCHER FILE rsync --server ...` (their rsync path), ")
 		w("so the server rsync's CPU time and peak RSS (its receiver child included) are recorded — one extra short-lived process on the server side of both tools alike.\n")
 	}
-	w("- Destinations are reset before every run (emptied, or restored to the base tree by a local rsync) and `sync`ed; ")
+	w("- Destinations are reset before every run (a new empty directory, or restored to the base tree by a local rsync) and `sync`ed; ")
+	w("on disk nothing is deleted until the suite ends (on ext4, creating files soon after many were deleted is slower, which would charge one run for the last one's cleanup); ")
 	w("after every run the destination is checked against the source (types, permissions, sizes, mtimes; content of the edited and large files).\n")
 	w("- rsync CLI command: `rsync -a --delete --stats -e \"ssh -p PORT -i KEY -o UserKnownHostsFile=F -o StrictHostKeyChecking=yes -o BatchMode=yes\" SRC/ USER@127.0.0.1:DST/`")
 	w(" (`--stats` only prints the client's counters); our engine: `rsync.Push` with `Options{Delete: true}`.\n")

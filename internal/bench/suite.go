@@ -72,6 +72,7 @@ type suite struct {
 	rig     *rig
 	runners []Runner
 	logf    func(format string, args ...any)
+	tmpfs   bool // destinations are in memory: each run's is removed after it
 }
 
 // RunSuite generates (or reuses) the trees, starts sshd and the proxies,
@@ -158,7 +159,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	}()
 	logf("sshd on %s; loopback proxy on port %d; WAN proxy (%v) on port %d", r.sshd.Addr(), r.lan.Port(), cfg.WAN, r.wan.Port())
 
-	s := &suite{cfg: cfg, rig: r, logf: logf, runners: []Runner{
+	s := &suite{cfg: cfg, rig: r, logf: logf, tmpfs: FSType(dstParent) == "tmpfs", runners: []Runner{
 		EngineRunner{Exe: cfg.Exe, Launch: cfg.Launch},
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
@@ -255,10 +256,18 @@ func (s *suite) runScenario(ctx context.Context, sc scenario, dir string) Scenar
 		for _, i := range order {
 			r := s.runners[i]
 			usage := filepath.Join(usageDir, fmt.Sprintf("%s-%d-%s", sc.name, round, r.Name()))
-			run, err := s.measure(ctx, sc, r, runDir(sc, dir, fmt.Sprintf("%d-%s", round, r.Name())), usage, Job{})
+			dst := runDir(sc, dir, fmt.Sprintf("%d-%s", round, r.Name()))
+			run, err := s.measure(ctx, sc, r, dst, usage, Job{})
 			if err != nil {
 				res.Err = fmt.Errorf("round %d, %s: %w", round+1, r.Name(), err)
 				return res
+			}
+			if s.tmpfs && sc.base == "" {
+				// In memory: no slow-create aftermath, and the space matters.
+				if err := os.RemoveAll(dst); err != nil {
+					res.Err = err
+					return res
+				}
 			}
 			s.logf("  round %d %-5s wall %-8s cpu %-8s wire %-9s rss %-8s literal %s",
 				round+1, r.Name(), FormatDuration(run.Client.Wall), FormatDuration(run.Client.CPU()),
