@@ -22,6 +22,9 @@ type Options struct {
 	// Exclude and Include are rsync filter patterns; see filter rules.
 	Exclude []string
 	Include []string
+	// Protect patterns are never deleted on the receiving side (rsync's
+	// "P pattern" filter rule); matching files are still transferred.
+	Protect []string
 	// ChecksumChoice restricts negotiation to one algorithm (rsync
 	// --checksum-choice): "xxh128", "xxh3", "xxh64" or "md5". Empty offers
 	// them all, strongest first.

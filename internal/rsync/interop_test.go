@@ -360,3 +360,48 @@ func TestInteropChmodChown(t *testing.T) {
 		check(t, dst, filepath.Join(t.TempDir(), "oracle"))
 	})
 }
+
+// TestInteropProtect: protect patterns keep remote (or local) files from
+// deletion while files matching them are still transferred.
+func TestInteropProtect(t *testing.T) {
+	for _, srv := range servers(t) {
+		for _, dir := range []string{"push", "pull"} {
+			t.Run(srv.version+"/"+dir, func(t *testing.T) {
+				src, dst := t.TempDir(), t.TempDir()
+				for name, body := range map[string]string{"index.html": "new", "uploads/keep-me.jpg": "from source"} {
+					p := filepath.Join(src, name)
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, name := range []string{"uploads/user.jpg", "stale.html"} {
+					p := filepath.Join(dst, name)
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.WriteFile(p, []byte("remote"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				opts := Options{RsyncPath: srv.path, Delete: true, Protect: []string{"/uploads/"}, Logger: testLogger(t)}
+				var err error
+				if dir == "push" {
+					_, err = Push(context.Background(), ExecTransport{}, src+"/", dst, opts)
+				} else {
+					_, err = Pull(context.Background(), ExecTransport{}, src+"/", dst, opts)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(filepath.Join(dst, "uploads/user.jpg")); err != nil {
+					t.Errorf("protected file deleted: %v", err)
+				}
+				if b, err := os.ReadFile(filepath.Join(dst, "uploads/keep-me.jpg")); err != nil || string(b) != "from source" {
+					t.Errorf("file under a protected path was not transferred: %v", err)
+				}
+				if _, err := os.Stat(filepath.Join(dst, "stale.html")); err == nil {
+					t.Error("unprotected extraneous file survived delete")
+				}
+			})
+		}
+	}
+}

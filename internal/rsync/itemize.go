@@ -3,6 +3,7 @@ package rsync
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
@@ -73,10 +74,28 @@ func itemizedChange(e *flist.Entry, iflags uint16, sending bool) Change {
 	return Change{Path: e.DisplayName(), Kind: kind, Itemize: string(b)}
 }
 
+// newRules builds the filter rules of a transfer: protect rules first,
+// then includes, then excludes.
+func newRules(opts Options) (*filter.List, error) {
+	rules, err := filter.New(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.AddProtect(opts.Protect); err != nil {
+		return nil, err
+	}
+	return rules, nil
+}
+
 // writeFilterRules sends the filter list (exclude.c:send_filter_list):
-// each rule as an int32 length and the text, then int32 0.
-func writeFilterRules(w *wire.Writer, rules *filter.List) error {
+// each rule as an int32 length and the text, then int32 0. A peer that
+// sends gets no receiver-side rules: they stay with us
+// (exclude.c:send_rules skips them).
+func writeFilterRules(w *wire.Writer, rules *filter.List, toSender bool) error {
 	for _, rule := range rules.Rules() {
+		if toSender && strings.HasPrefix(rule, "-r ") {
+			continue
+		}
 		w.Int32(int32(len(rule)))
 		w.Raw([]byte(rule))
 	}

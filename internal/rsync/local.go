@@ -13,7 +13,6 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
@@ -24,7 +23,7 @@ import (
 // a pair of pipes. Delta matching against what dest already holds works as
 // it does over the network.
 func Local(ctx context.Context, source, dest string, opts Options) (*Result, error) {
-	rules, err := filter.New(opts.Include, opts.Exclude)
+	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ type Listing struct {
 // the server's whole-file checksum, computed on the server. Filters in
 // opts leave paths out, as they would from a transfer.
 func List(ctx context.Context, t Transport, remotePath string, opts Options) (*Listing, error) {
-	rules, err := filter.New(opts.Include, opts.Exclude)
+	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 // list runs the receiving side of a listing: filters out, list in, then
 // the phase handshake of a transfer with no requests.
 func (s *session) list(rules *filter.List, checksum bool) (*Listing, error) {
-	if err := writeFilterRules(s.w, rules); err != nil {
+	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
 	entries, ioErr, err := s.recvFileList(checksum)

@@ -43,7 +43,7 @@ const maxSigBlocks = 1 << 23
 // rule: "dir/" sends the contents of dir, "dir" sends dir itself (it lands
 // as destPath/dir), and a regular file is sent as that file.
 func Push(ctx context.Context, t Transport, source, destPath string, opts Options) (*Result, error) {
-	rules, err := filter.New(opts.Include, opts.Exclude)
+	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 	// A receiver that deletes wants our filter rules first
 	// (exclude.c:send_filter_list).
 	if opts.Delete {
-		if err := writeFilterRules(s.w, rules); err != nil {
+		if err := writeFilterRules(s.w, rules, false); err != nil {
 			return nil, err
 		}
 	}

@@ -26,7 +26,7 @@ import (
 // localDest (rsync -a host:remoteSource localDest), with rsync's
 // trailing-slash rule on remoteSource applied by the remote sender.
 func Pull(ctx context.Context, t Transport, remoteSource, localDest string, opts Options) (*Result, error) {
-	rules, err := filter.New(opts.Include, opts.Exclude)
+	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ type receiver struct {
 }
 
 func (s *session) receive(ctx context.Context, localDest string, rules *filter.List, opts Options) (*Result, error) {
-	if err := writeFilterRules(s.w, rules); err != nil {
+	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
 	entries, ioErr, err := s.recvFileList(opts.Checksum)
@@ -504,7 +504,7 @@ func (r *receiver) deleteExtraneous(e *flist.Entry, dir string, keep map[string]
 			continue
 		}
 		rel := prefix + de.Name()
-		if r.rules.Excluded(rel, de.IsDir()) {
+		if r.rules.Protected(rel, de.IsDir()) {
 			continue
 		}
 		name := rel

@@ -18,6 +18,7 @@ import (
 // Rule is one parsed include or exclude rule.
 type Rule struct {
 	Include    bool
+	Protect    bool   // receiver side only: never deleted, still transferred (rsync's "P" / "-r")
 	Pattern    string // as the user wrote it
 	pat        string // without the anchor and trailing slash
 	anchored   bool
@@ -51,6 +52,31 @@ func New(includes, excludes []string) (*List, error) {
 		l.rules = append(l.rules, r)
 	}
 	return l, nil
+}
+
+// AddProtect puts protect rules (rsync's "P pattern": receiver-side
+// excludes) first, so that what they match is never deleted, whatever the
+// other rules say, while it is still transferred. A pattern protects a
+// matching directory's whole subtree too: rsync only spares what a rule
+// matches itself, so each pattern also becomes "pattern/***".
+func (l *List) AddProtect(patterns []string) error {
+	var rules []Rule
+	for i, p := range patterns {
+		variants := []string{p}
+		if base := strings.TrimRight(p, "/"); base != "" && !strings.HasSuffix(base, "/***") && !strings.HasSuffix(base, "**") {
+			variants = append(variants, base+"/***")
+		}
+		for _, v := range variants {
+			r, err := parse(v, false)
+			if err != nil {
+				return fmt.Errorf("protect[%d] %q: %w", i, p, err)
+			}
+			r.Protect = true
+			rules = append(rules, r)
+		}
+	}
+	l.rules = append(rules, l.rules...)
+	return nil
 }
 
 // Validate reports whether p is a pattern rsync would accept as we mean it.
@@ -117,7 +143,10 @@ func (l *List) Rules() []string {
 	out := make([]string, len(l.rules))
 	for i, r := range l.rules {
 		prefix := "- "
-		if r.Include {
+		switch {
+		case r.Protect:
+			prefix = "-r "
+		case r.Include:
 			prefix = "+ "
 		}
 		out[i] = prefix + r.Pattern
@@ -132,12 +161,27 @@ func (l *List) Empty() bool { return l == nil || len(l.rules) == 0 }
 // "/"-separated, no leading "/") is excluded. The first matching rule
 // decides; no match means included.
 func (l *List) Excluded(name string, isDir bool) bool {
+	return l.decide(name, isDir, false)
+}
+
+// Protected reports whether a receiver must keep name although the sender
+// did not list it: a protect rule or an exclude matches it first (rsync
+// spares excluded files from --delete unless --delete-excluded).
+func (l *List) Protected(name string, isDir bool) bool {
+	return l.decide(name, isDir, true)
+}
+
+func (l *List) decide(name string, isDir, receiver bool) bool {
 	if l == nil || name == "." || name == "" {
 		return false
 	}
 	for i := range l.rules {
-		if l.rules[i].matches(name, isDir) {
-			return !l.rules[i].Include
+		r := &l.rules[i]
+		if r.Protect && !receiver {
+			continue // receiver-side rules do not filter what is sent
+		}
+		if r.matches(name, isDir) {
+			return !r.Include
 		}
 	}
 	return false

@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestExcluded(t *testing.T) {
 	cases := []struct {
@@ -85,5 +88,40 @@ func TestStarsDoNotExplode(t *testing.T) {
 	s := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	if wildmatch(p, s) {
 		t.Fatal("matched")
+	}
+}
+
+func TestProtect(t *testing.T) {
+	l, err := New([]string{"*.html"}, []string{"*.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AddProtect([]string{"/uploads/", "keep.html"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name                string
+		dir                 bool
+		excluded, protected bool
+	}{
+		{"uploads", true, false, true},
+		{"uploads/a/b.jpg", false, false, true},
+		{"keep.html", false, false, true}, // protect wins over the include for deletion...
+		{"x.html", false, false, false},
+		{"x.log", false, true, true}, // excluded files are spared from deletion too
+		{"other.txt", false, false, false},
+	}
+	for _, tc := range cases {
+		if got := l.Excluded(tc.name, tc.dir); got != tc.excluded {
+			t.Errorf("Excluded(%q) = %v, want %v", tc.name, got, tc.excluded)
+		}
+		if got := l.Protected(tc.name, tc.dir); got != tc.protected {
+			t.Errorf("Protected(%q) = %v, want %v", tc.name, got, tc.protected)
+		}
+	}
+	got := strings.Join(l.Rules(), "|")
+	want := "-r /uploads/|-r /uploads/***|-r keep.html|-r keep.html/***|+ *.html|- *.log"
+	if got != want {
+		t.Errorf("Rules() = %q, want %q", got, want)
 	}
 }
