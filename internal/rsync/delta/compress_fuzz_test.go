@@ -1,6 +1,8 @@
 package delta
 
 import (
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -141,7 +143,7 @@ func FuzzApplyCompressedTokens(f *testing.F) {
 }
 
 func TestCompressedSeedCorpus(t *testing.T) {
-	checkSeedFiles(t, "FuzzApplyCompressedTokens", compressedTokenSeeds(), false)
+	fuzzseed.Check(t, "FuzzApplyCompressedTokens", seeds(compressedTokenSeeds()), false)
 	// The seeds are valid streams that rebuild the expected file, both as
 	// generated now and as checked in.
 	seeds := compressedTokenSeeds()
