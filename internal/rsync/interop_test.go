@@ -50,11 +50,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 // unchanged one. After each push the destination must match the source
 // exactly, and the no-change push must move no file data.
 func TestInteropPushMatrix(t *testing.T) {
+	interopMatrix(t, func(algo string) bool { return algo == "xxh3" || algo == "md5" }, pushAndCheck)
+}
+
+// interopMatrix runs check in parallel for both stock servers, protocols
+// 30–32, every checksum and every compression (or none), with -c where
+// withChecksum says and delete always on.
+func interopMatrix(t *testing.T, withChecksum func(algo string) bool, check func(t *testing.T, opts Options, proto int, algo string)) {
 	for _, srv := range servers(t) {
 		for _, proto := range []int{32, 31, 30} {
 			for _, algo := range []string{"xxh128", "xxh3", "xxh64", "md5"} {
 				for _, compress := range []string{"", "zstd", "zlibx", "zlib"} {
-					checksum := algo == "xxh3" || algo == "md5" // -c on half the cases
+					checksum := withChecksum(algo)
 					name := fmt.Sprintf("%s/p%d/%s", srv.version, proto, algo)
 					if checksum {
 						name += "/c"
@@ -73,7 +80,7 @@ func TestInteropPushMatrix(t *testing.T) {
 							Delete:         true,
 							Logger:         testLogger(t),
 						}
-						pushAndCheck(t, opts, proto, algo)
+						check(t, opts, proto, algo)
 					})
 				}
 			}

@@ -81,16 +81,25 @@ func (s *session) list(rules *filter.List, checksum bool) (*Listing, error) {
 	if err := s.expectDone("end of transfer"); err != nil {
 		return nil, err
 	}
-	if _, err := s.readStats(); err != nil {
+	if err := s.receiverGoodbye(); err != nil {
 		return nil, err
+	}
+	return l, nil
+}
+
+// receiverGoodbye ends a transfer from a server sender: its stats, then at
+// protocol ≥ 31 its NDX_DONE, then ours (main.c:client_run / do_recv).
+func (s *session) receiverGoodbye() error {
+	if _, err := s.readStats(); err != nil {
+		return err
 	}
 	if s.protocol >= 31 {
 		if err := s.expectDone("goodbye"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	s.writeNdx(wire.NdxDone)
-	return l, s.w.Err()
+	return s.w.Err()
 }
 
 // recvFileList reads the sender's file list and id lists

@@ -365,30 +365,12 @@ func (s *session) readDelStats() error {
 // (main.c:read_final_goodbye): at protocol ≥ 31 the receiver sends NDX_DONE
 // (after optional NDX_DEL_STATS), we answer NDX_DONE, and it confirms.
 func (s *session) goodbye(res *Result) (*Result, error) {
-	readDone := func(what string) error {
-		for {
-			ndx := s.r.ReadNdx(&s.ndxIn)
-			if err := s.r.Err(); err != nil {
-				return fmt.Errorf("read %s: %w", what, err)
-			}
-			switch ndx {
-			case wire.NdxDone:
-				return nil
-			case wire.NdxDelStats:
-				if err := s.readDelStats(); err != nil {
-					return err
-				}
-			default:
-				return fmt.Errorf("%w: expected the end of the transfer (%s), got file index %d", wire.ErrMalformed, what, ndx)
-			}
-		}
-	}
-	if err := readDone("goodbye"); err != nil {
+	if err := s.expectDone("goodbye"); err != nil {
 		return nil, err
 	}
 	if s.protocol >= 31 {
 		s.writeNdx(wire.NdxDone)
-		if err := readDone("final goodbye"); err != nil {
+		if err := s.expectDone("final goodbye"); err != nil {
 			return nil, err
 		}
 	}

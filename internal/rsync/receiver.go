@@ -147,15 +147,9 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := <-genErr; err != nil {
 		return nil, err
 	}
-	if _, err := s.readStats(); err != nil {
+	if err := s.receiverGoodbye(); err != nil {
 		return nil, err
 	}
-	if s.protocol >= 31 {
-		if err := s.expectDone("goodbye"); err != nil {
-			return nil, err
-		}
-	}
-	s.writeNdx(wire.NdxDone)
 	if err := r.finishDirs(); err != nil {
 		return nil, err
 	}
