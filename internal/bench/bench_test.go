@@ -21,7 +21,8 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
 
-// go test ./internal/bench -run '^$' -bench . -benchtime 3x [-bench.file 100MB]
+// benchFile is the size of the benchmarks' random file. Run them with
+// go test ./internal/bench -run '^$' -bench . -benchtime 3x [-bench.file 20MB].
 var benchFile = flag.String("bench.file", "100MB", "size of the random file in the delta benchmarks")
 
 // TestMain lets the test binary act as the rusage launcher, so that
