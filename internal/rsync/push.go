@@ -283,9 +283,13 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 	defer f.Close()
 	echo()
 	writeSumHead(s.w, sig.Head)
-	whole := s.algo.NewFile()
+	if s.whole == nil {
+		s.whole = s.algo.NewFile()
+	}
+	whole := s.whole
+	whole.Reset()
 	s.tokens.StartFile()
-	st, err := delta.Match(sig, s.strong(), f, whole, s.tokens)
+	st, err := s.matcher.Match(sig, s.strong(), f, whole, s.tokens)
 	if err != nil {
 		return fmt.Errorf("send %s: %w", e.Name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -73,7 +74,13 @@ type receiver struct {
 	groupID *int
 
 	requested []atomic.Bool // ndx we asked for: the sender may send nothing else
-	redo      chan []int32
+
+	// Buffers reused across files: the generator's basis reader, the
+	// receiver's output buffer and whole-file hash.
+	basisReader *bufio.Reader
+	out         *bufio.Writer
+	whole       hash.Hash
+	redo        chan []int32
 
 	mu      sync.Mutex
 	changes []Change
@@ -414,7 +421,11 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 			head = delta.NewSumHead(fi.Size(), s.algo.Len(), redo)
-			sig, err = delta.MakeSignature(bufio.NewReaderSize(f, 256<<10), head, s.strong())
+			if r.basisReader == nil {
+				r.basisReader = bufio.NewReaderSize(f, 256<<10)
+			}
+			r.basisReader.Reset(f)
+			sig, err = delta.MakeSignature(r.basisReader, head, s.strong())
 			if err != nil {
 				return fmt.Errorf("block signature of %s: %w", path, err)
 			}
@@ -614,8 +625,14 @@ func (r *receiver) receiveFile(ndx int32, e *flist.Entry) (ok bool, err error) {
 			os.Remove(tmpName)
 		}
 	}()
-	whole := s.algo.NewFile()
-	bw := bufio.NewWriterSize(io.MultiWriter(tmp, whole), 256<<10)
+	if r.whole == nil {
+		r.whole = s.algo.NewFile()
+		r.out = bufio.NewWriterSize(nil, 256<<10)
+	}
+	whole := r.whole
+	whole.Reset()
+	bw := r.out
+	bw.Reset(io.MultiWriter(tmp, whole))
 	var st delta.MatchStats
 	if s.compress != delta.CompressNone {
 		st, err = r.s.compressedTokens().Apply(s.r, basis, head, bw)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"os"
@@ -67,6 +68,8 @@ type session struct {
 	uidNames      []flist.IDName // a sender's uid/gid names (pull)
 	gidNames      []flist.IDName
 	tokens        tokenSink
+	matcher       delta.Matcher // reused by every file a sender sends
+	whole         hash.Hash     // whole-file checksum, reset per file
 	ctr           *delta.CompressedTokenReader
 
 	mu        sync.Mutex

@@ -62,9 +62,25 @@ func (x *blockIndex) bucket(sum uint32) uint32 { return (sum * 0x9E3779B1) >> x.
 // whole-file checksum), if whole is not nil. A signature with no blocks
 // sends everything as literals.
 func Match(sig *Signature, strong StrongFunc, src io.Reader, whole io.Writer, sink Sink) (MatchStats, error) {
+	var m Matcher
+	return m.Match(sig, strong, src, whole, sink)
+}
+
+// Matcher matches many files in turn, reusing its buffers: a sender of
+// 100,000 small files would otherwise allocate gigabytes of them.
+type Matcher struct {
+	literal []byte // literal-only transfers
+	window  []byte // the match window
+}
+
+// Match is the package-level Match with the matcher's buffers.
+func (m *Matcher) Match(sig *Signature, strong StrongFunc, src io.Reader, whole io.Writer, sink Sink) (MatchStats, error) {
 	var st MatchStats
 	if sig == nil || sig.Head.Count == 0 || sig.Head.BlockLen == 0 {
-		return literalOnly(src, whole, sink)
+		if m.literal == nil {
+			m.literal = make([]byte, MaxLiteralRun)
+		}
+		return literalOnly(src, whole, sink, m.literal)
 	}
 	if int64(len(sig.Sum1)) != int64(sig.Head.Count) || int64(len(sig.Sum2)) != int64(sig.Head.Count)*int64(sig.Head.S2Len) {
 		return st, errors.New("signature arrays do not match its head")
@@ -74,7 +90,10 @@ func Match(sig *Signature, strong StrongFunc, src io.Reader, whole io.Writer, si
 	s2len := int(sig.Head.S2Len)
 	lastBlockLen := int(sig.Head.BlockLenAt(sig.Head.Count - 1))
 
-	w := window{src: src, whole: whole, data: make([]byte, 0, max(4*blen, 256<<10)+MaxLiteralRun)}
+	if need := max(4*blen, 256<<10) + MaxLiteralRun; cap(m.window) < need {
+		m.window = make([]byte, 0, need)
+	}
+	w := window{src: src, whole: whole, data: m.window[:0]}
 	var roll Rolling
 	var strongBuf []byte
 	wantNext := int32(0) // the block after the last match: preferred (match.c want_i)
@@ -208,9 +227,8 @@ func (w *window) ensure(n int) error {
 	return nil
 }
 
-func literalOnly(src io.Reader, whole io.Writer, sink Sink) (MatchStats, error) {
+func literalOnly(src io.Reader, whole io.Writer, sink Sink, buf []byte) (MatchStats, error) {
 	var st MatchStats
-	buf := make([]byte, MaxLiteralRun)
 	for {
 		n, err := io.ReadFull(src, buf)
 		if n > 0 {
