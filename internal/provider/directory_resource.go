@@ -63,6 +63,10 @@ type directoryModel struct {
 	DriftDetection  types.String `tfsdk:"drift_detection"`
 	OnDestroy       types.String `tfsdk:"on_destroy"`
 	MaxDelete       types.Int64  `tfsdk:"max_delete"`
+	AllowDeleteRoot types.Bool   `tfsdk:"allow_delete_root"`
+	Chmod           types.String `tfsdk:"chmod"`
+	Owner           types.String `tfsdk:"owner"`
+	Group           types.String `tfsdk:"group"`
 	SourceHash      types.String `tfsdk:"source_hash"`
 	DestinationHash types.String `tfsdk:"destination_hash"`
 	Pending         types.Object `tfsdk:"pending"`
@@ -135,10 +139,11 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				"copies only HTML files. Same pattern rules as `exclude`."),
 			"protect": patternList("Patterns of destination paths that are never deleted, even with `delete = true` — " +
 				"uploads or configuration that live only on the destination, e.g. `[\"/uploads/\", \".env\"]`. " +
-				"Same pattern rules as `exclude`. Protected paths are handled as excludes: a source path that matches a `protect` " +
-				"pattern is not copied either (the plan warns when one does), protected destination paths are left out of " +
-				"`destination_hash` and drift detection, and — as with `exclude` — a path that an `include` pattern matches first " +
-				"is not protected."),
+				"A pattern that matches a directory protects everything below it. Protection is applied on the receiving side " +
+				"(rsync's `P` filter rule): unlike `exclude`, it does not keep a source path from being copied — a matching " +
+				"source path is copied and updated like any other — and protected destination-only paths are never planned " +
+				"for deletion, although they are part of `destination_hash` (as extra files are with `delete = false`). " +
+				"Same pattern rules as `exclude`; protect patterns are checked before `include` and `exclude`."),
 			"checksum": schema.BoolAttribute{
 				MarkdownDescription: "Decide which files to transfer by comparing their content (rsync `-c`) instead of their size and " +
 					"modification time. Slower (both sides read every file), but catches changes that keep size and time. " +
@@ -182,9 +187,42 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.AtLeast(0)},
 			},
+			"allow_delete_root": schema.BoolAttribute{
+				MarkdownDescription: "With `delete = true`, a sync into the root directory (`/`), the login directory (`\"host:\"`, " +
+					"`\"host:~\"`, `\"host:.\"`) or, locally, the current or home directory (or a directory above the current one) " +
+					"would delete everything there that is not in the source. Such a configuration is refused at plan time " +
+					"unless this is set to `true`. Defaults to `false`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
+			"chmod": schema.StringAttribute{
+				MarkdownDescription: "Change the permissions of what is copied, in rsync's `--chmod` syntax: comma-separated " +
+					"clauses, each an octal mode or `[ugoa]*[+-=][rwxXst]*`, optionally prefixed with `D` (directories only) or " +
+					"`F` (files only), e.g. `\"D755,F644\"` or `\"u+rwX,go-w\"`. Applied to every file and directory (never " +
+					"symlinks) as it is copied; `source_hash`, `pending` and drift detection compare the permissions after the change, " +
+					"so the destination is in sync when it has them.",
+				Optional:   true,
+				Validators: []validator.String{chmodValidator{}},
+			},
+			"owner": schema.StringAttribute{
+				MarkdownDescription: "Owner (user name, or numeric id) of every file and directory written on the destination " +
+					"(rsync `--chown=OWNER`). Applied only when the receiving user may change ownership (root, e.g. with " +
+					"`rsync_path = \"sudo rsync\"`); otherwise rsync leaves the owner as is. Ownership is set at every sync " +
+					"and when `owner` changes, but is not part of `destination_hash` or drift detection.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"group": schema.StringAttribute{
+				MarkdownDescription: "Group (name, or numeric id) of every file and directory written on the destination " +
+					"(rsync `--chown=:GROUP`). Applied when the receiving user may: root, or a member of that group. Like " +
+					"`owner`, set at every sync and when it changes, but not part of `destination_hash` or drift detection.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
 			"source_hash": schema.StringAttribute{
-				MarkdownDescription: "Hash of the source tree after `exclude`/`include`/`protect`: relative paths, file types, " +
-					"permission bits, file contents and symlink targets, prefixed with the digest algorithm (`\"xxh128:…\"`). " +
+				MarkdownDescription: "Hash of the source tree after `exclude`/`include`: relative paths, file types, " +
+					"permission bits (after `chmod`), file contents and symlink targets, prefixed with the digest algorithm (`\"xxh128:…\"`). " +
 					"Computed at every plan; any change in the source changes it. Use it to trigger other resources.",
 				Computed: true,
 			},
@@ -260,6 +298,14 @@ func (r *directoryResource) ValidateConfig(ctx context.Context, req resource.Val
 			}
 		}
 	}
+	if known(m.Source) && known(m.Destination) && !m.Delete.IsUnknown() && m.Delete.ValueBool() &&
+		!m.AllowDeleteRoot.IsUnknown() && !m.AllowDeleteRoot.ValueBool() {
+		if ends, _, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString()); err == nil {
+			if err := deleteRootError(ends.landing(true), ends.Dst.Remote); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("delete"), "Refusing to delete in the destination root", err.Error())
+			}
+		}
+	}
 	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() {
 		resp.Diagnostics.AddAttributeWarning(path.Root("max_delete"), "max_delete has no effect",
 			"max_delete limits deletions, and nothing is deleted unless delete = true. Set delete = true or remove max_delete.")
@@ -280,6 +326,13 @@ type syncConfig struct {
 	MaxDelete   *int64
 	OnDestroy   string
 	Connection  *connectionModel // nil: the provider's settings
+	// AllowDeleteRoot lets delete = true sync into the root, login or
+	// current directory (deleteRootError).
+	AllowDeleteRoot bool
+	// Chmod, Owner and Group are rsync's --chmod and --chown.
+	Chmod string
+	Owner string
+	Group string
 }
 
 // syncConfigOf builds a syncConfig from a model whose values are known.
@@ -293,6 +346,11 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		Compress:    m.Compress.ValueBool(),
 		OnDestroy:   m.OnDestroy.ValueString(),
 		Connection:  m.Connection,
+
+		AllowDeleteRoot: m.AllowDeleteRoot.ValueBool(),
+		Chmod:           m.Chmod.ValueString(),
+		Owner:           m.Owner.ValueString(),
+		Group:           m.Group.ValueString(),
 	}
 	if c.Drift == "" {
 		c.Drift = driftChecksum
@@ -338,7 +396,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 // not be at plan time when it comes from another resource).
 func configKnown(m directoryModel) bool {
 	for _, v := range []attr.Value{m.Source, m.Destination, m.Delete, m.Exclude, m.Include, m.Protect,
-		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete} {
+		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group} {
 		if v.IsUnknown() {
 			return false
 		}
@@ -459,11 +517,11 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
-			fmt.Sprintf("Could not read %s to compare it with the source: %v.\n\n%s", root.ListPath, err, r.remoteHint(c, err, c.Ends.Dst.Remote)))
+			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Dst.Remote)))
 		return nil, diags
 	}
 	for _, w := range warnings {
-		diags.AddAttributeWarning(path.Root("destination"), "Destination partly unreadable", w)
+		diags.AddAttributeWarning(path.Root("destination"), "Destination partly unreadable", safeText(w))
 	}
 	manifests.put(r.destKey(c), m)
 	return m, diags
@@ -471,20 +529,20 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 
 // sourceManifest reads the source tree: a local one hashed here with algo,
 // a remote one from its server's checksummed listing (cached for the
-// apply's re-plan in the same process). dropped lists source paths that
-// protect patterns keep from being sent.
-func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, dropped []string, diags diag.Diagnostics) {
+// apply's re-plan in the same process). It describes the tree as it will
+// land: with chmod applied to its permissions.
+func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, diags diag.Diagnostics) {
 	var warnings []string
 	var err error
 	if c.Ends.Src.Remote {
 		key := r.srcKey(c)
 		if cached, ok := manifests.get(key); ok && useCache {
-			return cached, nil, nil
+			return withChmod(cached, c.Chmod), nil
 		}
 		t, d := cn.transport(ctx)
 		diags.Append(d...)
 		if diags.HasError() {
-			return nil, nil, diags
+			return nil, diags
 		}
 		p := pushDestPath(c.Ends.Src.Path())
 		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
@@ -492,23 +550,23 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			manifests.put(key, m)
 		}
 	} else {
-		m, warnings, dropped, err = hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
+		m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
 	}
 	if err != nil {
 		if !c.Ends.Src.Remote {
 			if serr := checkSource(c.Ends.Src.Path()); serr != nil {
 				diags.AddAttributeError(path.Root("source"), "Source not found", serr.Error()+".")
-				return nil, nil, diags
+				return nil, diags
 			}
 		}
 		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
-			fmt.Sprintf("Could not read %s: %v.\n\n%s", c.Ends.Src.Raw, err, r.remoteHint(c, err, c.Ends.Src.Remote)))
-		return nil, nil, diags
+			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Src.Remote)))
+		return nil, diags
 	}
 	for _, w := range warnings {
-		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", w)
+		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", safeText(w))
 	}
-	return m, dropped, diags
+	return withChmod(m, c.Chmod), diags
 }
 
 // remoteHint says what to do about a failed remote operation.
@@ -587,7 +645,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			}
 		}
 	}
-	src, dropped, diags := r.sourceManifest(ctx, cn, c, contentAlgo(dest, prior.DestinationHash, prior.SourceHash), true)
+	src, diags := r.sourceManifest(ctx, cn, c, contentAlgo(dest, prior.DestinationHash, prior.SourceHash), true)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -601,15 +659,14 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
-	if len(dropped) > 0 {
-		resp.Diagnostics.AddAttributeWarning(path.Root("protect"), "Protected source paths are not copied",
-			fmt.Sprintf("protect patterns are applied as excludes, so these source paths match one and are not copied: %s. "+
-				"Narrow the protect patterns (anchor them with a leading \"/\") if these paths should be copied.", firstPaths(dropped, 10)))
-	}
-
 	var diff *tree.Changes
 	if dest != nil {
 		d := tree.Diff(src, dest, c.Delete, nil)
+		d.Delete, diags = unprotected(d.Delete, c)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 		diff = &d
 	}
 	out, work := planComputed(planInput{
@@ -618,6 +675,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		SourceHash:     src.Hash(),
 		Diff:           diff,
 		ListingChanged: listingChanged,
+		Resync:         priorExists && ownershipChanged(prior, plan),
 		Drift:          c.Drift,
 	})
 	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
@@ -781,7 +839,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		}
 	}
 	if m.SourceHash.IsUnknown() {
-		src, _, d := r.sourceManifest(ctx, cn, c, contentAlgo(dest, types.StringNull(), types.StringNull()), false)
+		src, d := r.sourceManifest(ctx, cn, c, contentAlgo(dest, types.StringNull(), types.StringNull()), false)
 		diags.Append(d...)
 		if diags.HasError() {
 			return diags
@@ -801,6 +859,10 @@ func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsy
 		Compress:  c.Compress,
 		Include:   inc,
 		Exclude:   exc,
+		Protect:   c.Filters.Protect,
+		Chmod:     c.Chmod,
+		Owner:     c.Owner,
+		Group:     c.Group,
 		Logger:    newEngineLogger(ctx),
 	}
 }
@@ -843,12 +905,12 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 			attr = "source"
 		}
 		diags.AddAttributeError(path.Root(attr), verb+" failed",
-			fmt.Sprintf("The %s of %s to %s failed: %v.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, err,
+			fmt.Sprintf("The %s of %s to %s failed: %s.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, safeText(err.Error()),
 				r.remoteHint(c, err, c.Ends.Dir != dirLocal)))
 		return nil, diags
 	}
 	for _, w := range res.Warnings {
-		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", w)
+		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", safeText(w))
 	}
 	return res, diags
 }
@@ -860,6 +922,12 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	if !c.Ends.Src.Remote {
 		diags.Append(sourceDiagnostics(c.Ends.Src.Path())...)
 		if diags.HasError() {
+			return nil, diags
+		}
+	}
+	if c.Delete && !c.AllowDeleteRoot && c.SourceKnown {
+		if err := deleteRootError(c.root(), c.Ends.Dst.Remote); err != nil {
+			diags.AddAttributeError(path.Root("delete"), "Refusing to delete in the destination root", err.Error())
 			return nil, diags
 		}
 	}
@@ -1068,6 +1136,10 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		DriftDetection:  types.StringValue(driftChecksum),
 		OnDestroy:       types.StringValue(onDestroyKeep),
 		MaxDelete:       types.Int64Null(),
+		AllowDeleteRoot: types.BoolValue(false),
+		Chmod:           types.StringNull(),
+		Owner:           types.StringNull(),
+		Group:           types.StringNull(),
 		SourceHash:      types.StringNull(),
 		DestinationHash: types.StringNull(),
 		Pending:         types.ObjectNull(pendingAttrTypes),
@@ -1083,7 +1155,7 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		c := syncConfig{Ends: ends, SourceKnown: true, Drift: driftChecksum}
 		cn := r.newConn(c)
 		defer cn.close()
-		src, _, d := r.sourceManifest(ctx, cn, c, csum.XXH128, false)
+		src, d := r.sourceManifest(ctx, cn, c, csum.XXH128, false)
 		resp.Diagnostics.Append(d...)
 		if resp.Diagnostics.HasError() {
 			return

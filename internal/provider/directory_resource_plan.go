@@ -60,7 +60,7 @@ func pendingValue(c tree.Changes) types.Object {
 		}
 		vals := make([]attr.Value, len(paths))
 		for i, p := range paths {
-			vals[i] = types.StringValue(p)
+			vals[i] = types.StringValue(displayPath(p))
 		}
 		return types.ListValueMust(types.StringType, vals)
 	}
@@ -156,6 +156,9 @@ type planInput struct {
 	// changed since the prior state (filters, drift_detection, where the
 	// source lands): the prior destination_hash is no longer comparable.
 	ListingChanged bool
+	// Resync is set when a setting that the hashes do not describe
+	// changed (owner, group): the apply must sync to apply it.
+	Resync bool
 	// Drift is drift_detection.
 	Drift string
 }
@@ -171,7 +174,7 @@ type planInput struct {
 // keeps its prior value, so the plan is empty — except a null prior
 // source_hash (after import), which takes the new value.
 func planComputed(in planInput) (computedValues, bool) {
-	work := !in.PriorExists || in.ListingChanged || sourceChanged(in)
+	work := !in.PriorExists || in.ListingChanged || in.Resync || sourceChanged(in)
 	if in.Diff != nil && !in.Diff.Empty() {
 		work = true
 	}
@@ -277,21 +280,19 @@ type filterSet struct {
 	Protect []string
 }
 
-// engineFilters is what the engine is given. protect patterns go in with
-// the excludes: rsync spares excluded paths from deletion, which is what
-// protect asks for, but an exclude also keeps a matching local path from
-// being sent (the provider warns at plan time when a protect pattern
-// matches a source path).
+// engineFilters are the include and exclude patterns: what is sent and
+// listed. protect patterns are not among them: they are receiver-side
+// rules (rsync.Options.Protect) that only spare paths from deletion.
 func (f filterSet) engineFilters() (include, exclude []string) {
-	exclude = append(append([]string{}, f.Exclude...), f.Protect...)
-	return f.Include, exclude
+	return f.Include, f.Exclude
 }
 
-// key is a canonical text of the filters, for cache keys and to notice a
-// change.
+// key is a canonical text of the filters that decide what a listing
+// holds (include and exclude; protect does not change a listing), for
+// cache keys and to notice a change.
 func (f filterSet) key() string {
 	var b strings.Builder
-	for _, l := range [][]string{f.Include, f.Exclude, f.Protect} {
+	for _, l := range [][]string{f.Include, f.Exclude} {
 		b.WriteString(fmt.Sprintf("%d", len(l)))
 		for _, p := range l {
 			b.WriteString(fmt.Sprintf(":%d:%s", len(p), p))

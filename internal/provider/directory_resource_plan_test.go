@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -279,74 +277,111 @@ func TestUnsafeRemovePath(t *testing.T) {
 	}
 }
 
-func TestFilterManifest(t *testing.T) {
-	m := &tree.Manifest{Items: []tree.Item{
-		{Name: ".", Kind: tree.Dir},
-		{Name: "a.txt", Kind: tree.File},
-		{Name: "uploads", Kind: tree.Dir},
-		{Name: "uploads/x.jpg", Kind: tree.File},
-		{Name: "z", Kind: tree.Dir},
-		{Name: "z/.env", Kind: tree.File},
-	}}
-	rules, err := filter.New(nil, []string{"/uploads/", ".env"})
+// TestUnprotectedPaths: protect patterns take a protected path, its
+// subtree and the directories above it out of the planned deletions;
+// a directory copied by name is matched as the transfer names it.
+func TestUnprotectedPaths(t *testing.T) {
+	del := []string{"extra.txt", "old/", "old/.env", "old/x", "uploads/", "uploads/a/", "uploads/a/x.jpg"}
+	got, err := unprotectedPaths(del, []string{"/uploads/", ".env"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, dropped := filterManifest(m, rules, "")
-	var names []string
-	for _, it := range kept.Items {
-		names = append(names, it.Name)
+	if want := []string{"extra.txt", "old/x"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("unprotectedPaths = %v, want %v", got, want)
 	}
-	if !reflect.DeepEqual(names, []string{".", "a.txt", "z"}) || !reflect.DeepEqual(dropped, []string{"uploads/", "uploads/x.jpg", "z/.env"}) {
-		t.Errorf("kept %v dropped %v", names, dropped)
+	got, _ = unprotectedPaths(del, []string{"/site/uploads/"}, "site")
+	if want := []string{"extra.txt", "old/", "old/.env", "old/x"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("prefixed: %v, want %v", got, want)
 	}
-	// A directory sent by name: the transfer names its entries site/...
-	rules, _ = filter.New(nil, []string{"/site/uploads/"})
-	_, dropped = filterManifest(m, rules, "site")
-	if !reflect.DeepEqual(dropped, []string{"uploads/", "uploads/x.jpg"}) {
-		t.Errorf("prefixed: dropped %v", dropped)
+	got, _ = unprotectedPaths(del, nil, "")
+	if !reflect.DeepEqual(got, del) {
+		t.Errorf("no protect: %v", got)
 	}
 }
 
-// TestHashLocalSourceProtect: protected source paths are left out of the
-// hash exactly as a walk with them excluded leaves them out.
-func TestHashLocalSourceProtect(t *testing.T) {
-	ctx := context.Background()
-	src := t.TempDir()
-	for _, p := range []string{"a.txt", "uploads/x.jpg", "sub/.env", "sub/keep"} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755); err != nil {
-			t.Fatal(err)
+// TestWithChmod: the source manifest is compared with the chmod applied,
+// as the transfer applies it (never to symlinks), without changing the
+// manifest it was given.
+func TestWithChmod(t *testing.T) {
+	m := &tree.Manifest{Mode: tree.Content, Items: []tree.Item{
+		{Name: ".", Kind: tree.Dir, Perm: 0o700},
+		{Name: "a", Kind: tree.File, Perm: 0o600},
+		{Name: "x", Kind: tree.File, Perm: 0o700},
+		{Name: "l", Kind: tree.Symlink},
+	}}
+	got := withChmod(m, "D755,Fgo+rX")
+	var perms []uint32
+	for _, it := range got.Items {
+		perms = append(perms, it.Perm)
+	}
+	if want := []uint32{0o755, 0o644, 0o755, 0}; !reflect.DeepEqual(perms, want) {
+		t.Errorf("perms %o, want %o", perms, want)
+	}
+	if m.Items[1].Perm != 0o600 {
+		t.Errorf("the manifest given was changed")
+	}
+	if withChmod(m, "") != m {
+		t.Errorf("no chmod should return the manifest as is")
+	}
+}
+
+// TestDeleteRootError: delete = true into the root or a login directory
+// (remote), or into the root, home, current directory or one above it
+// (local), is refused; a directory of its own, or a source copied by
+// name, is not.
+func TestDeleteRootError(t *testing.T) {
+	cwd, _ := os.Getwd()
+	for _, tc := range []struct {
+		source, dest string
+		refused      bool
+	}{
+		{"site/", "h:/", true}, {"site/", "h://", true}, {"site/", "h:/.", true}, {"site/", "h:", true},
+		{"site/", "h:.", true}, {"site/", "h:~", true}, {"site/", "h:~/", true}, {"site/", "h:~www", true},
+		{"site/", "h:/var/www/", false}, {"site/", "h:www", false}, {"site", "h:/", false}, {"site", "h:", false},
+		{"h:/srv/", "/", true}, {"h:/srv/", cwd, true}, {"h:/srv/", filepath.Dir(cwd) + "/", true},
+		{"h:/srv/", filepath.Join(t.TempDir(), "copy") + "/", false}, {"h:/srv", "/", false},
+	} {
+		ends, _, err := parseEnds(tc.source, tc.dest)
+		if err != nil {
+			t.Fatalf("%s -> %s: %v", tc.source, tc.dest, err)
 		}
-		if err := os.WriteFile(filepath.Join(src, p), []byte(p), 0o644); err != nil {
-			t.Fatal(err)
+		err = deleteRootError(ends.landing(true), ends.Dst.Remote)
+		if (err != nil) != tc.refused {
+			t.Errorf("%s -> %s: refused = %v (%v), want %v", tc.source, tc.dest, err != nil, err, tc.refused)
 		}
 	}
-	f := filterSet{Exclude: []string{"*.tmp"}, Protect: []string{"/uploads/", ".env"}}
-	got, _, dropped, err := hashLocalSource(ctx, src+"/", f, csum.XXH128)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestDisplayPath: paths Terraform cannot carry or show as they are
+// (invalid UTF-8, control characters) are quoted with Go escapes; a path
+// starting with a quote is quoted too, so the rendering is unambiguous.
+func TestDisplayPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"a/b.txt": "a/b.txt", "café/ü": "café/ü", "two\nlines": `"two\nlines"`, "bad\xff.txt": `"bad\xff.txt"`,
+		`"quoted"`: `"\"quoted\""`, "tab\there/": `"tab\there/"`,
+	} {
+		if got := displayPath(in); got != want {
+			t.Errorf("displayPath(%q) = %s, want %s", in, got, want)
+		}
 	}
-	want, _, err := hashLocal(ctx, src+"/", f, tree.Content, csum.XXH128)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Hash() != want.Hash() {
-		t.Errorf("post-filtered hash %s != walked hash %s", got.Hash(), want.Hash())
-	}
-	if !reflect.DeepEqual(dropped, []string{"sub/.env", "uploads/", "uploads/x.jpg"}) {
-		t.Errorf("dropped = %v", dropped)
+	if got := safeText("open \xff\xfe: no"); got != `open \xff\xfe: no` {
+		t.Errorf("safeText = %q", got)
 	}
 }
 
 func TestFilterSetKey(t *testing.T) {
 	a := filterSet{Exclude: []string{"a", "b"}}
 	b := filterSet{Exclude: []string{"a|b"}}
-	c := filterSet{Protect: []string{"a", "b"}}
+	c := filterSet{Include: []string{"a", "b"}}
 	if a.key() == b.key() || a.key() == c.key() {
 		t.Errorf("keys collide: %q %q %q", a.key(), b.key(), c.key())
 	}
+	// protect does not change what a listing holds.
+	if p := (filterSet{Exclude: []string{"a", "b"}, Protect: []string{"p"}}); p.key() != a.key() {
+		t.Errorf("protect changed the listing key: %q %q", p.key(), a.key())
+	}
 	inc, exc := filterSet{Include: []string{"i"}, Exclude: []string{"e"}, Protect: []string{"p"}}.engineFilters()
-	if !reflect.DeepEqual(inc, []string{"i"}) || !reflect.DeepEqual(exc, []string{"e", "p"}) {
+	if !reflect.DeepEqual(inc, []string{"i"}) || !reflect.DeepEqual(exc, []string{"e"}) {
 		t.Errorf("engineFilters = %v %v", inc, exc)
 	}
 }

@@ -1,0 +1,227 @@
+package provider
+
+// Guards and conversions of rsync_directory that sit between the
+// configuration and the engine: the delete-root guard, chmod and protect
+// applied to what the plan compares, and text made safe for Terraform
+// (whose strings must be valid UTF-8).
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	fwpath "github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// deleteRootError refuses a sync with delete = true whose deletions would
+// happen in a directory that holds far more than the copy: the root, the
+// login directory (remote "", ".", "~", "~user"), or locally the root, the
+// home directory, the current directory or one of its ancestors. Only a
+// contents copy ("dir/") deletes in the destination itself; a directory
+// copied by name deletes only inside destination/dir.
+func deleteRootError(root destRoot, remote bool) error {
+	if root.Prefix != "" {
+		return nil
+	}
+	p := strings.TrimSpace(root.RemovePath)
+	what := ""
+	if remote {
+		c := path.Clean(p)
+		switch {
+		case p == "" || c == ".":
+			what = "the login directory"
+		case c == "/":
+			what = "the root directory"
+		case c == "~" || (strings.HasPrefix(c, "~") && !strings.Contains(c, "/")):
+			what = "a login directory"
+		}
+	} else {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil
+		}
+		cwd, _ := os.Getwd()
+		home, _ := os.UserHomeDir()
+		switch {
+		case abs == "/":
+			what = "the root directory"
+		case home != "" && abs == filepath.Clean(home):
+			what = "the home directory"
+		case cwd != "" && (abs == cwd || strings.HasPrefix(cwd+"/", abs+"/")):
+			what = "the directory Terraform runs in, or one above it"
+		}
+	}
+	if what == "" {
+		return nil
+	}
+	return fmt.Errorf("destination %q is %s, and with delete = true the sync would delete everything there that is "+
+		"not in the source. Point destination at a directory of its own (e.g. \"host:/var/www/site/\"), copy the source "+
+		"directory by name (no trailing slash: it lands in destination/NAME and deletes only there), or set "+
+		"allow_delete_root = true if deleting everything else there is really intended", shownPath(root.RemovePath), what)
+}
+
+func shownPath(p string) string {
+	if p == "" {
+		return "(empty path)"
+	}
+	return p
+}
+
+// withChmod returns m with a --chmod string applied to the permissions of
+// its files and directories, as the transfer applies it: what the
+// destination will hold. m itself (possibly cached) is not changed.
+func withChmod(m *tree.Manifest, spec string) *tree.Manifest {
+	if m == nil || spec == "" {
+		return m
+	}
+	ch, err := rsync.ParseChmod(spec)
+	if err != nil {
+		return m // validated at plan time; never here
+	}
+	out := &tree.Manifest{Mode: m.Mode, Algo: m.Algo, Items: make([]tree.Item, len(m.Items))}
+	copy(out.Items, m.Items)
+	for i := range out.Items {
+		it := &out.Items[i]
+		if it.Kind == tree.File || it.Kind == tree.Dir {
+			it.Perm = ch.Apply(it.Perm, it.Kind == tree.Dir) & 0o7777
+		}
+	}
+	return out
+}
+
+// unprotected removes from planned deletions (tree.Diff's display paths,
+// directories with a trailing "/") what protect patterns spare: a
+// protected path, everything below a protected directory, and the
+// directories above a protected path (rsync cannot remove a directory that
+// keeps something). Names are matched as the transfer names them: below
+// the source directory's name when it is copied by name.
+func unprotected(paths []string, c syncConfig) ([]string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	out, err := unprotectedPaths(paths, c.Filters.Protect, c.root().Prefix)
+	if err != nil {
+		diags.AddAttributeError(fwpath.Root("protect"), "Invalid protect pattern", err.Error())
+	}
+	return out, diags
+}
+
+func unprotectedPaths(paths, protect []string, prefix string) ([]string, error) {
+	if len(protect) == 0 || len(paths) == 0 {
+		return paths, nil
+	}
+	rules, err := filter.New(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.AddProtect(protect); err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{} // names (no trailing slash) that stay
+	for _, p := range paths {
+		name := strings.TrimSuffix(p, "/")
+		if name == "." || name == "" {
+			continue
+		}
+		transfer := name
+		if prefix != "" {
+			transfer = prefix + "/" + name
+		}
+		if rules.Protected(transfer, strings.HasSuffix(p, "/")) {
+			kept[name] = true
+			for d := path.Dir(name); d != "." && d != "/" && !kept[d]; d = path.Dir(d) {
+				kept[d] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if !kept[strings.TrimSuffix(p, "/")] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ownershipChanged reports whether owner or group differ between the
+// prior state and the plan: they are not in the hashes, so the plan must
+// sync to apply them.
+func ownershipChanged(prior, plan directoryModel) bool {
+	return !prior.Owner.Equal(plan.Owner) || !prior.Group.Equal(plan.Group)
+}
+
+// displayPath is a path as Terraform may show and store it. Terraform
+// strings must be valid UTF-8, and a newline or other control character
+// would garble plan output, so such a path — and, to keep the rendering
+// unambiguous, any path starting with a double quote — is shown quoted
+// with Go escapes (strconv.Quote: "a\nb", "caf\xe9"). Other paths are
+// shown as they are.
+func displayPath(p string) string {
+	if needsQuoting(p) {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+func needsQuoting(p string) bool {
+	if !utf8.ValidString(p) || strings.HasPrefix(p, `"`) {
+		return true
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// safeText makes engine and server text (which may quote file names in
+// any encoding) valid UTF-8 for a diagnostic: each invalid byte becomes
+// \xNN.
+func safeText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// chmodValidator checks an rsync --chmod string with the engine's parser.
+type chmodValidator struct{}
+
+func (chmodValidator) Description(context.Context) string {
+	return `must be an rsync --chmod string such as "D755,F644" or "u+rwX,go-w"`
+}
+
+func (v chmodValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (chmodValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := rsync.ParseChmod(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid chmod",
+			fmt.Sprintf("%s: %q is not an rsync --chmod string: %v. Write comma-separated clauses, each an octal mode or "+
+				"[ugoa]*[+-=][rwxXst]*, optionally prefixed with D (directories only) or F (files only), e.g. \"D755,F644\" or \"u+rwX,go-w\".",
+				req.Path, req.ConfigValue.ValueString(), err))
+	}
+}
