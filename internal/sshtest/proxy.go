@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections from a port on 127.0.0.1 to a target
@@ -27,7 +28,98 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 	wg      sync.WaitGroup
 	closed  bool
+
+	// triggers armed by At for connections accepted after arming; rate
+	// limits forwarding (bytes per second per direction and connection;
+	// 0: unlimited).
+	triggers []*trigger
+	rate     int64
+	// forwarded counts the bytes forwarded in each direction, over all
+	// connections.
+	forwarded [2]atomic.Int64
 }
+
+// Direction is a direction of forwarding.
+type Direction int
+
+const (
+	// ToTarget is client to target (the SSH client's requests and data).
+	ToTarget Direction = 0
+	// ToClient is target to client (the server's answers).
+	ToClient Direction = 1
+)
+
+func (d Direction) String() string {
+	if d == ToTarget {
+		return "client->server"
+	}
+	return "server->client"
+}
+
+// trigger is an action to run once a connection has forwarded N bytes in
+// one direction.
+type trigger struct {
+	dir    Direction
+	n      int64
+	action func(c *ProxyConn)
+	since  int64 // accepted count when armed: only later connections count
+	fired  atomic.Bool
+}
+
+// ProxyConn is one forwarded connection, as a trigger's action sees it.
+type ProxyConn struct {
+	p          *Proxy
+	client, up net.Conn
+	count      [2]atomic.Int64
+}
+
+// Cut closes both sides of the connection, like a reset.
+func (c *ProxyConn) Cut() {
+	c.client.Close()
+	c.up.Close()
+}
+
+// Forwarded is how many bytes this connection has forwarded in d.
+func (c *ProxyConn) Forwarded(d Direction) int64 { return c.count[d].Load() }
+
+// At arms action to run, once, on the first connection accepted from now
+// on whose forwarded bytes in direction d reach n: the first n bytes go
+// through, then action runs (synchronously: forwarding in d waits for it),
+// then the rest follows unless action cut the connection. It returns a
+// function that reports whether the action has run.
+func (p *Proxy) At(d Direction, n int64, action func(c *ProxyConn)) (fired func() bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := &trigger{dir: d, n: n, action: action, since: p.accepted.Load()}
+	p.triggers = append(p.triggers, t)
+	return t.fired.Load
+}
+
+// CutAt cuts the first connection accepted from now on once it has
+// forwarded n bytes in direction d: exactly n bytes get through.
+func (p *Proxy) CutAt(d Direction, n int64) (fired func() bool) {
+	return p.At(d, n, (*ProxyConn).Cut)
+}
+
+// Disarm drops the triggers that have not fired.
+func (p *Proxy) Disarm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.triggers = nil
+}
+
+// SetRate limits forwarding to bytesPerSecond in each direction of each
+// connection (0: unlimited), so that a transfer lasts long enough for a
+// test to act in the middle of it.
+func (p *Proxy) SetRate(bytesPerSecond int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rate = bytesPerSecond
+}
+
+// Forwarded is the number of bytes forwarded so far in d, over all
+// connections.
+func (p *Proxy) Forwarded(d Direction) int64 { return p.forwarded[d].Load() }
 
 // StartProxy starts a proxy to target ("host:port") and closes it when the
 // test ends.
@@ -148,7 +240,7 @@ func (p *Proxy) serve() {
 		if err != nil {
 			return
 		}
-		p.accepted.Add(1)
+		seq := p.accepted.Add(1)
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
 			c.Close()
@@ -157,9 +249,10 @@ func (p *Proxy) serve() {
 		if !p.track(c, up) {
 			return
 		}
+		pc := &ProxyConn{p: p, client: c, up: up}
 		p.wg.Add(2)
-		go p.pipe(up, c, 0)
-		go p.pipe(c, up, 1)
+		go p.pipe(pc, up, c, 0, seq)
+		go p.pipe(pc, c, up, 1, seq)
 	}
 }
 
@@ -178,9 +271,30 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 	return true
 }
 
-// pipe copies src to dst, waiting before each write while stalled. When
-// either side ends, both connections close.
-func (p *Proxy) pipe(dst, src net.Conn, dir int) {
+// due returns the first armed trigger for connection number seq in dir
+// that falls within the next n bytes after count, claiming it.
+func (p *Proxy) due(dir int, seq, count, n int64) *trigger {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *trigger
+	for _, t := range p.triggers {
+		if int(t.dir) != dir || seq <= t.since || t.fired.Load() || t.n > count+n {
+			continue
+		}
+		if best == nil || t.n < best.n {
+			best = t
+		}
+	}
+	if best != nil {
+		best.fired.Store(true)
+	}
+	return best
+}
+
+// pipe copies src to dst, waiting before each write while stalled and
+// running the triggers armed for this connection at their byte counts.
+// When either side ends, both connections close.
+func (p *Proxy) pipe(pc *ProxyConn, dst, src net.Conn, dir int, seq int64) {
 	defer p.wg.Done()
 	defer func() {
 		dst.Close()
@@ -193,13 +307,31 @@ func (p *Proxy) pipe(dst, src net.Conn, dir int) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		chunk := buf[:n]
+		for len(chunk) > 0 {
 			p.mu.Lock()
-			resume := p.resume[dir]
+			resume, rate := p.resume[dir], p.rate
 			p.mu.Unlock()
 			<-resume
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
+			count := pc.count[dir].Load()
+			part := chunk
+			t := p.due(dir, seq, count, int64(len(chunk)))
+			if t != nil {
+				part = chunk[:max(t.n-count, 0)]
+			}
+			if rate > 0 && len(part) > 0 {
+				time.Sleep(time.Duration(int64(len(part)) * int64(time.Second) / rate))
+			}
+			if len(part) > 0 {
+				if _, werr := dst.Write(part); werr != nil {
+					return
+				}
+				pc.count[dir].Add(int64(len(part)))
+				p.forwarded[dir].Add(int64(len(part)))
+			}
+			chunk = chunk[len(part):]
+			if t != nil {
+				t.action(pc)
 			}
 		}
 		if err != nil {
