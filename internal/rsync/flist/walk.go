@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -72,7 +74,7 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 		if rootName != "." {
 			prefix = rootName + "/"
 		}
-		if err := walkDir(res, src, prefix, skip); err != nil {
+		if err := walkDir(res, strings.TrimSuffix(filepath.Clean(src), "/"), prefix, skip); err != nil {
 			return nil, err
 		}
 	}
@@ -80,52 +82,99 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 	return res, nil
 }
 
+// walker reads directories on several goroutines: on a page-cached tree
+// the walk is one lstat(2) per entry, and syscalls are what it waits on.
+// The list is sorted afterwards, so the order of discovery does not matter.
+type walker struct {
+	skip Skipper
+	sem  chan struct{} // bounds the goroutines reading directories
+	wg   sync.WaitGroup
+
+	mu  sync.Mutex
+	res *WalkResult
+	err error
+}
+
 func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
-	des, err := os.ReadDir(dir)
+	w := &walker{skip: skip, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), res: res}
+	w.dir(dir, prefix)
+	w.wg.Wait()
+	return w.err
+}
+
+func (w *walker) dir(dir, prefix string) {
+	var warnings []string
+	var ioErr int32
+	var found []*Entry
+	defer func() {
+		w.mu.Lock()
+		w.res.Entries = append(w.res.Entries, found...)
+		w.res.Warnings = append(w.res.Warnings, warnings...)
+		w.res.IOError |= ioErr
+		w.mu.Unlock()
+	}()
+	f, err := os.Open(dir)
+	var des []fs.DirEntry
+	if err == nil {
+		des, err = f.ReadDir(-1) // unsorted, unlike os.ReadDir
+		f.Close()
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("opendir %s failed: %v", dir, err))
+			warnings = append(warnings, fmt.Sprintf("opendir %s failed: %v", dir, err))
 			if errors.Is(err, fs.ErrNotExist) {
-				res.IOError |= IOErrVanished
+				ioErr |= IOErrVanished
 			} else {
-				res.IOError |= IOErrGeneral
+				ioErr |= IOErrGeneral
 			}
-			return nil
+			return
 		}
-		return fmt.Errorf("read directory %s: %w", dir, err)
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = fmt.Errorf("read directory %s: %w", dir, err)
+		}
+		w.mu.Unlock()
+		return
 	}
 	for _, de := range des {
 		name := prefix + de.Name()
-		local := filepath.Join(dir, de.Name())
+		local := dir + "/" + de.Name()
 		isDir := de.IsDir()
-		if skip != nil && skip(name, isDir) {
+		if w.skip != nil && w.skip(name, isDir) {
 			continue
 		}
 		fi, err := os.Lstat(local)
 		if err != nil {
 			// Vanished between readdir and lstat: rsync warns and goes on.
-			res.Warnings = append(res.Warnings, fmt.Sprintf("file has vanished: %s", local))
-			res.IOError |= IOErrVanished
+			warnings = append(warnings, fmt.Sprintf("file has vanished: %s", local))
+			ioErr |= IOErrVanished
 			continue
 		}
 		ent, err := entryFromInfo(name, local, fi)
 		if err != nil {
-			res.Warnings = append(res.Warnings, err.Error())
-			res.IOError |= IOErrGeneral
+			warnings = append(warnings, err.Error())
+			ioErr |= IOErrGeneral
 			continue
 		}
 		if ent.IsDevice() || ent.IsSpecial() {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("skipping non-regular file %q", name))
+			warnings = append(warnings, fmt.Sprintf("skipping non-regular file %q", name))
 			continue
 		}
-		res.Entries = append(res.Entries, ent)
+		found = append(found, ent)
 		if ent.IsDir() {
-			if err := walkDir(res, local, name+"/", skip); err != nil {
-				return err
+			select {
+			case w.sem <- struct{}{}:
+				w.wg.Add(1)
+				go func() {
+					defer w.wg.Done()
+					defer func() { <-w.sem }()
+					w.dir(local, name+"/")
+				}()
+			default:
+				w.dir(local, name+"/")
 			}
 		}
 	}
-	return nil
 }
 
 func entryFromInfo(name, local string, fi fs.FileInfo) (*Entry, error) {
