@@ -1,17 +1,18 @@
 package csum
 
 import (
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
 	"strings"
 	"testing"
 )
 
-func negotiateSeeds() []fuzzSeed {
-	return []fuzzSeed{
+func negotiateSeeds() []fuzzseed.Seed {
+	return []fuzzseed.Seed{
 		// What stock servers send (NOTES.md §4).
-		{"rsync-3.2.7", []any{"xxh128 xxh3 xxh64 md5 md4 sha1 none"}},
-		{"rsync-3.2.3", []any{"xxh128 xxh3 xxh64 md5 md4 none"}},
-		{"md-only", []any{"md5 md4"}},
-		{"nothing-common", []any{"md4 sha1 none"}},
+		{Name: "rsync-3.2.7", Args: []any{"xxh128 xxh3 xxh64 md5 md4 sha1 none"}},
+		{Name: "rsync-3.2.3", Args: []any{"xxh128 xxh3 xxh64 md5 md4 none"}},
+		{Name: "md-only", Args: []any{"md5 md4"}},
+		{Name: "nothing-common", Args: []any{"md4 sha1 none"}},
 	}
 }
 
@@ -20,7 +21,7 @@ func negotiateSeeds() []fuzzSeed {
 // "xxhash" for xxh64) or says clearly that there is none.
 func FuzzNegotiate(f *testing.F) {
 	for _, s := range negotiateSeeds() {
-		f.Add(s.args[0].(string))
+		f.Add(s.Args[0].(string))
 	}
 	f.Add("")
 	f.Add("XXHASH\tMD5")
@@ -56,5 +57,5 @@ func FuzzNegotiate(f *testing.F) {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
-	checkSeedCorpus(t, "FuzzNegotiate", negotiateSeeds())
+	fuzzseed.Check(t, "FuzzNegotiate", negotiateSeeds(), true)
 }

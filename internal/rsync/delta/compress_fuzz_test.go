@@ -34,13 +34,13 @@ func compressedSel(algo Compression, basisLen int) byte {
 	panic("no selector")
 }
 
-func compressedTokenSeeds() []fuzzSeed {
+func compressedTokenSeeds() []fuzzseed.Seed {
 	basis, head := applyBasis(compressedSel(CompressZstd, 2500) / byte(len(fuzzCompressions)))
 	block := func(i int32) []byte {
 		off := int(i) * int(head.BlockLen)
 		return basis[off : off+int(head.BlockLenAt(i))]
 	}
-	var out []fuzzSeed
+	var out []fuzzseed.Seed
 	for _, algo := range fuzzCompressions {
 		var buf bytes.Buffer
 		w, err := NewCompressedTokenWriter(&buf, algo, 0)
@@ -60,7 +60,7 @@ func compressedTokenSeeds() []fuzzSeed {
 		if err := errors.Join(steps...); err != nil {
 			panic(err)
 		}
-		out = append(out, fuzzSeed{name: "file-" + algo.Name(), args: []any{buf.Bytes(), compressedSel(algo, 2500)}})
+		out = append(out, fuzzseed.Seed{Name: "file-" + algo.Name(), Args: []any{buf.Bytes(), compressedSel(algo, 2500)}})
 	}
 	return out
 }
@@ -102,7 +102,7 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 
 func FuzzApplyCompressedTokens(f *testing.F) {
 	for _, s := range compressedTokenSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(byte))
+		f.Add(s.Args[0].([]byte), s.Args[1].(byte))
 	}
 	f.Add([]byte{}, compressedSel(CompressZlib, 700))
 	f.Add([]byte{0x40, 0x05, 1, 2, 3, 4, 5, 0x00}, compressedSel(CompressZstd, 700)) // garbage data
@@ -143,30 +143,30 @@ func FuzzApplyCompressedTokens(f *testing.F) {
 }
 
 func TestCompressedSeedCorpus(t *testing.T) {
-	fuzzseed.Check(t, "FuzzApplyCompressedTokens", seeds(compressedTokenSeeds()), false)
+	fuzzseed.Check(t, "FuzzApplyCompressedTokens", compressedTokenSeeds(), false)
 	// The seeds are valid streams that rebuild the expected file, both as
 	// generated now and as checked in.
 	seeds := compressedTokenSeeds()
 	for _, s := range seeds {
-		if b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzApplyCompressedTokens", s.name)); err == nil {
+		if b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzApplyCompressedTokens", s.Name)); err == nil {
 			if data, ok := parseSeedBytes(b); ok {
-				seeds = append(seeds, fuzzSeed{name: s.name + " (checked in)", args: []any{data, s.args[1]}})
+				seeds = append(seeds, fuzzseed.Seed{Name: s.Name + " (checked in)", Args: []any{data, s.Args[1]}})
 			} else {
-				t.Errorf("%s: cannot parse the checked-in seed", s.name)
+				t.Errorf("%s: cannot parse the checked-in seed", s.Name)
 			}
 		}
 	}
 	for _, s := range seeds {
-		sel := s.args[1].(byte)
+		sel := s.Args[1].(byte)
 		algo := fuzzCompressions[int(sel)%len(fuzzCompressions)]
 		basis, head := applyBasis(sel / byte(len(fuzzCompressions)))
 		r := NewCompressedTokenReader(algo)
 		var out bytes.Buffer
-		st, err := r.Apply(bytes.NewReader(s.args[0].([]byte)), bytes.NewReader(basis), head, &out)
+		st, err := r.Apply(bytes.NewReader(s.Args[0].([]byte)), bytes.NewReader(basis), head, &out)
 		r.Close()
 		want := splice(bytes.Repeat([]byte("new data "), 40), basis[:1400], []byte("between\x80\xff"), basis[2100:], basis[:700])
 		if err != nil || !bytes.Equal(out.Bytes(), want) || st.Matched != 700*3+400 {
-			t.Errorf("%s: %d bytes, stats %+v, err %v", s.name, out.Len(), st, err)
+			t.Errorf("%s: %d bytes, stats %+v, err %v", s.Name, out.Len(), st, err)
 		}
 	}
 }

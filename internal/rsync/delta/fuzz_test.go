@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
 	"math/rand/v2"
 	"testing"
 
@@ -35,7 +36,7 @@ func encodeSignature(sig *Signature) []byte {
 	return out
 }
 
-func sumHeadSeeds() []fuzzSeed {
+func sumHeadSeeds() []fuzzseed.Seed {
 	rng := rand.New(rand.NewPCG(41, 42))
 	basis := randBytes(rng, 1500) // three blocks, the last of 100 bytes
 	sigOf := func(b []byte, redo bool) []byte {
@@ -53,12 +54,12 @@ func sumHeadSeeds() []fuzzSeed {
 		}
 		return out
 	}
-	return []fuzzSeed{
-		{"phase0-signature-and-edited-target", []any{splice(sigOf(basis, false), edited)}},
-		{"redo-signature-and-same-target", []any{splice(sigOf(basis[:1400], true), basis[:1400])}},
-		{"no-basis", []any{splice(raw(0, 0, 0, 0), []byte("send it all"))}},
-		{"remainder-over-blength", []any{raw(1, 700, 2, 701, 0, 0, 0)}},
-		{"count-over-limit", []any{raw(fuzzMaxCount+1, 700, 2, 0)}},
+	return []fuzzseed.Seed{
+		{Name: "phase0-signature-and-edited-target", Args: []any{splice(sigOf(basis, false), edited)}},
+		{Name: "redo-signature-and-same-target", Args: []any{splice(sigOf(basis[:1400], true), basis[:1400])}},
+		{Name: "no-basis", Args: []any{splice(raw(0, 0, 0, 0), []byte("send it all"))}},
+		{Name: "remainder-over-blength", Args: []any{raw(1, 700, 2, 701, 0, 0, 0)}},
+		{Name: "count-over-limit", Args: []any{raw(fuzzMaxCount+1, 700, 2, 0)}},
 	}
 }
 
@@ -67,7 +68,7 @@ func sumHeadSeeds() []fuzzSeed {
 // matching a file against them never breaks the token-stream invariants.
 func FuzzSumHead(f *testing.F) {
 	for _, s := range sumHeadSeeds() {
-		f.Add(s.args[0].([]byte))
+		f.Add(s.Args[0].([]byte))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0}) // blength MAX_BLOCK_SIZE
@@ -139,7 +140,7 @@ func applyBasis(sel byte) ([]byte, SumHead) {
 	return b, NewSumHead(int64(n), fuzzDigestLen, false)
 }
 
-func applyTokenSeeds() []fuzzSeed {
+func applyTokenSeeds() []fuzzseed.Seed {
 	tokens := func(f func(tw *TokenWriter)) []byte {
 		var b bytes.Buffer
 		tw := &TokenWriter{W: &b}
@@ -155,22 +156,22 @@ func applyTokenSeeds() []fuzzSeed {
 		}
 		panic(n)
 	}
-	return []fuzzSeed{
-		{"all-blocks-2500", []any{tokens(func(tw *TokenWriter) {
+	return []fuzzseed.Seed{
+		{Name: "all-blocks-2500", Args: []any{tokens(func(tw *TokenWriter) {
 			for i := range int32(4) {
 				tw.Match(i, nil)
 			}
 		}), sel(2500)}},
-		{"literals-and-short-last-block", []any{tokens(func(tw *TokenWriter) {
+		{Name: "literals-and-short-last-block", Args: []any{tokens(func(tw *TokenWriter) {
 			tw.Literal([]byte("new data\x80\xff"))
 			tw.Match(3, nil)
 			tw.Literal(bytes.Repeat([]byte{'z'}, 300))
 			tw.Match(0, nil)
 			tw.Match(0, nil)
 		}), sel(2500)}},
-		{"literal-only-no-basis", []any{tokens(func(tw *TokenWriter) { tw.Literal([]byte("abc")) }), sel(0)}},
-		{"one-byte-basis", []any{tokens(func(tw *TokenWriter) { tw.Match(0, nil) }), sel(1)}},
-		{"block-out-of-range", []any{tokens(func(tw *TokenWriter) { tw.Match(7, nil) }), sel(5000)}},
+		{Name: "literal-only-no-basis", Args: []any{tokens(func(tw *TokenWriter) { tw.Literal([]byte("abc")) }), sel(0)}},
+		{Name: "one-byte-basis", Args: []any{tokens(func(tw *TokenWriter) { tw.Match(0, nil) }), sel(1)}},
+		{Name: "block-out-of-range", Args: []any{tokens(func(tw *TokenWriter) { tw.Match(7, nil) }), sel(5000)}},
 	}
 }
 
@@ -229,7 +230,7 @@ func refApply(tok, basis []byte, head SumHead) (out []byte, st MatchStats, ok bo
 // exactly the reference result for every stream that is valid.
 func FuzzApplyTokens(f *testing.F) {
 	for _, s := range applyTokenSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(byte))
+		f.Add(s.Args[0].([]byte), s.Args[1].(byte))
 	}
 	f.Add([]byte{}, byte(0))
 	f.Add([]byte{0, 0, 0, 0x80, 0, 0, 0, 0}, byte(4))       // MinInt32
@@ -256,10 +257,10 @@ func FuzzApplyTokens(f *testing.F) {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
-	for target, seeds := range map[string][]fuzzSeed{
+	for target, seeds := range map[string][]fuzzseed.Seed{
 		"FuzzSumHead":     sumHeadSeeds(),
 		"FuzzApplyTokens": applyTokenSeeds(),
 	} {
-		t.Run(target, func(t *testing.T) { checkSeedCorpus(t, target, seeds) })
+		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}
 }

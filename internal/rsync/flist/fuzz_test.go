@@ -3,6 +3,7 @@ package flist
 import (
 	"bytes"
 	"errors"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
 	"io"
 	"math/rand/v2"
 	"reflect"
@@ -43,8 +44,8 @@ func variantOf(c Codec) byte {
 	return v
 }
 
-func fileListSeeds() []fuzzSeed {
-	var out []fuzzSeed
+func fileListSeeds() []fuzzseed.Seed {
+	var out []fuzzseed.Seed
 	all := func(proto int, varint bool, sum int) Codec {
 		return Codec{Protocol: proto, VarintFlags: varint, PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, ChecksumLen: sum}
 	}
@@ -66,11 +67,11 @@ func fileListSeeds() []fuzzSeed {
 			}
 		}
 		entries = safeNames(entries)
-		out = append(out, fuzzSeed{name: "list-" + codecName(c), args: []any{encodeList(panicker{}, c, entries, int32(i%2)), variantOf(c)}})
+		out = append(out, fuzzseed.Seed{Name: "list-" + codecName(c), Args: []any{encodeList(panicker{}, c, entries, int32(i%2)), variantOf(c)}})
 	}
 	// The capture entry after its predecessor (NOTES.md §9.3).
 	c := Codec{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true}
-	out = append(out, fuzzSeed{name: "capture-sub-c.txt", args: []any{encodeList(panicker{}, c, []*Entry{
+	out = append(out, fuzzseed.Seed{Name: "capture-sub-c.txt", Args: []any{encodeList(panicker{}, c, []*Entry{
 		{Name: ".", Mode: SIFDIR | 0o755, TopDir: true, ModTime: 1577836800},
 		{Name: "sub/c2.txt", Mode: SIFREG | 0o644, ModTime: 1577836800, Size: 3},
 		{Name: "sub/c.txt", Mode: SIFREG | 0o644, ModTime: 1577836800, Size: 2, UID: 65534, GID: 65534},
@@ -98,7 +99,7 @@ func safeNames(entries []*Entry) []*Entry {
 // an encode/decode round trip unchanged.
 func FuzzFileList(f *testing.F) {
 	for _, s := range fileListSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(byte))
+		f.Add(s.Args[0].([]byte), s.Args[1].(byte))
 	}
 	f.Add([]byte{}, byte(0))
 	f.Add([]byte{0x40, 0xf0, 0xff, 0xff, 0xff, 0x7f}, byte(4))         // LONG_NAME of 2^31-1 bytes
@@ -181,18 +182,18 @@ func FuzzFileList(f *testing.F) {
 	})
 }
 
-func idListSeeds() []fuzzSeed {
+func idListSeeds() []fuzzseed.Seed {
 	enc := func(ids []IDName, id0 bool, name string) []byte {
 		var buf bytes.Buffer
 		WriteIDList(wire.NewWriter(&buf), ids, id0, name)
 		return buf.Bytes()
 	}
-	return []fuzzSeed{
+	return []fuzzseed.Seed{
 		// a-push-p32's uid list, with ID0_NAMES; the limit in the high bits.
-		{"capture-uids", []any{enc([]IDName{{65534, "nobody"}}, true, "root"), byte(10<<1 | 1)}},
-		{"empty-with-id0", []any{enc(nil, true, "root"), byte(1)}},
-		{"several-no-id0", []any{enc([]IDName{{1, "daemon"}, {1000, "user"}, {0xfffffffe, "nfsnobody"}}, false, ""), byte(8 << 1)}},
-		{"over-limit", []any{enc([]IDName{{1, "a"}, {2, "b"}, {3, "c"}}, false, ""), byte(2 << 1)}},
+		{Name: "capture-uids", Args: []any{enc([]IDName{{65534, "nobody"}}, true, "root"), byte(10<<1 | 1)}},
+		{Name: "empty-with-id0", Args: []any{enc(nil, true, "root"), byte(1)}},
+		{Name: "several-no-id0", Args: []any{enc([]IDName{{1, "daemon"}, {1000, "user"}, {0xfffffffe, "nfsnobody"}}, false, ""), byte(8 << 1)}},
+		{Name: "over-limit", Args: []any{enc([]IDName{{1, "a"}, {2, "b"}, {3, "c"}}, false, ""), byte(2 << 1)}},
 	}
 }
 
@@ -200,7 +201,7 @@ func idListSeeds() []fuzzSeed {
 // limit and the name limit, and what it returns round-trips.
 func FuzzIDList(f *testing.F) {
 	for _, s := range idListSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(byte))
+		f.Add(s.Args[0].([]byte), s.Args[1].(byte))
 	}
 	f.Add([]byte{}, byte(1))
 	f.Add([]byte{0x01, 0xff}, byte(4))
@@ -261,17 +262,17 @@ func FuzzIDList(f *testing.F) {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
-	for target, seeds := range map[string][]fuzzSeed{
+	for target, seeds := range map[string][]fuzzseed.Seed{
 		"FuzzFileList": fileListSeeds(),
 		"FuzzIDList":   idListSeeds(),
 	} {
-		t.Run(target, func(t *testing.T) { checkSeedCorpus(t, target, seeds) })
+		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}
 	// The file-list seeds are real lists: they decode, with entries.
 	for _, s := range fileListSeeds() {
-		ents, _, _, err := decodeList(codecFor(s.args[1].(byte)), s.args[0].([]byte))
+		ents, _, _, err := decodeList(codecFor(s.Args[1].(byte)), s.Args[0].([]byte))
 		if err != nil || len(ents) < 3 {
-			t.Errorf("seed %s decodes to %d entries (err %v)", s.name, len(ents), err)
+			t.Errorf("seed %s decodes to %d entries (err %v)", s.Name, len(ents), err)
 		}
 	}
 }

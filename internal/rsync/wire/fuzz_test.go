@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
 	"io"
 	"math"
 	"math/bits"
@@ -23,17 +24,17 @@ func malformedOrShort(err error) bool {
 	return errors.Is(err, ErrMalformed) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-func varintSeeds() []fuzzSeed {
-	var out []fuzzSeed
+func varintSeeds() []fuzzseed.Seed {
+	var out []fuzzseed.Seed
 	for _, v := range []int32{0x1fe, 0x9a, 65534, 123456789, -1, math.MaxInt32, math.MinInt32} {
-		out = append(out, fuzzSeed{name: fmt.Sprintf("varint-%#x", uint32(v)), args: []any{AppendVarint(nil, v)}})
+		out = append(out, fuzzseed.Seed{Name: fmt.Sprintf("varint-%#x", uint32(v)), Args: []any{AppendVarint(nil, v)}})
 	}
 	return out
 }
 
 func FuzzVarint(f *testing.F) {
 	for _, s := range varintSeeds() {
-		f.Add(s.args[0].([]byte))
+		f.Add(s.Args[0].([]byte))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0xf8, 1, 2, 3, 4, 5}) // five extra bytes: malformed
@@ -66,21 +67,21 @@ func FuzzVarint(f *testing.F) {
 	})
 }
 
-func varlongSeeds() []fuzzSeed {
-	out := []fuzzSeed{
-		{"varlong3-4096", []any{AppendVarlong(nil, 4096, 3), byte(2)}},
-		{"varlong3-100000", []any{AppendVarlong(nil, 100000, 3), byte(2)}},
-		{"varlong3-5GiB", []any{AppendVarlong(nil, 5<<30, 3), byte(2)}},
-		{"varlong4-1577836800", []any{AppendVarlong(nil, 1577836800, 4), byte(3)}},
-		{"varlong4-2pow31", []any{AppendVarlong(nil, 1<<31, 4), byte(3)}},
-		{"varlong4-minus1", []any{AppendVarlong(nil, -1, 4), byte(3)}},
+func varlongSeeds() []fuzzseed.Seed {
+	out := []fuzzseed.Seed{
+		{Name: "varlong3-4096", Args: []any{AppendVarlong(nil, 4096, 3), byte(2)}},
+		{Name: "varlong3-100000", Args: []any{AppendVarlong(nil, 100000, 3), byte(2)}},
+		{Name: "varlong3-5GiB", Args: []any{AppendVarlong(nil, 5<<30, 3), byte(2)}},
+		{Name: "varlong4-1577836800", Args: []any{AppendVarlong(nil, 1577836800, 4), byte(3)}},
+		{Name: "varlong4-2pow31", Args: []any{AppendVarlong(nil, 1<<31, 4), byte(3)}},
+		{Name: "varlong4-minus1", Args: []any{AppendVarlong(nil, -1, 4), byte(3)}},
 	}
 	return out
 }
 
 func FuzzVarlong(f *testing.F) {
 	for _, s := range varlongSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(byte))
+		f.Add(s.Args[0].([]byte), s.Args[1].(byte))
 	}
 	f.Add([]byte{0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0}, byte(2))
 	f.Add([]byte{0xff, 1, 2, 3, 4, 5, 6, 7, 8}, byte(0))
@@ -110,7 +111,7 @@ func FuzzVarlong(f *testing.F) {
 	})
 }
 
-func ndxSeeds() []fuzzSeed {
+func ndxSeeds() []fuzzseed.Seed {
 	enc := func(seq ...int32) []byte {
 		var s NdxState
 		var out []byte
@@ -119,19 +120,19 @@ func ndxSeeds() []fuzzSeed {
 		}
 		return out
 	}
-	return []fuzzSeed{
+	return []fuzzseed.Seed{
 		// A generator's requests: files 1, 3, 4, done, a redo of 3, done, done.
-		{"requests-and-redo", []any{enc(1, 3, 4, NdxDone, 3, NdxDone, NdxDone)}},
+		{Name: "requests-and-redo", Args: []any{enc(1, 3, 4, NdxDone, 3, NdxDone, NdxDone)}},
 		// Deletion stats then the goodbye.
-		{"del-stats-goodbye", []any{enc(NdxDelStats, 0, 0, 0, 0, 0, NdxDone, NdxDone)}},
+		{Name: "del-stats-goodbye", Args: []any{enc(NdxDelStats, 0, 0, 0, 0, 0, NdxDone, NdxDone)}},
 		// Large jumps, backwards, the extremes.
-		{"jumps", []any{enc(0, 300, 0x7fff, 5, math.MaxInt32, 0, NdxFlistEOF, NdxFlistOffset-7, -math.MaxInt32)}},
+		{Name: "jumps", Args: []any{enc(0, 300, 0x7fff, 5, math.MaxInt32, 0, NdxFlistEOF, NdxFlistOffset-7, -math.MaxInt32)}},
 	}
 }
 
 func FuzzNdx(f *testing.F) {
 	for _, s := range ndxSeeds() {
-		f.Add(s.args[0].([]byte))
+		f.Add(s.Args[0].([]byte))
 	}
 	f.Add([]byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0x01}) // overflow
 	f.Add([]byte{0xff, 0xfe, 0x80, 0, 0, 0})          // negative zero
@@ -177,24 +178,24 @@ func FuzzNdx(f *testing.F) {
 	})
 }
 
-func vstringSeeds() []fuzzSeed {
+func vstringSeeds() []fuzzseed.Seed {
 	enc := func(s string) []byte {
 		var b bytes.Buffer
 		NewWriter(&b).Vstring(s)
 		return b.Bytes()
 	}
 	long := bytes.Repeat([]byte("sub/dir/"), 40)
-	return []fuzzSeed{
-		{"empty", []any{enc(""), uint16(100)}},
-		{"xname", []any{enc("sub/c2.txt"), uint16(4096)}},
-		{"two-byte-length", []any{enc(string(long)), uint16(4096)}},
-		{"over-limit", []any{enc(string(long)), uint16(10)}},
+	return []fuzzseed.Seed{
+		{Name: "empty", Args: []any{enc(""), uint16(100)}},
+		{Name: "xname", Args: []any{enc("sub/c2.txt"), uint16(4096)}},
+		{Name: "two-byte-length", Args: []any{enc(string(long)), uint16(4096)}},
+		{Name: "over-limit", Args: []any{enc(string(long)), uint16(10)}},
 	}
 }
 
 func FuzzVstring(f *testing.F) {
 	for _, s := range vstringSeeds() {
-		f.Add(s.args[0].([]byte), s.args[1].(uint16))
+		f.Add(s.Args[0].([]byte), s.Args[1].(uint16))
 	}
 	f.Add([]byte{0xff, 0xff}, uint16(0xffff))
 	f.Add([]byte{0x80, 0x03, 'a', 'b', 'c'}, uint16(3))
@@ -231,19 +232,19 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func muxSeeds() []fuzzSeed {
-	return []fuzzSeed{
+func muxSeeds() []fuzzseed.Seed {
+	return []fuzzseed.Seed{
 		// What a server sends during a push: data, an info line, a
 		// keepalive, more data.
-		{"data-info-keepalive", []any{frames(frame(MsgData, []byte{1, 0xa0, 0}), frame(MsgInfo, []byte("sending incremental file list\n")),
+		{Name: "data-info-keepalive", Args: []any{frames(frame(MsgData, []byte{1, 0xa0, 0}), frame(MsgInfo, []byte("sending incremental file list\n")),
 			frame(MsgData, nil), frame(MsgData, AppendVarint(nil, 123456789)))}},
 		// The end of a failed run: an error and ERROR_EXIT.
-		{"error-exit", []any{frames(frame(MsgError, []byte("rsync: [receiver] mkstemp failed\n")), frame(MsgErrorExit, []byte{23, 0, 0, 0}))}},
+		{Name: "error-exit", Args: []any{frames(frame(MsgError, []byte("rsync: [receiver] mkstemp failed\n")), frame(MsgErrorExit, []byte{23, 0, 0, 0}))}},
 		// Deletions and NO_SEND.
-		{"deleted-nosend", []any{frames(frame(MsgDeleted, []byte("old.txt")), frame(MsgDeleted, []byte("olddir\x00")),
+		{Name: "deleted-nosend", Args: []any{frames(frame(MsgDeleted, []byte("old.txt")), frame(MsgDeleted, []byte("olddir\x00")),
 			frame(MsgNoSend, []byte{3, 0, 0, 0}), frame(MsgData, []byte{0}))}},
 		// An oversize message header (rejected before allocation).
-		{"oversize-message", []any{rawFrame(uint32(mplexBase+MsgInfo), MaxFrame, []byte("x"))}},
+		{Name: "oversize-message", Args: []any{rawFrame(uint32(mplexBase+MsgInfo), MaxFrame, []byte("x"))}},
 	}
 }
 
@@ -287,7 +288,7 @@ func refDemux(in []byte) ([]byte, []event, error) {
 
 func FuzzMuxReader(f *testing.F) {
 	for _, s := range muxSeeds() {
-		f.Add(s.args[0].([]byte))
+		f.Add(s.Args[0].([]byte))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 6})
@@ -344,13 +345,13 @@ func FuzzMuxReader(f *testing.F) {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
-	for target, seeds := range map[string][]fuzzSeed{
+	for target, seeds := range map[string][]fuzzseed.Seed{
 		"FuzzVarint":    varintSeeds(),
 		"FuzzVarlong":   varlongSeeds(),
 		"FuzzNdx":       ndxSeeds(),
 		"FuzzVstring":   vstringSeeds(),
 		"FuzzMuxReader": muxSeeds(),
 	} {
-		t.Run(target, func(t *testing.T) { checkSeedCorpus(t, target, seeds) })
+		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}
 }
