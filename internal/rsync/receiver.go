@@ -31,18 +31,7 @@ func Pull(ctx context.Context, t Transport, remoteSource, localDest string, opts
 	if err != nil {
 		return nil, err
 	}
-	flags := "-"
-	if opts.DryRun {
-		flags += "n"
-	}
-	flags += "logDtpr"
-	if opts.Checksum {
-		flags += "c"
-	}
-	if opts.Compress {
-		flags += "z"
-	}
-	args := []string{"--server", "--sender", flags + "e" + capabilities, ".", remotePathArg(remoteSource)}
+	args := []string{"--server", "--sender", serverFlags(opts), ".", remotePathArg(remoteSource)}
 	s, err := start(ctx, t, opts, args)
 	if err != nil {
 		return nil, err
