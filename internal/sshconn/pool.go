@@ -479,6 +479,8 @@ func (t *poolTransport) Start(ctx context.Context, command string) (rsync.Proces
 				c.mu.Unlock()
 				c.releaseSlot()
 			},
+			linkDone: c.link.done,
+			linkErr:  c.Err,
 		}
 		p, err := startCtx(ctx, func() (*process, error) {
 			p, err := startProcess(c.client, command, h)

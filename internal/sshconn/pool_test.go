@@ -403,3 +403,51 @@ func TestPoolErrors(t *testing.T) {
 }
 
 func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// TestPoolCutFailsRunningCommand: when the connection under a running
+// command is cut, the command's writes, reads and Wait fail with the
+// connection's LostError, not with "remote command has exited" or a bare
+// socket error (the session ends a moment before the connection is
+// declared dead).
+func TestPoolCutFailsRunningCommand(t *testing.T) {
+	s := sshtest.Start(t)
+	proxy := sshtest.StartProxy(t, s.Addr())
+	p := newPool(t, PoolOptions{})
+	tr, release := poolTransport_(t, p, viaProxy(s, proxy))
+	defer release()
+	for _, side := range []string{"writing", "reading"} {
+		t.Run(side, func(t *testing.T) {
+			proc, err := tr.Start(context.Background(), "cat >/dev/null; sleep 30")
+			if side == "reading" {
+				proc, err = tr.Start(context.Background(), "cat")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			go io.Copy(io.Discard, proc.Stderr())
+			readErr := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(io.Discard, proc.Stdout())
+				readErr <- err
+			}()
+			chunk := make([]byte, 32<<10)
+			if _, err := proc.Stdin().Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+			proxy.CutAll()
+			var writeErr error
+			deadline := time.Now().Add(5 * time.Second)
+			for writeErr == nil && time.Now().Before(deadline) {
+				_, writeErr = proc.Stdin().Write(chunk)
+			}
+			_, waitErr := proc.Wait()
+			rErr := <-readErr
+			for what, err := range map[string]error{"write": writeErr, "read": rErr, "wait": waitErr} {
+				var lost *LostError
+				if !errors.As(err, &lost) {
+					t.Errorf("%s after the cut: %v, want a *LostError", what, err)
+				}
+			}
+		})
+	}
+}

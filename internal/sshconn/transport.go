@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -71,6 +72,31 @@ func startCtx(ctx context.Context, start func() (*process, error)) (*process, er
 type hooks struct {
 	started func(*process) // before any of its goroutines runs
 	exited  func(*process) // once its session has ended
+	// linkDone is closed when the connection under the process is
+	// declared dead, and linkErr then says why (a *LostError); nil for a
+	// bare transport.
+	linkDone <-chan struct{}
+	linkErr  func() error
+}
+
+// lostGrace is how long a process whose session broke off waits for its
+// connection to be declared dead. A cut ends the session first (the
+// channel closes as the transport fails) and the connection a moment
+// later; waiting lets the process report the connection's reason.
+const lostGrace = 500 * time.Millisecond
+
+// lostReason returns why the connection under the process died, waiting
+// up to lostGrace for it; nil if it stays alive (or is not followed).
+func (h hooks) lostReason() error {
+	if h.linkDone == nil {
+		return nil
+	}
+	select {
+	case <-h.linkDone:
+		return h.linkErr()
+	case <-time.After(lostGrace):
+		return nil
+	}
 }
 
 func startProcess(client *ssh.Client, command string, h hooks) (*process, error) {
@@ -100,6 +126,15 @@ func startProcess(client *ssh.Client, command string, h hooks) (*process, error)
 	return newProcess(session, stdin, stdout, stderr, h), nil
 }
 
+// errExited fails writes to the stdin of a command that has exited. It
+// is io.ErrClosedPipe underneath, so that callers that tell a peer gone
+// away from other failures (and then look at its exit status) see it as
+// one.
+type errExited struct{}
+
+func (errExited) Error() string { return "ssh: remote command has exited" }
+func (errExited) Unwrap() error { return io.ErrClosedPipe }
+
 // brokenError marks a failure to open a session that was not the server's
 // refusal: the connection is unusable.
 type brokenError struct{ err error }
@@ -126,6 +161,7 @@ type process struct {
 
 	done    chan struct{} // closed when the session has ended
 	waitErr error         // session.Wait's result, set before done closes
+	lostErr error         // the connection died under the session; set before done closes
 
 	terminated chan struct{} // closed by terminate
 	termErr    error         // why we terminated, set before terminated closes
@@ -152,12 +188,28 @@ func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Re
 			err = stdin.Close()
 		}
 		if err != nil {
-			// Fail the caller's next write with the reason.
+			// Fail the caller's next write with the reason: the
+			// connection's death when that is what broke the write.
+			if lost := h.lostReason(); lost != nil {
+				p.stdinR.CloseWithError(lost)
+				return
+			}
 			p.stdinR.CloseWithError(fmt.Errorf("ssh: remote stdin: %w", err))
 		}
 	}()
 	pump := func(w *io.PipeWriter, r io.Reader) {
 		_, err := io.Copy(w, r)
+		if err == nil {
+			// EOF: the command closed the stream, or the session broke
+			// off with the connection; the session's end tells which
+			// (a command that closes its output and runs on gets its
+			// EOF delivered after a moment).
+			select {
+			case <-p.done:
+				err = p.lostErr
+			case <-time.After(2 * lostGrace):
+			}
+		}
 		w.CloseWithError(err) // nil: EOF after the last byte
 	}
 	go pump(p.stdoutW, stdout)
@@ -165,10 +217,21 @@ func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Re
 
 	go func() {
 		p.waitErr = session.Wait()
+		var exitErr *ssh.ExitError
+		if p.waitErr != nil && !errors.As(p.waitErr, &exitErr) {
+			// No exit status: the session broke off, most likely with
+			// the connection. Say so rather than that the command exited.
+			p.lostErr = h.lostReason()
+		}
 		close(p.done)
+		if p.lostErr != nil {
+			p.stdinR.CloseWithError(p.lostErr)
+			p.stdoutW.CloseWithError(p.lostErr)
+			p.stderrW.CloseWithError(p.lostErr)
+		}
 		// The command is gone: nothing will read stdin any more, and
 		// a ctx cancelled from now on has nothing to kill.
-		p.stdinR.CloseWithError(errors.New("ssh: remote command has exited"))
+		p.stdinR.CloseWithError(errExited{})
 		p.watchMu.Lock()
 		if p.stopWatch != nil {
 			p.stopWatch()
@@ -220,6 +283,8 @@ func (p *process) Wait() (int, error) {
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError
 	switch {
+	case p.lostErr != nil:
+		return -1, p.lostErr
 	case p.waitErr == nil:
 		return 0, nil
 	case errors.As(p.waitErr, &exitErr):
