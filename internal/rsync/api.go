@@ -149,5 +149,25 @@ func exitCodeMeaning(code int) string {
 	case 127:
 		return "remote command not found"
 	}
+	if code > 128 && code < 160 {
+		// A shell's (and SSH's) report of a command killed by a signal.
+		return fmt.Sprintf("killed by signal %d%s", code-128, signalName(code-128))
+	}
 	return "unknown error"
+}
+
+func signalName(sig int) string {
+	switch sig {
+	case 1:
+		return ", SIGHUP"
+	case 2:
+		return ", SIGINT"
+	case 9:
+		return ", SIGKILL"
+	case 13:
+		return ", SIGPIPE"
+	case 15:
+		return ", SIGTERM"
+	}
+	return ""
 }
