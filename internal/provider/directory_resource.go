@@ -669,6 +669,13 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 		diff = &d
 	}
+	if tmps := leftoverTemps(src, dest); len(tmps) > 0 && !c.Delete {
+		resp.Diagnostics.AddAttributeWarning(path.Root("destination"), "Temporary files of an interrupted rsync",
+			fmt.Sprintf("The destination holds what look like temporary files of an rsync that was killed in the middle "+
+				"of a file, before it could remove them (rsync writes .NAME.XXXXXX beside NAME and renames it when "+
+				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
+				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
+	}
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
@@ -1165,17 +1172,32 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
+// interruptedHint is what a transfer cut short leaves and what to do.
+const interruptedHint = "Nothing is left half-written: rsync replaces a file only once all of it has arrived (it writes " +
+	"a temporary file beside it and renames it into place), so every file on the destination is either its old or its " +
+	"new version. Run terraform apply again to finish the sync."
+
 // pushHint says what to do about a failed transfer or listing.
 func pushHint(err error, rsyncPath string) string {
+	var lost *sshconn.LostError
+	if errors.As(err, &lost) {
+		return "The SSH connection was lost during the transfer (the network path broke or stalled, or the server " +
+			"went away). " + interruptedHint
+	}
 	var ee *rsync.ExitError
 	if errors.As(err, &ee) {
-		switch ee.Code {
-		case 126, 127:
+		switch {
+		case ee.Code == 126 || ee.Code == 127:
 			return fmt.Sprintf("The remote command %q could not be run. Install rsync on the remote host, "+
 				"or set the provider's rsync_path to the command that starts it.", rsyncPath)
-		case 3, 11, 23:
+		case ee.Code == 3 || ee.Code == 11 || ee.Code == 23:
 			return "Check that the path exists and is readable and writable by the SSH user (rsync_path = \"sudo rsync\" " +
 				"runs the remote side with sudo) and that the disk is not full."
+		case ee.Code == 20 || ee.Code == 30 || (ee.Code > 128 && ee.Code < 160):
+			return "The remote rsync was stopped before it finished (a signal, a timeout, or the server shutting down). " +
+				interruptedHint + " A remote rsync killed outright (SIGKILL) cannot remove its temporary file " +
+				"(.NAME.XXXXXX beside the file it was writing): the next apply deletes it with delete = true; " +
+				"otherwise the plan names it."
 		}
 	}
 	return "Check that rsync is installed on the remote host (or set the provider's rsync_path), and that the " +

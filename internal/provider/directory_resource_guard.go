@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -224,4 +225,34 @@ func (chmodValidator) ValidateString(_ context.Context, req validator.StringRequ
 				"[ugoa]*[+-=][rwxXst]*, optionally prefixed with D (directories only) or F (files only), e.g. \"D755,F644\" or \"u+rwX,go-w\".",
 				req.Path, req.ConfigValue.ValueString(), err))
 	}
+}
+
+// rsyncTempName matches the name of a receiving rsync's temporary file,
+// ".NAME.XXXXXX" (receiver.c:get_tmpname, mkstemp's six characters).
+var rsyncTempName = regexp.MustCompile(`^\.(.+)\.[A-Za-z0-9]{6}$`)
+
+// leftoverTemps lists the destination files that look like temporary
+// files of an rsync killed before it could remove them: ".NAME.XXXXXX"
+// beside a file NAME of the source, and not in the source themselves.
+func leftoverTemps(src, dest *tree.Manifest) []string {
+	if src == nil || dest == nil {
+		return nil
+	}
+	files := make(map[string]bool, len(src.Items))
+	for _, it := range src.Items {
+		if it.Kind == tree.File {
+			files[it.Name] = true
+		}
+	}
+	var out []string
+	for _, it := range dest.Items {
+		if it.Kind != tree.File || files[it.Name] {
+			continue
+		}
+		dir, base := path.Split(it.Name)
+		if m := rsyncTempName.FindStringSubmatch(base); m != nil && files[dir+m[1]] {
+			out = append(out, displayPath(it.Name))
+		}
+	}
+	return out
 }

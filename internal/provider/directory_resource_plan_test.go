@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -430,5 +432,38 @@ func TestRemoveLocal(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("%s still there: %v", dir, err)
+	}
+}
+
+// TestLeftoverTemps: ".NAME.XXXXXX" beside a source file NAME is an
+// interrupted rsync's temporary file; other dot files are not.
+func TestLeftoverTemps(t *testing.T) {
+	src := &tree.Manifest{Items: []tree.Item{
+		{Name: ".", Kind: tree.Dir}, {Name: "big.bin", Kind: tree.File}, {Name: "d", Kind: tree.Dir},
+		{Name: "d/a.txt", Kind: tree.File}, {Name: ".env.abcdef", Kind: tree.File},
+	}}
+	dest := &tree.Manifest{Items: []tree.Item{
+		{Name: ".big.bin.Ab12Cd", Kind: tree.File}, {Name: "d/.a.txt.zZ9yY8", Kind: tree.File},
+		{Name: ".env.abcdef", Kind: tree.File}, {Name: ".other.Ab12Cd", Kind: tree.File},
+		{Name: ".big.bin.toolong1", Kind: tree.File}, {Name: ".big.bin.Ab12Cd.d", Kind: tree.Dir},
+	}}
+	if got, want := leftoverTemps(src, dest), []string{".big.bin.Ab12Cd", "d/.a.txt.zZ9yY8"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("leftoverTemps = %v, want %v", got, want)
+	}
+}
+
+// TestPushHintInterrupted: a lost connection and a remote rsync stopped
+// by a signal are explained as interruptions (old or new files, apply
+// again), not as a missing rsync or a permission problem.
+func TestPushHintInterrupted(t *testing.T) {
+	lost := fmt.Errorf("send big.bin: %w", &sshconn.LostError{Addr: "h:22", Reason: "the connection was closed (EOF)"})
+	for _, err := range []error{lost, &rsync.ExitError{Code: 137}, &rsync.ExitError{Code: 20}} {
+		h := pushHint(err, "rsync")
+		if !strings.Contains(h, "Nothing is left half-written") || strings.Contains(h, "installed") {
+			t.Errorf("pushHint(%v) = %q", err, h)
+		}
+	}
+	if h := pushHint(&rsync.ExitError{Code: 137}, "rsync"); !strings.Contains(h, "SIGKILL") {
+		t.Errorf("the hint for a killed rsync does not mention its temporary file: %q", h)
 	}
 }
