@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -301,7 +302,7 @@ func (r *directoryResource) ValidateConfig(ctx context.Context, req resource.Val
 	if known(m.Source) && known(m.Destination) && !m.Delete.IsUnknown() && m.Delete.ValueBool() &&
 		!m.AllowDeleteRoot.IsUnknown() && !m.AllowDeleteRoot.ValueBool() {
 		if ends, _, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString()); err == nil {
-			if err := deleteRootError(ends.landing(true), ends.Dst.Remote); err != nil {
+			if err := deleteRootError(ends.landing(true), ends.Dst.Remote, m.Destination.ValueString()); err != nil {
 				resp.Diagnostics.AddAttributeError(path.Root("delete"), "Refusing to delete in the destination root", err.Error())
 			}
 		}
@@ -564,7 +565,19 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		return nil, diags
 	}
 	for _, w := range warnings {
+		if !c.Ends.Src.Remote && strings.Contains(w, syscall.EACCES.Error()) {
+			// A part of the source Terraform may not read fails the plan,
+			// as an unreadable file does (rsync exits 23 for either);
+			// what vanished during the walk, or cannot be copied (sockets,
+			// devices), only warns.
+			diags.AddAttributeError(path.Root("source"), "Source partly unreadable",
+				fmt.Sprintf("%s. Nothing was copied: give the user running Terraform read access, or leave the path out with exclude.", safeText(w)))
+			continue
+		}
 		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", safeText(w))
+	}
+	if diags.HasError() {
+		return nil, diags
 	}
 	return withChmod(m, c.Chmod), diags
 }
@@ -621,6 +634,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		if resp.Diagnostics.HasError() {
 			return
 		}
+	}
+	resp.Diagnostics.Append(r.checkSSH(ctx, c)...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	cn := r.newConn(c)
 	defer cn.close()
@@ -933,7 +950,7 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		}
 	}
 	if c.Delete && !c.AllowDeleteRoot && c.SourceKnown {
-		if err := deleteRootError(c.root(), c.Ends.Dst.Remote); err != nil {
+		if err := deleteRootError(c.root(), c.Ends.Dst.Remote, c.Ends.Dst.Raw); err != nil {
 			diags.AddAttributeError(path.Root("delete"), "Refusing to delete in the destination root", err.Error())
 			return nil, diags
 		}

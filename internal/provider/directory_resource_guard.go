@@ -7,7 +7,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -32,7 +35,7 @@ import (
 // home directory, the current directory or one of its ancestors. Only a
 // contents copy ("dir/") deletes in the destination itself; a directory
 // copied by name deletes only inside destination/dir.
-func deleteRootError(root destRoot, remote bool) error {
+func deleteRootError(root destRoot, remote bool, destination string) error {
 	if root.Prefix != "" {
 		return nil
 	}
@@ -70,14 +73,7 @@ func deleteRootError(root destRoot, remote bool) error {
 	return fmt.Errorf("destination %q is %s, and with delete = true the sync would delete everything there that is "+
 		"not in the source. Point destination at a directory of its own (e.g. \"host:/var/www/site/\"), copy the source "+
 		"directory by name (no trailing slash: it lands in destination/NAME and deletes only there), or set "+
-		"allow_delete_root = true if deleting everything else there is really intended", shownPath(root.RemovePath), what)
-}
-
-func shownPath(p string) string {
-	if p == "" {
-		return "(empty path)"
-	}
-	return p
+		"allow_delete_root = true if deleting everything else there is really intended", destination, what)
 }
 
 // withChmod returns m with a --chmod string applied to the permissions of
@@ -255,4 +251,39 @@ func leftoverTemps(src, dest *tree.Manifest) []string {
 		}
 	}
 	return out
+}
+
+// checkSSH checks the SSH settings of the remote side at plan time, as the
+// connection would before dialing (keys readable and parseable, the
+// passphrase right, the host key policy usable), so that a mistake in them
+// fails the plan rather than the apply. A key or known_hosts file that does
+// not exist yet only warns: another resource may create it during the
+// apply.
+func (r *directoryResource) checkSSH(ctx context.Context, c syncConfig) diag.Diagnostics {
+	ep, ok := c.Ends.remote()
+	if !ok {
+		return nil
+	}
+	attr := "destination"
+	if c.Ends.Dir == dirPull {
+		attr = "source"
+	}
+	cfg, diags := r.settings.resolve(ctx, c.Connection, ep.Spec.User, ep.Spec.Host)
+	if diags.HasError() {
+		return diags
+	}
+	err := sshconn.CheckSettings(cfg)
+	if err == nil {
+		return diags
+	}
+	msg := strings.TrimPrefix(err.Error(), "ssh: ")
+	if errors.Is(err, fs.ErrNotExist) {
+		diags.AddAttributeWarning(fwpath.Root(attr), "SSH settings name a missing file",
+			fmt.Sprintf("The SSH settings for %s name a file that does not exist (yet): %s. The apply will fail "+
+				"unless something creates it first.", displayHost(cfg), msg))
+		return diags
+	}
+	diags.AddAttributeError(fwpath.Root(attr), "Unusable SSH settings",
+		fmt.Sprintf("The SSH settings for %s cannot be used: %s.", displayHost(cfg), msg))
+	return diags
 }

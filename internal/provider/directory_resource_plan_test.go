@@ -347,7 +347,7 @@ func TestDeleteRootError(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s -> %s: %v", tc.source, tc.dest, err)
 		}
-		err = deleteRootError(ends.landing(true), ends.Dst.Remote)
+		err = deleteRootError(ends.landing(true), ends.Dst.Remote, tc.dest)
 		if (err != nil) != tc.refused {
 			t.Errorf("%s -> %s: refused = %v (%v), want %v", tc.source, tc.dest, err != nil, err, tc.refused)
 		}
