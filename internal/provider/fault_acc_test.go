@@ -15,7 +15,8 @@ import (
 // faultCase is one fault injected into an apply. The rig's source holds
 // the old tree and has been applied; prepare then changes the source (and
 // may change the destination), the test plans and saves the plan, arms the
-// fault and applies the saved plan, which must fail with wantErr, within
+// fault and applies the saved plan, which must fail with the case's
+// outcome (reliability_test.go), within
 // bound, leaving every destination file old or new. A fresh apply must
 // then converge and the plan after it be empty.
 type faultCase struct {
@@ -28,9 +29,10 @@ type faultCase struct {
 	arm func(t *testing.T, r *faultRig) (undo func())
 	// during runs beside the apply (to kill the remote rsync).
 	during func(t *testing.T, r *faultRig, done <-chan struct{})
-	// wantErr is the error the apply must report, as words() matches it.
-	wantErr string
-	bound   time.Duration
+	// id names the case in docs/reliability.md; its outcome is the
+	// error the apply must report.
+	id    string
+	bound time.Duration
 	// check runs after the failed apply, once the remote rsync has
 	// exited: that the fault hit the phase it is meant to.
 	check func(t *testing.T, r *faultRig, temps []string)
@@ -77,8 +79,9 @@ func runFault(t *testing.T, srv *sshtest.Server, fc faultCase) {
 	}
 	out := res.output()
 	t.Logf("apply failed after %v:\n%s", res.elapsed.Round(time.Millisecond), errorText(out))
-	if !words(fc.wantErr).MatchString(out) {
-		t.Errorf("the apply's error does not say %q:\n%s", fc.wantErr, out)
+	record(t, fc.id, errorText(out))
+	if !outcome(fc.id).MatchString(out) {
+		t.Errorf("the apply's error does not say %q:\n%s", outcomes[fc.id], out)
 	}
 	if fc.bound > 0 && res.elapsed > fc.bound {
 		t.Errorf("the apply took %v to fail, more than %v", res.elapsed.Round(time.Millisecond), fc.bound)
@@ -109,8 +112,11 @@ func runFault(t *testing.T, srv *sshtest.Server, fc faultCase) {
 }
 
 // errorText is the part of terraform's output from the first "Error:".
-func errorText(out string) string {
-	if i := strings.Index(out, "Error:"); i >= 0 {
+func errorText(out string) string { return textFrom(out, "Error:") }
+
+// textFrom is out from the first mark on (all of it without one).
+func textFrom(out, mark string) string {
+	if i := strings.Index(out, mark); i >= 0 {
 		return out[i:]
 	}
 	return out
@@ -176,17 +182,17 @@ func TestAccFault(t *testing.T) {
 	srv := accSetup(t)
 	cases := []faultCase{
 		{
-			name: "cut during the SSH key exchange", old: bigOld, prepare: newVersion,
+			name: "cut during the SSH key exchange", id: "fault/cut-kex", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.CutAt(sshtest.ToClient, 300) // the server's banner and part of its KEXINIT
 				return nil
 			},
-			wantErr: "SSH connection failed … Could not connect to … handshake", bound: 30 * time.Second,
+			bound: 30 * time.Second,
 		},
 		{
 			// The key exchange takes the client's first 900 or so bytes;
 			// user authentication follows.
-			name: "cut during SSH authentication", old: bigOld, prepare: newVersion,
+			name: "cut during SSH authentication", id: "fault/cut-auth", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.CutAt(sshtest.ToTarget, 1150)
 				r.authStarted = strings.Count(r.srv.Log(), "Postponed publickey")
@@ -198,10 +204,10 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("sshd saw no authentication request: the cut came before it")
 				}
 			},
-			wantErr: "SSH connection failed … Could not connect to … handshake", bound: 30 * time.Second,
+			bound: 30 * time.Second,
 		},
 		{
-			name: "cut in the middle of a file", old: bigOld, prepare: newVersion,
+			name: "cut in the middle of a file", id: "fault/cut-mid-file", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.CutAt(sshtest.ToTarget, 4<<20) // big.bin's data: 8 MiB after a file list of 4 entries
 				return nil
@@ -212,10 +218,10 @@ func TestAccFault(t *testing.T) {
 					t.Error(err)
 				}
 			},
-			wantErr: "Push failed … connection to … lost … Nothing is left half-written", bound: 30 * time.Second,
+			bound: 30 * time.Second,
 		},
 		{
-			name: "cut during the file list", old: bigOld,
+			name: "cut during the file list", id: "fault/cut-file-list", old: bigOld,
 			prepare: func(t *testing.T, r *faultRig) {
 				newVersion(t, r)
 				many := map[string][]byte{}
@@ -234,22 +240,22 @@ func TestAccFault(t *testing.T) {
 				}
 				unchanged(t, r, "index.html", "big.bin")
 			},
-			wantErr: "Push failed … connection to … lost … Nothing is left half-written", bound: 30 * time.Second,
+			bound: 30 * time.Second,
 		},
 		{
 			// The server deletes before it reports (its messages reach us
 			// in one burst afterwards), so the cut is timed by watching
 			// the deletions happen.
-			name: "cut during deletions", old: bigOld, opts: rigOptions{delete: true}, prepare: manyToDelete,
+			name: "cut during deletions", id: "fault/cut-deletions", old: bigOld, opts: rigOptions{delete: true}, prepare: manyToDelete,
 			arm: func(t *testing.T, r *faultRig) func() { return nil },
 			during: whileDeleting(func(r *faultRig) {
 				r.proxy.CutAll()
 			}),
-			check:   deletionsInterrupted,
-			wantErr: "Push failed … connection to … lost … Nothing is left half-written", bound: 30 * time.Second,
+			check: deletionsInterrupted,
+			bound: 30 * time.Second,
 		},
 		{
-			name: "remote rsync killed during deletions", old: bigOld, opts: rigOptions{delete: true}, prepare: manyToDelete,
+			name: "remote rsync killed during deletions", id: "fault/kill-deletions", old: bigOld, opts: rigOptions{delete: true}, prepare: manyToDelete,
 			arm: func(t *testing.T, r *faultRig) func() { return nil },
 			during: whileDeleting(func(r *faultRig) {
 				r.killRemote(syscall.SIGKILL)
@@ -261,10 +267,10 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("%d of %d files left: the kill did not stop the deletions half-way", len(left), deleteCount)
 				}
 			},
-			wantErr: "Push failed … remote rsync exited with code 137 (killed by signal 9, SIGKILL) … was stopped before it finished", bound: 30 * time.Second,
+			bound: 30 * time.Second,
 		},
 		{
-			name: "stall in the middle of a file ends by keepalive", old: bigOld, prepare: newVersion,
+			name: "stall in the middle of a file ends by keepalive", id: "fault/stall-keepalive", old: bigOld, prepare: newVersion,
 			opts: rigOptions{keepalive: "1s"},
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.At(sshtest.ToTarget, 3<<20, func(*sshtest.ProxyConn) { r.proxy.Stall() })
@@ -275,19 +281,19 @@ func TestAccFault(t *testing.T) {
 			},
 			// 3 keepalives 1 s apart go unanswered; then the connection
 			// is declared dead.
-			wantErr: "Push failed … connection to … lost: nothing received … despite keepalives (keepalive_interval 1s, 3 unanswered) … Nothing is left half-written", bound: 20 * time.Second,
+			bound: 20 * time.Second,
 		},
 		{
-			name: "stall during the handshake ends by timeout", old: bigOld, prepare: newVersion,
+			name: "stall during the handshake ends by timeout", id: "fault/stall-handshake", old: bigOld, prepare: newVersion,
 			opts: rigOptions{timeout: "3s"},
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.At(sshtest.ToClient, 100, func(*sshtest.ProxyConn) { r.proxy.Stall() })
 				return r.proxy.Resume
 			},
-			wantErr: "SSH connection failed … Could not connect to … timed out after 3s", bound: 20 * time.Second,
+			bound: 20 * time.Second,
 		},
 		{
-			name: "remote rsync terminated in the middle of a file", old: bigOld, prepare: newVersion,
+			name: "remote rsync terminated in the middle of a file", id: "fault/term-mid-file", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.SetRate(4 << 20) // 8 MiB take 2 s: time to act
 				return func() { r.proxy.SetRate(0) }
@@ -299,10 +305,10 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("rsync terminated by SIGTERM left temporary files %v", temps)
 				}
 			},
-			wantErr: "Push failed … received SIGINT, SIGTERM, or SIGHUP (code 20) … Nothing is left half-written", bound: 60 * time.Second,
+			bound: 60 * time.Second,
 		},
 		{
-			name: "remote rsync killed in the middle of a file, delete = true", old: bigOld, prepare: newVersion,
+			name: "remote rsync killed in the middle of a file, delete = true", id: "fault/kill-mid-file", old: bigOld, prepare: newVersion,
 			opts: rigOptions{delete: true},
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.SetRate(4 << 20)
@@ -315,12 +321,12 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("no temporary file after SIGKILL: the kill did not come in the middle of big.bin")
 				}
 			},
-			wantErr: "Push failed … remote rsync exited with code 137 (killed by signal 9, SIGKILL) … was stopped before it finished", bound: 60 * time.Second,
+			bound: 60 * time.Second,
 		},
 		{
 			// rsync cannot clean up after SIGKILL; with delete = false
 			// nothing removes its temporary file, and the plan says so.
-			name: "remote rsync killed in the middle of a file, delete = false", old: bigOld, prepare: newVersion,
+			name: "remote rsync killed in the middle of a file, delete = false", id: "fault/kill-mid-file-tmp", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
 				r.proxy.SetRate(4 << 20)
 				return func() { r.proxy.SetRate(0) }
@@ -332,7 +338,7 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("temporary files after SIGKILL: %v, want one", temps)
 				}
 			},
-			wantErr: "Push failed … remote rsync exited with code 137 (killed by signal 9, SIGKILL)", bound: 60 * time.Second,
+			bound: 60 * time.Second,
 			final: func(t *testing.T, r *faultRig) {
 				s, d := takeSnapshot(t, r.src), takeSnapshot(t, r.dst)
 				for p, sum := range s.files {
@@ -344,7 +350,8 @@ func TestAccFault(t *testing.T) {
 					t.Errorf("temporary files after the recovering apply: %v, want the one SIGKILL left", tmp)
 				}
 				res := r.tf.exec(5*time.Minute, "plan", "-input=false", "-detailed-exitcode")
-				if res.code != 0 || !words("Warning: Temporary files of an interrupted rsync … .big.bin.").MatchString(res.output()) {
+				record(t, "fault/kill-tmp-warning", textFrom(res.output(), "Warning:"))
+				if res.code != 0 || !outcome("fault/kill-tmp-warning").MatchString(res.output()) {
 					t.Errorf("the plan (exit %d) does not warn of the temporary file:\n%s", res.code, res.output())
 				}
 			},

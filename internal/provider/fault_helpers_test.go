@@ -116,10 +116,19 @@ func (r *tfRunner) exec(limit time.Duration, args ...string) tfResult {
 	if tf == "" {
 		tf = "terraform"
 	}
+	return r.execAs(limit, nil, tf, args...)
+}
+
+// execAs is exec as the user cred (nil: as the test).
+func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf string, args ...string) tfResult {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tf, append(append([]string{}, args...), "-no-color")...)
 	cmd.Dir, cmd.Env = r.dir, r.env
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
