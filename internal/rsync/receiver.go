@@ -501,6 +501,16 @@ func (r *receiver) deleteExtraneous(e *flist.Entry, dir string, keep map[string]
 		if r.rules.Protected(rel, de.IsDir()) {
 			continue
 		}
+		p := dir + "/" + de.Name()
+		if de.IsDir() && r.keepsProtected(p, rel) {
+			// rsync deletes the directory's contents but what the rules
+			// spare, and keeps the directory ("cannot delete non-empty
+			// directory").
+			if err := r.deleteContents(p, rel); err != nil {
+				return err
+			}
+			continue
+		}
 		name := rel
 		if de.IsDir() {
 			name += "/"
@@ -509,8 +519,59 @@ func (r *receiver) deleteExtraneous(e *flist.Entry, dir string, keep map[string]
 		if r.opts.DryRun {
 			continue
 		}
-		if err := os.RemoveAll(dir + "/" + de.Name()); err != nil {
+		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("delete %s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+// keepsProtected reports whether the directory p (transfer name rel) holds,
+// at any depth, something the filter rules spare from deletion.
+func (r *receiver) keepsProtected(p, rel string) bool {
+	des, err := os.ReadDir(p)
+	if err != nil {
+		return false // RemoveAll will say what is wrong
+	}
+	for _, de := range des {
+		crel := rel + "/" + de.Name()
+		if r.rules.Protected(crel, de.IsDir()) || (de.IsDir() && r.keepsProtected(p+"/"+de.Name(), crel)) {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteContents deletes what the directory p (transfer name rel) holds
+// except what the filter rules spare, as deleteExtraneous does one level
+// up, recording each deletion.
+func (r *receiver) deleteContents(p, rel string) error {
+	des, err := os.ReadDir(p)
+	if err != nil {
+		return fmt.Errorf("read directory %s for deletions: %w", rel, err)
+	}
+	for _, de := range des {
+		crel := rel + "/" + de.Name()
+		if r.rules.Protected(crel, de.IsDir()) {
+			continue
+		}
+		cp := p + "/" + de.Name()
+		if de.IsDir() && r.keepsProtected(cp, crel) {
+			if err := r.deleteContents(cp, crel); err != nil {
+				return err
+			}
+			continue
+		}
+		name := crel
+		if de.IsDir() {
+			name += "/"
+		}
+		r.record(Change{Path: name, Kind: ChangeDelete, Itemize: "*deleting"})
+		if r.opts.DryRun {
+			continue
+		}
+		if err := os.RemoveAll(cp); err != nil {
+			return fmt.Errorf("delete %s: %w", crel, err)
 		}
 	}
 	return nil
