@@ -320,3 +320,42 @@ func TestAccDirectory_protectStillCopies(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDirectory_protectPull: pulling with delete = true, a local-only
+// directory is deleted except a protected file inside it (and so is kept,
+// as rsync keeps it); the plan says exactly that and is empty afterwards.
+func TestAccDirectory_protectPull(t *testing.T) {
+	srv := accSetup(t)
+	remote := smallTree(t)
+	dst := filepath.Join(t.TempDir(), "copy")
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(remoteDest(srv, remote+"/")), "destination": hclString(dst + "/"),
+		"delete": "true", "protect": `[".env"]`,
+	})
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config, Check: checkTreesEqual(remote, dst)},
+			{
+				PreConfig: func() {
+					writeFile(t, filepath.Join(dst, "old/.env"), "SECRET=1\n")
+					writeFile(t, filepath.Join(dst, "old/stale.txt"), "stale\n")
+					writeFile(t, filepath.Join(dst, "gone/x.txt"), "x\n")
+					settleDirs(t, dst)
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, nil, []string{"gone/", "gone/x.txt", "old/stale.txt"})),
+				}},
+				Check: func(*terraform.State) error {
+					mustExist(t, filepath.Join(dst, "old/.env"))
+					return mustNotExist(filepath.Join(dst, "old/stale.txt"), filepath.Join(dst, "gone"))
+				},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
