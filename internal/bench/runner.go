@@ -1,6 +1,9 @@
 package bench
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Endpoint is where the tools connect: the proxy in front of sshd.
 type Endpoint struct {
@@ -12,8 +15,28 @@ type Endpoint struct {
 	HostKey        string // authorized_keys line, for our engine
 }
 
-// Job is one push: the contents of Source into Dest on the remote.
+// Op is what a run does.
+type Op string
+
+// The operations a scenario measures.
+const (
+	// OpPush sends Source into Dest (rsync -a --delete SRC/ host:DST/).
+	OpPush Op = "push"
+	// OpDrift compares Source with Dest by content and reports what a
+	// sync would change, changing nothing (rsync -ac -n --delete).
+	OpDrift Op = "drift"
+	// OpList lists Dest with a checksum per file (rsync -r -c --list-only).
+	OpList Op = "list"
+	// OpHash hashes the local Source tree (plan time; no remote, no peer).
+	OpHash Op = "hash"
+	// OpApply is terraform apply of a configuration that copies Source
+	// into Dest (see terraform.go).
+	OpApply Op = "apply"
+)
+
+// Job is one run: an operation on Source (local) and Dest (on the remote).
 type Job struct {
+	Op           Op
 	Source, Dest string // local directories, absolute
 	Delete       bool
 	Endpoint     Endpoint
@@ -21,6 +44,8 @@ type Job struct {
 	UsageFile    string // where the launcher records the tool's usage
 	CPUProfile   string // engine only: write a CPU profile here
 	MemProfile   string // engine only: write an allocation profile here
+	WorkDir      string // apply: the Terraform working directory
+	TreeID       string // apply: identifies the source tree's content (the peer's trigger)
 }
 
 // Run is one tool's run, as measured.
@@ -34,13 +59,21 @@ type Run struct {
 	Matched int64  // file data matched against the basis
 	Files   int    // regular files transferred
 	SSH     Handshake
+	Conns   int    // SSH connections the run opened through the proxy
 	Note    string // e.g. the negotiated checksum
+
+	Work       time.Duration // ours: the operation in the process, after the dial (hash: tree.Local)
+	Changes    *Changes      // drift: the paths a sync would change
+	Listed     int           // list: entries listed
+	ListDigest string        // list: digest of the sorted names
+	HashBytes  int64         // hash: bytes hashed
+	TreeHash   string        // hash: the manifest hash
 }
 
 // Wire is the total bytes through the proxy, both directions.
 func (r Run) Wire() int64 { return r.Up + r.Down }
 
-// Runner runs one push and measures it; the suite adds the proxy's counts.
+// Runner runs one job and measures it; the suite adds the proxy's counts.
 type Runner interface {
 	Name() string
 	Run(ctx context.Context, job Job) (Run, error)
