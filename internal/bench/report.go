@@ -59,7 +59,13 @@ func (r *Report) Markdown() string {
 	if r.TinyBytes > 0 {
 		w("- Tiny tree: %s files, %s in all\n", count(c.TinyFiles), FormatBytes(r.TinyBytes))
 	}
-	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s. Destinations on %s\n\n", c.WAN, r.DstFS)
+	w("- Links: loopback through a byte-counting proxy; WAN: the same proxy throttling to %s. Destinations on %s\n", c.WAN, r.DstFS)
+	if c.LoginBashrc {
+		w("- The login user's ~/.bashrc runs before every remote command (-login-bashrc)\n\n")
+	} else {
+		w("- sshd sets SHLVL=2 in every session (`SetEnv`), so bash does not source the login user's ~/.bashrc before each remote command; ")
+		w("on this machine root's ~/.bashrc (pyenv init) costs ~100 ms per SSH session, the same for every tool (`-login-bashrc` measures with it)\n\n")
+	}
 
 	w("| Scenario | Wall ours | Wall rsync | × | CPU ours | CPU rsync | × | Wire ours | Wire rsync | × | RSS ours | RSS rsync | × | Goals |\n")
 	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")

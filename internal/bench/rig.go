@@ -23,13 +23,25 @@ type rig struct {
 	knownHosts string // both proxies' addresses with sshd's host key, for OpenSSH
 }
 
-func startRig(ctx context.Context, dir, sshd string, wan Link) (_ *rig, err error) {
+// noBashrc is the sshd setting that keeps bash from sourcing the login
+// user's ~/.bashrc before every remote command. bash does that when sshd
+// runs it (SSH_SOURCE_BASHRC, on in Debian's bash) unless SHLVL says it
+// is nested; sshd's SetEnv puts SHLVL=2 in every session. Without it, a
+// heavy ~/.bashrc (on the development machine root's runs pyenv init:
+// ~100 ms) adds the same fixed cost to every SSH session of every tool,
+// which says nothing about the tools and drowns the short scenarios.
+const noBashrc = "SetEnv SHLVL=2"
+
+func startRig(ctx context.Context, dir, sshd string, wan Link, withBashrc bool) (_ *rig, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	var opts []sshtest.Option
 	if sshd != "" {
 		opts = append(opts, sshtest.WithSSHD(sshd))
+	}
+	if !withBashrc {
+		opts = append(opts, sshtest.WithExtraConfig(noBashrc))
 	}
 	r := &rig{}
 	defer func() {

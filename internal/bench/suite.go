@@ -42,6 +42,9 @@ type Config struct {
 	// ServerUsage measures the remote rsync of both tools by making the
 	// launcher their rsync path.
 	ServerUsage bool
+	// LoginBashrc lets bash source the login user's ~/.bashrc before
+	// every remote command, as it does by default (see noBashrc).
+	LoginBashrc bool
 	Log         io.Writer // progress lines
 }
 
@@ -148,7 +151,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := startRig(ctx, filepath.Join(work, "rig"), cfg.SSHD, cfg.WAN)
+	r, err := startRig(ctx, filepath.Join(work, "rig"), cfg.SSHD, cfg.WAN, cfg.LoginBashrc)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ func run() int {
 	flag.StringVar(&cfg.Work, "work", "", "directory for trees and destinations, kept and reused across runs (default: a temporary directory, removed)")
 	flag.StringVar(&cfg.DstDir, "dst", "", "directory for the destinations (default: the work directory); e.g. /dev/shm takes the server's disk out of the numbers")
 	flag.StringVar(&cfg.ProfileDir, "profile", "", "write CPU and allocation profiles of one extra run of our engine per scenario into this directory")
+	flag.BoolVar(&cfg.LoginBashrc, "login-bashrc", false, "let bash source the login user's ~/.bashrc before every remote command (by default the rig's sshd sets SHLVL=2 so that it does not: a fixed per-session cost of the machine's dotfiles)")
 	flag.BoolVar(&cfg.ServerUsage, "server-usage", true, "measure the remote rsync's CPU and RSS through a wrapper (same for both tools)")
 	flag.StringVar(&cfg.Rsync, "rsync", "/usr/bin/rsync", "rsync binary (the CLI under test; also used locally to reset destinations)")
 	flag.StringVar(&cfg.SSH, "ssh", "/usr/bin/ssh", "OpenSSH client binary")
