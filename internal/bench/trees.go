@@ -13,6 +13,8 @@ import (
 type trees struct {
 	web                 *Tree     // the web root
 	edited              *Mutation // the web root with the 1% edit
+	drifted             *Drifted  // a destination that drifted from the web root
+	hashBig             *Tree     // the larger tree of the hash-1g scenario
 	tiny                *Tree     // the tiny-files tree
 	deltaBase, deltaNew string    // one big file, before and after the edit
 }
@@ -25,8 +27,11 @@ func prepareTrees(ctx context.Context, cfg Config, dir string, selected func(str
 	tr := &trees{}
 	webSpec := WebRootSpec{Seed: cfg.Seed, Files: cfg.Files, Size: cfg.Size, BigSize: cfg.BigSize}
 	mutSpec := MutationSpec{Seed: cfg.Seed + 1, Fraction: cfg.EditFrac, BigEdit: cfg.BigEdit}
-	needEdit := selected("edit-1pct") || selected("wan-edit-1pct") || selected("delta-31b")
-	needWeb := needEdit || selected("initial") || selected("noop") || selected("wan-initial")
+	needEdit := selected("edit-1pct") || selected("wan-edit-1pct") || selected("delta-31b") ||
+		selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct")
+	needDrift := selected("drift-changed")
+	needWeb := needEdit || needDrift || selected("initial") || selected("noop") || selected("wan-initial") ||
+		selected("drift") || selected("manifest") || selected("hash")
 	var err error
 	if needWeb {
 		logf("web root: %d files, %s (big file %s)", cfg.Files, FormatBytes(cfg.Size), FormatBytes(cfg.BigSize))
@@ -45,6 +50,30 @@ func prepareTrees(ctx context.Context, cfg Config, dir string, selected func(str
 		}{webSpec, mutSpec}
 		tr.edited, err = cached(filepath.Join(dir, "web-edited"), key, func(root string) (*Mutation, error) {
 			return Mutate(ctx, tr.web, root, mutSpec)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if needDrift {
+		spec := DriftSpec{Seed: cfg.Seed + 2, ContentEdits: 3}
+		logf("drifted copy: %d content edits (size and mtime kept), a permission change, a missing file, extra files", spec.ContentEdits)
+		key := struct {
+			Web   WebRootSpec
+			Drift DriftSpec
+		}{webSpec, spec}
+		tr.drifted, err = cached(filepath.Join(dir, "web-drifted"), key, func(root string) (*Drifted, error) {
+			return Drift(ctx, tr.web, root, spec)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if selected("hash-1g") && cfg.HashSize > 0 {
+		spec := WebRootSpec{Seed: cfg.Seed + 3, Files: cfg.HashFiles, Size: cfg.HashSize}
+		logf("hash tree: %d files, %s", spec.Files, FormatBytes(spec.Size))
+		tr.hashBig, err = cached(filepath.Join(dir, "hash-big"), spec, func(root string) (*Tree, error) {
+			return GenerateWebRoot(ctx, root, spec)
 		})
 		if err != nil {
 			return nil, err

@@ -49,6 +49,7 @@ func run() int {
 	cfg := bench.Config{Log: os.Stderr}
 	var (
 		size, big, wanRate, only, out string
+		hashSize                      string
 		seed                          uint64
 	)
 	flag.IntVar(&cfg.Files, "files", 10000, "files in the web root")
@@ -57,6 +58,13 @@ func run() int {
 	flag.Float64Var(&cfg.EditFrac, "edit", 0.01, "share of the web root's small files edited in the edit scenarios")
 	flag.IntVar(&cfg.BigEdit, "big-edit", 31, "bytes overwritten in the middle of the big file")
 	flag.IntVar(&cfg.TinyFiles, "tiny", 100000, "files in the tiny-files tree")
+	flag.StringVar(&hashSize, "hash-size", "", "size of the larger tree the hash-1g scenario hashes (default: 2.5 × -size, 1GB at full size; 0: no such scenario)")
+	flag.IntVar(&cfg.HashFiles, "hash-files", 0, "files in that tree (default: 2.5 × -files)")
+	flag.IntVar(&cfg.WANApplyRounds, "wan-apply-rounds", 0, "rounds of the WAN terraform scenarios, at most -rounds (0: -rounds; each round's four applies take ~2 min at full size)")
+	flag.StringVar(&cfg.Terraform, "terraform", "terraform", "terraform binary for the terraform scenarios")
+	flag.BoolVar(&cfg.Keep, "keep", false, "keep the destinations, usage records and terraform working directories at the end (the next run removes them)")
+	flag.BoolVar(&cfg.TerraformLog, "terraform-log", false, "terraform runs write TF_LOG=debug logs into their working directories (kept when -keep is set; slows them: for finding where an apply spends its time)")
+	flag.StringVar(&cfg.ProviderSrc, "provider-src", ".", "module directory the provider binary is built from for the terraform scenarios")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds per scenario (medians are reported)")
 	flag.Uint64Var(&seed, "seed", 1, "seed of the generated trees")
 	flag.StringVar(&wanRate, "wan-rate", "100Mbit", "WAN link rate, each direction")
@@ -85,6 +93,15 @@ func run() int {
 		if cfg.BigSize, err = bench.ParseSize(big); err != nil {
 			return usageError(err)
 		}
+	}
+	cfg.HashSize = cfg.Size * 5 / 2
+	if hashSize != "" {
+		if cfg.HashSize, err = bench.ParseSize(hashSize); err != nil {
+			return usageError(err)
+		}
+	}
+	if cfg.HashFiles == 0 {
+		cfg.HashFiles = cfg.Files * 5 / 2
 	}
 	if cfg.WAN.BitsPerSec, err = bench.ParseRate(wanRate); err != nil {
 		return usageError(err)
