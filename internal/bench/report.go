@@ -161,6 +161,22 @@ func (r *Report) Markdown() string {
 
 	w("\n## Goals (the issues' Done-when; reported, not gating)\n\n")
 	writeVerdicts(&b, goals, "met", "NOT met")
+	var unmet []string
+	for _, v := range goals {
+		if !v.OK && !contains(unmet, v.Scenario) {
+			unmet = append(unmet, v.Scenario)
+		}
+	}
+	if len(unmet) > 0 {
+		w("\n### What bounds the goals not met\n\n")
+		for _, name := range unmet {
+			note := Bounds[name]
+			if note == "" {
+				note = "(no analysis recorded)"
+			}
+			w("- **%s**: %s\n", name, note)
+		}
+	}
 	w("\n## Regression thresholds (make bench exits non-zero past these)\n\n")
 	writeVerdicts(&b, Evaluate(Thresholds, r.Scenarios), "pass", "FAIL")
 	for _, s := range r.Scenarios {
