@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 )
 
 // Metric is a quantity compared between the tools, or checked for ours.
@@ -69,6 +71,17 @@ var Thresholds = append(gates(
 	Limit{"delta-31b", Sent, 1.05, "issue 3: total bytes sent ≤ 1.05× rsync"},
 	Limit{"delta-31b", Up, 1.05, "issue 3: total bytes sent ≤ 1.05× rsync (on the wire)"},
 )
+
+// measured reports whether a limit was set from measurements (a
+// regression gate) rather than taken from an issue.
+func (l Limit) measured() bool { return strings.HasPrefix(l.Source, "regression gate") }
+
+// FullSize reports whether c measures what the thresholds were set from:
+// make bench's default trees and WAN link.
+func (c Config) FullSize() bool {
+	return c.Files == 10000 && c.Size == 400e6 && c.BigSize == 100e6 && c.EditFrac == 0.01 && c.BigEdit == 31 &&
+		c.TinyFiles == 100000 && c.HashSize == 1e9 && c.WAN == Link{BitsPerSec: 100e6, Delay: 10 * time.Millisecond}
+}
 
 // gate is one scenario's regression bounds on the wall, CPU and peak RSS
 // ratios.

@@ -12,3 +12,29 @@ func TestThroughputLimitIsAFloor(t *testing.T) {
 		t.Errorf("got %+v", v)
 	}
 }
+
+// TestFullSizeIsMakeBench: the measured gates apply to make bench's
+// defaults (cmd/bench's flags) and to nothing smaller.
+func TestFullSizeIsMakeBench(t *testing.T) {
+	size, err := ParseSize("400MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate, err := ParseRate("100Mbit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Files: 10000, Size: size, BigSize: size / 4, EditFrac: 0.01, BigEdit: 31, TinyFiles: 100000,
+		HashSize: size * 5 / 2, WAN: Link{BitsPerSec: rate, Delay: 10 * time.Millisecond}}
+	if !c.FullSize() {
+		t.Error("make bench's defaults are not full size")
+	}
+	c.Files = 500
+	if c.FullSize() {
+		t.Error("500 files is full size")
+	}
+	gate, issue := Limit{"x", Wall, 1, "regression gate"}, Limit{"x", LiteralBlocks, 2, "issue 3: literal data ≤ 2 blocks"}
+	if !gate.measured() || issue.measured() {
+		t.Error("measured(): regression gates are measured, the issues' bounds are not")
+	}
+}
