@@ -238,7 +238,11 @@ func TestKeepaliveAnyTrafficCounts(t *testing.T) {
 	s := sshtest.Start(t)
 	p := sshtest.StartProxy(t, s.Addr())
 	cfg := viaProxy(s, p)
-	cfg.KeepaliveInterval = 100 * time.Millisecond
+	// Three unanswered keepalives 250 ms apart (750 ms) declare the path
+	// dead; the server talks every 100 ms for 2 s. (At 100 ms the margin
+	// was too thin for a loaded CI machine: a slow start of the command
+	// alone could exceed it.)
+	cfg.KeepaliveInterval = 250 * time.Millisecond
 	c := dial(t, cfg)
 	proc, err := NewTransport(c).Start(context.Background(), "for i in $(seq 20); do echo $i; sleep 0.1; done")
 	if err != nil {
