@@ -194,8 +194,6 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 					"would delete everything there that is not in the source. Such a configuration is refused at plan time " +
 					"unless this is set to `true`. Defaults to `false`.",
 				Optional: true,
-				Computed: true,
-				Default:  booldefault.StaticBool(false),
 			},
 			"chmod": schema.StringAttribute{
 				MarkdownDescription: "Change the permissions of what is copied, in rsync's `--chmod` syntax: comma-separated " +
@@ -1160,7 +1158,7 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		DriftDetection:  types.StringValue(driftChecksum),
 		OnDestroy:       types.StringValue(onDestroyKeep),
 		MaxDelete:       types.Int64Null(),
-		AllowDeleteRoot: types.BoolValue(false),
+		AllowDeleteRoot: types.BoolNull(),
 		Chmod:           types.StringNull(),
 		Owner:           types.StringNull(),
 		Group:           types.StringNull(),
