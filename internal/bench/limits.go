@@ -40,31 +40,33 @@ type Limit struct {
 
 // Thresholds are the regression gates: make bench exits non-zero when a
 // measured value exceeds one (falls below one, for throughput). The
-// per-scenario ratios are 1.3× the medians of a full run on the
-// development machine (2 CPUs, 2026-11-25, load 1-3 from other work),
-// rounded up to the next 0.05 (0.01 below 0.1); bytes on the wire may
-// not exceed 1.05× the peer's anywhere; the plan-time hash may not fall
-// below the measured throughput divided by 1.3, rounded down. The
+// per-scenario ratios are 1.3× the higher median of two full runs on the
+// development machine (2 CPUs, 2026-11-25: one under load 1-3 from other
+// work, one quiet), rounded up to the next 0.05 (0.01 below 0.1); bytes
+// on the wire may not exceed 1.05× the peer's anywhere; the plan-time
+// hash may not fall below the lower measured throughput divided by 1.3,
+// rounded down (it varies most: 1.7-3.6 GB/s over the day's runs, two
+// workers on two CPUs shared with whatever else runs). The
 // delta-efficiency bounds are issue 3's Done-when.
 var Thresholds = append(gates(
 	// scenario, then the wall, CPU and peak RSS ratios
-	gate{"initial", 1.75, 1.95, 2.70},
+	gate{"initial", 1.75, 1.95, 2.80},
 	gate{"noop", 0.80, 1.00, 2.35},
-	gate{"edit-1pct", 1.15, 1.30, 2.40},
-	gate{"drift", 0.85, 1.45, 3.40},
-	gate{"drift-changed", 0.95, 1.70, 3.40},
-	gate{"manifest", 1.00, 0.50, 2.10},
-	gate{"tiny-initial", 1.65, 1.95, 10.25},
-	gate{"tf-initial", 1.55, 1.40, 1.35},
+	gate{"edit-1pct", 1.15, 1.30, 2.45},
+	gate{"drift", 0.85, 1.50, 3.50},
+	gate{"drift-changed", 0.95, 1.70, 3.70},
+	gate{"manifest", 1.00, 0.50, 2.20},
+	gate{"tiny-initial", 1.65, 1.95, 11.00},
+	gate{"tf-initial", 1.55, 1.90, 1.35},
 	gate{"tf-edit-1pct", 1.00, 1.00, 1.25},
-	gate{"wan-initial", 1.30, 1.00, 2.70},
-	gate{"wan-edit-1pct", 0.85, 1.30, 2.30},
-	gate{"wan-tf-initial", 1.25, 1.75, 1.35},
-	gate{"wan-tf-edit-1pct", 0.11, 0.65, 1.30},
-	gate{"delta-31b", 0.90, 0.85, 1.45},
+	gate{"wan-initial", 1.30, 1.30, 2.75},
+	gate{"wan-edit-1pct", 0.85, 1.30, 2.40},
+	gate{"wan-tf-initial", 1.30, 2.15, 1.40},
+	gate{"wan-tf-edit-1pct", 0.11, 0.75, 1.30},
+	gate{"delta-31b", 0.90, 0.90, 1.45},
 ),
-	Limit{"hash", Throughput, 1.90, "regression gate (2.50 GB/s measured ÷ 1.3)"},
-	Limit{"hash-1g", Throughput, 1.55, "regression gate (2.03 GB/s measured ÷ 1.3)"},
+	Limit{"hash", Throughput, 1.30, "regression gate (1.70 GB/s measured ÷ 1.3)"},
+	Limit{"hash-1g", Throughput, 1.40, "regression gate (1.86 GB/s measured ÷ 1.3)"},
 	Limit{"*", Wire, 1.05, "regression gate: no more bytes than the peer (issue 6)"},
 	Limit{"noop", Literal, 0, "issue 3: a no-change run sends only the file list"},
 	Limit{"delta-31b", LiteralBlocks, 2, "issue 3: literal data ≤ 2 blocks"},
@@ -255,7 +257,7 @@ var Bounds = map[string]string{
 		"Our client is busy 23% of the push (CPU profile: 1.03 s of samples in 4.5 s) but uses more system time than rsync + ssh (0.7–1.1 s vs 0.5–0.6 s): " +
 		"28% of its samples are socket writes under x/crypto/ssh `transport.writePacket` (one write(2) per SSH packet of ≤ 32 KiB), 18% file reads, 10% AES-GCM. " +
 		"On 2 CPUs shared with sshd and the two server rsync processes that system time is wall time. Engine change to try: coalesce SSH packets into fewer, larger socket writes in sshconn's connection wrapper.",
-	"tiny-initial": "Wall: the stock receiver creating 100,000 files is the bottleneck for both (its CPU is 5.1–5.4 s of a 5.8–7.3 s wall). " +
+	"tiny-initial": "Wall: the stock receiver creating 100,000 files is the bottleneck for both (its CPU is 4.4–5.4 s of a 5.6–7.3 s wall over the day's runs). " +
 		"RSS: our sender builds the whole file list before sending (no incremental recursion); the allocation profile puts 62 MB of 106 MB under `flist.(*walker).dir` " +
 		"(lstat results, entries and names for 100,000 files), while rsync's incremental recursion holds one directory's chunk at a time (8.3 MB). " +
 		"Engine change: send the file list incrementally (protocol 30+ inc_recurse, per directory), or keep a compact entry (no os.FileInfo) per file.",
