@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -307,49 +306,4 @@ func replaceWithEdits(src string, web *Tree, edited *Mutation) error {
 		}
 	}
 	return copyDirTimes(web.Root, src)
-}
-
-// CompareContent checks what a file provisioner leaves: the same
-// directories and files as src with the same sizes, and the same bytes
-// for the files listed in content. Terraform's scp sends neither
-// permissions nor times (every file arrives 0644, stamped now), and it
-// never deletes, so those are not compared.
-func CompareContent(src, dst string, content []string) error {
-	a, err := scanTree(src)
-	if err != nil {
-		return err
-	}
-	b, err := scanTree(dst)
-	if err != nil {
-		return err
-	}
-	var diffs []string
-	add := func(format string, args ...any) {
-		if len(diffs) < 5 {
-			diffs = append(diffs, fmt.Sprintf(format, args...))
-		}
-	}
-	for _, rel := range sortedKeys(a) {
-		ea, eb := a[rel], b[rel]
-		switch _, ok := b[rel]; {
-		case !ok:
-			add("%s: missing", rel)
-		case ea.mode.Type() != eb.mode.Type():
-			add("%s: type %v, want %v", rel, eb.mode.Type(), ea.mode.Type())
-		case ea.mode.IsRegular() && ea.size != eb.size:
-			add("%s: size %d, want %d", rel, eb.size, ea.size)
-		}
-	}
-	for _, rel := range content {
-		same, err := sameContent(filepath.Join(src, filepath.FromSlash(rel)), filepath.Join(dst, filepath.FromSlash(rel)))
-		if err != nil {
-			add("%s: %v", rel, err)
-		} else if !same {
-			add("%s: content differs", rel)
-		}
-	}
-	if len(diffs) > 0 {
-		return errors.New(dst + " lacks what " + src + " holds: " + strings.Join(diffs, "; "))
-	}
-	return nil
 }

@@ -24,6 +24,20 @@ type entryMeta struct {
 // and modification time to the second, and the same bytes for the files
 // listed in content (relative paths). It names up to five differences.
 func CompareTrees(src, dst string, content []string) error {
+	return compareTrees(src, dst, content, true)
+}
+
+// CompareContent checks what a file provisioner leaves: the same
+// directories and files as src with the same sizes, and the same bytes
+// for the files listed in content. Terraform's scp sends neither
+// permissions nor times (every file arrives 0644, stamped now), and it
+// never deletes, so those are not compared.
+func CompareContent(src, dst string, content []string) error {
+	return compareTrees(src, dst, content, false)
+}
+
+// compareTrees is CompareTrees (mirror) or CompareContent (!mirror).
+func compareTrees(src, dst string, content []string, mirror bool) error {
 	a, err := scanTree(src)
 	if err != nil {
 		return err
@@ -44,19 +58,21 @@ func CompareTrees(src, dst string, content []string) error {
 		switch {
 		case !ok:
 			add("%s: missing", rel)
-		case ea.mode != eb.mode:
+		case mirror && ea.mode != eb.mode:
 			add("%s: mode %v, want %v", rel, eb.mode, ea.mode)
+		case ea.mode.Type() != eb.mode.Type():
+			add("%s: type %v, want %v", rel, eb.mode.Type(), ea.mode.Type())
 		case ea.mode.IsRegular() && ea.size != eb.size:
 			add("%s: size %d, want %d", rel, eb.size, ea.size)
-		case ea.mtime != eb.mtime:
+		case mirror && ea.mtime != eb.mtime:
 			add("%s: mtime %d, want %d", rel, eb.mtime, ea.mtime)
 		}
 	}
-	extra := 0
-	for rel := range b {
-		if _, ok := a[rel]; !ok {
-			extra++
-			add("%s: extraneous", rel)
+	if mirror {
+		for rel := range b {
+			if _, ok := a[rel]; !ok {
+				add("%s: extraneous", rel)
+			}
 		}
 	}
 	for _, rel := range content {
@@ -67,10 +83,13 @@ func CompareTrees(src, dst string, content []string) error {
 			add("%s: content differs", rel)
 		}
 	}
-	if len(diffs) > 0 {
+	if len(diffs) == 0 {
+		return nil
+	}
+	if mirror {
 		return fmt.Errorf("%s does not mirror %s: %s", dst, src, strings.Join(diffs, "; "))
 	}
-	return nil
+	return fmt.Errorf("%s lacks what %s holds: %s", dst, src, strings.Join(diffs, "; "))
 }
 
 func scanTree(root string) (map[string]entryMeta, error) {
