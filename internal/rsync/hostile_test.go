@@ -22,17 +22,23 @@ import (
 
 type hostileCase struct {
 	name    string
-	entries func(t *testing.T, outside string) []*flist.Entry
+	entries func(t *testing.T, src, outside string) []*flist.Entry
 	errText string
 }
 
-func regular(t *testing.T, name, content string) *flist.Entry {
+// regular lists a regular file and writes its content where a sender with
+// root src reads it (flist.WalkResult.LocalPath: src + "/" + name, taken
+// literally even when the name is hostile, as the sender takes it).
+func regular(t *testing.T, src, name, content string) *flist.Entry {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "data")
+	p := src + "/" + name
+	if err := os.MkdirAll(p[:strings.LastIndex(p, "/")], 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &flist.Entry{Name: name, Mode: flist.SIFREG | 0o644, Size: int64(len(content)), ModTime: 1600000000, LocalPath: p}
+	return &flist.Entry{Name: name, Mode: flist.SIFREG | 0o644, Size: int64(len(content)), ModTime: 1600000000}
 }
 
 func dirEntry(name string) *flist.Entry {
@@ -41,41 +47,42 @@ func dirEntry(name string) *flist.Entry {
 
 func TestHostileServerFileLists(t *testing.T) {
 	cases := []hostileCase{
-		{"dot-dot path", func(t *testing.T, outside string) []*flist.Entry {
-			return []*flist.Entry{dirEntry("."), regular(t, "../escape.txt", "pwned")}
+		{"dot-dot path", func(t *testing.T, src, outside string) []*flist.Entry {
+			return []*flist.Entry{dirEntry("."), regular(t, src, "../escape.txt", "pwned")}
 		}, "unsafe"},
-		{"deep dot-dot path", func(t *testing.T, outside string) []*flist.Entry {
-			return []*flist.Entry{dirEntry("."), dirEntry("a"), regular(t, "a/../../escape.txt", "pwned")}
+		{"deep dot-dot path", func(t *testing.T, src, outside string) []*flist.Entry {
+			return []*flist.Entry{dirEntry("."), dirEntry("a"), regular(t, src, "a/../../escape.txt", "pwned")}
 		}, "unsafe"},
-		{"absolute path", func(t *testing.T, outside string) []*flist.Entry {
-			return []*flist.Entry{dirEntry("."), regular(t, filepath.Join(outside, "abs.txt"), "pwned")}
+		{"absolute path", func(t *testing.T, src, outside string) []*flist.Entry {
+			return []*flist.Entry{dirEntry("."), regular(t, src, filepath.Join(outside, "abs.txt"), "pwned")}
 		}, "absolute"},
-		{"symlink then file through it", func(t *testing.T, outside string) []*flist.Entry {
+		{"symlink then file through it", func(t *testing.T, src, outside string) []*flist.Entry {
 			return []*flist.Entry{
 				dirEntry("."),
 				{Name: "link", Mode: flist.SIFLNK | 0o777, Size: int64(len(outside)), ModTime: 1600000000, LinkTarget: outside},
-				regular(t, "link/pwned.txt", "pwned"),
+				regular(t, src, "link/pwned.txt", "pwned"),
 			}
 		}, "symlink"},
-		{"symlink then directory through it", func(t *testing.T, outside string) []*flist.Entry {
+		{"symlink then directory through it", func(t *testing.T, src, outside string) []*flist.Entry {
 			return []*flist.Entry{
 				dirEntry("."),
 				{Name: "link", Mode: flist.SIFLNK | 0o777, Size: int64(len(outside)), ModTime: 1600000000, LinkTarget: outside},
 				dirEntry("link/sub"),
-				regular(t, "link/sub/pwned.txt", "pwned"),
+				regular(t, src, "link/sub/pwned.txt", "pwned"),
 			}
 		}, "symlink"},
-		{"file with no parent in the list", func(t *testing.T, outside string) []*flist.Entry {
-			return []*flist.Entry{dirEntry("."), regular(t, "missing/parent.txt", "x")}
+		{"file with no parent in the list", func(t *testing.T, src, outside string) []*flist.Entry {
+			return []*flist.Entry{dirEntry("."), regular(t, src, "missing/parent.txt", "x")}
 		}, "parent"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			outside := t.TempDir()
 			dest := filepath.Join(t.TempDir(), "dest")
-			entries := tc.entries(t, outside)
+			src := filepath.Join(t.TempDir(), "src")
+			entries := tc.entries(t, src, outside)
 			flist.Sort(entries)
-			walk := &flist.WalkResult{Entries: entries}
+			walk := &flist.WalkResult{Entries: entries, Root: src + "/"}
 			tr := pipeTransport{serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
 				return serveSender(ctx, in, out, walk, Options{})
 			}}
@@ -102,10 +109,11 @@ func TestHostileServerPreexistingSymlink(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dest, "link")); err != nil {
 		t.Fatal(err)
 	}
-	entries := []*flist.Entry{dirEntry("."), dirEntry("link"), regular(t, "link/pwned.txt", "pwned")}
+	src := filepath.Join(t.TempDir(), "src")
+	entries := []*flist.Entry{dirEntry("."), dirEntry("link"), regular(t, src, "link/pwned.txt", "pwned")}
 	// A directory named like the symlink: the receiver must not take the
 	// existing symlink for that directory.
-	walk := &flist.WalkResult{Entries: entries}
+	walk := &flist.WalkResult{Entries: entries, Root: src + "/"}
 	tr := pipeTransport{serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
 		return serveSender(ctx, in, out, walk, Options{})
 	}}

@@ -139,7 +139,7 @@ func serveSender(ctx context.Context, in io.Reader, out io.Writer, walk *flist.W
 	if len(walk.Entries) == 0 {
 		return s.out.Flush()
 	}
-	if _, err := s.sendFiles(walk.Entries, opts); err != nil {
+	if _, err := s.sendFiles(walk, opts); err != nil {
 		return err
 	}
 	var total int64

@@ -118,7 +118,7 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 	if err := s.sendFileList(walk, opts); err != nil {
 		return nil, err
 	}
-	res, err := s.sendFiles(walk.Entries, opts)
+	res, err := s.sendFiles(walk, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 		codec.ChecksumLen = s.algo.Len()
 		for _, e := range entries {
 			if e.IsRegular() {
-				sum, err := fileChecksum(e.LocalPath, s.algo)
+				sum, err := fileChecksum(walk.LocalPath(e), s.algo)
 				if err != nil {
 					walk.Warnings = append(walk.Warnings, err.Error())
 					if errors.Is(err, fs.ErrNotExist) {
@@ -175,7 +175,8 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 
 // sendFiles answers the generator's requests until its third NDX_DONE
 // and writes the sender's final NDX_DONE (sender.c:send_files).
-func (s *session) sendFiles(entries []*flist.Entry, opts Options) (*Result, error) {
+func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, error) {
+	entries := walk.Entries
 	res := &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name()}
 	if s.compress != delta.CompressNone {
 		ctw, err := delta.NewCompressedTokenWriter(s.w, s.compress, opts.CompressLevel)
@@ -210,14 +211,14 @@ func (s *session) sendFiles(entries []*flist.Entry, opts Options) (*Result, erro
 		case ndx < 0 || int(ndx) >= len(entries):
 			return nil, fmt.Errorf("%w: the receiver asked for file index %d of %d", wire.ErrMalformed, ndx, len(entries))
 		}
-		if err := s.answer(res, entries, ndx, phase, opts.DryRun); err != nil {
+		if err := s.answer(res, walk, ndx, phase, opts.DryRun); err != nil {
 			return nil, err
 		}
 	}
 }
 
 // answer handles one generator request (sender.c:send_files loop body).
-func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase int, dryRun bool) error {
+func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase int, dryRun bool) error {
 	iflags := s.r.Shortint()
 	var basisType byte
 	var xname string
@@ -230,7 +231,7 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 	if err := s.r.Err(); err != nil {
 		return fmt.Errorf("read request for file %d: %w", ndx, err)
 	}
-	e := entries[ndx]
+	e := walk.Entries[ndx]
 	echo := func() {
 		s.writeNdx(ndx)
 		s.w.Shortint(iflags)
@@ -262,12 +263,13 @@ func (s *session) answer(res *Result, entries []*flist.Entry, ndx int32, phase i
 		res.Stats.FilesTransferred++
 	}
 
-	f, err := os.Open(e.LocalPath)
+	local := walk.LocalPath(e)
+	f, err := os.Open(local)
 	if err != nil {
 		// rsync's sender reports the file as not sent and carries on
 		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).
-		s.log.Warn("cannot open source file", "path", e.LocalPath, "error", err)
-		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot open %s: %v", e.LocalPath, err))
+		s.log.Warn("cannot open source file", "path", local, "error", err)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot open %s: %v", local, err))
 		if werr := s.sendNoSend(ndx); werr != nil {
 			return werr
 		}

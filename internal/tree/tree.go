@@ -194,15 +194,15 @@ func Local(ctx context.Context, source string, rules *filter.List, mode Mode, al
 		return nil, nil, err
 	}
 	if mode == Content {
-		if err := hashFiles(ctx, walk.Entries, algo); err != nil {
+		if err := hashFiles(ctx, walk, algo); err != nil {
 			return nil, nil, err
 		}
 	}
 	return FromEntries(walk.Entries, ContentRoot(source), mode, algo), walk.Warnings, nil
 }
 
-// hashFiles fills in Checksum for every regular file, in parallel.
-func hashFiles(ctx context.Context, entries []*flist.Entry, algo csum.Algo) error {
+// hashFiles fills in Checksum for every regular file of walk, in parallel.
+func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo) error {
 	work := make(chan *flist.Entry)
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -215,7 +215,7 @@ func hashFiles(ctx context.Context, entries []*flist.Entry, algo csum.Algo) erro
 			buf := make([]byte, 1<<20)
 			h := algo.NewFile()
 			for e := range work {
-				sum, err := hashFile(e.LocalPath, h, buf)
+				sum, err := hashFile(walk.LocalPath(e), h, buf)
 				if err != nil {
 					once.Do(func() { firstErr = err })
 					continue
@@ -226,7 +226,7 @@ func hashFiles(ctx context.Context, entries []*flist.Entry, algo csum.Algo) erro
 	}
 	var err error
 feed:
-	for _, e := range entries {
+	for _, e := range walk.Entries {
 		if !e.IsRegular() {
 			continue
 		}

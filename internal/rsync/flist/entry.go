@@ -37,9 +37,6 @@ type Entry struct {
 	RdevMinor  uint32
 	Checksum   []byte // with -c: the unseeded whole-file sum (regular files)
 	TopDir     bool   // XMIT_TOP_DIR: a directory named on the command line
-
-	// LocalPath is where a sender reads the file from; never sent.
-	LocalPath string
 }
 
 // Type returns the file-type bits.

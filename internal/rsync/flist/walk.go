@@ -21,6 +21,21 @@ type WalkResult struct {
 	Entries  []*Entry // sorted in rsync order
 	Warnings []string // unreadable or unsupported files that were skipped
 	IOError  int32    // rsync's io_error bits: IOErrGeneral, IOErrVanished
+
+	// Root is what an entry's name is appended to for its local path: the
+	// source directory with a trailing "/" when its contents are listed
+	// ("dir/" lists "a" as "dir/a"), the directory above the source when
+	// the source itself is listed ("x/dir" lists "dir/a" as "x/dir/a"),
+	// or "" for a source in the current directory. One string for the
+	// whole list rather than a path per entry: a push holds the list for
+	// its whole run, and for many small files the paths were the largest
+	// part of it.
+	Root string
+}
+
+// LocalPath is where e, an entry of r, is read from on the local disk.
+func (r *WalkResult) LocalPath(e *Entry) string {
+	return r.Root + e.Name
 }
 
 // io_error bits (rsync.h IOERR_*): a general read error makes the receiver
@@ -52,11 +67,16 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 		}
 	}
 	res := &WalkResult{}
+	clean := filepath.Clean(src)
 	var rootName string
 	if contents && fi.IsDir() {
 		rootName = "."
+		res.Root = strings.TrimSuffix(clean, "/") + "/"
 	} else {
-		rootName = filepath.Base(filepath.Clean(src))
+		rootName = filepath.Base(clean)
+		if parent := filepath.Dir(clean); parent != "." {
+			res.Root = strings.TrimSuffix(parent, "/") + "/"
+		}
 	}
 	root, err := entryFromInfo(rootName, src, fi)
 	if err != nil {
@@ -74,7 +94,7 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 		if rootName != "." {
 			prefix = rootName + "/"
 		}
-		if err := walkDir(res, strings.TrimSuffix(filepath.Clean(src), "/"), prefix, skip); err != nil {
+		if err := walkDir(res, strings.TrimSuffix(clean, "/"), prefix, skip); err != nil {
 			return nil, err
 		}
 	}
@@ -179,12 +199,11 @@ func (w *walker) dir(dir, prefix string) {
 
 func entryFromInfo(name, local string, fi fs.FileInfo) (*Entry, error) {
 	ent := &Entry{
-		Name:      name,
-		Mode:      UnixMode(fi.Mode()),
-		Size:      fi.Size(),
-		ModTime:   fi.ModTime().Unix(),
-		ModNsec:   int32(fi.ModTime().Nanosecond()),
-		LocalPath: local,
+		Name:    name,
+		Mode:    UnixMode(fi.Mode()),
+		Size:    fi.Size(),
+		ModTime: fi.ModTime().Unix(),
+		ModNsec: int32(fi.ModTime().Nanosecond()),
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ent.UID, ent.GID = st.Uid, st.Gid

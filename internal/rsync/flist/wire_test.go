@@ -66,7 +66,6 @@ func decodeList(c Codec, in []byte) ([]*Entry, int32, int64, error) {
 // the options do not carry come back as zero.
 func expectDecoded(c Codec, e *Entry) *Entry {
 	x := *e
-	x.LocalPath = ""
 	if c.Protocol < 31 {
 		x.ModNsec = 0
 	}
@@ -130,7 +129,7 @@ func randomEntries(rng *rand.Rand, n, checksumLen int) []*Entry {
 			continue
 		}
 		typ := entryTypes[rng.IntN(len(entryTypes))]
-		e := &Entry{Name: name, Mode: typ | uint32(rng.IntN(0o10000)), LocalPath: "/src/" + name}
+		e := &Entry{Name: name, Mode: typ | uint32(rng.IntN(0o10000))}
 		if rng.IntN(2) == 0 {
 			e.Mode = prev.Mode&^SIFMT | typ
 		}

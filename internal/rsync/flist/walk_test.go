@@ -1,0 +1,107 @@
+package flist
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestWalkLocalPath checks, for every form a source takes, the names Walk
+// lists (rsync's trailing-slash rule) and that LocalPath gives back the
+// path the file is read from, spelled as the source spelled it.
+func TestWalkLocalPath(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"dir", "dir/sub"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"dir/a.txt", "dir/sub/b.txt", "file.txt"} {
+		if err := os.WriteFile(filepath.Join(root, f), []byte("content of "+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("dir", filepath.Join(root, "ln")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.txt", filepath.Join(root, "dir/link")); err != nil {
+		t.Fatal(err)
+	}
+	inDir := []string{".", "a.txt", "link", "sub", "sub/b.txt"}
+	asDir := []string{"dir", "dir/a.txt", "dir/link", "dir/sub", "dir/sub/b.txt"}
+	cases := []struct {
+		src   string
+		chdir bool // src is relative to root
+		names []string
+		paths map[string]string // name -> LocalPath, and which file it holds
+	}{
+		{src: root + "/dir/", names: inDir, paths: map[string]string{"a.txt": root + "/dir/a.txt", "sub/b.txt": root + "/dir/sub/b.txt"}},
+		{src: root + "/dir/.", names: inDir, paths: map[string]string{"a.txt": root + "/dir/a.txt"}},
+		{src: root + "/dir", names: asDir, paths: map[string]string{"dir/a.txt": root + "/dir/a.txt", "dir/sub/b.txt": root + "/dir/sub/b.txt"}},
+		{src: root + "//dir", names: asDir, paths: map[string]string{"dir/a.txt": root + "/dir/a.txt"}},
+		{src: root + "/ln/", names: inDir, paths: map[string]string{"a.txt": root + "/ln/a.txt"}},
+		{src: root + "/file.txt", names: []string{"file.txt"}, paths: map[string]string{"file.txt": root + "/file.txt"}},
+		{src: "dir/", chdir: true, names: inDir, paths: map[string]string{"a.txt": "dir/a.txt"}},
+		{src: "dir", chdir: true, names: asDir, paths: map[string]string{"dir/a.txt": "dir/a.txt"}},
+		{src: "./dir", chdir: true, names: asDir, paths: map[string]string{"dir/a.txt": "dir/a.txt"}},
+		{src: "dir/sub", chdir: true, names: []string{"sub", "sub/b.txt"}, paths: map[string]string{"sub/b.txt": "dir/sub/b.txt"}},
+		{src: "file.txt", chdir: true, names: []string{"file.txt"}, paths: map[string]string{"file.txt": "file.txt"}},
+		{src: "dir/a.txt", chdir: true, names: []string{"a.txt"}, paths: map[string]string{"a.txt": "dir/a.txt"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.src, func(t *testing.T) {
+			if tc.chdir {
+				t.Chdir(root)
+			}
+			res, err := Walk(tc.src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			byName := map[string]*Entry{}
+			for _, e := range res.Entries {
+				names = append(names, e.Name)
+				byName[e.Name] = e
+			}
+			if !slices.Equal(names, tc.names) {
+				t.Fatalf("names %q, want %q", names, tc.names)
+			}
+			for name, want := range tc.paths {
+				got := res.LocalPath(byName[name])
+				if got != want {
+					t.Errorf("LocalPath(%s) = %q, want %q", name, got, want)
+				}
+				data, err := os.ReadFile(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wantData := "content of " + filepath.ToSlash(mustRel(t, root, want, tc.chdir)); string(data) != wantData {
+					t.Errorf("%s holds %q, want %q", got, data, wantData)
+				}
+			}
+		})
+	}
+}
+
+// mustRel is p relative to root, with a source symlinked in ("ln") read
+// as the directory it points to.
+func mustRel(t *testing.T, root, p string, relative bool) string {
+	t.Helper()
+	if relative {
+		p = filepath.Join(root, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(realRoot, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
