@@ -189,13 +189,38 @@ func (r *faultRig) remoteProcs(receiversOnly bool) []int {
 	return pids
 }
 
-// killRemote sends sig to every remote rsync process of this rig.
+// killRemote sends sig to every remote rsync process of this rig,
+// children first: a receiver (the forked child) that outlived its
+// generator by a moment would see the broken pipe and, in its exit
+// cleanup (cleanup.c:_exit_cleanup), unlink the temporary file a SIGKILL
+// is meant to leave.
 func (r *faultRig) killRemote(sig syscall.Signal) int {
 	pids := r.remoteProcs(false)
+	isParent := map[int]bool{}
+	for _, pid := range pids {
+		isParent[parentPID(pid)] = true
+	}
+	sort.SliceStable(pids, func(i, j int) bool { return !isParent[pids[i]] && isParent[pids[j]] })
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, sig)
 	}
 	return len(pids)
+}
+
+// parentPID is pid's parent (from /proc/PID/stat), 0 if unknown.
+func parentPID(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces, so start after
+	// its closing parenthesis.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // waitRemoteGone waits until no remote rsync process of this rig is left
