@@ -226,7 +226,8 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				Computed: true,
 			},
 			"destination_hash": schema.StringAttribute{
-				MarkdownDescription: "Hash of the destination tree as refresh last read it, with the same definition as `source_hash` " +
+				MarkdownDescription: "Hash of the destination tree as refresh last read it (or, after an apply that mirrored the " +
+					"source — `delete = true`, nothing protected — the source's hash, which is what a read would give), with the same definition as `source_hash` " +
 					"(`\"meta:…\"` with `drift_detection = \"metadata\"`, which hashes sizes and modification times instead of " +
 					"contents; null with `\"none\"`). It describes the destination as it is: it equals `source_hash` after an apply " +
 					"when nothing else is in the destination, but with `delete = false` extra files there make it differ without " +
@@ -642,6 +643,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 
 	listingChanged := false
 	var dest *tree.Manifest
+	listDest := false
 	if priorExists {
 		pc, d := syncConfigOf(ctx, prior)
 		if !d.HasError() {
@@ -651,16 +653,44 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			if m, ok := manifests.get(r.destKey(c)); ok {
 				dest = m
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
+				// The apply walk's re-plan: plan from the listing the
+				// first plan used (listing_store.go).
+				dest = m
+				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else {
-				dest, diags = r.destManifest(ctx, cn, c, contentAlgo(nil, prior.DestinationHash, prior.SourceHash))
-				resp.Diagnostics.Append(diags...)
-				if resp.Diagnostics.HasError() {
-					return
-				}
+				listDest = true
 			}
 		}
 	}
-	src, diags := r.sourceManifest(ctx, cn, c, contentAlgo(dest, prior.DestinationHash, prior.SourceHash), true)
+	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
+	var src *tree.Manifest
+	if listDest {
+		// No listing from refresh (planned with -refresh=false, or a saved
+		// plan applied elsewhere): list the destination while the source
+		// is hashed, with the algorithm the prior hashes name; at most one
+		// side is remote, so the two share no connection state.
+		var destDiags diag.Diagnostics
+		listed := make(chan struct{})
+		go func() {
+			defer close(listed)
+			dest, destDiags = r.destManifest(ctx, cn, c, algo)
+		}()
+		src, diags = r.sourceManifest(ctx, cn, c, algo, true)
+		<-listed
+		resp.Diagnostics.Append(destDiags...)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		diags = nil
+		if c.Ends.Dst.Remote && dest.Mode == tree.Content && dest.Algo != src.Algo {
+			// The server chose other digests than the prior hashes named.
+			src, diags = r.sourceManifest(ctx, cn, c, dest.Algo, true)
+		}
+	} else {
+		src, diags = r.sourceManifest(ctx, cn, c, algo, true)
+	}
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -726,6 +756,18 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
 	r.setComputed(ctx, resp, out)
+}
+
+// savedListing loads the destination listing whose reference refresh put
+// in private state, if it is still there and intact.
+func (r *directoryResource) savedListing(ctx context.Context, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}, key string) (*tree.Manifest, bool) {
+	ref, d := private.GetKey(ctx, privateListing)
+	if d.HasError() || len(ref) == 0 {
+		return nil, false
+	}
+	return r.settings.listings.load(ctx, key, ref)
 }
 
 // privateForceChecksum is the private state key by which a plan asks its
@@ -818,6 +860,11 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The listing refresh saved for this apply's re-plan is used up.
+	listing, d := req.Private.GetKey(ctx, privateListing)
+	resp.Diagnostics.Append(d...)
+	r.settings.listings.remove(listing)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, nil)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -851,6 +898,13 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 	if m.DestinationHash.IsUnknown() {
 		if c.Drift == driftNone {
 			m.DestinationHash = types.StringNull()
+		} else if mirrored(c, res, m.SourceHash) {
+			// The destination now holds exactly the source as planned:
+			// its listing would hash to source_hash, so it is not read
+			// again (the next refresh does).
+			m.DestinationHash = m.SourceHash
+			manifests.drop(r.destKey(c))
+			tflog.Debug(ctx, "destination_hash is the source's: the sync mirrored it", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 		} else {
 			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))
 			diags.Append(d...)
@@ -869,6 +923,28 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		m.SourceHash = types.StringValue(src.Hash())
 	}
 	return diags
+}
+
+// mirrored reports whether a sync that ended with res left the
+// destination's tree equal to the source's as sourceHash describes it, so
+// that destination_hash is sourceHash: with delete = true and nothing
+// protected, what the filters leave of the destination is what they leave
+// of the source (excluded paths are neither listed nor deleted; chmod is in
+// sourceHash as in the files written), and the sync reported no warning
+// (a vanished or unreadable file). The digests must be the ones a listing
+// of the destination would use: the server's choice, which the sync just
+// negotiated with the same server. Content drift detection only: a
+// metadata hash is not the source's.
+func mirrored(c syncConfig, res *rsync.Result, sourceHash types.String) bool {
+	if !c.Delete || len(c.Filters.Protect) > 0 || c.Drift != driftChecksum || !c.SourceKnown ||
+		len(res.Warnings) > 0 || !known(sourceHash) {
+		return false
+	}
+	algo, ok := tree.AlgoOfHash(sourceHash.ValueString())
+	if !ok {
+		return false
+	}
+	return !c.Ends.Dst.Remote || algo.Name() == res.Checksum
 }
 
 // engineOptions maps the configuration to the engine's options.
@@ -1008,15 +1084,30 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	defer cn.close()
 	root := c.root()
 
+	// The existence check and the listing run at once (two sessions on
+	// the one connection): on a link with latency the check's round trips
+	// then cost nothing. The listing's outcome only counts when the tree
+	// exists.
 	var exists bool
+	var listing *tree.Manifest
+	var listDiags diag.Diagnostics
+	listed := make(chan struct{})
+	list := func() {
+		defer close(listed)
+		if c.Drift != driftNone {
+			listing, listDiags = r.destManifest(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+		}
+	}
 	if c.Ends.Dst.Remote {
 		t, d := cn.transport(ctx)
 		resp.Diagnostics.Append(d...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
+		go list()
 		var err error
 		exists, err = remoteExists(ctx, t, existsCommand(root.RemovePath))
+		<-listed
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
 				fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+
@@ -1031,6 +1122,9 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 				fmt.Sprintf("Could not check whether %s exists: %v. Check that Terraform may read it.", root.RemovePath, err))
 			return
 		}
+		if exists {
+			list()
+		}
 	}
 	if !exists {
 		tflog.Warn(ctx, "the copied tree is gone from the destination; removing rsync_directory from state",
@@ -1039,20 +1133,25 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	var ref []byte
 	if c.Drift != driftNone {
-		m, d := r.destManifest(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
-		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(listDiags...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		h := m.Hash()
+		h := listing.Hash()
 		if state.DestinationHash.ValueString() != h && !state.DestinationHash.IsNull() {
 			tflog.Info(ctx, "the destination changed since the last refresh", map[string]interface{}{
 				"destination": state.Destination.ValueString(), "was": state.DestinationHash.ValueString(), "now": h,
 			})
 		}
 		state.DestinationHash = types.StringValue(h)
+		var err error
+		if ref, err = r.settings.listings.save(ctx, r.destKey(c), listing); err != nil {
+			tflog.Debug(ctx, "could not keep the listing for the apply's re-plan; it will list again", map[string]interface{}{"error": err.Error()})
+		}
 	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)
 	if !known(state.ID) {
 		state.ID = state.Destination
 	}

@@ -86,6 +86,9 @@ type connSettings struct {
 	// pool shares SSH connections among everything this provider
 	// instance does; set by Configure (connPool falls back otherwise).
 	pool *sshconn.Pool
+	// listings hands refresh's destination listings to the apply walk's
+	// re-plan (listing_store.go); nil: each re-plan lists again.
+	listings *listingStore
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -201,6 +204,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	s.pool = sshconn.NewPool(sshconn.PoolOptions{})
+	s.listings = newListingStore()
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",

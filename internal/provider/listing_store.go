@@ -1,0 +1,239 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// listingStore hands the destination listing that refresh read to the
+// re-plan of the apply walk.
+//
+// Terraform runs `terraform apply` in two walks, each with its own
+// provider process: the plan walk (Read, then PlanResourceChange) and the
+// apply walk, which plans every changed resource again before applying it
+// and requires that plan to equal the first. The apply walk does not
+// refresh, so its process has no listing; without this store it listed the
+// destination again — a second round of the server hashing the whole tree,
+// and a plan that could differ from the one the user approved if the
+// server changed in between ("Provider produced inconsistent final plan").
+//
+// Read writes its listing to a file named by a random token and records
+// the token and the file's digest in the resource's private state, which
+// Terraform keeps with the refreshed state and passes to the apply walk's
+// PlanResourceChange as prior private state. That plan loads the file
+// (only if its digest matches), so it plans from exactly the listing the
+// first plan used; the apply removes the file. A missing or mismatching
+// file only means listing again, as before.
+//
+// Files live in the user's cache directory (mode 0700 directory, 0600
+// files: they name the destination's paths, as the state does). Each
+// destination keeps its newest keepPerKey files and none older than
+// maxAge, so plans that are never applied cannot fill the disk.
+type listingStore struct {
+	dir string
+}
+
+const (
+	listingMaxAge     = time.Hour
+	listingKeepPerKey = 3
+	// privateListing is the private state key of the listing reference.
+	privateListing = "destination_listing"
+)
+
+// newListingStore returns a store under the user's cache directory, or nil
+// (no store: every re-plan lists) when there is none.
+func newListingStore() *listingStore {
+	base, err := os.UserCacheDir()
+	if err != nil || base == "" {
+		return nil
+	}
+	return &listingStore{dir: filepath.Join(base, "terraform-provider-rsync", "listings")}
+}
+
+// listingRef is what private state holds: which file, the digest of its
+// bytes, and the key of the listing it must be (destKey).
+type listingRef struct {
+	Token  string `json:"token"`
+	Sum    string `json:"sum"`
+	KeySum string `json:"key"`
+}
+
+// storedListing is the file's content.
+type storedListing struct {
+	Key      string
+	Manifest tree.Manifest
+}
+
+// keySum names a listing key in file names and refs without spelling out
+// its account and path.
+func keySum(key string) string {
+	h := csum.XXH128.NewFile()
+	h.Write([]byte(key))
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// save writes m as the listing of key and returns the private state value
+// that finds it again.
+func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(storedListing{Key: key, Manifest: *m}); err != nil {
+		return nil, fmt.Errorf("encode the listing: %w", err)
+	}
+	if err := s.ensureDir(); err != nil {
+		return nil, err
+	}
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, fmt.Errorf("make a listing token: %w", err)
+	}
+	ref := listingRef{Token: keySum(key) + "-" + hex.EncodeToString(tok), Sum: digest(buf.Bytes()), KeySum: keySum(key)}
+	f, err := os.CreateTemp(s.dir, ".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("write the listing: %w", err)
+	}
+	_, werr := f.Write(buf.Bytes())
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), filepath.Join(s.dir, ref.Token))
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("write the listing: %w", werr)
+	}
+	s.prune(ctx, ref.KeySum, ref.Token)
+	return json.Marshal(ref)
+}
+
+// load returns the listing private state refers to, if it is still there,
+// intact, and the listing of key.
+func (s *listingStore) load(ctx context.Context, key string, private []byte) (*tree.Manifest, bool) {
+	if s == nil || len(private) == 0 {
+		return nil, false
+	}
+	var ref listingRef
+	if err := json.Unmarshal(private, &ref); err != nil || !validToken(ref.Token) || ref.KeySum != keySum(key) {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, ref.Token))
+	if err != nil {
+		tflog.Debug(ctx, "the listing refresh saved is gone; listing again", map[string]interface{}{"error": err.Error()})
+		return nil, false
+	}
+	if digest(b) != ref.Sum {
+		tflog.Warn(ctx, "the listing refresh saved does not match its digest; listing again", map[string]interface{}{"file": ref.Token})
+		return nil, false
+	}
+	var st storedListing
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil || st.Key != key {
+		return nil, false
+	}
+	return &st.Manifest, true
+}
+
+// remove deletes the file private state refers to (after the apply that
+// used it).
+func (s *listingStore) remove(private []byte) {
+	if s == nil || len(private) == 0 {
+		return
+	}
+	var ref listingRef
+	if json.Unmarshal(private, &ref) == nil && validToken(ref.Token) {
+		os.Remove(filepath.Join(s.dir, ref.Token))
+	}
+}
+
+// ensureDir creates the store's directory, private to this user, and
+// refuses one that is not a directory of ours with no access for others.
+func (s *listingStore) ensureDir() error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", s.dir, err)
+	}
+	fi, err := os.Lstat(s.dir)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", s.dir, err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is not a directory only its owner may use (mode %v)", s.dir, fi.Mode())
+	}
+	return nil
+}
+
+// prune removes files older than listingMaxAge, and all but the newest
+// listingKeepPerKey of keySum's.
+func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	type file struct {
+		name string
+		mod  time.Time
+	}
+	var mine []file
+	now := time.Now()
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if now.Sub(info.ModTime()) > listingMaxAge {
+			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				tflog.Debug(ctx, "could not remove an old listing", map[string]interface{}{"error": err.Error()})
+			}
+			continue
+		}
+		if strings.HasPrefix(e.Name(), keySum+"-") && e.Name() != keep {
+			mine = append(mine, file{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(mine, func(i, j int) bool { return mine[i].mod.After(mine[j].mod) })
+	for i := listingKeepPerKey - 1; i < len(mine); i++ {
+		os.Remove(filepath.Join(s.dir, mine[i].name))
+	}
+}
+
+// validToken accepts only the names save makes (hex and one dash), so a
+// private state value can never name a path outside the store.
+func validToken(t string) bool {
+	if len(t) != 16+1+32 || t[16] != '-' {
+		return false
+	}
+	for i, c := range t {
+		if i == 16 {
+			continue
+		}
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+func digest(b []byte) string {
+	h := csum.XXH128.NewFile()
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,136 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+func testListing(name string) *tree.Manifest {
+	return &tree.Manifest{Mode: tree.Content, Algo: csum.XXH128, Items: []tree.Item{
+		{Name: ".", Kind: tree.Dir, Perm: 0o755},
+		{Name: name, Kind: tree.File, Perm: 0o644, Size: 3, ModTime: 1700000000, Digest: []byte{1, 2, 3}},
+	}}
+}
+
+func TestListingStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := &listingStore{dir: filepath.Join(t.TempDir(), "listings")}
+	m := testListing("a.txt")
+	ref, err := s.save(ctx, "key-1", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := s.load(ctx, "key-1", ref)
+	if !ok || got.Hash() != m.Hash() || got.Items[1].Size != 3 || got.Items[1].ModTime != 1700000000 {
+		t.Fatalf("load = %+v, %v; want the saved listing", got, ok)
+	}
+	fi, err := os.Stat(s.dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("store directory mode %v (%v), want 0700", fi.Mode(), err)
+	}
+
+	// Another destination's key, a changed file and a forged token all
+	// miss (the caller lists again).
+	if _, ok := s.load(ctx, "key-2", ref); ok {
+		t.Error("loaded a listing under another destination's key")
+	}
+	var r listingRef
+	if err := json.Unmarshal(ref, &r); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(s.dir, r.Token)
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] ^= 1
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.load(ctx, "key-1", ref); ok {
+		t.Error("loaded a listing whose bytes changed")
+	}
+	forged, _ := json.Marshal(listingRef{Token: "../../etc/passwd", Sum: r.Sum, KeySum: r.KeySum})
+	if _, ok := s.load(ctx, "key-1", forged); ok {
+		t.Error("loaded a listing through a token that is a path")
+	}
+
+	s.remove(ref)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("remove left %s (%v)", p, err)
+	}
+	// No store: nothing saved, nothing loaded.
+	var none *listingStore
+	if ref, err := none.save(ctx, "key-1", m); ref != nil || err != nil {
+		t.Errorf("nil store saved: %q, %v", ref, err)
+	}
+}
+
+func TestListingStorePrunes(t *testing.T) {
+	ctx := context.Background()
+	s := &listingStore{dir: filepath.Join(t.TempDir(), "listings")}
+	var refs [][]byte
+	for i := 0; i < listingKeepPerKey+2; i++ {
+		ref, err := s.save(ctx, "key-1", testListing("a.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+		// Distinct times, oldest first.
+		var r listingRef
+		json.Unmarshal(ref, &r)
+		when := time.Now().Add(time.Duration(i-10) * time.Minute)
+		os.Chtimes(filepath.Join(s.dir, r.Token), when, when)
+	}
+	other, err := s.save(ctx, "key-2", testListing("b.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An old listing of a third destination goes by age.
+	stale, err := s.save(ctx, "key-3", testListing("c.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r listingRef
+	json.Unmarshal(stale, &r)
+	old := time.Now().Add(-2 * listingMaxAge)
+	os.Chtimes(filepath.Join(s.dir, r.Token), old, old)
+	if _, err := s.save(ctx, "key-1", testListing("a.txt")); err != nil {
+		t.Fatal(err)
+	}
+
+	ents, _ := os.ReadDir(s.dir)
+	if len(ents) != listingKeepPerKey+1 {
+		t.Errorf("store holds %d files, want %d for key-1 and 1 for key-2", len(ents), listingKeepPerKey+1)
+	}
+	if _, ok := s.load(ctx, "key-2", other); !ok {
+		t.Error("pruning key-1 removed key-2's listing")
+	}
+	if _, ok := s.load(ctx, "key-3", stale); ok {
+		t.Error("a listing older than listingMaxAge was kept")
+	}
+	if _, ok := s.load(ctx, "key-1", refs[0]); ok {
+		t.Error("the oldest of key-1's listings was kept")
+	}
+	if _, ok := s.load(ctx, "key-1", refs[len(refs)-1]); !ok {
+		t.Error("a recent listing of key-1 was pruned")
+	}
+}
+
+func TestListingStoreRefusesSharedDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "listings")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	s := &listingStore{dir: dir}
+	if _, err := s.save(context.Background(), "key-1", testListing("a.txt")); err == nil {
+		t.Error("saved into a directory others may write")
+	}
+}
