@@ -9,7 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Skipper decides whether a path (relative to the transfer root, "/"
@@ -54,22 +55,22 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 	if src == "" {
 		return nil, errors.New("source path is empty")
 	}
-	fi, err := os.Lstat(src)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src, err)
+	var st unix.Stat_t
+	if err := ignoringEINTR(func() error { return unix.Lstat(src, &st) }); err != nil {
+		return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "lstat", Path: src, Err: err})
 	}
 	// Like rsync, "dir/" and "dir/." send the contents; a symlink to a
 	// directory given with a trailing slash is followed.
 	contents := strings.HasSuffix(src, "/") || strings.HasSuffix(src, "/.") || src == "."
-	if contents && fi.Mode()&fs.ModeSymlink != 0 {
-		if fi, err = os.Stat(src); err != nil {
-			return nil, fmt.Errorf("source %s: %w", src, err)
+	if contents && uint32(st.Mode)&SIFMT == SIFLNK {
+		if err := ignoringEINTR(func() error { return unix.Stat(src, &st) }); err != nil {
+			return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "stat", Path: src, Err: err})
 		}
 	}
 	res := &WalkResult{}
 	clean := filepath.Clean(src)
 	var rootName string
-	if contents && fi.IsDir() {
+	if contents && uint32(st.Mode)&SIFMT == SIFDIR {
 		rootName = "."
 		res.Root = strings.TrimSuffix(clean, "/") + "/"
 	} else {
@@ -78,9 +79,12 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 			res.Root = strings.TrimSuffix(parent, "/") + "/"
 		}
 	}
-	root, err := entryFromInfo(rootName, src, fi)
-	if err != nil {
-		return nil, err
+	root := &Entry{}
+	setStat(root, rootName, &st)
+	if root.IsSymlink() {
+		if err := readLink(root, src); err != nil {
+			return nil, err
+		}
 	}
 	if root.IsDir() {
 		root.TopDir = true
@@ -122,22 +126,53 @@ func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
 	return w.err
 }
 
+// dir lists the directory dir, whose entries are named prefix + their
+// base name, then the directories found in it.
 func (w *walker) dir(dir, prefix string) {
-	var warnings []string
-	var ioErr int32
-	var found []*Entry
-	defer func() {
+	found, subdirs := w.read(dir, prefix)
+	if len(found) > 0 {
 		w.mu.Lock()
 		w.res.Entries = append(w.res.Entries, found...)
-		w.res.Warnings = append(w.res.Warnings, warnings...)
-		w.res.IOError |= ioErr
 		w.mu.Unlock()
+	}
+	for _, ent := range subdirs {
+		local, name := dir+"/"+ent.Name[len(prefix):], ent.Name+"/"
+		select {
+		case w.sem <- struct{}{}:
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				defer func() { <-w.sem }()
+				w.dir(local, name)
+			}()
+		default:
+			w.dir(local, name)
+		}
+	}
+}
+
+// read lists one directory: its entries, and which of them are
+// directories to descend into. Each entry is stat'ed relative to the open
+// directory (fstatat(2), as lstat(2) but without resolving the directory's
+// path again) into a buffer on the stack, so that nothing but the entry
+// itself is allocated per file; the directory is closed before its
+// subdirectories are read, so the walk holds no descriptor per level.
+func (w *walker) read(dir, prefix string) (found, subdirs []*Entry) {
+	var warnings []string
+	var ioErr int32
+	defer func() {
+		if len(warnings) > 0 || ioErr != 0 {
+			w.mu.Lock()
+			w.res.Warnings = append(w.res.Warnings, warnings...)
+			w.res.IOError |= ioErr
+			w.mu.Unlock()
+		}
 	}()
 	f, err := os.Open(dir)
 	var des []fs.DirEntry
 	if err == nil {
+		defer f.Close()
 		des, err = f.ReadDir(-1) // unsorted, unlike os.ReadDir
-		f.Close()
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
@@ -147,80 +182,83 @@ func (w *walker) dir(dir, prefix string) {
 			} else {
 				ioErr |= IOErrGeneral
 			}
-			return
+			return nil, nil
 		}
 		w.mu.Lock()
 		if w.err == nil {
 			w.err = fmt.Errorf("read directory %s: %w", dir, err)
 		}
 		w.mu.Unlock()
-		return
+		return nil, nil
 	}
+	fd := int(f.Fd())
+	var st unix.Stat_t
 	for _, de := range des {
-		name := prefix + de.Name()
-		local := dir + "/" + de.Name()
-		isDir := de.IsDir()
-		if w.skip != nil && w.skip(name, isDir) {
+		base := de.Name()
+		name := prefix + base
+		if w.skip != nil && w.skip(name, de.IsDir()) {
 			continue
 		}
-		fi, err := os.Lstat(local)
-		if err != nil {
+		if err := ignoringEINTR(func() error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 			// Vanished between readdir and lstat: rsync warns and goes on.
-			warnings = append(warnings, fmt.Sprintf("file has vanished: %s", local))
+			warnings = append(warnings, fmt.Sprintf("file has vanished: %s/%s", dir, base))
 			ioErr |= IOErrVanished
 			continue
 		}
-		ent, err := entryFromInfo(name, local, fi)
-		if err != nil {
-			warnings = append(warnings, err.Error())
-			ioErr |= IOErrGeneral
-			continue
-		}
+		ent := &Entry{}
+		setStat(ent, name, &st)
 		if ent.IsDevice() || ent.IsSpecial() {
 			warnings = append(warnings, fmt.Sprintf("skipping non-regular file %q", name))
 			continue
 		}
-		found = append(found, ent)
-		if ent.IsDir() {
-			select {
-			case w.sem <- struct{}{}:
-				w.wg.Add(1)
-				go func() {
-					defer w.wg.Done()
-					defer func() { <-w.sem }()
-					w.dir(local, name+"/")
-				}()
-			default:
-				w.dir(local, name+"/")
+		if ent.IsSymlink() {
+			if err := readLink(ent, dir+"/"+base); err != nil {
+				warnings = append(warnings, err.Error())
+				ioErr |= IOErrGeneral
+				continue
 			}
 		}
+		found = append(found, ent)
+		if ent.IsDir() {
+			subdirs = append(subdirs, ent)
+		}
+	}
+	return found, subdirs
+}
+
+// setStat fills in ent from an lstat(2) result.
+func setStat(ent *Entry, name string, st *unix.Stat_t) {
+	ent.Name = name
+	ent.Mode = uint32(st.Mode) // the raw st_mode is exactly what goes on the wire
+	ent.Size = st.Size
+	ent.ModTime = int64(st.Mtim.Sec)
+	ent.ModNsec = int32(st.Mtim.Nsec)
+	ent.UID, ent.GID = st.Uid, st.Gid
+	if ent.IsDevice() {
+		ent.RdevMajor, ent.RdevMinor = devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))
 	}
 }
 
-func entryFromInfo(name, local string, fi fs.FileInfo) (*Entry, error) {
-	ent := &Entry{
-		Name:    name,
-		Mode:    UnixMode(fi.Mode()),
-		Size:    fi.Size(),
-		ModTime: fi.ModTime().Unix(),
-		ModNsec: int32(fi.ModTime().Nanosecond()),
+// readLink sets a symlink entry's target, read from local; its size is
+// the target's length, as lstat reports on Linux.
+func readLink(ent *Entry, local string) error {
+	target, err := os.Readlink(local)
+	if err != nil {
+		return fmt.Errorf("readlink %s: %w", local, err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ent.UID, ent.GID = st.Uid, st.Gid
-		ent.Mode = uint32(st.Mode) // the raw st_mode is exactly what goes on the wire
-		if ent.IsDevice() {
-			ent.RdevMajor, ent.RdevMinor = devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))
+	ent.LinkTarget = target
+	ent.Size = int64(len(target))
+	return nil
+}
+
+// ignoringEINTR retries a system call interrupted by a signal, as the os
+// package does for its own (os.ignoringEINTR).
+func ignoringEINTR(call func() error) error {
+	for {
+		if err := call(); err != unix.EINTR {
+			return err
 		}
 	}
-	if ent.IsSymlink() {
-		target, err := os.Readlink(local)
-		if err != nil {
-			return nil, fmt.Errorf("readlink %s: %w", local, err)
-		}
-		ent.LinkTarget = target
-		ent.Size = int64(len(target))
-	}
-	return ent, nil
 }
 
 // devMajor/devMinor decode a Linux dev_t (glibc's gnu_dev_major/minor).
