@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -129,14 +130,20 @@ func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
 // dir lists the directory dir, whose entries are named prefix + their
 // base name, then the directories found in it.
 func (w *walker) dir(dir, prefix string) {
-	found, subdirs := w.read(dir, prefix)
-	if len(found) > 0 {
-		w.mu.Lock()
-		w.res.Entries = append(w.res.Entries, found...)
-		w.mu.Unlock()
+	ents := w.read(dir, prefix)
+	if len(ents) == 0 {
+		return
 	}
-	for _, ent := range subdirs {
-		local, name := dir+"/"+ent.Name[len(prefix):], ent.Name+"/"
+	w.mu.Lock()
+	for i := range ents {
+		w.res.Entries = append(w.res.Entries, &ents[i])
+	}
+	w.mu.Unlock()
+	for i := range ents {
+		if !ents[i].IsDir() {
+			continue
+		}
+		local, name := dir+"/"+ents[i].Name[len(prefix):], ents[i].Name+"/"
 		select {
 		case w.sem <- struct{}{}:
 			w.wg.Add(1)
@@ -151,13 +158,14 @@ func (w *walker) dir(dir, prefix string) {
 	}
 }
 
-// read lists one directory: its entries, and which of them are
-// directories to descend into. Each entry is stat'ed relative to the open
-// directory (fstatat(2), as lstat(2) but without resolving the directory's
-// path again) into a buffer on the stack, so that nothing but the entry
-// itself is allocated per file; the directory is closed before its
-// subdirectories are read, so the walk holds no descriptor per level.
-func (w *walker) read(dir, prefix string) (found, subdirs []*Entry) {
+// read lists one directory's entries. They are allocated together, one
+// array per directory rather than one object per file (the list refers
+// to them in place). Each entry is stat'ed relative to the open directory
+// (fstatat(2), as lstat(2) but without resolving the directory's path
+// again) into a buffer on the stack, so that nothing else is allocated per
+// file; the directory is closed before its subdirectories are read, so
+// the walk holds no descriptor per level.
+func (w *walker) read(dir, prefix string) []Entry {
 	var warnings []string
 	var ioErr int32
 	defer func() {
@@ -182,20 +190,36 @@ func (w *walker) read(dir, prefix string) (found, subdirs []*Entry) {
 			} else {
 				ioErr |= IOErrGeneral
 			}
-			return nil, nil
+			return nil
 		}
 		w.mu.Lock()
 		if w.err == nil {
 			w.err = fmt.Errorf("read directory %s: %w", dir, err)
 		}
 		w.mu.Unlock()
-		return nil, nil
+		return nil
 	}
+	// The names share one string per directory, as the entries share one
+	// array: one allocation of the bytes themselves, not one per name.
+	size := len(des) * len(prefix)
+	for _, de := range des {
+		size += len(de.Name())
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, de := range des {
+		b.WriteString(prefix)
+		b.WriteString(de.Name())
+	}
+	names := b.String()
+
 	fd := int(f.Fd())
 	var st unix.Stat_t
+	ents := make([]Entry, 0, len(des))
 	for _, de := range des {
 		base := de.Name()
-		name := prefix + base
+		var name string
+		name, names = names[:len(prefix)+len(base)], names[len(prefix)+len(base):]
 		if w.skip != nil && w.skip(name, de.IsDir()) {
 			continue
 		}
@@ -205,25 +229,50 @@ func (w *walker) read(dir, prefix string) (found, subdirs []*Entry) {
 			ioErr |= IOErrVanished
 			continue
 		}
-		ent := &Entry{}
+		ents = append(ents, Entry{})
+		ent := &ents[len(ents)-1]
 		setStat(ent, name, &st)
 		if ent.IsDevice() || ent.IsSpecial() {
 			warnings = append(warnings, fmt.Sprintf("skipping non-regular file %q", name))
+			ents = ents[:len(ents)-1]
 			continue
 		}
 		if ent.IsSymlink() {
 			if err := readLink(ent, dir+"/"+base); err != nil {
 				warnings = append(warnings, err.Error())
 				ioErr |= IOErrGeneral
+				ents = ents[:len(ents)-1]
 				continue
 			}
 		}
-		found = append(found, ent)
-		if ent.IsDir() {
-			subdirs = append(subdirs, ent)
-		}
 	}
-	return found, subdirs
+	// Entries left out (excluded, vanished, devices) left room unused:
+	// when that is more than a quarter, the kept ones move to storage of
+	// their own size.
+	if len(ents) < cap(ents)-cap(ents)/4 {
+		ents = repack(ents)
+	}
+	return ents
+}
+
+// repack copies ents, and their names, into storage of their own size.
+func repack(ents []Entry) []Entry {
+	packed := slices.Clone(ents)
+	size := 0
+	for i := range packed {
+		size += len(packed[i].Name)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := range packed {
+		b.WriteString(packed[i].Name)
+	}
+	names := b.String()
+	for i := range packed {
+		n := len(packed[i].Name)
+		packed[i].Name, names = names[:n], names[n:]
+	}
+	return packed
 }
 
 // setStat fills in ent from an lstat(2) result.

@@ -1,6 +1,7 @@
 package flist
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -167,5 +168,41 @@ func TestWalkEntries(t *testing.T) {
 	}
 	if res.IOError != 0 {
 		t.Errorf("io error %d, want 0", res.IOError)
+	}
+}
+
+// TestWalkMostExcluded: a directory whose entries are mostly excluded
+// gets its kept entries and names moved to storage of their own size
+// (repack); they must come out unchanged.
+func TestWalkMostExcluded(t *testing.T) {
+	root := t.TempDir()
+	var want []string
+	for i := range 12 {
+		name := fmt.Sprintf("drop%02d.tmp", i)
+		if i%4 == 0 {
+			name = fmt.Sprintf("keep-%d.txt", i)
+			want = append(want, name)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Walk(root+"/", func(name string, _ bool) bool { return strings.HasSuffix(name, ".tmp") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range res.Entries[1:] {
+		got = append(got, e.Name)
+		data, err := os.ReadFile(res.LocalPath(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != e.Name || e.Size != int64(len(e.Name)) {
+			t.Errorf("%s: content %q, size %d", e.Name, data, e.Size)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("names %q, want %q", got, want)
 	}
 }
