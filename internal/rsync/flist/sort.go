@@ -1,6 +1,7 @@
 package flist
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -44,7 +45,7 @@ func Compare(a, b *Entry) int {
 		if ac != bc {
 			// Compare "ac/" with "bc/" (or plain names for two files).
 			if aIsPath {
-				return strings.Compare(ac+"/", bc+"/")
+				return compareDirNames(ac, bc)
 			}
 			return strings.Compare(ac, bc)
 		}
@@ -59,6 +60,23 @@ func Compare(a, b *Entry) int {
 		}
 		an, bn = arest, brest
 	}
+}
+
+// compareDirNames compares a+"/" with b+"/" without building either (a
+// sort of 100,000 entries compares directory names millions of times):
+// past a common prefix, the longer name's next byte meets the other's "/".
+func compareDirNames(a, b string) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	switch {
+	case len(a) > n:
+		return cmp.Compare(a[n], '/')
+	case len(b) > n:
+		return cmp.Compare('/', b[n])
+	}
+	return 0
 }
 
 // Sort sorts entries stably in rsync's order (flist.c:fsort).
