@@ -12,8 +12,8 @@ import (
 )
 
 // itemizedChange renders iflags like rsync's %i (log.c:log_formatted,
-// case 'i'): YXcstpoguax.
-func itemizedChange(e *flist.Entry, iflags uint16, sending bool) Change {
+// case 'i'): YXcstpoguax. The string comes from items when that is not nil.
+func itemizedChange(e *flist.Entry, iflags uint16, sending bool, items itemStrings) Change {
 	b := []byte("...........")
 	switch {
 	case iflags&itemTransfer != 0 && sending:
@@ -71,7 +71,25 @@ func itemizedChange(e *flist.Entry, iflags uint16, sending bool) Change {
 			}
 		}
 	}
-	return Change{Path: e.DisplayName(), Kind: kind, Itemize: string(b)}
+	return Change{Path: e.DisplayName(), Kind: kind, Itemize: items.intern(b)}
+}
+
+// itemStrings holds one copy of each %i string of a transfer: a push of
+// many files has a handful of distinct ones, and each of its changes
+// would otherwise hold its own.
+type itemStrings map[string]string
+
+// intern returns b as a string, the same one every time once m holds it;
+// a nil m only converts.
+func (m itemStrings) intern(b []byte) string {
+	if s, ok := m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if m != nil {
+		m[s] = s
+	}
+	return s
 }
 
 // newRules builds the filter rules of a transfer: protect rules first,

@@ -299,14 +299,14 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 			exists = false
 		}
 		if !exists {
-			r.record(itemizedChange(e, itemIsNew|itemLocalChange, false))
+			r.record(itemizedChange(e, itemIsNew|itemLocalChange, false, nil))
 			if !r.opts.DryRun {
 				if err := os.Mkdir(path, 0o700); err != nil {
 					return fmt.Errorf("create directory %s: %w", path, err)
 				}
 			}
 		} else if flags := attrFlags(fi, e, r.s.protocol); flags != 0 {
-			r.record(itemizedChange(e, flags|itemLocalChange, false))
+			r.record(itemizedChange(e, flags|itemLocalChange, false, nil))
 		}
 		if r.opts.Delete && (exists || !r.opts.DryRun) {
 			return r.deleteExtraneous(e, path, children[e.Name])
@@ -327,7 +327,7 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 		if !exists {
 			flags |= itemIsNew
 		}
-		r.record(itemizedChange(e, flags, false))
+		r.record(itemizedChange(e, flags, false, nil))
 		if r.opts.DryRun {
 			return nil
 		}
@@ -379,7 +379,7 @@ func (r *receiver) generateFile(ndx int32, e *flist.Entry, path string, fi fs.Fi
 	}
 	// Same content: bring the metadata in line (generator.c:set_file_attrs).
 	if af := attrFlags(fi, e, r.s.protocol); af != 0 {
-		r.record(itemizedChange(e, af|itemLocalChange, false))
+		r.record(itemizedChange(e, af|itemLocalChange, false, nil))
 		if !r.opts.DryRun {
 			return setAttrs(path, e, r.uid(e), r.gid(e), r.chown)
 		}
@@ -392,7 +392,7 @@ func (r *receiver) generateFile(ndx int32, e *flist.Entry, path string, fi fs.Fi
 func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) error {
 	s := r.s
 	if !redo {
-		r.record(itemizedChange(e, iflags, false))
+		r.record(itemizedChange(e, iflags, false, nil))
 	}
 	r.requested[ndx].Store(true)
 	s.writeNdx(ndx)

@@ -81,6 +81,8 @@ type session struct {
 	gotExit   bool // MSG_ERROR_EXIT seen
 	noSend    []int32
 
+	sent []sentItem // a sender's first-phase requests, for Result.Changes
+
 	stderr     *tailBuffer
 	stderrDone chan struct{}
 	stopCtx    func() bool
