@@ -689,7 +689,9 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			src, diags = r.sourceManifest(ctx, cn, c, dest.Algo, true)
 		}
 	} else {
+		connected := r.connectAhead(ctx, cn, c, dest != nil)
 		src, diags = r.sourceManifest(ctx, cn, c, algo, true)
+		connected()
 	}
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -756,6 +758,28 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
 	r.setComputed(ctx, resp, out)
+}
+
+// connectAhead connects to a push's destination while the source is
+// hashed, when the plan needs no listing (it has refresh's) and there is a
+// prior sync (so the host has been reached before): the apply that follows
+// in this process — the apply walk's — then finds the pooled connection
+// open instead of dialing after the hash. In the plan walk refresh's
+// connection is still open and this costs nothing. A failure is left for
+// the apply to report. The returned function waits for it; nothing else
+// uses cn meanwhile (the source is local).
+func (r *directoryResource) connectAhead(ctx context.Context, cn *conn, c syncConfig, update bool) (wait func()) {
+	if !update || c.Ends.Dir != dirPush {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, d := cn.transport(ctx); d.HasError() {
+			tflog.Debug(ctx, "could not connect ahead of the apply; the apply connects itself", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+		}
+	}()
+	return func() { <-done }
 }
 
 // savedListing loads the destination listing whose reference refresh put

@@ -184,7 +184,7 @@ func TestAccFault(t *testing.T) {
 		{
 			name: "cut during the SSH key exchange", id: "fault/cut-kex", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
-				r.proxy.CutAt(sshtest.ToClient, 300) // the server's banner and part of its KEXINIT
+				cutEveryConnection(r, sshtest.ToClient, 300) // the server's banner and part of its KEXINIT
 				return nil
 			},
 			bound: 30 * time.Second,
@@ -194,7 +194,7 @@ func TestAccFault(t *testing.T) {
 			// user authentication follows.
 			name: "cut during SSH authentication", id: "fault/cut-auth", old: bigOld, prepare: newVersion,
 			arm: func(t *testing.T, r *faultRig) func() {
-				r.proxy.CutAt(sshtest.ToTarget, 1150)
+				cutEveryConnection(r, sshtest.ToTarget, 1150)
 				r.authStarted = strings.Count(r.srv.Log(), "Postponed publickey")
 				return nil
 			},
@@ -360,6 +360,18 @@ func TestAccFault(t *testing.T) {
 	for _, fc := range cases {
 		t.Run(fc.name, func(t *testing.T) { runFault(t, srv, fc) })
 	}
+}
+
+// cutEveryConnection cuts every connection made from now until the rig
+// disarms its proxy (after the apply) once it has forwarded n bytes in d:
+// the apply walk's plan connects ahead of the apply and ignores a failure
+// (the apply connects again), so a fault on one connection alone would be
+// retried away.
+func cutEveryConnection(r *faultRig, d sshtest.Direction, n int64) {
+	r.proxy.At(d, n, func(c *sshtest.ProxyConn) {
+		c.Cut()
+		cutEveryConnection(r, d, n)
+	})
 }
 
 // deletions is how many files manyToDelete puts on the destination.
