@@ -550,6 +550,11 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			manifests.put(key, m)
 		}
 	} else {
+		ahead, ok := manifests.take(r.sourceAheadKey(c))
+		if ok && useCache && ahead.Algo == algo {
+			tflog.Debug(ctx, "using the source hash made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
+			return withChmod(ahead, c.Chmod), nil
+		}
 		m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
 	}
 	if err != nil {
@@ -579,6 +584,36 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		return nil, diags
 	}
 	return withChmod(m, c.Chmod), diags
+}
+
+// sourceAheadKey is the cache key of the source hash Read makes for the
+// ModifyPlan that follows: the source and where it goes.
+func (r *directoryResource) sourceAheadKey(c syncConfig) string {
+	return cacheKey("src-ahead "+r.destKey(c), "", c.Ends.Src.Path(), c.Filters, tree.Content)
+}
+
+// hashSourceAhead hashes a local source while Read waits on the server
+// (its listing is the server's work: this side is idle), so that the
+// ModifyPlan that follows in this process — Terraform plans a resource
+// right after refreshing it — does not hash it after the listing. Only a
+// clean hash is kept, and ModifyPlan takes it out of the cache whether or
+// not it uses it (a later plan hashes afresh). The returned function waits
+// for the hash.
+func (r *directoryResource) hashSourceAhead(ctx context.Context, c syncConfig, algo csum.Algo) (wait func()) {
+	key := r.sourceAheadKey(c)
+	manifests.drop(key)
+	if c.Ends.Src.Remote || !c.SourceKnown {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m, warnings, err := hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		if err == nil && len(warnings) == 0 {
+			manifests.put(key, m)
+		}
+	}()
+	return func() { <-done }
 }
 
 // remoteHint says what to do about a failed remote operation.
@@ -1107,6 +1142,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()
+	defer r.hashSourceAhead(ctx, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))()
 
 	// The existence check and the listing run at once (two sessions on
 	// the one connection): on a link with latency the check's round trips

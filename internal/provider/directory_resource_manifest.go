@@ -44,6 +44,15 @@ func (c *manifestCache) put(key string, m *tree.Manifest) {
 	c.m[key] = m
 }
 
+// take returns the manifest under key and removes it.
+func (c *manifestCache) take(key string) (*tree.Manifest, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.m[key]
+	delete(c.m, key)
+	return m, ok
+}
+
 func (c *manifestCache) drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -16,6 +16,8 @@ import (
 //     the approved plan "inconsistent" — the apply carries it out, and
 //     rsync's own comparison handles the late change;
 //   - the apply removes the listing it used;
+//   - the plan uses the source hash made while refresh waited on the
+//     server;
 //   - an apply that mirrored the source (delete = true) sets
 //     destination_hash to exactly what the next refresh reads.
 func TestAccApplyPlansFromRefreshListing(t *testing.T) {
@@ -51,6 +53,9 @@ func TestAccApplyPlansFromRefreshListing(t *testing.T) {
 	log, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "using the source hash made during refresh") {
+		t.Error("the plan hashed the source after refresh instead of using the hash made while refresh listed")
 	}
 	if !strings.Contains(string(log), "using the destination listing refresh saved") {
 		t.Error("the apply walk's re-plan did not use the listing refresh saved")
