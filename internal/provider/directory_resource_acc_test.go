@@ -83,6 +83,24 @@ func (e expectDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest
 	resp.Error = fmt.Errorf("%s: refresh reported no drift", e.addr)
 }
 
+// expectNoDrift checks that refresh did not find attr of addr changed
+// (no resource_drift entry changes it): e.g. that the destination_hash an
+// apply set is the one the next refresh reads.
+type expectNoDrift struct{ addr, attr string }
+
+func (e expectNoDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceDrift {
+		if rc.Address != e.addr || rc.Change == nil {
+			continue
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		after, _ := rc.Change.After.(map[string]any)
+		if before[e.attr] != after[e.attr] {
+			resp.Error = fmt.Errorf("%s: refresh changed %s from %v to %v", e.addr, e.attr, before[e.attr], after[e.attr])
+		}
+	}
+}
+
 // hashesEqual checks that destination_hash equals source_hash in state.
 func hashesEqual(addr string) statecheck.StateCheck {
 	return statecheck.CompareValuePairs(addr, tfjsonpath.New("source_hash"), addr, tfjsonpath.New("destination_hash"), compare.ValuesSame())

@@ -61,7 +61,9 @@ func settleDirTime(t *testing.T, dir string) {
 // TestAccDirectory_chmod: the pushed permissions differ from the local
 // ones, yet apply → empty plan holds (the plan hashes the source with the
 // chmod applied); a mode changed on the server is drift and is put back;
-// changing chmod plans an update of every path whose mode changes.
+// changing chmod plans an update of every path whose mode changes. With
+// delete = true each apply takes destination_hash from the source's hash
+// (with chmod applied), which the next refresh must read back unchanged.
 func TestAccDirectory_chmod(t *testing.T) {
 	srv := accSetup(t)
 	src := newSource(t)
@@ -78,8 +80,12 @@ func TestAccDirectory_chmod(t *testing.T) {
 	config := func(chmod string) string {
 		return providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "chmod": hclString(chmod),
+			"delete": "true",
 		})
 	}
+	settled := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectEmptyPlan(), expectNoDrift{res, "destination_hash"},
+	}}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
@@ -92,7 +98,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 			},
 			{
 				Config:           config("D755,Fgo+rX"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: settled,
 			},
 			{
 				PreConfig: func() {
@@ -124,7 +130,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 			},
 			{
 				Config:           config("D750,F640"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigPlanChecks: settled,
 			},
 		},
 	})
