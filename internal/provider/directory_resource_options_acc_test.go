@@ -84,7 +84,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 		})
 	}
 	settled := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-		plancheck.ExpectEmptyPlan(), expectNoDrift{res, "destination_hash"},
+		plancheck.ExpectEmptyPlan(), expectDrift{res, "destination_hash", false},
 	}}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
