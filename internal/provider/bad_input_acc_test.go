@@ -22,8 +22,8 @@ type badInput struct {
 	config func(t *testing.T, srv *sshtest.Server) string
 }
 
-// encryptedKey writes srv's client key encrypted with passphrase.
-func encryptedKey(t *testing.T, srv *sshtest.Server, passphrase string) string {
+// encryptedKeyPEM is srv's client key encrypted with passphrase, as PEM.
+func encryptedKeyPEM(t *testing.T, srv *sshtest.Server, passphrase string) string {
 	t.Helper()
 	raw, err := ssh.ParseRawPrivateKey([]byte(srv.ClientKeyPEM))
 	if err != nil {
@@ -33,8 +33,14 @@ func encryptedKey(t *testing.T, srv *sshtest.Server, passphrase string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(pem.EncodeToMemory(block))
+}
+
+// encryptedKey writes srv's client key encrypted with passphrase.
+func encryptedKey(t *testing.T, srv *sshtest.Server, passphrase string) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "id_encrypted")
-	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(encryptedKeyPEM(t, srv, passphrase)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -294,10 +294,7 @@ func TestAccFault(t *testing.T) {
 		},
 		{
 			name: "remote rsync terminated in the middle of a file", id: "fault/term-mid-file", old: bigOld, prepare: newVersion,
-			arm: func(t *testing.T, r *faultRig) func() {
-				r.proxy.SetRate(4 << 20) // 8 MiB take 2 s: time to act
-				return func() { r.proxy.SetRate(0) }
-			},
+			arm:    throttled,
 			during: killMidFile(syscall.SIGTERM),
 			check: func(t *testing.T, r *faultRig, temps []string) {
 				unchanged(t, r, "big.bin")
@@ -309,11 +306,8 @@ func TestAccFault(t *testing.T) {
 		},
 		{
 			name: "remote rsync killed in the middle of a file, delete = true", id: "fault/kill-mid-file", old: bigOld, prepare: newVersion,
-			opts: rigOptions{delete: true},
-			arm: func(t *testing.T, r *faultRig) func() {
-				r.proxy.SetRate(4 << 20)
-				return func() { r.proxy.SetRate(0) }
-			},
+			opts:   rigOptions{delete: true},
+			arm:    throttled,
 			during: killMidFile(syscall.SIGKILL),
 			check: func(t *testing.T, r *faultRig, temps []string) {
 				unchanged(t, r, "big.bin")
@@ -327,10 +321,7 @@ func TestAccFault(t *testing.T) {
 			// rsync cannot clean up after SIGKILL; with delete = false
 			// nothing removes its temporary file, and the plan says so.
 			name: "remote rsync killed in the middle of a file, delete = false", id: "fault/kill-mid-file-tmp", old: bigOld, prepare: newVersion,
-			arm: func(t *testing.T, r *faultRig) func() {
-				r.proxy.SetRate(4 << 20)
-				return func() { r.proxy.SetRate(0) }
-			},
+			arm:    throttled,
 			during: killMidFile(syscall.SIGKILL),
 			check: func(t *testing.T, r *faultRig, temps []string) {
 				unchanged(t, r, "big.bin")
@@ -360,6 +351,13 @@ func TestAccFault(t *testing.T) {
 	for _, fc := range cases {
 		t.Run(fc.name, func(t *testing.T) { runFault(t, srv, fc) })
 	}
+}
+
+// throttled slows the link to 4 MiB/s for the apply (an 8 MiB file takes
+// 2 s: time to act in the middle of it) and returns the undo.
+func throttled(t *testing.T, r *faultRig) func() {
+	r.proxy.SetRate(4 << 20)
+	return func() { r.proxy.SetRate(0) }
 }
 
 // cutEveryConnection cuts every connection made from now until the rig

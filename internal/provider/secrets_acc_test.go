@@ -2,14 +2,11 @@ package provider
 
 import (
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // secretNeedles are the strings whose presence anywhere means a secret
@@ -47,15 +44,7 @@ func findSecrets(text string, needles map[string]string) []string {
 func TestAccSecretsNotLeaked(t *testing.T) {
 	srv := accSetup(t)
 	password, passphrase := "pw-"+randomHex(12), "pp-"+randomHex(12)
-	raw, err := ssh.ParseRawPrivateKey([]byte(srv.ClientKeyPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKeyWithPassphrase(raw, "", []byte(passphrase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := string(pem.EncodeToMemory(block))
+	keyPEM := encryptedKeyPEM(t, srv, passphrase)
 	needles := secretNeedles(password, passphrase, keyPEM)
 	if len(needles) < 5 {
 		t.Fatalf("only %d needles", len(needles))
