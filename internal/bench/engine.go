@@ -172,6 +172,22 @@ func dial(ctx context.Context, req engineRequest) (*ssh.Client, error) {
 	})
 }
 
+// dialAndList dials and lists req.Dest with checksums (rsync.List);
+// dialed is when the connection was up, where the listing's work starts.
+func dialAndList(ctx context.Context, req engineRequest) (l *rsync.Listing, dialed time.Time, err error) {
+	client, err := dial(ctx, req)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer client.Close()
+	dialed = time.Now()
+	l, err = rsync.List(ctx, sshconn.NewTransport(client), req.Dest, rsync.Options{Checksum: true, RsyncPath: req.RsyncPath})
+	if err != nil {
+		return nil, dialed, fmt.Errorf("list: %w", err)
+	}
+	return l, dialed, nil
+}
+
 // enginePush is rsync.Push with Options{Delete}.
 func enginePush(ctx context.Context, req engineRequest) (*engineResponse, error) {
 	t0 := time.Now()
@@ -212,15 +228,9 @@ func engineDrift(ctx context.Context, req engineRequest) (*engineResponse, error
 		m, _, err := tree.Local(lctx, req.Source, nil, tree.Content, csum.XXH128)
 		localc <- localResult{m, err, time.Since(t0)}
 	}()
-	client, err := dial(ctx, req)
+	l, t1, err := dialAndList(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	defer client.Close()
-	t1 := time.Now()
-	l, err := rsync.List(ctx, sshconn.NewTransport(client), req.Dest, rsync.Options{Checksum: true, RsyncPath: req.RsyncPath})
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
 	}
 	remoteTook := time.Since(t0)
 	loc := <-localc
@@ -246,15 +256,9 @@ func engineDrift(ctx context.Context, req engineRequest) (*engineResponse, error
 // engineList is rsync.List with checksums of the destination.
 func engineList(ctx context.Context, req engineRequest) (*engineResponse, error) {
 	t0 := time.Now()
-	client, err := dial(ctx, req)
+	l, t1, err := dialAndList(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	defer client.Close()
-	t1 := time.Now()
-	l, err := rsync.List(ctx, sshconn.NewTransport(client), req.Dest, rsync.Options{Checksum: true, RsyncPath: req.RsyncPath})
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
 	}
 	work := time.Since(t1)
 	names := make([]string, len(l.Entries))

@@ -30,6 +30,18 @@ const (
 	TFFileProvisioner = "file"
 )
 
+// tfVariables are the variables the bench sets for both configurations
+// (each uses what it needs).
+const tfVariables = `variable "source_dir" { type = string }
+variable "destination" { type = string }
+variable "tree_id" { type = string }
+variable "port" { type = number }
+variable "user" { type = string }
+variable "private_key_file" { type = string }
+variable "known_hosts_file" { type = string }
+variable "host_key" { type = string }
+`
+
 // ourConfig is the configuration of our side: one rsync_directory with
 // delete = true, as the push scenarios (drift detection is the default,
 // checksum).
@@ -41,15 +53,7 @@ const ourConfig = `terraform {
   }
 }
 
-variable "source_dir" { type = string }
-variable "destination" { type = string }
-variable "tree_id" { type = string }
-variable "port" { type = number }
-variable "user" { type = string }
-variable "private_key_file" { type = string }
-variable "known_hosts_file" { type = string }
-variable "host_key" { type = string }
-
+` + tfVariables + `
 provider "rsync" {
   port             = var.port
   user             = var.user
@@ -68,15 +72,7 @@ resource "rsync_directory" "site" {
 // provisioner runs when the resource is created; triggers_replace on a
 // value that changes with the tree (the bench passes the generator's key
 // of the tree) replaces it, so it runs again and copies everything.
-const fileConfig = `variable "source_dir" { type = string }
-variable "destination" { type = string }
-variable "tree_id" { type = string }
-variable "port" { type = number }
-variable "user" { type = string }
-variable "private_key_file" { type = string }
-variable "known_hosts_file" { type = string }
-variable "host_key" { type = string }
-
+const fileConfig = tfVariables + `
 resource "terraform_data" "site" {
   triggers_replace = var.tree_id
 

@@ -103,11 +103,19 @@ func TestLastSync(t *testing.T) {
 }
 
 // TestTerraformConfigs checks that both configurations are canonical
-// HCL (terraform fmt), when terraform is installed.
+// HCL (terraform fmt). It uses the terraform of the acceptance tests
+// (make test sets TF_ACC_TERRAFORM_PATH, and then a missing one fails);
+// outside them, one on PATH, or it skips.
 func TestTerraformConfigs(t *testing.T) {
-	tf, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Skip("terraform not installed")
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tf == "" {
+		var err error
+		if tf, err = exec.LookPath("terraform"); err != nil {
+			if os.Getenv("TF_ACC") != "" {
+				t.Fatal("TF_ACC is set but no terraform: set TF_ACC_TERRAFORM_PATH or put terraform on PATH")
+			}
+			t.Skip("terraform not installed")
+		}
 	}
 	for name, cfg := range map[string]string{"ours": ourConfig, "file": fileConfig} {
 		cmd := exec.Command(tf, "fmt", "-check", "-diff", "-")
