@@ -65,32 +65,17 @@ func TestAccRemoteErrors(t *testing.T) {
 		config := providerConfig(srv, map[string]string{"rsync_path": asNobody}) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		})
-		resource.Test(t, resource.TestCase{
-			ErrorCheck:               recordErrors(t, "remote/permission-denied"),
-			ProtoV6ProviderFactories: protoV6ProviderFactories(),
-			Steps: []resource.TestStep{
-				{
-					Config:      config,
-					ExpectError: expectOutcome("remote/permission-denied"),
-				},
-				{
-					PreConfig: func() {
-						if b, _ := os.ReadFile(filepath.Join(dst, "locked/index.html")); string(b) != "old\n" {
-							t.Errorf("locked/index.html was changed: %q", b)
-						}
-						if err := os.Chown(filepath.Join(dst, "locked"), 65534, 65534); err != nil {
-							t.Fatal(err)
-						}
-						if err := os.Chown(filepath.Join(dst, "locked/index.html"), 65534, 65534); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: config,
-					Check:  checkTreesEqualExceptOwner(src, dst),
-				},
-				{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			},
-		})
+		failThenRecover(t, "remote/permission-denied", config, func() {
+			if b, _ := os.ReadFile(filepath.Join(dst, "locked/index.html")); string(b) != "old\n" {
+				t.Errorf("locked/index.html was changed: %q", b)
+			}
+			if err := os.Chown(filepath.Join(dst, "locked"), 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(filepath.Join(dst, "locked/index.html"), 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, checkTreesEqualExceptOwner(src, dst))
 	})
 
 	t.Run("read-only destination", func(t *testing.T) {
@@ -101,27 +86,12 @@ func TestAccRemoteErrors(t *testing.T) {
 		config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		})
-		resource.Test(t, resource.TestCase{
-			ErrorCheck:               recordErrors(t, "remote/read-only"),
-			ProtoV6ProviderFactories: protoV6ProviderFactories(),
-			Steps: []resource.TestStep{
-				{
-					Config:      config,
-					ExpectError: expectOutcome("remote/read-only"),
-				},
-				{
-					PreConfig: func() {
-						if b, _ := os.ReadFile(filepath.Join(dst, "index.html")); string(b) != "old\n" {
-							t.Errorf("index.html was changed: %q", b)
-						}
-						remount(t, dst, "rw")
-					},
-					Config: config,
-					Check:  checkTreesEqual(src, dst),
-				},
-				{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			},
-		})
+		failThenRecover(t, "remote/read-only", config, func() {
+			if b, _ := os.ReadFile(filepath.Join(dst, "index.html")); string(b) != "old\n" {
+				t.Errorf("index.html was changed: %q", b)
+			}
+			remount(t, dst, "rw")
+		}, checkTreesEqual(src, dst))
 	})
 
 	t.Run("disk full", func(t *testing.T) {
@@ -133,30 +103,15 @@ func TestAccRemoteErrors(t *testing.T) {
 		config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		})
-		resource.Test(t, resource.TestCase{
-			ErrorCheck:               recordErrors(t, "remote/disk-full"),
-			ProtoV6ProviderFactories: protoV6ProviderFactories(),
-			Steps: []resource.TestStep{
-				{
-					Config:      config,
-					ExpectError: expectOutcome("remote/disk-full"),
-				},
-				{
-					PreConfig: func() {
-						if b, _ := os.ReadFile(filepath.Join(dst, "big.bin")); string(b) != "the old good version\n" {
-							t.Errorf("the old big.bin was damaged: %d bytes", len(b))
-						}
-						if tmp, _ := filepath.Glob(filepath.Join(dst, ".big.bin.*")); len(tmp) > 0 {
-							t.Errorf("temporary files left by the failed apply: %v", tmp)
-						}
-						remount(t, dst, "size=16m")
-					},
-					Config: config,
-					Check:  checkTreesEqual(src, dst),
-				},
-				{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			},
-		})
+		failThenRecover(t, "remote/disk-full", config, func() {
+			if b, _ := os.ReadFile(filepath.Join(dst, "big.bin")); string(b) != "the old good version\n" {
+				t.Errorf("the old big.bin was damaged: %d bytes", len(b))
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(dst, ".big.bin.*")); len(tmp) > 0 {
+				t.Errorf("temporary files left by the failed apply: %v", tmp)
+			}
+			remount(t, dst, "size=16m")
+		}, checkTreesEqual(src, dst))
 	})
 
 	t.Run("missing parent directory", func(t *testing.T) {
@@ -165,14 +120,7 @@ func TestAccRemoteErrors(t *testing.T) {
 		config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		})
-		resource.Test(t, resource.TestCase{
-			ErrorCheck:               recordErrors(t, "remote/missing-parent"),
-			ProtoV6ProviderFactories: protoV6ProviderFactories(),
-			Steps: []resource.TestStep{{
-				Config:      config,
-				ExpectError: expectOutcome("remote/missing-parent"),
-			}},
-		})
+		failThenRecover(t, "remote/missing-parent", config, nil, nil)
 	})
 
 	t.Run("rsync missing on the server", func(t *testing.T) {
@@ -180,14 +128,27 @@ func TestAccRemoteErrors(t *testing.T) {
 		config := providerConfig(srv, map[string]string{"rsync_path": `"/nonexistent/rsync"`}) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, t.TempDir()+"/")),
 		})
-		resource.Test(t, resource.TestCase{
-			ErrorCheck:               recordErrors(t, "remote/rsync-missing"),
-			ProtoV6ProviderFactories: protoV6ProviderFactories(),
-			Steps: []resource.TestStep{{
-				Config:      config,
-				ExpectError: expectOutcome("remote/rsync-missing"),
-			}},
-		})
+		failThenRecover(t, "remote/rsync-missing", config, nil, nil)
+	})
+}
+
+// failThenRecover: an apply of config fails with the outcome id (its
+// message recorded for docs/reliability.md). With fix, which also checks
+// what the failed apply left, the next apply succeeds and check holds, and
+// the plan after it is empty; without, the failure is the whole case.
+func failThenRecover(t *testing.T, id, config string, fix func(), check resource.TestCheckFunc) {
+	t.Helper()
+	steps := []resource.TestStep{{Config: config, ExpectError: expectOutcome(id)}}
+	if fix != nil {
+		steps = append(steps,
+			resource.TestStep{PreConfig: fix, Config: config, Check: check},
+			resource.TestStep{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		)
+	}
+	resource.Test(t, resource.TestCase{
+		ErrorCheck:               recordErrors(t, id),
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps:                    steps,
 	})
 }
 
