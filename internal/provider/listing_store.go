@@ -67,12 +67,12 @@ func newListingStore() *listingStore {
 	return &listingStore{dir: filepath.Join(base, "terraform-provider-rsync", "listings")}
 }
 
-// listingRef is what private state holds: which file, the digest of its
-// bytes, and the key of the listing it must be (destKey).
+// listingRef is what private state holds: which file (its name starts
+// with the keySum of the listing's key, destKey) and the digest of its
+// bytes.
 type listingRef struct {
-	Token  string `json:"token"`
-	Sum    string `json:"sum"`
-	KeySum string `json:"key"`
+	Token string `json:"token"`
+	Sum   string `json:"sum"`
 }
 
 // storedListing is the file's content.
@@ -106,7 +106,8 @@ func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) (
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("make a listing token: %w", err)
 	}
-	ref := listingRef{Token: keySum(key) + "-" + hex.EncodeToString(tok), Sum: digest(buf.Bytes()), KeySum: keySum(key)}
+	ks := keySum(key)
+	ref := listingRef{Token: ks + "-" + hex.EncodeToString(tok), Sum: digest(buf.Bytes())}
 	f, err := os.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write the listing: %w", err)
@@ -123,7 +124,7 @@ func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) (
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("write the listing: %w", werr)
 	}
-	s.prune(ctx, ref.KeySum, ref.Token)
+	s.prune(ctx, ks, ref.Token)
 	return json.Marshal(ref)
 }
 
@@ -134,7 +135,7 @@ func (s *listingStore) load(ctx context.Context, key string, private []byte) (*t
 		return nil, false
 	}
 	var ref listingRef
-	if err := json.Unmarshal(private, &ref); err != nil || !validToken(ref.Token) || ref.KeySum != keySum(key) {
+	if err := json.Unmarshal(private, &ref); err != nil || !validToken(ref.Token) || !strings.HasPrefix(ref.Token, keySum(key)+"-") {
 		return nil, false
 	}
 	b, err := os.ReadFile(filepath.Join(s.dir, ref.Token))

@@ -54,7 +54,7 @@ func TestListingStoreRoundTrip(t *testing.T) {
 	if _, ok := s.load(ctx, "key-1", ref); ok {
 		t.Error("loaded a listing whose bytes changed")
 	}
-	forged, _ := json.Marshal(listingRef{Token: "../../etc/passwd", Sum: r.Sum, KeySum: r.KeySum})
+	forged, _ := json.Marshal(listingRef{Token: "../../etc/passwd", Sum: r.Sum})
 	if _, ok := s.load(ctx, "key-1", forged); ok {
 		t.Error("loaded a listing through a token that is a path")
 	}
