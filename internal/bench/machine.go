@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -97,17 +96,4 @@ func LoadAverage() string {
 		return "?"
 	}
 	return f[0]
-}
-
-// FSType names the file system holding path (by its statfs magic number).
-func FSType(path string) string {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return "unknown file system"
-	}
-	names := map[int64]string{0xEF53: "ext4", 0x01021994: "tmpfs", 0x58465342: "xfs", 0x9123683E: "btrfs", 0x794c7630: "overlayfs"}
-	if n, ok := names[int64(st.Type)]; ok {
-		return n
-	}
-	return fmt.Sprintf("file system 0x%x", st.Type)
 }

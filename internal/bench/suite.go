@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
@@ -170,7 +169,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		if err := os.RemoveAll(d); err != nil {
 			return nil, err
 		}
-		syscall.Sync()
+		syncDisks()
 	}
 	dstRoot := filepath.Join(dstParent, fmt.Sprintf("dst-%d", os.Getpid()))
 	defer func() {
@@ -181,7 +180,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		if rerr := os.RemoveAll(dstRoot); rerr != nil && err == nil {
 			err = rerr
 		}
-		syscall.Sync() // shortens the slow-create window for whatever runs next
+		syncDisks() // shortens the slow-create window for whatever runs next
 	}()
 
 	tr, err := prepareTrees(ctx, cfg, filepath.Join(work, "trees"), selected, logf)
@@ -656,7 +655,7 @@ func (s *suite) runApply(ctx context.Context, sc scenario, dir string) []Scenari
 					if err := replaceWithEdits(src, sc.web, sc.edited); err != nil {
 						return fail(err)
 					}
-					syscall.Sync()
+					syncDisks()
 				}
 				content := sc.content
 				if step == 1 {
@@ -730,7 +729,7 @@ func resetDest(ctx context.Context, rsyncBin, base, dst string) error {
 			return fmt.Errorf("reset %s from %s: %w: %s", dst, base, err, out)
 		}
 	}
-	syscall.Sync()
+	syncDisks()
 	return nil
 }
 

@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 // Some tests need what only a provider started by Terraform has: its own

@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 // Helpers of the fault-injection tests (fault_acc_test.go and the long

@@ -1,3 +1,5 @@
+//go:build unix
+
 package rsync
 
 import (
@@ -11,8 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
@@ -31,17 +31,6 @@ func servers(t *testing.T) []server {
 		t.Fatal("rsync is not installed; install it (apt-get install rsync): the interop tests need a real peer")
 	}
 	return []server{{"3.5.0", stock}, {"3.2.7", sshtest.Rsync327(t)}}
-}
-
-func testLogger(t *testing.T) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Warn, Output: testWriter{t}})
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // TestInteropPushMatrix pushes a rich tree to stock rsync servers (3.5.0

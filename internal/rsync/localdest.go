@@ -9,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
@@ -76,7 +73,7 @@ func tempFile(target string) (*os.File, error) {
 // allowed) ownership to path. Symlinks get times and ownership only.
 func setAttrs(path string, e *flist.Entry, uid, gid int, chown bool) error {
 	if chown {
-		if err := os.Lchown(path, uid, gid); err != nil && !errors.Is(err, fs.ErrPermission) {
+		if err := lchown(path, uid, gid); err != nil && !errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("chown %s: %w", path, err)
 		}
 	}
@@ -85,9 +82,7 @@ func setAttrs(path string, e *flist.Entry, uid, gid int, chown bool) error {
 			return fmt.Errorf("chmod %s: %w", path, err)
 		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(time.Now().UnixNano()), {Sec: e.ModTime, Nsec: int64(e.ModNsec)}}
-	ts[0] = ts[1] // atime = mtime, as rsync leaves atimes alone only with --atimes
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := setTimes(path, e); err != nil {
 		return fmt.Errorf("set times of %s: %w", path, err)
 	}
 	return nil

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -56,7 +55,7 @@ func Main(args []string) int {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, forwardedSignals...)
 	floor := resetPeakRSS()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -75,27 +74,17 @@ func Main(args []string) int {
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
-		code = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
+		code = exitCode(exitErr)
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "rusage: %v\n", err)
 		return 127
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	u, ok := processUsage(cmd.ProcessState)
 	if !ok {
 		fmt.Fprintln(os.Stderr, "rusage: no rusage on this platform")
 		return code
 	}
-	u := Usage{
-		Wall:     wall,
-		User:     time.Duration(ru.Utime.Nano()),
-		Sys:      time.Duration(ru.Stime.Nano()),
-		MaxRSS:   ru.Maxrss * 1024, // Linux reports kilobytes
-		Floor:    floor,
-		ExitCode: code,
-	}
+	u.Wall, u.Floor, u.ExitCode = wall, floor, code
 	if err := write(out, u); err != nil {
 		fmt.Fprintf(os.Stderr, "rusage: %v\n", err)
 	}

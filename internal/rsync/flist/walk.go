@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // Skipper decides whether a path (relative to the transfer root, "/"
@@ -56,22 +54,22 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 	if src == "" {
 		return nil, errors.New("source path is empty")
 	}
-	var st unix.Stat_t
-	if err := ignoringEINTR(func() error { return unix.Lstat(src, &st) }); err != nil {
+	var st fileStat
+	if err := lstat(src, &st); err != nil {
 		return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "lstat", Path: src, Err: err})
 	}
 	// Like rsync, "dir/" and "dir/." send the contents; a symlink to a
 	// directory given with a trailing slash is followed.
 	contents := strings.HasSuffix(src, "/") || strings.HasSuffix(src, "/.") || src == "."
-	if contents && uint32(st.Mode)&SIFMT == SIFLNK {
-		if err := ignoringEINTR(func() error { return unix.Stat(src, &st) }); err != nil {
+	if contents && st.mode&SIFMT == SIFLNK {
+		if err := stat(src, &st); err != nil {
 			return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "stat", Path: src, Err: err})
 		}
 	}
 	res := &WalkResult{}
 	clean := filepath.Clean(src)
 	var rootName string
-	if contents && uint32(st.Mode)&SIFMT == SIFDIR {
+	if contents && st.mode&SIFMT == SIFDIR {
 		rootName = "."
 		res.Root = strings.TrimSuffix(clean, "/") + "/"
 	} else {
@@ -213,8 +211,8 @@ func (w *walker) read(dir, prefix string) []Entry {
 	}
 	names := b.String()
 
-	fd := int(f.Fd())
-	var st unix.Stat_t
+	statter := newDirStatter(f, dir)
+	var st fileStat
 	ents := make([]Entry, 0, len(des))
 	for _, de := range des {
 		base := de.Name()
@@ -223,7 +221,7 @@ func (w *walker) read(dir, prefix string) []Entry {
 		if w.skip != nil && w.skip(name, de.IsDir()) {
 			continue
 		}
-		if err := ignoringEINTR(func() error { return unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		if err := statter.lstat(base, &st); err != nil {
 			// Vanished between readdir and lstat: rsync warns and goes on.
 			warnings = append(warnings, fmt.Sprintf("file has vanished: %s/%s", dir, base))
 			ioErr |= IOErrVanished
@@ -275,19 +273,6 @@ func repack(ents []Entry) []Entry {
 	return packed
 }
 
-// setStat fills in ent from an lstat(2) result.
-func setStat(ent *Entry, name string, st *unix.Stat_t) {
-	ent.Name = name
-	ent.Mode = uint32(st.Mode) // the raw st_mode is exactly what goes on the wire
-	ent.Size = st.Size
-	ent.ModTime = int64(st.Mtim.Sec)
-	ent.ModNsec = int32(st.Mtim.Nsec)
-	ent.UID, ent.GID = st.Uid, st.Gid
-	if ent.IsDevice() {
-		ent.RdevMajor, ent.RdevMinor = devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))
-	}
-}
-
 // readLink sets a symlink entry's target, read from local; its size is
 // the target's length, as lstat reports on Linux.
 func readLink(ent *Entry, local string) error {
@@ -299,17 +284,3 @@ func readLink(ent *Entry, local string) error {
 	ent.Size = int64(len(target))
 	return nil
 }
-
-// ignoringEINTR retries a system call interrupted by a signal, as the os
-// package does for its own (os.ignoringEINTR).
-func ignoringEINTR(call func() error) error {
-	for {
-		if err := call(); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// devMajor/devMinor decode a Linux dev_t (glibc's gnu_dev_major/minor).
-func devMajor(d uint64) uint32 { return uint32((d>>8)&0xfff | (d>>32)&^0xfff) }
-func devMinor(d uint64) uint32 { return uint32(d&0xff | (d>>12)&^0xff) }

@@ -1,0 +1,27 @@
+package flist
+
+// fileStat is what the walk reads of one file: the fields of lstat(2)
+// that go on the wire. Each platform fills it in its own way
+// (stat_unix.go, stat_windows.go); the walk sees only this.
+type fileStat struct {
+	mode      uint32 // st_mode: the type and permission bits, exactly as rsync sends them
+	size      int64
+	mtime     int64 // seconds since the epoch
+	mtimeNsec int32
+	uid, gid  uint32
+	rdevMajor uint32 // for devices only
+	rdevMinor uint32
+}
+
+// setStat fills in ent from a file's metadata.
+func setStat(ent *Entry, name string, st *fileStat) {
+	ent.Name = name
+	ent.Mode = st.mode
+	ent.Size = st.size
+	ent.ModTime = st.mtime
+	ent.ModNsec = st.mtimeNsec
+	ent.UID, ent.GID = st.uid, st.gid
+	if ent.IsDevice() {
+		ent.RdevMajor, ent.RdevMinor = st.rdevMajor, st.rdevMinor
+	}
+}

@@ -1,0 +1,83 @@
+//go:build windows
+
+package flist
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// lstat reads path's metadata without following a final symlink.
+func lstat(path string, st *fileStat) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	fromFileInfo(fi, st)
+	return nil
+}
+
+// stat reads path's metadata, following symlinks.
+func stat(path string, st *fileStat) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	fromFileInfo(fi, st)
+	return nil
+}
+
+// dirStatter stats the entries of one directory by their full path:
+// Windows has no fstatat.
+type dirStatter struct{ dir string }
+
+func newDirStatter(_ *os.File, dir string) dirStatter { return dirStatter{dir: dir} }
+
+// lstat reads the metadata of base, an entry of the directory.
+func (d dirStatter) lstat(base string, st *fileStat) error {
+	return lstat(filepath.Join(d.dir, base), st)
+}
+
+// Modes of what a Windows source sends. Windows has no Unix permission
+// bits, only attributes (Go maps the read-only one to 0444), and a
+// Windows user expects what lands on a Unix server to look like a file
+// they created there: 0644 files, 0755 directories — rsync_directory's
+// chmod changes them like any others. Taking no attribute into account
+// also keeps source_hash the same for the same tree, whatever attributes
+// Windows reports for it.
+const (
+	windowsFileMode = SIFREG | 0o644
+	windowsDirMode  = SIFDIR | 0o755
+	windowsLinkMode = SIFLNK | 0o777
+)
+
+// fromFileInfo converts what Windows reports. A reparse point that is
+// not a symlink (a junction or mount point, which Go reports as
+// irregular) is given a special file's type, so that the walk skips it
+// with a warning, as rsync -a skips what it cannot copy.
+func fromFileInfo(fi fs.FileInfo, st *fileStat) {
+	m := fi.Mode()
+	switch {
+	case m&fs.ModeSymlink != 0:
+		st.mode = windowsLinkMode
+	case m.IsDir():
+		st.mode = windowsDirMode
+	case m.IsRegular():
+		st.mode = windowsFileMode
+	default:
+		st.mode = SIFIFO
+	}
+	st.size = fi.Size()
+	mt := fi.ModTime()
+	st.mtime, st.mtimeNsec = mt.Unix(), int32(mt.Nanosecond())
+	// No owner: uid and gid 0, whose names the list does not carry
+	// (flist.IDNames skips id 0). The server keeps its login user as the
+	// owner, since only root may give files away and root's own files are
+	// root's anyway; a gid of 0 maps to a group the login user is not in
+	// unless it is root, and rsync then leaves the group as created. So
+	// what lands belongs to the login user, as with scp; owner and group
+	// set it explicitly.
+	st.uid, st.gid = 0, 0
+	st.rdevMajor, st.rdevMinor = 0, 0
+}
