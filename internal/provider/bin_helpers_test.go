@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -78,14 +79,11 @@ func newBinRunner(t *testing.T, files map[string]string, env ...string) *binRunn
 	bin := providerBinary(t)
 	dir := t.TempDir()
 	rc := filepath.Join(dir, ".terraformrc")
-	cfg := fmt.Sprintf(`provider_installation {
-  dev_overrides {
-    "registry.terraform.io/hashicorp/rsync"     = %q
-    "registry.terraform.io/rsyncprovider/rsync" = %q
-  }
-  direct {}
-}
-`, bin, bin)
+	var overrides strings.Builder
+	for _, a := range providerAddrs() {
+		fmt.Fprintf(&overrides, "    %q = %q\n", a, bin)
+	}
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n%s  }\n  direct {}\n}\n", overrides.String())
 	if err := os.WriteFile(rc, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func newTFRunnerFiles(t *testing.T, files map[string]string) *tfRunner {
 	cfgCh := make(chan *plugin.ReattachConfig, 1)
 	closeCh := make(chan struct{})
 	go func() {
-		err := tf6server.Serve("registry.terraform.io/hashicorp/rsync", providerserver.NewProtocol6(New("test")()),
+		err := tf6server.Serve(providerAddrs()[0], providerserver.NewProtocol6(New("test")()),
 			tf6server.WithDebug(ctx, cfgCh, closeCh),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
 			tf6server.WithLoggingSink(t))
@@ -64,10 +64,11 @@ func newTFRunnerFiles(t *testing.T, files map[string]string) *tfRunner {
 	}
 	// Configurations name the provider either way: without
 	// required_providers (hashicorp/rsync) or as published.
-	reattach, err := json.Marshal(map[string]any{
-		"registry.terraform.io/hashicorp/rsync":     server,
-		"registry.terraform.io/rsyncprovider/rsync": server,
-	})
+	addrs := map[string]any{}
+	for _, a := range providerAddrs() {
+		addrs[a] = server
+	}
+	reattach, err := json.Marshal(addrs)
 	if err != nil {
 		t.Fatal(err)
 	}

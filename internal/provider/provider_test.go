@@ -61,6 +61,21 @@ func accSetup(t *testing.T) *sshtest.Server {
 	return sshtest.Start(t)
 }
 
+// providerAddrs are the addresses a configuration can give this provider
+// when the tests drive the CLI themselves (reattach, dev_overrides): unnamed
+// (hashicorp/rsync) or as published (rsyncprovider/rsync). The host is the
+// one the CLI fills in for a bare source: registry.terraform.io for
+// Terraform, registry.opentofu.org for OpenTofu, which make test-tofu says
+// in TF_ACC_PROVIDER_HOST (terraform-plugin-testing's own variable, read for
+// the same purpose).
+func providerAddrs() []string {
+	host := strings.TrimSuffix(os.Getenv("TF_ACC_PROVIDER_HOST"), "/")
+	if host == "" {
+		host = "registry.terraform.io"
+	}
+	return []string{host + "/hashicorp/rsync", host + "/rsyncprovider/rsync"}
+}
+
 // hclString quotes s as an HCL string literal.
 func hclString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "${", "$${", "%{", "%%{")
