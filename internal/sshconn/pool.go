@@ -292,6 +292,24 @@ func (p *Pool) live(ctx context.Context, e *entry) (*pconn, error) {
 	}
 }
 
+// lostErr is why e's last connection died, if it was lost (a
+// *LostError, not closed by the pool); nil otherwise. A failed dial leaves
+// the dead connection in place, so after one this is the connection the
+// dial meant to replace.
+func (p *Pool) lostErr(e *entry) error {
+	p.mu.Lock()
+	c := e.cur
+	p.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	var lost *LostError
+	if err := c.Err(); errors.As(err, &lost) {
+		return err
+	}
+	return nil
+}
+
 // dial makes e's connection, through its bastion's pooled connection.
 func (p *Pool) dial(e *entry, call *dialCall) {
 	c, err := p.connect(e)
@@ -452,6 +470,12 @@ func (t *poolTransport) Start(ctx context.Context, command string) (rsync.Proces
 	for {
 		c, err := t.pool.live(ctx, t.e)
 		if err != nil {
+			if lost == nil {
+				// The connection may have been noticed dead before this
+				// Start (its reader saw the cut first) rather than by it:
+				// say so all the same.
+				lost = t.pool.lostErr(t.e)
+			}
 			if lost != nil {
 				return nil, fmt.Errorf("%w; reconnecting failed: %w", lost, trimSSH(err))
 			}

@@ -243,8 +243,10 @@ func TestPoolReconnects(t *testing.T) {
 	if _, err := run(context.Background(), tr, "true"); err != nil {
 		t.Fatal(err)
 	}
+	// Whether the client has noticed the cut when the command starts (its
+	// reader saw the connection close) or notices it on opening the
+	// session, the command runs on a new connection.
 	proxy.CutAll()
-	time.Sleep(100 * time.Millisecond) // let the client notice (it would anyway, on use)
 	if out, err := run(context.Background(), tr, "echo again"); err != nil || out != "again\n" {
 		t.Fatalf("after a cut: %q, %v", out, err)
 	}
@@ -252,8 +254,12 @@ func TestPoolReconnects(t *testing.T) {
 		t.Errorf("%d connections, want 2 (one reconnect)", n)
 	}
 
+	// The server gone for good, and the cut noticed before the command
+	// starts (on a loaded machine it may not be: then the session's
+	// failure finds the death, and the error is the same).
 	s.Stop()
 	proxy.CutAll()
+	waitFor(t, "the pool to notice the cut", func() bool { return !poolConn(p, tr).alive() })
 	_, err := run(context.Background(), tr, "true")
 	if err == nil {
 		t.Fatal("Start succeeded with the server gone")
@@ -266,6 +272,13 @@ func TestPoolReconnects(t *testing.T) {
 			t.Errorf("error lacks %q", want)
 		}
 	}
+}
+
+// poolConn is the pool's current connection for tr.
+func poolConn(p *Pool, tr rsync.Transport) *pconn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return tr.(*poolTransport).e.cur
 }
 
 // TestPoolKeepaliveFailsRunningCommand: a command running on a connection
