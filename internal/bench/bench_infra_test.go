@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -115,32 +116,54 @@ func TestProxyShapesRateAndDelay(t *testing.T) {
 	}
 	defer p.Close()
 
+	// Every measurement must reach what the shaping imposes; the upper
+	// bounds apply to the fastest of several, since a loaded machine's
+	// scheduling only ever adds time (one slow run is no fault of the
+	// proxy's).
+	const runs = 5
+
 	// Latency: one small round trip crosses the delay twice.
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(p.Port())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
+	fastest := time.Duration(math.MaxInt64)
+	for range runs {
+		start := time.Now()
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+		rtt := time.Since(start)
+		if rtt < 2*delay {
+			t.Errorf("round trip %v, less than the delay of %v", rtt, 2*delay)
+		}
+		fastest = min(fastest, rtt)
 	}
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		t.Fatal(err)
-	}
-	if rtt := time.Since(start); rtt < 2*delay || rtt > 2*delay+40*time.Millisecond {
-		t.Errorf("round trip %v, want about %v", rtt, 2*delay)
+	if fastest > 2*delay+40*time.Millisecond {
+		t.Errorf("fastest round trip of %d took %v, want about %v", runs, fastest, 2*delay)
 	}
 	c.Close()
 
 	// Throughput: 1 MB each way at 40 Mbit/s takes 0.2 s (the directions
 	// run in parallel), plus the delay.
 	payload := bytes.Repeat([]byte{0xa5}, 1e6)
-	start = time.Now()
-	roundTrip(t, p.Port(), payload)
 	want := time.Duration(float64(len(payload)*8)/rate*float64(time.Second)) + 2*delay
-	if took := time.Since(start); took < want*9/10 || took > want*2 {
-		t.Errorf("1 MB round trip took %v, want about %v", took, want)
+	fastest = time.Duration(math.MaxInt64)
+	for range runs {
+		start := time.Now()
+		roundTrip(t, p.Port(), payload)
+		took := time.Since(start)
+		if took < want*9/10 {
+			t.Errorf("1 MB round trip took %v, less than the %v the rate allows", took, want)
+		}
+		fastest = min(fastest, took)
+	}
+	if fastest > want*2 {
+		t.Errorf("fastest 1 MB round trip of %d took %v, want about %v", runs, fastest, want)
 	}
 }
 
