@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,9 +23,15 @@ func TestRsync327(t *testing.T) {
 	if got := Rsync327(t); got != bin {
 		t.Errorf("with RSYNC_327_PATH=%s got %s", bin, got)
 	}
-	t.Setenv("RSYNC_327_PATH", "/usr/bin/rsync")
+	// Another rsync, made up here: the system's may well be 3.2.7 itself
+	// (Debian 12's is, as on CI).
+	other := filepath.Join(t.TempDir(), "rsync")
+	if err := os.WriteFile(other, []byte("#!/bin/sh\necho 'rsync  version 3.5.0  protocol version 32'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RSYNC_327_PATH", other)
 	if _, err := Rsync327Path(); err == nil || !strings.Contains(err.Error(), "not rsync 3.2.7") {
-		t.Errorf("RSYNC_327_PATH=/usr/bin/rsync (3.5.0): err = %v", err)
+		t.Errorf("RSYNC_327_PATH=%s (3.5.0): err = %v", other, err)
 	}
 }
 
