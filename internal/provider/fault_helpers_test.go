@@ -209,30 +209,88 @@ func (r *faultRig) killRemote(sig syscall.Signal) int {
 	return len(pids)
 }
 
-// parentPID is pid's parent (from /proc/PID/stat), 0 if unknown.
-func parentPID(pid int) int {
+// statFields are the fields of /proc/PID/stat after the command name
+// (state, ppid, ...; utime and stime are [11] and [12]); nil if pid is
+// gone.
+func statFields(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
 	// "pid (comm) state ppid ...": comm may hold spaces, so start after
 	// its closing parenthesis.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 2 {
+	if len(f) < 13 {
+		return nil
+	}
+	return f
+}
+
+// parentPID is pid's parent (from /proc/PID/stat), 0 if unknown.
+func parentPID(pid int) int {
+	f := statFields(pid)
+	if f == nil {
 		return 0
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	return ppid
 }
 
+// cpuTicks is the CPU time (user and system, in clock ticks) that pids
+// have used so far.
+func cpuTicks(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		if f := statFields(pid); f != nil {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			sum += u + s
+		}
+	}
+	return sum
+}
+
+// procStates describes pids for a failure message: state, the kernel
+// function each waits in, command line.
+func procStates(pids []int) string {
+	var b strings.Builder
+	for _, pid := range pids {
+		state := "gone"
+		if f := statFields(pid); f != nil {
+			state = f[0]
+		}
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		fmt.Fprintf(&b, "  %d %s %s: %s\n", pid, state, wchan, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+	}
+	return b.String()
+}
+
 // waitRemoteGone waits until no remote rsync process of this rig is left
 // (after a fault the server side notices the lost connection and exits).
+//
+// The server notices only at its next read or write of the connection:
+// cut during the deletions, it deletes the rest first, which on a loaded
+// machine took more than 20 s. What must not happen is a process left
+// hanging, so the wait fails once the processes have used no CPU for 20 s
+// (blocked with nothing left to wake them), or after 5 minutes in all.
 func (r *faultRig) waitRemoteGone() {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(r.remoteProcs(false)) > 0 {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("remote rsync processes still running 20s after the fault: %v", r.remoteProcs(false))
+	const stuck, limit = 20 * time.Second, 5 * time.Minute
+	start := time.Now()
+	lastCPU, lastProgress := int64(-1), start
+	for {
+		pids := r.remoteProcs(false)
+		if len(pids) == 0 {
+			return
+		}
+		now := time.Now()
+		if cpu := cpuTicks(pids); cpu != lastCPU {
+			lastCPU, lastProgress = cpu, now
+		}
+		if now.Sub(lastProgress) > stuck || now.Sub(start) > limit {
+			r.t.Fatalf("remote rsync processes still running %v after the fault, the last %v of it without using any CPU (pid, state, wait channel, command):\n%s",
+				now.Sub(start).Round(time.Millisecond), now.Sub(lastProgress).Round(time.Millisecond), procStates(pids))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
