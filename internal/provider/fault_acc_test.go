@@ -201,9 +201,15 @@ func TestAccFault(t *testing.T) {
 				return nil
 			},
 			check: func(t *testing.T, r *faultRig, _ []string) {
-				log := r.srv.Log()
-				if strings.Count(log, "Postponed publickey") == r.authStarted {
-					t.Errorf("sshd saw no authentication request: the cut came before it")
+				// sshd handles the bytes forwarded before the cut while
+				// the client is already failing: wait for its log line.
+				deadline := time.Now().Add(10 * time.Second)
+				for strings.Count(r.srv.Log(), "Postponed publickey") == r.authStarted {
+					if time.Now().After(deadline) {
+						t.Errorf("sshd saw no authentication request: the cut came before it")
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
 				}
 			},
 			bound: 30 * time.Second,
