@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,11 +113,20 @@ func TestPoolReuse(t *testing.T) {
 // TestPool50Concurrent: 50 commands at once over one connection to an sshd
 // with OpenSSH's default MaxSessions (10) and MaxStartups: none is refused,
 // and no more than MaxSessions (8) run at once.
+//
+// The commands count themselves on the server (a file each in a shared
+// directory while they run): counted here, between Start and Wait, a
+// command whose slot had been freed to the next one looked still
+// running until its goroutine was scheduled again.
 func TestPool50Concurrent(t *testing.T) {
 	s := sshtest.Start(t)
 	proxy := sshtest.StartProxy(t, s.Addr())
 	p := newPool(t, PoolOptions{})
-	var running, peak atomic.Int32
+	dir := t.TempDir()
+	// Each runs long enough (1 s) for the sessions opened meanwhile to
+	// overlap it, so that the peak shows the limit reached.
+	command := fmt.Sprintf("touch %[1]s/$$; sleep 1; ls %[1]s | wc -l; rm %[1]s/$$", dir)
+	var peak atomic.Int32
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for i := 0; i < 50; i++ {
@@ -131,24 +141,24 @@ func TestPool50Concurrent(t *testing.T) {
 				return
 			}
 			defer release()
-			proc, err := tr.Start(ctx, "sleep 0.2; echo ok")
+			proc, err := tr.Start(ctx, command)
 			if err != nil {
 				errs <- err
 				return
-			}
-			n := running.Add(1)
-			for {
-				if old := peak.Load(); n <= old || peak.CompareAndSwap(old, n) {
-					break
-				}
 			}
 			proc.Stdin().Close()
 			go io.Copy(io.Discard, proc.Stderr())
 			out, _ := io.ReadAll(proc.Stdout())
 			code, err := proc.Wait()
-			running.Add(-1)
-			if err != nil || code != 0 || string(out) != "ok\n" {
+			n, convErr := strconv.Atoi(strings.TrimSpace(string(out)))
+			if err != nil || code != 0 || convErr != nil {
 				errs <- fmt.Errorf("command: %q, exit %d, %v", out, code, err)
+				return
+			}
+			for {
+				if old := peak.Load(); int32(n) <= old || peak.CompareAndSwap(old, int32(n)) {
+					break
+				}
 			}
 		}()
 	}
