@@ -1270,13 +1270,9 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 // home directories and the root.
 func removeLocal(p string) diag.Diagnostics {
 	var diags diag.Diagnostics
-	abs, err := filepath.Abs(p)
-	if err == nil {
-		cwd, _ := os.Getwd()
-		home, _ := os.UserHomeDir()
-		if abs == "/" || abs == cwd || (home != "" && abs == filepath.Clean(home)) || strings.HasPrefix(cwd+"/", abs+"/") {
-			err = fmt.Errorf("%s is the root, the home directory or contains the current directory", abs)
-		}
+	var err error
+	if what := localRootKind(p); what != "" {
+		err = fmt.Errorf("it is %s", what)
 	}
 	if err == nil {
 		err = os.RemoveAll(p)

@@ -17,6 +17,9 @@ type endpoint struct {
 	Raw    string
 	Remote bool
 	Spec   remoteSpec // when Remote
+	// Local is the local path as the engine takes it: Raw, or on Windows
+	// Raw with "/" for "\" (see windowsLocal).
+	Local string
 }
 
 // Path is the local path, or the path on the remote host.
@@ -24,13 +27,31 @@ func (e endpoint) Path() string {
 	if e.Remote {
 		return e.Spec.Path
 	}
-	return e.Raw
+	return e.Local
 }
 
-// parseEndpoint parses a source or destination.
+// parseEndpoint parses a source or destination by the rules of the
+// platform the provider runs on.
 func parseEndpoint(s string) (endpoint, error) {
+	return parseEndpointFor(s, windowsPaths)
+}
+
+// parseEndpointFor parses a source or destination; windows selects the
+// rules of a Windows runner, where "\" separates path components and a
+// letter followed by ":" is a drive (windowsLocal). It is a function of
+// the platform rather than of the build so that one test checks both.
+func parseEndpointFor(s string, windows bool) (endpoint, error) {
 	if s == "" {
 		return endpoint{}, &remoteError{Value: s, Reason: "is empty"}
+	}
+	if windows {
+		local, isLocal, err := windowsLocal(s)
+		if err != nil {
+			return endpoint{}, err
+		}
+		if isLocal {
+			return endpoint{Raw: s, Local: local}, nil
+		}
 	}
 	spec, err := parseRemote(s)
 	if err == nil {
@@ -38,10 +59,54 @@ func parseEndpoint(s string) (endpoint, error) {
 	}
 	var re *remoteError
 	if errors.As(err, &re) && re.NoHost {
-		return endpoint{Raw: s}, nil
+		return endpoint{Raw: s, Local: s}, nil
 	}
 	return endpoint{}, err
 }
+
+// windowsLocal recognises the local path forms of Windows that rsync's
+// own rule would misread: a drive (`C:\site\`, `C:/site/`), which has a
+// ":" before any "/", and paths separated by "\" (`.\site\`, `site\`, UNC
+// `\\server\share\site\`). It returns the path with "/" for every "\":
+// Go on Windows accepts "/", and the engine reads rsync's trailing-slash
+// rule ("dir/" copies the contents) from it; a UNC path becomes
+// "//server/share/...", which Windows (and Go's filepath) still reads as
+// UNC. isLocal is false for everything else, which is then parsed as on
+// any platform: "host:path" is remote, "site/" local. A one-letter host
+// stays reachable as "user@c:path" or "[c]:path".
+func windowsLocal(s string) (local string, isLocal bool, err error) {
+	fail := func(reason string) (string, bool, error) {
+		return "", false, &remoteError{Value: s, Reason: reason}
+	}
+	switch {
+	case strings.HasPrefix(s, `\\?\`), strings.HasPrefix(s, `\\.\`), strings.HasPrefix(s, `//?/`), strings.HasPrefix(s, `//./`):
+		return fail(`is a Windows device or extended-length path; write the plain path (C:\site\ or \\server\share\site\): ` +
+			`long paths work without the \\?\ prefix`)
+	case len(s) >= 3 && s[1] == ':' && s[2] == ':':
+		return "", false, nil // "h::module": parseRemote names the daemon form
+	case len(s) >= 2 && s[1] == ':' && isASCIILetter(s[0]):
+		if len(s) == 2 || (s[2] != '\\' && s[2] != '/') {
+			return fail(fmt.Sprintf(`is either a path relative to the current directory of drive %s (which depends on how `+
+				`Terraform was started) or a one-letter host; for a local path write a full path such as %s\site\ or one relative `+
+				`to the directory Terraform runs in such as .\site\, for a host write user@%s or [%s]:path`,
+				s[:2], s[:2], s, s[:1]))
+		}
+	case strings.HasPrefix(s, `\\`):
+		srv, share, _ := strings.Cut(s[2:], `\`)
+		if srv == "" || strings.Trim(share, `\/`) == "" || strings.HasPrefix(share, `\`) {
+			return fail(`is an incomplete UNC path; write \\server\share\dir\`)
+		}
+	default:
+		c := strings.IndexByte(s, ':')
+		b := strings.IndexByte(s, '\\')
+		if b < 0 || (c >= 0 && c < b) {
+			return "", false, nil
+		}
+	}
+	return strings.ReplaceAll(s, `\`, "/"), true, nil
+}
+
+func isASCIILetter(b byte) bool { return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') }
 
 // direction of a sync.
 type direction int
@@ -235,7 +300,11 @@ func (endpointValidator) ValidateString(_ context.Context, req validator.StringR
 
 // endpointDetail words a parseEndpoint error.
 func endpointDetail(attr string, err error) string {
-	return fmt.Sprintf("%s %s. Write a local path (\"${path.module}/site/\") or a remote location [user@]host:path, "+
+	local := `"${path.module}/site/"`
+	if windowsPaths {
+		local += ` or C:\site\, .\site\, \\server\share\site\ (a trailing \ copies the contents)`
+	}
+	return fmt.Sprintf("%s %s. Write a local path (%s) or a remote location [user@]host:path, "+
 		"for example \"deploy@web1.example.com:/var/www/site/\" (an IPv6 address goes in brackets: \"[2001:db8::1]:/var/www/site/\"; "+
-		"an empty path after \":\" means the login directory).", attr, err)
+		"an empty path after \":\" means the login directory).", attr, err, local)
 }

@@ -52,20 +52,7 @@ func deleteRootError(root destRoot, remote bool, destination string) error {
 			what = "a login directory"
 		}
 	} else {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return nil
-		}
-		cwd, _ := os.Getwd()
-		home, _ := os.UserHomeDir()
-		switch {
-		case abs == "/":
-			what = "the root directory"
-		case home != "" && abs == filepath.Clean(home):
-			what = "the home directory"
-		case cwd != "" && (abs == cwd || strings.HasPrefix(cwd+"/", abs+"/")):
-			what = "the directory Terraform runs in, or one above it"
-		}
+		what = localRootKind(p)
 	}
 	if what == "" {
 		return nil
@@ -74,6 +61,34 @@ func deleteRootError(root destRoot, remote bool, destination string) error {
 		"not in the source. Point destination at a directory of its own (e.g. \"host:/var/www/site/\"), copy the source "+
 		"directory by name (no trailing slash: it lands in destination/NAME and deletes only there), or set "+
 		"allow_delete_root = true if deleting everything else there is really intended", destination, what)
+}
+
+// localRootKind says which directory that holds far more than a copy the
+// local path p is — "the root directory", "the home directory", "the
+// directory Terraform runs in, or one above it" — or "" when it is none of
+// them. filepath does the comparisons, so they follow the platform: a
+// drive's root (C:\) or a UNC share's is a root on Windows, and names
+// compare without regard to case there.
+func localRootKind(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	inside := func(child, parent string) bool { // child is parent or below it
+		rel, err := filepath.Rel(parent, child)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	cwd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	switch {
+	case filepath.Dir(abs) == abs:
+		return "the root directory"
+	case home != "" && inside(abs, home) && inside(home, abs):
+		return "the home directory"
+	case cwd != "" && inside(cwd, abs):
+		return "the directory Terraform runs in, or one above it"
+	}
+	return ""
 }
 
 // withChmod returns m with a --chmod string applied to the permissions of

@@ -228,12 +228,12 @@ func TestParseEnds(t *testing.T) {
 		dir      direction
 		badAttr  string
 	}{
-		{"site/", "h:/x", dirPush, ""},
-		{"h:/x/", "./out/", dirPull, ""},
+		{"site/", "hh:/x", dirPush, ""},
+		{"hh:/x/", "./out/", dirPull, ""},
 		{"a/", "b/", dirLocal, ""},
 		{"h1:/x", "h2:/y", 0, "source"},
-		{"h::mod", "/x", 0, "source"},
-		{"a/", "h::mod", 0, "destination"},
+		{"hh::mod", "/x", 0, "source"},
+		{"a/", "hh::mod", 0, "destination"},
 	}
 	for _, tt := range tests {
 		e, attr, err := parseEnds(tt.src, tt.dst)
@@ -333,15 +333,20 @@ func TestWithChmod(t *testing.T) {
 // name, is not.
 func TestDeleteRootError(t *testing.T) {
 	cwd, _ := os.Getwd()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		source, dest string
 		refused      bool
 	}{
-		{"site/", "h:/", true}, {"site/", "h://", true}, {"site/", "h:/.", true}, {"site/", "h:", true},
-		{"site/", "h:.", true}, {"site/", "h:~", true}, {"site/", "h:~/", true}, {"site/", "h:~www", true},
-		{"site/", "h:/var/www/", false}, {"site/", "h:www", false}, {"site", "h:/", false}, {"site", "h:", false},
-		{"h:/srv/", "/", true}, {"h:/srv/", cwd, true}, {"h:/srv/", filepath.Dir(cwd) + "/", true},
-		{"h:/srv/", filepath.Join(t.TempDir(), "copy") + "/", false}, {"h:/srv", "/", false},
+		{"site/", "hh:/", true}, {"site/", "hh://", true}, {"site/", "hh:/.", true}, {"site/", "hh:", true},
+		{"site/", "hh:.", true}, {"site/", "hh:~", true}, {"site/", "hh:~/", true}, {"site/", "hh:~www", true},
+		{"site/", "hh:/var/www/", false}, {"site/", "hh:www", false}, {"site", "hh:/", false}, {"site", "hh:", false},
+		{"hh:/srv/", "/", true}, {"hh:/srv/", cwd, true}, {"hh:/srv/", filepath.Dir(cwd) + "/", true},
+		{"hh:/srv/", filepath.Join(t.TempDir(), "copy") + "/", false}, {"hh:/srv", "/", false},
+		{"hh:/srv/", home, true}, {"hh:/srv/", home + "/", true}, {"hh:/srv", home, false},
 	} {
 		ends, _, err := parseEnds(tc.source, tc.dest)
 		if err != nil {
