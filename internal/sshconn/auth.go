@@ -2,6 +2,7 @@ package sshconn
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func loadKey(cfg Config) (*keyOffer, error) {
 		}
 		pemBytes, source = b, "private_key_file "+cfg.PrivateKeyFile
 	default:
-		if cfg.PrivateKeyPassphrase != "" && cfg.Certificate == "" {
+		if cfg.PrivateKeyPassphrase != "" && cfg.Certificate == "" && len(cfg.defaultKeys) == 0 {
 			return nil, errors.New("ssh: private_key_passphrase is set but there is no private key: set private_key or private_key_file, or drop the passphrase")
 		}
 		return nil, nil
@@ -177,6 +178,11 @@ type authPlan struct {
 	key      *keyOffer  // nil: none configured
 	cert     *certOffer // nil: none
 	password string
+	// defaults are the default key files (Config.defaultKeys) that load,
+	// tried after the agent's keys when no key is configured, as ssh
+	// does. An encrypted one without a passphrase serves only through
+	// the agent's copy.
+	defaults []*keyOffer
 	socket   string // ssh-agent socket; "" when not used
 	required bool   // agent = true: an unreachable agent is an error
 	identity string
@@ -202,8 +208,29 @@ func planAuth(cfg Config) (*authPlan, error) {
 				p.cert.source, keyDescription(p.cert.cert.Key), p.key.source, keyDescription(p.key.pub))
 		}
 	}
-	if p.key == nil && p.cert == nil && p.password == "" && p.socket == "" {
-		return nil, errors.New("ssh: no authentication method: set private_key, private_key_file or password, or run an ssh-agent (SSH_AUTH_SOCK)")
+	if p.key == nil && p.cert == nil {
+		for _, f := range cfg.defaultKeys {
+			kc := cfg
+			kc.PrivateKeyFile = f
+			k, err := loadKey(kc)
+			switch {
+			case err != nil:
+				p.notes = append(p.notes, fmt.Sprintf("%s not used: %s", f, strings.TrimPrefix(err.Error(), "ssh: ")))
+			case k.signer == nil && p.socket == "":
+				p.notes = append(p.notes, fmt.Sprintf("%s not used: it is encrypted; set private_key_file and private_key_passphrase, "+
+					"or load it into ssh-agent", f))
+			default:
+				p.defaults = append(p.defaults, k)
+			}
+		}
+	}
+	if p.key == nil && p.cert == nil && p.password == "" && p.socket == "" && len(p.defaults) == 0 {
+		msg := "ssh: no authentication method: set private_key, private_key_file or password, run an ssh-agent (SSH_AUTH_SOCK), " +
+			"or keep a key in ~/.ssh (id_ed25519, id_ecdsa or id_rsa)"
+		if len(p.notes) > 0 {
+			msg += " (" + strings.Join(p.notes, "; ") + ")"
+		}
+		return nil, errors.New(msg)
 	}
 	if p.key != nil && p.key.signer == nil && p.socket == "" {
 		return nil, p.key.encrypted
@@ -309,6 +336,11 @@ func (p *authPlan) open() (*authSession, error) {
 	if keySigner != nil && keySigner == p.key.signer {
 		add(offer{keySigner, keyDesc})
 	}
+	for _, k := range p.defaults { // encrypted ones were offered by the agent, if it holds them
+		if k.signer != nil {
+			add(offer{k.signer, fmt.Sprintf("%s (%s)", k.source, keyDescription(k.pub))})
+		}
+	}
 
 	if len(offers) > 0 {
 		signers := make([]ssh.Signer, len(offers))
@@ -353,9 +385,12 @@ func (p *authPlan) open() (*authSession, error) {
 // agentSigners connects to the agent and returns its keys in its order,
 // or only the one identity names.
 func agentSigners(socket, identity string) (net.Conn, []offer, error) {
-	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	conn, err := dialAgent(ctx, socket)
+	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("ssh: cannot reach ssh-agent at %s (SSH_AUTH_SOCK): %v: start it, or set agent = false", socket, err)
+		return nil, nil, fmt.Errorf("ssh: cannot reach ssh-agent at %s: %v: start it (and set SSH_AUTH_SOCK to it, unless it is Windows' "+
+			"OpenSSH agent service), or set agent = false", socket, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	client := agent.NewClient(conn)

@@ -87,7 +87,17 @@ type Config struct {
 	// Bastion, when set, is the jump host the connection goes through
 	// (as ssh -J). A bastion may have its own Bastion: multi-hop.
 	Bastion *Config
+
+	// defaultKeys are the key files OpenSSH's ssh tries when none is
+	// configured (~/.ssh/id_rsa, id_ecdsa, id_ed25519; on Windows ~ is
+	// %USERPROFILE%), those that exist: set by withDefaults.
+	defaultKeys []string
 }
+
+// defaultKeyNames are the files in ~/.ssh tried when no private key is
+// configured, in OpenSSH's order (ssh_config(5), IdentityFile). Security
+// key (-sk) types are left out: x/crypto/ssh cannot sign with them.
+var defaultKeyNames = [...]string{"id_rsa", "id_ecdsa", "id_ed25519"}
 
 // AgentMode says whether to use ssh-agent.
 type AgentMode int
@@ -172,6 +182,9 @@ func (c Config) hopDefaults() (Config, error) {
 		if c.AgentSocket == "" {
 			c.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 		}
+		if c.AgentSocket == "" {
+			c.AgentSocket = defaultAgentSocket()
+		}
 		if c.AgentSocket == "" && c.Agent == AgentOn {
 			return c, errors.New("ssh: agent = true but SSH_AUTH_SOCK is not set: start ssh-agent (eval $(ssh-agent); ssh-add KEY) in the environment Terraform runs in, or set agent = false")
 		}
@@ -192,6 +205,19 @@ func (c Config) hopDefaults() (Config, error) {
 			return c, fmt.Errorf("ssh: private_key_file %s: %w", c.PrivateKeyFile, err)
 		}
 		c.PrivateKeyFile = p
+	}
+	c.defaultKeys = nil
+	if c.PrivateKey == "" && c.PrivateKeyFile == "" && c.Certificate == "" {
+		// Without a home directory there are no default keys; the other
+		// methods may still serve, and planAuth says when none does.
+		if home, err := os.UserHomeDir(); err == nil {
+			for _, n := range defaultKeyNames {
+				p := filepath.Join(home, ".ssh", n)
+				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+					c.defaultKeys = append(c.defaultKeys, p)
+				}
+			}
+		}
 	}
 	if c.Certificate != "" && !isCertContent(c.Certificate) {
 		p, err := expandHome(strings.TrimSpace(c.Certificate))
@@ -236,6 +262,7 @@ func (c Config) poolKey() string {
 			strconv.Itoa(int(c.Agent)), c.AgentSocket, c.AgentIdentity,
 			c.HostKey, c.KnownHostsFile, strconv.FormatBool(c.InsecureIgnoreHostKey),
 			c.KeepaliveInterval.String(), strconv.Itoa(c.KeepaliveCountMax),
+			strings.Join(c.defaultKeys, "\x00"),
 		} {
 			// Length-prefixed, so that no two field lists collide.
 			fmt.Fprintf(h, "%d:%s;", len(f), f)
@@ -261,10 +288,12 @@ func currentUser() (string, error) {
 	return "", fmt.Errorf("ssh: user is empty and the current user is unknown (%v): set user", err)
 }
 
-// expandHome expands "~" and "~/..." like a shell. "~user" is not
+// expandHome expands "~" and "~/..." like a shell, and on Windows
+// "~\..." too (os.IsPathSeparator); the home directory is
+// os.UserHomeDir's: $HOME, or %USERPROFILE% on Windows. "~user" is not
 // supported: it is rare in configuration and ambiguous across machines.
 func expandHome(p string) (string, error) {
-	if p != "~" && !strings.HasPrefix(p, "~/") {
+	if p != "~" && (len(p) < 2 || p[0] != '~' || !os.IsPathSeparator(p[1])) {
 		return p, nil
 	}
 	home, err := os.UserHomeDir()

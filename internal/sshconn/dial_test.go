@@ -247,13 +247,15 @@ func TestDialWrongUser(t *testing.T) {
 
 func TestDialNoKey(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv("HOME", t.TempDir()) // no default keys
 	cfg := Config{Host: "127.0.0.1", InsecureIgnoreHostKey: true}
 	c, err := Dial(context.Background(), cfg)
 	if err == nil {
 		c.Close()
 		t.Fatal("Dial succeeded without a key")
 	}
-	if err.Error() != "ssh: no authentication method: set private_key, private_key_file or password, or run an ssh-agent (SSH_AUTH_SOCK)" {
+	if err.Error() != "ssh: no authentication method: set private_key, private_key_file or password, run an ssh-agent (SSH_AUTH_SOCK), "+
+		"or keep a key in ~/.ssh (id_ed25519, id_ecdsa or id_rsa)" {
 		t.Errorf("err = %v", err)
 	}
 }
