@@ -50,7 +50,7 @@ func loadKey(cfg Config) (*keyOffer, error) {
 		}
 		pemBytes, source = b, "private_key_file "+cfg.PrivateKeyFile
 	default:
-		if cfg.PrivateKeyPassphrase != "" && cfg.Certificate == "" && len(cfg.defaultKeys) == 0 {
+		if cfg.PrivateKeyPassphrase != "" && cfg.Certificate == "" && cfg.defaultKeys[0] == "" {
 			return nil, errors.New("ssh: private_key_passphrase is set but there is no private key: set private_key or private_key_file, or drop the passphrase")
 		}
 		return nil, nil
@@ -210,6 +210,9 @@ func planAuth(cfg Config) (*authPlan, error) {
 	}
 	if p.key == nil && p.cert == nil {
 		for _, f := range cfg.defaultKeys {
+			if f == "" {
+				break
+			}
 			kc := cfg
 			kc.PrivateKeyFile = f
 			k, err := loadKey(kc)

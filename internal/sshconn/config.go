@@ -90,8 +90,9 @@ type Config struct {
 
 	// defaultKeys are the key files OpenSSH's ssh tries when none is
 	// configured (~/.ssh/id_rsa, id_ecdsa, id_ed25519; on Windows ~ is
-	// %USERPROFILE%), those that exist: set by withDefaults.
-	defaultKeys []string
+	// %USERPROFILE%), those that exist, then empty strings: set by
+	// withDefaults. An array, so that a Config stays comparable.
+	defaultKeys [len(defaultKeyNames)]string
 }
 
 // defaultKeyNames are the files in ~/.ssh tried when no private key is
@@ -206,15 +207,17 @@ func (c Config) hopDefaults() (Config, error) {
 		}
 		c.PrivateKeyFile = p
 	}
-	c.defaultKeys = nil
+	c.defaultKeys = [len(defaultKeyNames)]string{}
 	if c.PrivateKey == "" && c.PrivateKeyFile == "" && c.Certificate == "" {
 		// Without a home directory there are no default keys; the other
 		// methods may still serve, and planAuth says when none does.
 		if home, err := os.UserHomeDir(); err == nil {
+			i := 0
 			for _, n := range defaultKeyNames {
 				p := filepath.Join(home, ".ssh", n)
 				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-					c.defaultKeys = append(c.defaultKeys, p)
+					c.defaultKeys[i] = p
+					i++
 				}
 			}
 		}
@@ -262,7 +265,7 @@ func (c Config) poolKey() string {
 			strconv.Itoa(int(c.Agent)), c.AgentSocket, c.AgentIdentity,
 			c.HostKey, c.KnownHostsFile, strconv.FormatBool(c.InsecureIgnoreHostKey),
 			c.KeepaliveInterval.String(), strconv.Itoa(c.KeepaliveCountMax),
-			strings.Join(c.defaultKeys, "\x00"),
+			strings.Join(c.defaultKeys[:], "\x00"),
 		} {
 			// Length-prefixed, so that no two field lists collide.
 			fmt.Fprintf(h, "%d:%s;", len(f), f)

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -127,8 +126,8 @@ func TestDefaultKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "id_rsa"), filepath.Join(dir, "id_ed25519")}
-	if !reflect.DeepEqual(c.defaultKeys, want) {
+	want := [len(defaultKeyNames)]string{filepath.Join(dir, "id_rsa"), filepath.Join(dir, "id_ed25519")}
+	if c.defaultKeys != want {
 		t.Fatalf("defaultKeys = %q, want %q", c.defaultKeys, want)
 	}
 	p, err := planAuth(c)
@@ -150,7 +149,7 @@ func TestDefaultKeys(t *testing.T) {
 	writeKey(t, other, "ecdsa", "")
 	kc := base
 	kc.PrivateKeyFile = other
-	if c, err := kc.withDefaults(); err != nil || c.defaultKeys != nil {
+	if c, err := kc.withDefaults(); err != nil || c.defaultKeys[0] != "" {
 		t.Errorf("with private_key_file: defaultKeys = %q, %v; want none", c.defaultKeys, err)
 	}
 
