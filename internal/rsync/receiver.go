@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,11 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 		return nil, err
 	}
 	if err := applyChmod(entries, opts.Chmod); err != nil {
+		return nil, err
+	}
+	// The whole list is checked before anything is written: a name this
+	// machine cannot hold fails the sync with nothing half-written.
+	if err := checkLocalNames(entries); err != nil {
 		return nil, err
 	}
 	if ioErr != 0 {
@@ -178,8 +184,10 @@ func (r *receiver) prepareDest(localDest string) error {
 		}
 	}
 	r.dest.root = strings.TrimSuffix(localDest, "/")
-	if r.dest.root == "" {
-		r.dest.root = "/"
+	if r.dest.root == "" || r.dest.root == filepath.VolumeName(r.dest.root) {
+		// "/" stays the root; on Windows "C:/" stays the drive's root,
+		// not "C:", the drive's current directory.
+		r.dest.root += "/"
 	}
 	fi, err := os.Lstat(r.dest.root)
 	switch {
