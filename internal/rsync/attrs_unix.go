@@ -26,3 +26,6 @@ func setTimes(path string, e *flist.Entry) error {
 	}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, path, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }
+
+// createSymlink makes a symlink at path to target.
+func createSymlink(target, path string) error { return os.Symlink(target, path) }

@@ -3,8 +3,12 @@
 package rsync
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"time"
+
+	"golang.org/x/sys/windows"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
@@ -21,4 +25,17 @@ func setTimes(path string, e *flist.Entry) error {
 	}
 	t := time.Unix(e.ModTime, int64(e.ModNsec))
 	return os.Chtimes(path, t, t)
+}
+
+// createSymlink makes a symlink at path to target ("/" separators, which
+// os.Symlink turns into "\"). Windows lets only administrators create
+// symlinks, or everyone in Developer Mode; without either the error says
+// so.
+func createSymlink(target, path string) error {
+	err := os.Symlink(target, path)
+	if errors.Is(err, windows.ERROR_PRIVILEGE_NOT_HELD) {
+		return fmt.Errorf("%w: Windows creates symlinks only in Developer Mode (Settings > System > For developers) "+
+			"or for an administrator; turn it on, run Terraform elevated, or exclude the link", err)
+	}
+	return err
 }

@@ -322,7 +322,7 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 		return nil
 	case e.IsSymlink():
 		if exists && fi.Mode()&fs.ModeSymlink != 0 {
-			if target, err := os.Readlink(path); err == nil && target == e.LinkTarget {
+			if target, err := flist.ReadLink(path); err == nil && target == e.LinkTarget {
 				return nil
 			}
 		}
@@ -339,7 +339,7 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 		if r.opts.DryRun {
 			return nil
 		}
-		if err := os.Symlink(e.LinkTarget, path); err != nil {
+		if err := createSymlink(e.LinkTarget, path); err != nil {
 			return fmt.Errorf("create symlink %s: %w", path, err)
 		}
 		return setAttrs(path, e, r.uid(e), r.gid(e), r.chown)

@@ -69,3 +69,7 @@ func ignoringEINTR(call func() error) error {
 		}
 	}
 }
+
+// ReadLink reads a symlink's target as the file list carries it: as the
+// system gives it.
+func ReadLink(path string) (string, error) { return os.Readlink(path) }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // lstat reads path's metadata without following a final symlink.
@@ -80,4 +81,17 @@ func fromFileInfo(fi fs.FileInfo, st *fileStat) {
 	// set it explicitly.
 	st.uid, st.gid = 0, 0
 	st.rdevMajor, st.rdevMinor = 0, 0
+}
+
+// ReadLink reads a symlink's target as the file list carries it: with
+// "/" separators, since os.Readlink on Windows gives "\" ones and a Unix
+// receiver would take `..\lib` for a single odd name. A relative target
+// then means on the server what it means here; an absolute one (C:/...)
+// is sent as it is and dangles there.
+func ReadLink(path string) (string, error) {
+	t, err := os.Readlink(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(t, `\`, "/"), nil
 }

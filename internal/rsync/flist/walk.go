@@ -276,7 +276,7 @@ func repack(ents []Entry) []Entry {
 // readLink sets a symlink entry's target, read from local; its size is
 // the target's length, as lstat reports on Linux.
 func readLink(ent *Entry, local string) error {
-	target, err := os.Readlink(local)
+	target, err := ReadLink(local)
 	if err != nil {
 		return fmt.Errorf("readlink %s: %w", local, err)
 	}
