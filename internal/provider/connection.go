@@ -129,7 +129,8 @@ func authAttrs(scope string) []connAttr {
 		{name: "password", kind: kindString, sensitive: true,
 			desc: "Password, tried after public keys (with the `keyboard-interactive` and `password` methods). Prefer keys." + scope},
 		{name: "agent", kind: kindBool,
-			desc: "Use the ssh-agent at `SSH_AUTH_SOCK`. Defaults to `true` when `SSH_AUTH_SOCK` is set. Agent keys are offered " +
+			desc: "Use the ssh-agent at `SSH_AUTH_SOCK` (on Windows, when it is not set, Windows' OpenSSH agent service at " +
+				"`\\\\.\\pipe\\openssh-ssh-agent`). Defaults to `true` when there is one. Agent keys are offered " +
 				"in OpenSSH's order: certificates first, then agent keys, then a configured key the agent lacks." + scope},
 		{name: "agent_identity", kind: kindString,
 			desc: "Offer only this ssh-agent key: its comment, or its fingerprint (`SHA256:...`, as `ssh-add -l` prints). Use it when " +

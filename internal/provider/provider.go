@@ -151,8 +151,9 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				},
 			},
 			"private_key_file": schema.StringAttribute{
-				MarkdownDescription: "Path of a PEM or OpenSSH private key file to authenticate with (a leading `~` is expanded). " +
-					"Conflicts with `private_key`.",
+				MarkdownDescription: "Path of a PEM or OpenSSH private key file to authenticate with (a leading `~` is expanded; " +
+					"on Windows `~` is `%USERPROFILE%`). Conflicts with `private_key`. When no key is configured, `~/.ssh/id_rsa`, " +
+					"`~/.ssh/id_ecdsa` and `~/.ssh/id_ed25519` are tried when they exist, after the agent's keys, as `ssh` does.",
 				Optional: true,
 			},
 			"host_key": schema.StringAttribute{
@@ -166,7 +167,7 @@ func (p *rsyncProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"known_hosts_file": schema.StringAttribute{
 				MarkdownDescription: "OpenSSH `known_hosts` file to verify host keys against. " +
-					"Defaults to `~/.ssh/known_hosts`. An unknown or changed host key is refused. " +
+					"Defaults to `~/.ssh/known_hosts` (`%USERPROFILE%\\.ssh\\known_hosts` on Windows). An unknown or changed host key is refused. " +
 					"`@cert-authority` lines (host certificates) and `@revoked` lines are honoured; a pattern " +
 					"without `[host]:port` matches port 22 only.",
 				Optional: true,
