@@ -685,7 +685,7 @@ func TestAccDirectory_singleFile(t *testing.T) {
 				Check: func(*terraform.State) error {
 					b, err := os.ReadFile(filepath.Join(dst, "index.html"))
 					if err != nil || string(b) != "<h1>hello</h1>\n" {
-						return fmt.Errorf("copied file: %q, %v", b, err)
+						return fmt.Errorf("copied file: %q, %w", b, err)
 					}
 					return nil
 				},

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -136,7 +137,8 @@ func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf stri
 	start := time.Now()
 	err := cmd.Run()
 	res := tfResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start), timedOut: ctx.Err() != nil}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		res.code = ee.ExitCode()
 	} else if err != nil {
 		r.t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)

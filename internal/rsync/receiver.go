@@ -656,7 +656,7 @@ func (r *receiver) receiveFile(ndx int32, e *flist.Entry) (ok bool, err error) {
 		return false, fmt.Errorf("read sum head of %s: %w", e.Name, err)
 	}
 	if err := head.Validate(s.algo.Len(), maxSigBlocks); err != nil {
-		return false, fmt.Errorf("%w: sum head of %s: %v", wire.ErrMalformed, e.Name, err)
+		return false, fmt.Errorf("%w: sum head of %s: %w", wire.ErrMalformed, e.Name, err)
 	}
 	path, err := r.localPath(e)
 	if err != nil {

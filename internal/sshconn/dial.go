@@ -145,7 +145,7 @@ func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, fmt.Errorf("ssh: %s: waiting to retry after %v: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
+			return nil, nil, fmt.Errorf("ssh: %s: waiting to retry after %w: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 5*time.Second)

@@ -55,7 +55,7 @@ func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
 	}
 	pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey))
 	if err != nil {
-		return nil, fmt.Errorf("ssh: host_key %q is not a public key in authorized_keys format (%v): use a line like the server's /etc/ssh/ssh_host_ed25519_key.pub, \"ssh-ed25519 AAAA...\"", abbreviate(hostKey), err)
+		return nil, fmt.Errorf("ssh: host_key %q is not a public key in authorized_keys format (%w): use a line like the server's /etc/ssh/ssh_host_ed25519_key.pub, \"ssh-ed25519 AAAA...\"", abbreviate(hostKey), err)
 	}
 	want := pinned.Marshal()
 	algos := algorithmsFor(pinned.Type())
@@ -79,7 +79,7 @@ func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
 func pinnedCAPolicy(caLine string) (*hostKeyPolicy, error) {
 	ca, _, _, _, err := ssh.ParseAuthorizedKey([]byte(caLine))
 	if err != nil {
-		return nil, fmt.Errorf("ssh: host_key \"@cert-authority %s\" does not hold a public key in authorized_keys format (%v): write \"@cert-authority ssh-ed25519 AAAA...\" with the CA's public key", abbreviate(caLine), err)
+		return nil, fmt.Errorf("ssh: host_key \"@cert-authority %s\" does not hold a public key in authorized_keys format (%w): write \"@cert-authority ssh-ed25519 AAAA...\" with the CA's public key", abbreviate(caLine), err)
 	}
 	want := ca.Marshal()
 	checker := &ssh.CertChecker{

@@ -152,7 +152,7 @@ func TestPool50Concurrent(t *testing.T) {
 			code, err := proc.Wait()
 			n, convErr := strconv.Atoi(strings.TrimSpace(string(out)))
 			if err != nil || code != 0 || convErr != nil {
-				errs <- fmt.Errorf("command: %q, exit %d, %v", out, code, err)
+				errs <- fmt.Errorf("command: %q, exit %d, %w", out, code, err)
 				return
 			}
 			for {
@@ -193,7 +193,7 @@ func TestPoolLearnsLowerMaxSessions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if out, err := run(context.Background(), tr, "sleep 0.2; echo ok"); err != nil || out != "ok\n" {
-				errs <- fmt.Errorf("%q, %v", out, err)
+				errs <- fmt.Errorf("%q, %w", out, err)
 			}
 		}()
 	}

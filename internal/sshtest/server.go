@@ -183,7 +183,7 @@ func currentUser() (string, error) {
 	if name := os.Getenv("USER"); name != "" {
 		return name, nil
 	}
-	return "", fmt.Errorf("sshtest: cannot determine the current user name (user.Current: %v; $USER unset)", err)
+	return "", fmt.Errorf("sshtest: cannot determine the current user name (user.Current: %w; $USER unset)", err)
 }
 
 func (s *Server) writeKeys(o *options) error {
@@ -369,11 +369,11 @@ func (s *Server) waitReady(pidPath string, timeout time.Duration) error {
 	for {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("sshd exited: %v", s.waitErr)
+			return fmt.Errorf("sshd exited: %w", s.waitErr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", timeout, lastErr)
+			return fmt.Errorf("not ready after %v: %w", timeout, lastErr)
 		}
 		if pid, err := os.ReadFile(pidPath); err != nil || strings.TrimSpace(string(pid)) != want {
 			lastErr = errors.New("sshd has not written its pid file (not bound yet)")
@@ -436,7 +436,7 @@ func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		select {
 		case <-s.exited:
-			s.stopErr = fmt.Errorf("sshtest: sshd on %s exited before Stop: %v\n--- sshd log ---\n%s", s.Addr(), s.waitErr, s.Log())
+			s.stopErr = fmt.Errorf("sshtest: sshd on %s exited before Stop: %w\n--- sshd log ---\n%s", s.Addr(), s.waitErr, s.Log())
 			return
 		default:
 		}

@@ -268,7 +268,7 @@ func (p *pump) close() {
 }
 
 func decoderErr(err error) error {
-	if err == nil || err == io.EOF {
+	if err == nil || errors.Is(err, io.EOF) {
 		err = errDecoderStopped
 	}
 	return fmt.Errorf("decompress: %w", err)

@@ -320,11 +320,11 @@ func TestReaderStickyError(t *testing.T) {
 	if got := r.Vstring(100); got != "" {
 		t.Errorf("Vstring after an error = %q, want empty", got)
 	}
-	if r.Err() != first {
+	if r.Err() != first { //nolint:errorlint // the sticky error must be the same value, not one that wraps it
 		t.Errorf("err changed from %v to %v", first, r.Err())
 	}
 	r.Failf("later %d", 1)
-	if r.Err() != first {
+	if r.Err() != first { //nolint:errorlint // as above
 		t.Errorf("Failf replaced the first error: %v", r.Err())
 	}
 }
