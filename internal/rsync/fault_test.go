@@ -82,7 +82,7 @@ func (r *cutReader) Read(p []byte) (int, error) {
 func snapshotFiles(t *testing.T, root string) map[string][]byte {
 	t.Helper()
 	m := map[string][]byte{}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			b, _ := os.ReadFile(p)
 			rel, _ := filepath.Rel(root, p)
@@ -90,6 +90,9 @@ func snapshotFiles(t *testing.T, root string) map[string][]byte {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return m
 }
 
@@ -124,7 +127,9 @@ func TestFaultCutMidTransfer(t *testing.T) {
 			ctx := context.Background()
 			src := filepath.Join(t.TempDir(), "src")
 			dst := filepath.Join(t.TempDir(), "dst")
-			os.Mkdir(src, 0o755)
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			testtree.Write(t, src, testtree.Rich())
 			run := func(tr Transport) (*Result, error) {
 				opts := Options{Delete: true, Logger: testLogger(t)}

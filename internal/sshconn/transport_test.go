@@ -28,8 +28,8 @@ type output struct {
 func collect(p rsync.Process) *output {
 	o := &output{done: make(chan struct{})}
 	errDone := make(chan struct{})
-	go func() { io.Copy(&o.stderr, p.Stderr()); close(errDone) }()
-	go func() { io.Copy(&o.stdout, p.Stdout()); <-errDone; close(o.done) }()
+	go func() { _, _ = io.Copy(&o.stderr, p.Stderr()); close(errDone) }()
+	go func() { _, _ = io.Copy(&o.stdout, p.Stdout()); <-errDone; close(o.done) }()
 	return o
 }
 
@@ -151,7 +151,11 @@ func TestTransportMaxSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Kill()
+	defer func() {
+		if err := first.Kill(); err != nil {
+			t.Error(err)
+		}
+	}()
 	_, err = tr.Start(context.Background(), "true")
 	if err == nil || !strings.Contains(err.Error(), "MaxSessions") {
 		t.Fatalf("second session: err = %v, want a MaxSessions hint", err)
@@ -173,7 +177,7 @@ func startSleeper(t *testing.T, ctx context.Context, tr rsync.Transport, command
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, p.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, p.Stderr()) }()
 	var line []byte
 	buf := make([]byte, 1)
 	for {
@@ -308,7 +312,7 @@ func TestTransportCancelAfterExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Stdin().Close()
-	go io.Copy(io.Discard, p.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, p.Stderr()) }()
 	// Wait for the exit before reading stdout: the output must survive
 	// it. (A fixed sleep was too short on a loaded machine: the login
 	// shell can take longer than that to start.)
@@ -368,7 +372,9 @@ func TestTransportKillAfterExit(t *testing.T) {
 	if err != nil || code != 5 {
 		t.Fatalf("Wait: %d, %v", code, err)
 	}
-	p.Kill()
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	if code, err := p.Wait(); err != nil || code != 5 {
 		t.Errorf("Wait after a late Kill: %d, %v; want 5", code, err)
 	}

@@ -259,7 +259,7 @@ func (p *pump) close() {
 				select {
 				case <-p.out:
 				case <-p.starved:
-				case <-p.done:
+				case <-p.done: //nolint:errcheck // closing: the decoder's outcome no longer matters
 					return
 				}
 			}
