@@ -180,7 +180,7 @@ func (r *receiver) prepareDest(localDest string) error {
 	if len(r.entries) == 1 && !r.entries[0].IsDir() && !strings.HasSuffix(localDest, "/") {
 		if fi, err := os.Stat(localDest); err != nil || !fi.IsDir() {
 			r.single = localDest
-			return nil
+			return nil //nolint:nilerr // a destination that is not there (yet) is written as the file itself
 		}
 	}
 	r.dest.root = strings.TrimSuffix(localDest, "/")

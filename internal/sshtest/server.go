@@ -355,7 +355,7 @@ func freePort() (int, error) {
 		return 0, fmt.Errorf("sshtest: find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return l.Addr().(*net.TCPAddr).Port, nil //nolint:forcetypeassert // a "tcp" listener's address is a *net.TCPAddr
 }
 
 // waitReady returns when our sshd has bound the port and answers with an
