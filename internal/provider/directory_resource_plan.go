@@ -293,9 +293,9 @@ func (f filterSet) engineFilters() (include, exclude []string) {
 func (f filterSet) key() string {
 	var b strings.Builder
 	for _, l := range [][]string{f.Include, f.Exclude} {
-		b.WriteString(fmt.Sprintf("%d", len(l)))
+		fmt.Fprintf(&b, "%d", len(l))
 		for _, p := range l {
-			b.WriteString(fmt.Sprintf(":%d:%s", len(p), p))
+			fmt.Fprintf(&b, ":%d:%s", len(p), p)
 		}
 		b.WriteByte('|')
 	}

@@ -108,7 +108,7 @@ func checkOldOrNew(t *testing.T, dst string, old, new map[string][]byte) {
 		}
 		o, hasOld := old[rel]
 		n, hasNew := new[rel]
-		if !(hasOld && bytes.Equal(b, o)) && !(hasNew && bytes.Equal(b, n)) {
+		if (!hasOld || !bytes.Equal(b, o)) && (!hasNew || !bytes.Equal(b, n)) {
 			t.Errorf("%s is neither its old nor its new version (%d bytes)", rel, len(b))
 		}
 	}

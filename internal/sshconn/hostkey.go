@@ -150,7 +150,7 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 	plainWant := func(want []knownhosts.KnownKey) []knownhosts.KnownKey {
 		var out []knownhosts.KnownKey
 		for _, k := range want {
-			if !(k.Filename == file && caLines[k.Line]) {
+			if k.Filename != file || !caLines[k.Line] {
 				out = append(out, k)
 			}
 		}

@@ -365,7 +365,7 @@ func freePort() (int, error) {
 func (s *Server) waitReady(pidPath string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	want := strconv.Itoa(s.cmd.Process.Pid)
-	var lastErr error = errors.New("no pid file yet")
+	lastErr := errors.New("no pid file yet")
 	for {
 		select {
 		case <-s.exited:

@@ -289,7 +289,7 @@ func TestMatchApplyRoundTrip(t *testing.T) {
 
 // TestMatchPrefersNextBlock: with identical blocks in the basis the
 // matcher picks the block after the previous match (match.c want_i), so
-// an unchanged repetitive file is sent as blocks 0, 1, 2, …
+// an unchanged repetitive file is sent as blocks 0, 1, 2, ….
 func TestMatchPrefersNextBlock(t *testing.T) {
 	basis := bytes.Repeat([]byte("0123456789"), 700) // 10 identical 700-byte blocks
 	head := NewSumHead(int64(len(basis)), 16, false)
