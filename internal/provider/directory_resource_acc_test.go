@@ -492,10 +492,10 @@ func TestAccDirectory_maxDelete(t *testing.T) {
 	src := smallTree(t)
 	dst := t.TempDir()
 	extra := []string{filepath.Join(dst, "a.old"), filepath.Join(dst, "b.old")}
-	cfg := func(drift string, max int) string {
+	cfg := func(drift string, maxDelete int) string {
 		return providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)),
-			"delete": "true", "max_delete": fmt.Sprint(max), "drift_detection": hclString(drift),
+			"delete": "true", "max_delete": fmt.Sprint(maxDelete), "drift_detection": hclString(drift),
 		})
 	}
 

@@ -98,7 +98,7 @@ func snapshotFiles(t *testing.T, root string) map[string][]byte {
 
 // checkOldOrNew: every file in dst is byte-identical to its old or its
 // new version, and no temporary file is left.
-func checkOldOrNew(t *testing.T, dst string, old, new map[string][]byte) {
+func checkOldOrNew(t *testing.T, dst string, old, updated map[string][]byte) {
 	t.Helper()
 	for rel, b := range snapshotFiles(t, dst) {
 		base := filepath.Base(rel)
@@ -107,7 +107,7 @@ func checkOldOrNew(t *testing.T, dst string, old, new map[string][]byte) {
 			continue
 		}
 		o, hasOld := old[rel]
-		n, hasNew := new[rel]
+		n, hasNew := updated[rel]
 		if (!hasOld || !bytes.Equal(b, o)) && (!hasNew || !bytes.Equal(b, n)) {
 			t.Errorf("%s is neither its old nor its new version (%d bytes)", rel, len(b))
 		}

@@ -205,11 +205,11 @@ func TestInteropDryRunMatchesRealRun(t *testing.T) {
 			if planned.Stats.LiteralBytes != 0 {
 				t.Errorf("the dry run sent %d bytes of file data", planned.Stats.LiteralBytes)
 			}
-			real, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts)
+			actual, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, got := changeSet(real.Changes), changeSet(planned.Changes)
+			want, got := changeSet(actual.Changes), changeSet(planned.Changes)
 			if fmt.Sprint(want) != fmt.Sprint(got) {
 				t.Errorf("dry run planned\n  %v\nreal run did\n  %v", got, want)
 			}
