@@ -148,13 +148,12 @@ func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf stri
 
 // apply runs terraform apply -auto-approve and fails the test unless it
 // succeeds.
-func (r *faultRig) apply() tfResult {
+func (r *faultRig) apply() {
 	r.t.Helper()
 	res := r.tf.exec(5*time.Minute, "apply", "-input=false", "-auto-approve")
 	if res.code != 0 {
 		r.t.Fatalf("terraform apply exited %d after %v:\n%s", res.code, res.elapsed.Round(time.Millisecond), res.output())
 	}
-	return res
 }
 
 // planEmpty checks that a plan has nothing to do.
