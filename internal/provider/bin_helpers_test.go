@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 func providerBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "rsync-provider-bin-")
+		buildDir, buildErr = os.MkdirTemp("", "rsync-provider-bin-") //nolint:usetesting // outlives the test: all tests of the run share it, TestMain removes it
 		if buildErr != nil {
 			return
 		}
