@@ -117,7 +117,11 @@ func BenchmarkPushEdit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Stop()
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			b.Error(err)
+		}
+	}()
 	proxy, err := StartProxy(ctx, srv.Addr(), Link{})
 	if err != nil {
 		b.Fatal(err)

@@ -45,18 +45,17 @@ type sniffer struct {
 	lists   [][]string // the KEXINIT name-lists, in order
 }
 
-// feed adds bytes seen on the wire; it returns true once the sniffer needs
-// no more.
-func (s *sniffer) feed(p []byte) bool {
+// feed adds bytes seen on the wire; done is true once the sniffer needs no
+// more.
+func (s *sniffer) feed(p []byte) {
 	if s.done {
-		return true
+		return
 	}
 	s.buf = append(s.buf, p...)
 	if s.parse() || len(s.buf) >= maxSniff {
 		s.done = true
 		s.buf = nil
 	}
-	return s.done
 }
 
 // parse tries to read the version line and KEXINIT from buf.

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 func providerBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "rsync-provider-bin-")
+		buildDir, buildErr = os.MkdirTemp("", "rsync-provider-bin-") //nolint:usetesting // outlives the test: all tests of the run share it, TestMain removes it
 		if buildErr != nil {
 			return
 		}
@@ -54,7 +54,7 @@ func providerBinary(t *testing.T) string {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, "terraform-provider-rsync"), ".")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -303,7 +303,11 @@ func TestAccSSH_password(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Stop() })
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	if err := os.WriteFile(filepath.Join(srv.Dir, "authorized_keys"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -870,7 +870,7 @@ func checkSource(source string) error {
 	case strings.HasSuffix(source, "/") && isNotDir(err):
 		return fmt.Errorf("source %s is not a directory, but ends in \"/\"; remove the trailing slash to copy a single file", where)
 	}
-	return fmt.Errorf("source %s cannot be read: %v. Check that it exists and that Terraform may read it", where, err)
+	return fmt.Errorf("source %s cannot be read: %w. Check that it exists and that Terraform may read it", where, err)
 }
 
 func isNotDir(err error) bool {

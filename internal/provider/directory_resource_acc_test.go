@@ -90,9 +90,10 @@ func (e expectDrift) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest
 	}
 }
 
-// hashesEqual checks that destination_hash equals source_hash in state.
-func hashesEqual(addr string) statecheck.StateCheck {
-	return statecheck.CompareValuePairs(addr, tfjsonpath.New("source_hash"), addr, tfjsonpath.New("destination_hash"), compare.ValuesSame())
+// hashesEqual checks that res's destination_hash equals its source_hash in
+// state.
+func hashesEqual() statecheck.StateCheck {
+	return statecheck.CompareValuePairs(res, tfjsonpath.New("source_hash"), res, tfjsonpath.New("destination_hash"), compare.ValuesSame())
 }
 
 var xxh128Hash = knownvalue.StringRegexp(regexp.MustCompile(`^xxh128:[0-9a-f]{32}$`))
@@ -175,7 +176,7 @@ func TestAccDirectory_localEditPlansUpdate(t *testing.T) {
 					plancheck.ExpectUnknownValue(res, tfjsonpath.New("destination_hash")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					hashesEqual(res),
+					hashesEqual(),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("pending"),
 						pendingIs([]string{"index.html", "link", "css/", "css/site.css"}, []string{"."}, nil)),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("last_sync").AtMapKey("files_transferred"), knownvalue.Int64Exact(2)),
@@ -196,7 +197,7 @@ func TestAccDirectory_localEditPlansUpdate(t *testing.T) {
 					plancheck.ExpectUnknownValue(res, tfjsonpath.New("last_sync")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					hashesEqual(res),
+					hashesEqual(),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("last_sync").AtMapKey("files_transferred"), knownvalue.Int64Exact(1)),
 				},
 				Check: checkTreesEqual(src, dst),
@@ -241,7 +242,7 @@ func TestAccDirectory_serverEditIsDrift(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"index.html"}, nil)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, dst),
 			},
 			{
@@ -273,7 +274,7 @@ func TestAccDirectory_deleteRemovesServerAdditions(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return mustNotExist(filepath.Join(dst, "debug.log"))
 				},
@@ -430,7 +431,7 @@ func TestAccDirectory_import(t *testing.T) {
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("last_sync"), knownvalue.Null()),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("source_hash"), xxh128Hash),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, dst),
 			},
 			{
@@ -467,7 +468,7 @@ func TestAccDirectory_importWithSource(t *testing.T) {
 				Config:           config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					hashesEqual(res),
+					hashesEqual(),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("source"), knownvalue.StringExact(src+"/")),
 				},
 			},
@@ -492,10 +493,10 @@ func TestAccDirectory_maxDelete(t *testing.T) {
 	src := smallTree(t)
 	dst := t.TempDir()
 	extra := []string{filepath.Join(dst, "a.old"), filepath.Join(dst, "b.old")}
-	cfg := func(drift string, max int) string {
+	cfg := func(drift string, maxDelete int) string {
 		return providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)),
-			"delete": "true", "max_delete": fmt.Sprint(max), "drift_detection": hclString(drift),
+			"delete": "true", "max_delete": fmt.Sprint(maxDelete), "drift_detection": hclString(drift),
 		})
 	}
 
@@ -589,7 +590,7 @@ func TestAccDirectory_pull(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(remote, local),
 			},
 			{
@@ -602,7 +603,7 @@ func TestAccDirectory_pull(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"css/site.css"}, nil)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(remote, local),
 			},
 			{
@@ -631,7 +632,7 @@ func TestAccDirectory_localToLocal(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, filepath.Join(dst, "src")),
 			},
 			{
@@ -681,11 +682,11 @@ func TestAccDirectory_singleFile(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					b, err := os.ReadFile(filepath.Join(dst, "index.html"))
 					if err != nil || string(b) != "<h1>hello</h1>\n" {
-						return fmt.Errorf("copied file: %q, %v", b, err)
+						return fmt.Errorf("copied file: %q, %w", b, err)
 					}
 					return nil
 				},
@@ -731,7 +732,7 @@ func TestAccDirectory_editKeepingSizeAndTime(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"index.html"}, nil)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, dst),
 			},
 		},

@@ -93,7 +93,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config("D755,Fgo+rX"),
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return modes(dst, map[string]os.FileMode{".": 0o755, "index.html": 0o644, "bin": 0o755, "bin/run.sh": 0o755})
 				},
@@ -113,7 +113,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"index.html"}, nil)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return modes(dst, map[string]os.FileMode{"index.html": 0o644})
 				},
@@ -125,7 +125,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"),
 						pendingIs(nil, []string{".", "index.html", "bin/", "bin/run.sh"}, nil)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return modes(dst, map[string]os.FileMode{".": 0o750, "index.html": 0o640, "bin": 0o750, "bin/run.sh": 0o640})
 				},
@@ -158,7 +158,7 @@ func TestAccDirectory_chmodPull(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return modes(dst, map[string]os.FileMode{"a.txt": 0o644, "d": 0o755, "d/b.txt": 0o644})
 				},
@@ -218,7 +218,7 @@ func TestAccDirectory_ownerGroup(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config("nobody", "nogroup"),
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check: func(*terraform.State) error {
 					return owners(dst, 65534, 65534, ".", "index.html", "css", "css/site.css", "link")
 				},
@@ -292,7 +292,7 @@ func TestAccDirectory_protectStillCopies(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, dst),
 			},
 			{

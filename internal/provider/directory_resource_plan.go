@@ -112,7 +112,7 @@ func deletions(changes []rsync.Change) (n int, first []string) {
 
 // maxDeleteError is the message of a refused sync: it names the attribute,
 // the numbers, some of the paths and what to do.
-func maxDeleteError(n int, max int64, paths []string) string {
+func maxDeleteError(n int, limit int64, paths []string) string {
 	more := ""
 	if n > len(paths) {
 		more = fmt.Sprintf(" and %d more", n-len(paths))
@@ -120,7 +120,7 @@ func maxDeleteError(n int, max int64, paths []string) string {
 	return fmt.Sprintf("This sync would delete %d files or directories from the destination, more than max_delete = %d allows, "+
 		"so nothing was changed. It would delete: %s%s.\n\n"+
 		"If these deletions are intended, raise max_delete (or remove it); otherwise add the paths to the source, "+
-		"to exclude or to protect, or set delete = false.", n, max, strings.Join(paths, ", "), more)
+		"to exclude or to protect, or set delete = false.", n, limit, strings.Join(paths, ", "), more)
 }
 
 func lastSyncValue(s rsync.Stats) types.Object {
@@ -293,9 +293,9 @@ func (f filterSet) engineFilters() (include, exclude []string) {
 func (f filterSet) key() string {
 	var b strings.Builder
 	for _, l := range [][]string{f.Include, f.Exclude} {
-		b.WriteString(fmt.Sprintf("%d", len(l)))
+		fmt.Fprintf(&b, "%d", len(l))
 		for _, p := range l {
-			b.WriteString(fmt.Sprintf(":%d:%s", len(p), p))
+			fmt.Fprintf(&b, ":%d:%s", len(p), p)
 		}
 		b.WriteByte('|')
 	}

@@ -150,7 +150,7 @@ func TestLocalRootKind(t *testing.T) {
 		{filepath.Join(t.TempDir(), "copy"), ""},
 		{"sub/dir", ""},
 	} {
-		if got := localRootKind(tt.p); got != tt.want && !(tt.want == "the directory Terraform runs in, or one above it" && got == "the root directory") {
+		if got := localRootKind(tt.p); got != tt.want && (tt.want != "the directory Terraform runs in, or one above it" || got != "the root directory") {
 			t.Errorf("localRootKind(%q) = %q, want %q", tt.p, got, tt.want)
 		}
 	}

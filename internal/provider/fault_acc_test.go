@@ -164,16 +164,6 @@ func unchanged(t *testing.T, r *faultRig, paths ...string) {
 	}
 }
 
-// noSessionStarted checks that no SSH session was opened by the failed
-// apply: the fault hit the handshake.
-func noSessionStarted(before int) func(t *testing.T, r *faultRig, _ []string) {
-	return func(t *testing.T, r *faultRig, _ []string) {
-		if n := r.sessions(); n != before {
-			t.Errorf("%d SSH sessions started during the faulty apply: the fault came after the handshake", n-before)
-		}
-	}
-}
-
 // TestAccFault: faults injected into an apply between the provider and
 // sshd — connections cut at points of the handshake, the file list, a
 // file's data and the deletions, stalls that the keepalive and the

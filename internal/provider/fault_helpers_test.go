@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -136,7 +137,8 @@ func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf stri
 	start := time.Now()
 	err := cmd.Run()
 	res := tfResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start), timedOut: ctx.Err() != nil}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		res.code = ee.ExitCode()
 	} else if err != nil {
 		r.t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
@@ -146,13 +148,12 @@ func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf stri
 
 // apply runs terraform apply -auto-approve and fails the test unless it
 // succeeds.
-func (r *faultRig) apply() tfResult {
+func (r *faultRig) apply() {
 	r.t.Helper()
 	res := r.tf.exec(5*time.Minute, "apply", "-input=false", "-auto-approve")
 	if res.code != 0 {
 		r.t.Fatalf("terraform apply exited %d after %v:\n%s", res.code, res.elapsed.Round(time.Millisecond), res.output())
 	}
-	return res
 }
 
 // planEmpty checks that a plan has nothing to do.

@@ -82,9 +82,13 @@ func TestListingStorePrunes(t *testing.T) {
 		refs = append(refs, ref)
 		// Distinct times, oldest first.
 		var r listingRef
-		json.Unmarshal(ref, &r)
+		if err := json.Unmarshal(ref, &r); err != nil {
+			t.Fatal(err)
+		}
 		when := time.Now().Add(time.Duration(i-10) * time.Minute)
-		os.Chtimes(filepath.Join(s.dir, r.Token), when, when)
+		if err := os.Chtimes(filepath.Join(s.dir, r.Token), when, when); err != nil {
+			t.Fatal(err)
+		}
 	}
 	other, err := s.save(ctx, "key-2", testListing("b.txt"))
 	if err != nil {
@@ -96,9 +100,13 @@ func TestListingStorePrunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r listingRef
-	json.Unmarshal(stale, &r)
+	if err := json.Unmarshal(stale, &r); err != nil {
+		t.Fatal(err)
+	}
 	old := time.Now().Add(-2 * listingMaxAge)
-	os.Chtimes(filepath.Join(s.dir, r.Token), old, old)
+	if err := os.Chtimes(filepath.Join(s.dir, r.Token), old, old); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.save(ctx, "key-1", testListing("a.txt")); err != nil {
 		t.Fatal(err)
 	}

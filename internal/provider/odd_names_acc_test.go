@@ -55,7 +55,7 @@ func TestAccDirectory_oddNames(t *testing.T) {
 			{
 				Config: config,
 				ConfigStateChecks: []statecheck.StateCheck{
-					hashesEqual(res),
+					hashesEqual(),
 					// rsync's order: files before directories, bytes compared.
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(
 						[]string{q(quoted), q(badUTF8), utf8OK, q(tab), q(newline), q(latin1 + "/"), q(latin1 + "/menu.txt")},
@@ -83,7 +83,7 @@ func TestAccDirectory_oddNames(t *testing.T) {
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{q(badUTF8)}, []string{q("extra\nfile")})),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{hashesEqual(res)},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 				Check:             checkTreesEqual(src, dst),
 			},
 			{

@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 // The outcomes docs/reliability.md reports. Each case's test asserts its
@@ -6,7 +8,8 @@ package provider
 // docs/reliability.md has a row for every case and that the text quoted
 // there matches the same pattern. With RELIABILITY_RECORD=FILE the tests
 // also append what they observed to FILE (one JSON object a line), to
-// write the table from.
+// write the table from. Unix only, like the tests of the cases (they need
+// sshd).
 
 import (
 	"encoding/json"

@@ -82,7 +82,7 @@ func (r *cutReader) Read(p []byte) (int, error) {
 func snapshotFiles(t *testing.T, root string) map[string][]byte {
 	t.Helper()
 	m := map[string][]byte{}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			b, _ := os.ReadFile(p)
 			rel, _ := filepath.Rel(root, p)
@@ -90,12 +90,15 @@ func snapshotFiles(t *testing.T, root string) map[string][]byte {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return m
 }
 
 // checkOldOrNew: every file in dst is byte-identical to its old or its
 // new version, and no temporary file is left.
-func checkOldOrNew(t *testing.T, dst string, old, new map[string][]byte) {
+func checkOldOrNew(t *testing.T, dst string, old, updated map[string][]byte) {
 	t.Helper()
 	for rel, b := range snapshotFiles(t, dst) {
 		base := filepath.Base(rel)
@@ -104,8 +107,8 @@ func checkOldOrNew(t *testing.T, dst string, old, new map[string][]byte) {
 			continue
 		}
 		o, hasOld := old[rel]
-		n, hasNew := new[rel]
-		if !(hasOld && bytes.Equal(b, o)) && !(hasNew && bytes.Equal(b, n)) {
+		n, hasNew := updated[rel]
+		if (!hasOld || !bytes.Equal(b, o)) && (!hasNew || !bytes.Equal(b, n)) {
 			t.Errorf("%s is neither its old nor its new version (%d bytes)", rel, len(b))
 		}
 	}
@@ -124,7 +127,9 @@ func TestFaultCutMidTransfer(t *testing.T) {
 			ctx := context.Background()
 			src := filepath.Join(t.TempDir(), "src")
 			dst := filepath.Join(t.TempDir(), "dst")
-			os.Mkdir(src, 0o755)
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			testtree.Write(t, src, testtree.Rich())
 			run := func(tr Transport) (*Result, error) {
 				opts := Options{Delete: true, Logger: testLogger(t)}

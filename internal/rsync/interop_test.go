@@ -205,11 +205,11 @@ func TestInteropDryRunMatchesRealRun(t *testing.T) {
 			if planned.Stats.LiteralBytes != 0 {
 				t.Errorf("the dry run sent %d bytes of file data", planned.Stats.LiteralBytes)
 			}
-			real, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts)
+			actual, err := Push(ctx, ExecTransport{}, src+"/", dst+"/", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, got := changeSet(real.Changes), changeSet(planned.Changes)
+			want, got := changeSet(actual.Changes), changeSet(planned.Changes)
 			if fmt.Sprint(want) != fmt.Sprint(got) {
 				t.Errorf("dry run planned\n  %v\nreal run did\n  %v", got, want)
 			}
@@ -234,14 +234,18 @@ func TestInteropExcludeSurvivesDelete(t *testing.T) {
 			dst := t.TempDir()
 			for name, body := range map[string]string{"index.html": "hi", "a.tmp": "tmp", "cache/c": "c"} {
 				p := filepath.Join(src, name)
-				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for _, name := range []string{"keep.tmp", "cache/remote-only", "gone.txt"} {
 				p := filepath.Join(dst, name)
-				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(p, []byte("remote"), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -366,14 +370,18 @@ func TestInteropProtect(t *testing.T) {
 				src, dst := t.TempDir(), t.TempDir()
 				for name, body := range map[string]string{"index.html": "new", "uploads/keep-me.jpg": "from source"} {
 					p := filepath.Join(src, name)
-					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
 					if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
 				for _, name := range []string{"uploads/user.jpg", "stale.html"} {
 					p := filepath.Join(dst, name)
-					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
 					if err := os.WriteFile(p, []byte("remote"), 0o644); err != nil {
 						t.Fatal(err)
 					}

@@ -59,13 +59,16 @@ func TestDeleteSparesProtectedInsideDeletedDir(t *testing.T) {
 		}
 		files := func(root string) []string {
 			var left []string
-			filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 				if err == nil && p != root {
 					rel, _ := filepath.Rel(root, p)
 					left = append(left, rel)
 				}
 				return nil
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			sort.Strings(left)
 			return left
 		}

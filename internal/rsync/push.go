@@ -342,7 +342,7 @@ func (s *session) readSignature(ndx int32) (*delta.Signature, error) {
 		return nil, fmt.Errorf("read sum head of file %d: %w", ndx, err)
 	}
 	if err := h.Validate(s.algo.Len(), maxSigBlocks); err != nil {
-		return nil, fmt.Errorf("%w: sum head of file %d: %v", wire.ErrMalformed, ndx, err)
+		return nil, fmt.Errorf("%w: sum head of file %d: %w", wire.ErrMalformed, ndx, err)
 	}
 	sig := &delta.Signature{Head: h, Sum1: make([]uint32, h.Count), Sum2: make([]byte, int(h.Count)*int(h.S2Len))}
 	for i := int32(0); i < h.Count; i++ {

@@ -180,7 +180,7 @@ func (r *receiver) prepareDest(localDest string) error {
 	if len(r.entries) == 1 && !r.entries[0].IsDir() && !strings.HasSuffix(localDest, "/") {
 		if fi, err := os.Stat(localDest); err != nil || !fi.IsDir() {
 			r.single = localDest
-			return nil
+			return nil //nolint:nilerr // a destination that is not there (yet) is written as the file itself
 		}
 	}
 	r.dest.root = strings.TrimSuffix(localDest, "/")
@@ -626,7 +626,7 @@ func (r *receiver) receiveFiles() error {
 		if !r.requested[ndx].Load() || !e.IsRegular() {
 			return fmt.Errorf("%w: the sender sent data for %q, which we did not ask for", wire.ErrMalformed, e.Name)
 		}
-		ok, err := r.receiveFile(ndx, e)
+		ok, err := r.receiveFile(e)
 		if err != nil {
 			return err
 		}
@@ -649,14 +649,14 @@ func (r *receiver) receiveFiles() error {
 // the whole-file checksum matches, renames it into place
 // (receiver.c:receive_data, finish_transfer). ok is false on a checksum
 // mismatch (the caller asks again).
-func (r *receiver) receiveFile(ndx int32, e *flist.Entry) (ok bool, err error) {
+func (r *receiver) receiveFile(e *flist.Entry) (ok bool, err error) {
 	s := r.s
 	head := delta.SumHead{Count: s.r.Int32(), BlockLen: s.r.Int32(), S2Len: s.r.Int32(), Remainder: s.r.Int32()}
 	if err := s.r.Err(); err != nil {
 		return false, fmt.Errorf("read sum head of %s: %w", e.Name, err)
 	}
 	if err := head.Validate(s.algo.Len(), maxSigBlocks); err != nil {
-		return false, fmt.Errorf("%w: sum head of %s: %v", wire.ErrMalformed, e.Name, err)
+		return false, fmt.Errorf("%w: sum head of %s: %w", wire.ErrMalformed, e.Name, err)
 	}
 	path, err := r.localPath(e)
 	if err != nil {

@@ -468,7 +468,7 @@ type tailBuffer struct {
 	max int
 }
 
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+func newTailBuffer(limit int) *tailBuffer { return &tailBuffer{max: limit} }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()

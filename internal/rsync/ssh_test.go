@@ -93,11 +93,17 @@ func BenchmarkPullEdit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Stop()
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			b.Error(err)
+		}
+	}()
 	tr := sshTransport(b, srv)
 	dir := b.TempDir()
 	remote := filepath.Join(dir, "remote")
-	os.Mkdir(remote, 0o755)
+	if err := os.Mkdir(remote, 0o755); err != nil {
+		b.Fatal(err)
+	}
 	data := make([]byte, size)
 	seed := uint64(7)
 	for i := range data { // xorshift: deterministic incompressible bytes
@@ -115,13 +121,19 @@ func BenchmarkPullEdit(b *testing.B) {
 		b.Fatal(err)
 	}
 	mt := time.Unix(1700000000, 0)
-	os.Chtimes(filepath.Join(remote, "big.bin"), mt, mt)
+	if err := os.Chtimes(filepath.Join(remote, "big.bin"), mt, mt); err != nil {
+		b.Fatal(err)
+	}
 	fresh := func(name string) string {
 		d := filepath.Join(dir, name)
 		os.RemoveAll(d)
-		os.Mkdir(d, 0o755)
-		b, _ := os.ReadFile(base)
-		os.WriteFile(filepath.Join(d, "big.bin"), b, 0o644)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		data, _ := os.ReadFile(base)
+		if err := os.WriteFile(filepath.Join(d, "big.bin"), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
 		return d
 	}
 	ssh := fmt.Sprintf("ssh -p %d -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes", srv.Port, srv.ClientKeyFile, srv.KnownHostsFile)

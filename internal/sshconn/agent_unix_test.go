@@ -16,7 +16,7 @@ import (
 func serveAgent(t *testing.T, keyring agent.Agent) string {
 	t.Helper()
 	// A short directory: a socket path is limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "agent")
+	dir, err := os.MkdirTemp("", "agent") //nolint:usetesting // t.TempDir() is too long a socket path
 	if err != nil {
 		t.Fatal(err)
 	}

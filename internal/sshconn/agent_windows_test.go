@@ -44,11 +44,11 @@ func serveAgent(t *testing.T, keyring agent.Agent) string {
 		for {
 			err := windows.ConnectNamedPipe(h, nil)
 			if done.Load() {
-				windows.CloseHandle(h)
+				_ = windows.CloseHandle(h)
 				return
 			}
 			if err != nil && !errors.Is(err, windows.ERROR_PIPE_CONNECTED) {
-				windows.CloseHandle(h)
+				_ = windows.CloseHandle(h)
 				return
 			}
 			f := os.NewFile(uintptr(h), name)

@@ -152,7 +152,7 @@ func parseCert(b []byte, source string, now time.Time) (*certOffer, error) {
 	}
 	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: parse %s: %v: it must be an OpenSSH certificate as ssh-keygen -s writes it (\"ssh-ed25519-cert-v01@openssh.com AAAA...\")", source, err)
+		return nil, fmt.Errorf("ssh: parse %s: %w: it must be an OpenSSH certificate as ssh-keygen -s writes it (\"ssh-ed25519-cert-v01@openssh.com AAAA...\")", source, err)
 	}
 	cert, ok := pub.(*ssh.Certificate)
 	if !ok {
@@ -392,7 +392,7 @@ func agentSigners(socket, identity string) (net.Conn, []offer, error) {
 	conn, err := dialAgent(ctx, socket)
 	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("ssh: cannot reach ssh-agent at %s: %v: start it (and set SSH_AUTH_SOCK to it, unless it is Windows' "+
+		return nil, nil, fmt.Errorf("ssh: cannot reach ssh-agent at %s: %w: start it (and set SSH_AUTH_SOCK to it, unless it is Windows' "+
 			"OpenSSH agent service), or set agent = false", socket, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -404,7 +404,7 @@ func agentSigners(socket, identity string) (net.Conn, []offer, error) {
 	}
 	if err != nil {
 		conn.Close()
-		return nil, nil, fmt.Errorf("ssh: list keys in ssh-agent at %s: %v", socket, err)
+		return nil, nil, fmt.Errorf("ssh: list keys in ssh-agent at %s: %w", socket, err)
 	}
 	_ = conn.SetDeadline(time.Time{}) // signing happens during the handshake, bounded there
 	comments := map[string]string{}

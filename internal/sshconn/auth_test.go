@@ -34,7 +34,11 @@ func TestDialPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Stop() })
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
 	cfg := config(s)
 	cfg.PrivateKey = ""
 	cfg.Password = "s3cret pass"
@@ -47,7 +51,7 @@ func TestDialPassword(t *testing.T) {
 	}
 
 	cfg.Password = "wrong"
-	err = dialErr(t, cfg, "authentication as "+s.User+"@", "offered: keyboard-interactive with password, password")
+	err = dialError(t, cfg, "authentication as "+s.User+"@", "offered: keyboard-interactive with password, password")
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("error echoes the password: %v", err)
 	}
@@ -89,7 +93,7 @@ func TestDialEncryptedKey(t *testing.T) {
 	cfg.PrivateKeyFile, cfg.PrivateKey = "", string(b)
 	dial(t, cfg)
 	cfg.PrivateKeyPassphrase = "nope"
-	err = dialErr(t, cfg, "private_key_passphrase does not decrypt the key in private_key")
+	err = dialError(t, cfg, "private_key_passphrase does not decrypt the key in private_key")
 	if strings.Contains(err.Error(), "nope") {
 		t.Errorf("error echoes the passphrase: %v", err)
 	}
@@ -178,7 +182,9 @@ func TestDialCertificate(t *testing.T) {
 	t.Run("a plain public key is not a certificate", func(t *testing.T) {
 		cfg := base
 		f := filepath.Join(t.TempDir(), "plain.pub")
-		os.WriteFile(f, []byte(k.Authorized), 0o644)
+		if err := os.WriteFile(f, []byte(k.Authorized), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		cfg.Certificate = f
 		dialErr(t, cfg, "holds a plain public key", "ssh-keygen -s")
 	})
@@ -202,7 +208,7 @@ func TestDialAgent(t *testing.T) {
 
 	t.Run("SSH_AUTH_SOCK turns the agent on", func(t *testing.T) {
 		t.Setenv("SSH_AUTH_SOCK", a.Socket)
-		err := dialErr(t, base, `ssh-agent key "decoy 0"`, "agent_identity")
+		err := dialError(t, base, `ssh-agent key "decoy 0"`, "agent_identity")
 		var authErr *AuthError
 		if !errors.As(err, &authErr) {
 			t.Errorf("not an *AuthError: %T", err)
@@ -327,7 +333,9 @@ func TestHostCertificatePresented(t *testing.T) {
 	}
 	s := sshtest.Start(t, sshtest.WithHostCertificate(ca))
 	f := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(f, []byte("@cert-authority "+knownhostsHost(s)+" "+ca.Authorized+"\n"), 0o600)
+	if err := os.WriteFile(f, []byte("@cert-authority "+knownhostsHost(s)+" "+ca.Authorized+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := Config{Host: s.Host, Port: s.Port, KnownHostsFile: f}.withDefaults()
 	if err != nil {
 		t.Fatal(err)

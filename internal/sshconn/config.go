@@ -232,7 +232,7 @@ func (c Config) hopDefaults() (Config, error) {
 	if c.KnownHostsFile == "" && c.HostKey == "" && !c.InsecureIgnoreHostKey {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return c, fmt.Errorf("ssh: cannot find ~/.ssh/known_hosts (%v): set known_hosts_file or host_key", err)
+			return c, fmt.Errorf("ssh: cannot find ~/.ssh/known_hosts (%w): set known_hosts_file or host_key", err)
 		}
 		c.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
 	} else if c.KnownHostsFile != "" {
@@ -288,7 +288,7 @@ func currentUser() (string, error) {
 	if name := os.Getenv("USER"); name != "" {
 		return name, nil
 	}
-	return "", fmt.Errorf("ssh: user is empty and the current user is unknown (%v): set user", err)
+	return "", fmt.Errorf("ssh: user is empty and the current user is unknown (%w): set user", err)
 }
 
 // expandHome expands "~" and "~/..." like a shell, and on Windows

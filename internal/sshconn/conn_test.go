@@ -58,7 +58,7 @@ func TestDialBastion(t *testing.T) {
 		b := viaProxy(bastion, front)
 		b.PrivateKey = newKey(t).PEM
 		cfg.Bastion = &b
-		err := dialErr(t, cfg, "ssh: bastion "+bastion.User+"@"+front.Addr()+": authentication as")
+		err := dialError(t, cfg, "ssh: bastion "+bastion.User+"@"+front.Addr()+": authentication as")
 		var authErr *AuthError
 		if !errors.As(err, &authErr) || authErr.Addr != front.Addr() {
 			t.Errorf("want the bastion's *AuthError, got %T %v", err, err)
@@ -157,7 +157,7 @@ func TestDialRetryGivesUp(t *testing.T) {
 	// attempts were made; how fast a single failure returns depends on
 	// the machine's load, so that is not what is checked.
 	start = time.Now()
-	err = dialErr(t, cfg, "authentication as")
+	err = dialError(t, cfg, "authentication as")
 	if strings.Contains(err.Error(), "attempts") {
 		t.Errorf("an authentication failure was retried: %v", err)
 	}
@@ -217,13 +217,14 @@ func TestKeepaliveClosesStalledConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, proc.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, proc.Stderr()) }()
 	p.Stall()
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("Wait: %v", err)
 		if e := time.Since(start); e > 3*time.Second {
 			t.Errorf("detected after %v, want about 600ms", e)
 		}
@@ -256,7 +257,7 @@ func TestKeepaliveAnyTrafficCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, proc.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, proc.Stderr()) }()
 	// Stall once the command talks: stalled from the start, the login
 	// shell's start-up (seconds on a loaded machine) is silence that
 	// rightly kills the connection.
@@ -274,7 +275,8 @@ func TestKeepaliveAnyTrafficCounts(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("Wait: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("silent connection not detected")
 	}
@@ -291,8 +293,8 @@ func TestKeepaliveDisabled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
-	case <-done:
-		t.Fatal("connection closed although keepalives are off")
+	case err := <-done:
+		t.Fatalf("connection closed although keepalives are off: %v", err)
 	case <-time.After(time.Second):
 	}
 	p.Resume()

@@ -140,12 +140,12 @@ func (h *hop) connect(ctx context.Context, via *ssh.Client, g gate) (*ssh.Client
 		}
 		// Jitter spreads the retries of many resources waiting for the
 		// same server; the last attempt is made at the deadline.
-		wait := min(time.Duration(float64(backoff)*(0.8+0.4*rand.Float64())), h.cfg.ConnectRetryTimeout-elapsed)
+		wait := min(time.Duration(float64(backoff)*(0.8+0.4*rand.Float64())), h.cfg.ConnectRetryTimeout-elapsed) //nolint:gosec // G404: jitter needs no unpredictability
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, fmt.Errorf("ssh: %s: waiting to retry after %v: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
+			return nil, nil, fmt.Errorf("ssh: %s: waiting to retry after %w: %w", h.cfg.addr(), trimSSH(err), ctx.Err())
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 5*time.Second)

@@ -46,7 +46,14 @@ func dial(t *testing.T, cfg Config) *ssh.Client {
 }
 
 // dialErr dials expecting failure and checks the message has every want.
-func dialErr(t *testing.T, cfg Config, want ...string) error {
+func dialErr(t *testing.T, cfg Config, want ...string) {
+	t.Helper()
+	_ = dialError(t, cfg, want...) // dialError has checked and reported it
+}
+
+// dialError dials cfg, fails the test unless Dial fails with an error
+// containing each of want, and returns that error for further checks.
+func dialError(t *testing.T, cfg Config, want ...string) error {
 	t.Helper()
 	c, err := Dial(context.Background(), cfg)
 	if err == nil {
@@ -101,7 +108,7 @@ func TestDialUnknownHost(t *testing.T) {
 	}
 	cfg := config(s)
 	cfg.KnownHostsFile = empty
-	err := dialErr(t, cfg,
+	err := dialError(t, cfg,
 		"host key verification failed for "+s.Addr(),
 		"not in "+empty,
 		"ssh-ed25519 "+ssh.FingerprintSHA256(s.HostPublicKey),
@@ -172,7 +179,7 @@ func TestDialBadPinnedHostKey(t *testing.T) {
 	cfg := Config{Host: "127.0.0.1", PrivateKey: newKey(t).PEM, HostKey: "not a key"}
 	dialErr(t, cfg, "host_key", "authorized_keys format")
 	cfg.HostKey = newKey(t).PEM
-	err := dialErr(t, cfg, "(a private key)")
+	err := dialError(t, cfg, "(a private key)")
 	if strings.Contains(err.Error(), "BEGIN") {
 		t.Errorf("error echoes key material: %v", err)
 	}
@@ -227,7 +234,7 @@ func TestDialWrongKey(t *testing.T) {
 	cfg := config(s)
 	wrong := newKey(t)
 	cfg.PrivateKey = wrong.PEM
-	err := dialErr(t, cfg,
+	err := dialError(t, cfg,
 		"ssh: authentication as "+s.User+"@"+s.Addr()+" failed; offered: publickey private_key (ssh-ed25519 "+ssh.FingerprintSHA256(wrong.Public)+")",
 		"authorized_keys",
 		"unable to authenticate",
@@ -278,7 +285,7 @@ func TestDialKeyProblems(t *testing.T) {
 
 	cfg = base
 	cfg.PrivateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0\n-----END OPENSSH PRIVATE KEY-----\n"
-	err := dialErr(t, cfg, "parse private_key")
+	err := dialError(t, cfg, "parse private_key")
 	if strings.Contains(err.Error(), "c2VjcmV0") {
 		t.Errorf("error echoes key material: %v", err)
 	}

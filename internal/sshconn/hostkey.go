@@ -41,7 +41,7 @@ func newHostKeyPolicy(cfg Config) (*hostKeyPolicy, error) {
 		return pinnedPolicy(cfg.HostKey)
 	case cfg.InsecureIgnoreHostKey:
 		return &hostKeyPolicy{
-			callback:   ssh.InsecureIgnoreHostKey(),
+			callback:   ssh.InsecureIgnoreHostKey(), //nolint:gosec // G106: only when the configuration sets insecure_ignore_host_key
 			algorithms: func(string, net.Addr) []string { return nil },
 		}, nil
 	default:
@@ -55,7 +55,7 @@ func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
 	}
 	pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey))
 	if err != nil {
-		return nil, fmt.Errorf("ssh: host_key %q is not a public key in authorized_keys format (%v): use a line like the server's /etc/ssh/ssh_host_ed25519_key.pub, \"ssh-ed25519 AAAA...\"", abbreviate(hostKey), err)
+		return nil, fmt.Errorf("ssh: host_key %q is not a public key in authorized_keys format (%w): use a line like the server's /etc/ssh/ssh_host_ed25519_key.pub, \"ssh-ed25519 AAAA...\"", abbreviate(hostKey), err)
 	}
 	want := pinned.Marshal()
 	algos := algorithmsFor(pinned.Type())
@@ -79,7 +79,7 @@ func pinnedPolicy(hostKey string) (*hostKeyPolicy, error) {
 func pinnedCAPolicy(caLine string) (*hostKeyPolicy, error) {
 	ca, _, _, _, err := ssh.ParseAuthorizedKey([]byte(caLine))
 	if err != nil {
-		return nil, fmt.Errorf("ssh: host_key \"@cert-authority %s\" does not hold a public key in authorized_keys format (%v): write \"@cert-authority ssh-ed25519 AAAA...\" with the CA's public key", abbreviate(caLine), err)
+		return nil, fmt.Errorf("ssh: host_key \"@cert-authority %s\" does not hold a public key in authorized_keys format (%w): write \"@cert-authority ssh-ed25519 AAAA...\" with the CA's public key", abbreviate(caLine), err)
 	}
 	want := ca.Marshal()
 	checker := &ssh.CertChecker{
@@ -150,7 +150,7 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 	plainWant := func(want []knownhosts.KnownKey) []knownhosts.KnownKey {
 		var out []knownhosts.KnownKey
 		for _, k := range want {
-			if !(k.Filename == file && caLines[k.Line]) {
+			if k.Filename != file || !caLines[k.Line] {
 				out = append(out, k)
 			}
 		}

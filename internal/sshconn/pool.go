@@ -344,7 +344,7 @@ func (p *Pool) connect(e *entry) (*pconn, error) {
 	p.dials.Add(1)
 	c := &pconn{link: newLink(client, act, e.hop.cfg), limit: p.opts.MaxSessions,
 		changed: make(chan struct{}), procs: map[*process]struct{}{}}
-	c.link.onDeath(c.dead)
+	c.onDeath(c.dead)
 	// The bastion's entry is held by this entry for its whole life (see
 	// entryFor), so it cannot go idle under this connection. If the
 	// bastion's connection dies, the channel this one runs in closes and
@@ -503,7 +503,7 @@ func (t *poolTransport) Start(ctx context.Context, command string) (rsync.Proces
 				c.mu.Unlock()
 				c.releaseSlot()
 			},
-			linkDone: c.link.done,
+			linkDone: c.done,
 			linkErr:  c.Err,
 		}
 		p, err := startCtx(ctx, func() (*process, error) {

@@ -43,8 +43,10 @@ func run(ctx context.Context, tr rsync.Transport, command string) (string, error
 	p.Stdin().Close()
 	var stdout, stderr strings.Builder
 	done := make(chan struct{})
-	go func() { io.Copy(&stderr, p.Stderr()); close(done) }()
-	io.Copy(&stdout, p.Stdout())
+	go func() { _, _ = io.Copy(&stderr, p.Stderr()); close(done) }()
+	if _, err := io.Copy(&stdout, p.Stdout()); err != nil {
+		return "", err
+	}
 	<-done
 	code, err := p.Wait()
 	if err != nil {
@@ -147,12 +149,12 @@ func TestPool50Concurrent(t *testing.T) {
 				return
 			}
 			proc.Stdin().Close()
-			go io.Copy(io.Discard, proc.Stderr())
+			go func() { _, _ = io.Copy(io.Discard, proc.Stderr()) }()
 			out, _ := io.ReadAll(proc.Stdout())
 			code, err := proc.Wait()
 			n, convErr := strconv.Atoi(strings.TrimSpace(string(out)))
 			if err != nil || code != 0 || convErr != nil {
-				errs <- fmt.Errorf("command: %q, exit %d, %v", out, code, err)
+				errs <- fmt.Errorf("command: %q, exit %d, %w", out, code, err)
 				return
 			}
 			for {
@@ -193,7 +195,7 @@ func TestPoolLearnsLowerMaxSessions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if out, err := run(context.Background(), tr, "sleep 0.2; echo ok"); err != nil || out != "ok\n" {
-				errs <- fmt.Errorf("%q, %v", out, err)
+				errs <- fmt.Errorf("%q, %w", out, err)
 			}
 		}()
 	}
@@ -267,7 +269,9 @@ func TestPoolReconnects(t *testing.T) {
 	// The server gone for good, and the cut noticed before the command
 	// starts (on a loaded machine it may not be: then the session's
 	// failure finds the death, and the error is the same).
-	s.Stop()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	proxy.CutAll()
 	waitFor(t, "the pool to notice the cut", func() bool { return !poolConn(p, tr).alive() })
 	_, err := run(context.Background(), tr, "true")
@@ -306,7 +310,7 @@ func TestPoolKeepaliveFailsRunningCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, proc.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, proc.Stderr()) }()
 	proxy.Stall()
 	defer proxy.Resume()
 	start := time.Now()
@@ -449,7 +453,7 @@ func TestPoolCutFailsRunningCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			go io.Copy(io.Discard, proc.Stderr())
+			go func() { _, _ = io.Copy(io.Discard, proc.Stderr()) }()
 			readErr := make(chan error, 1)
 			go func() {
 				_, err := io.Copy(io.Discard, proc.Stdout())

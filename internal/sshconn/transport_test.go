@@ -28,8 +28,8 @@ type output struct {
 func collect(p rsync.Process) *output {
 	o := &output{done: make(chan struct{})}
 	errDone := make(chan struct{})
-	go func() { io.Copy(&o.stderr, p.Stderr()); close(errDone) }()
-	go func() { io.Copy(&o.stdout, p.Stdout()); <-errDone; close(o.done) }()
+	go func() { _, _ = io.Copy(&o.stderr, p.Stderr()); close(errDone) }()
+	go func() { _, _ = io.Copy(&o.stdout, p.Stdout()); <-errDone; close(o.done) }()
 	return o
 }
 
@@ -53,14 +53,14 @@ func runCommand(t *testing.T, tr rsync.Transport, command string) (code int, std
 	return code, o.stdout.String(), o.stderr.String()
 }
 
-func newTestTransport(t *testing.T, opts ...sshtest.Option) (rsync.Transport, *sshtest.Server) {
+func newTestTransport(t *testing.T, opts ...sshtest.Option) rsync.Transport {
 	t.Helper()
 	s := sshtest.Start(t, opts...)
-	return NewTransport(dial(t, config(s))), s
+	return NewTransport(dial(t, config(s)))
 }
 
 func TestTransportRsyncVersion(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	code, out, _ := runCommand(t, tr, "rsync --version")
 	if code != 0 || !strings.HasPrefix(out, "rsync  version ") {
 		t.Fatalf("rsync --version: exit %d, output %q", code, out)
@@ -68,7 +68,7 @@ func TestTransportRsyncVersion(t *testing.T) {
 }
 
 func TestTransportExitCodes(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	for _, tc := range []struct {
 		command string
 		want    int
@@ -85,7 +85,7 @@ func TestTransportExitCodes(t *testing.T) {
 }
 
 func TestTransportStreams(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	ctx := context.Background()
 	p, err := tr.Start(ctx, "cat; echo done >&2")
 	if err != nil {
@@ -118,7 +118,7 @@ func TestTransportStreams(t *testing.T) {
 
 // TestTransportConcurrentSessions runs several commands over one client.
 func TestTransportConcurrentSessions(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	const n = 5
 	errs := make(chan error, n)
 	for i := range n {
@@ -146,12 +146,16 @@ func TestTransportConcurrentSessions(t *testing.T) {
 }
 
 func TestTransportMaxSessions(t *testing.T) {
-	tr, _ := newTestTransport(t, sshtest.WithMaxSessions(1))
+	tr := newTestTransport(t, sshtest.WithMaxSessions(1))
 	first, err := tr.Start(context.Background(), "cat") // ends when its session closes
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Kill()
+	defer func() {
+		if err := first.Kill(); err != nil {
+			t.Error(err)
+		}
+	}()
 	_, err = tr.Start(context.Background(), "true")
 	if err == nil || !strings.Contains(err.Error(), "MaxSessions") {
 		t.Fatalf("second session: err = %v, want a MaxSessions hint", err)
@@ -173,7 +177,7 @@ func startSleeper(t *testing.T, ctx context.Context, tr rsync.Transport, command
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, p.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, p.Stderr()) }()
 	var line []byte
 	buf := make([]byte, 1)
 	for {
@@ -216,7 +220,7 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 }
 
 func TestTransportCancelUnblocksRead(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, pid := startSleeper(t, ctx, tr, "cat") // waits for stdin, prints nothing
@@ -238,7 +242,7 @@ func TestTransportCancelUnblocksRead(t *testing.T) {
 }
 
 func TestTransportCancelUnblocksWrite(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// yes never reads stdin, so writes stall once the windows fill; its
@@ -280,7 +284,7 @@ func TestTransportCancelUnblocksWrite(t *testing.T) {
 }
 
 func TestTransportKill(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	p, pid := startSleeper(t, context.Background(), tr, "cat")
 	within(t, time.Second, "Kill", func() {
 		if err := p.Kill(); err != nil {
@@ -301,14 +305,14 @@ func TestTransportKill(t *testing.T) {
 // TestTransportCancelAfterExit: once the command has exited, cancelling
 // its context changes nothing, and the output is all there.
 func TestTransportCancelAfterExit(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := tr.Start(ctx, "echo out; exit 4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Stdin().Close()
-	go io.Copy(io.Discard, p.Stderr())
+	go func() { _, _ = io.Copy(io.Discard, p.Stderr()) }()
 	// Wait for the exit before reading stdout: the output must survive
 	// it. (A fixed sleep was too short on a loaded machine: the login
 	// shell can take longer than that to start.)
@@ -328,7 +332,7 @@ func TestTransportCancelAfterExit(t *testing.T) {
 }
 
 func TestTransportStartCancelled(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tr.Start(ctx, "true"); !errors.Is(err, context.Canceled) {
@@ -356,7 +360,7 @@ func TestTransportClientClosed(t *testing.T) {
 // TestTransportKillAfterExit: Kill after the command has exited keeps its
 // real status.
 func TestTransportKillAfterExit(t *testing.T) {
-	tr, _ := newTestTransport(t)
+	tr := newTestTransport(t)
 	p, err := tr.Start(context.Background(), "exit 5")
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +372,9 @@ func TestTransportKillAfterExit(t *testing.T) {
 	if err != nil || code != 5 {
 		t.Fatalf("Wait: %d, %v", code, err)
 	}
-	p.Kill()
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	if code, err := p.Wait(); err != nil || code != 5 {
 		t.Errorf("Wait after a late Kill: %d, %v; want 5", code, err)
 	}

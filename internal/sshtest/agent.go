@@ -28,7 +28,7 @@ func StartAgent(t testing.TB) *Agent {
 	t.Helper()
 	// A unix socket path is limited to 108 bytes; t.TempDir() paths carry
 	// the test name and can exceed that, so use a short directory.
-	dir, err := os.MkdirTemp("", "agent")
+	dir, err := os.MkdirTemp("", "agent") //nolint:usetesting // t.TempDir() is too long a socket path
 	if err != nil {
 		t.Fatal(err)
 	}

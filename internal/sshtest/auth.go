@@ -157,7 +157,7 @@ func (s *Server) writeShadow(password string) error {
 	}
 	for _, tool := range []string{"unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%w: %v", ErrPasswordUnsupported, err)
+			return fmt.Errorf("%w: %w", ErrPasswordUnsupported, err)
 		}
 	}
 	hash, err := cryptSHA512(password)

@@ -21,7 +21,11 @@ func TestPasswordLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
+	defer func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	cfg := s.ClientConfig()
 	cfg.Auth = []ssh.AuthMethod{ssh.Password("correct horse")}
 	c, err := ssh.Dial("tcp", s.Addr(), cfg)

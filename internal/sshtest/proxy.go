@@ -139,7 +139,7 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{
+	p := &Proxy{ //nolint:forcetypeassert // a "tcp" listener's address is a *net.TCPAddr
 		Host:   "127.0.0.1",
 		Port:   ln.Addr().(*net.TCPAddr).Port,
 		target: target,

@@ -154,14 +154,14 @@ func downloadRsync327(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		cmd := exec.CommandContext(ctx, "apt-get", "-o", "DPkg::Lock::Timeout=120", "update")
 		if out, uerr := cmd.CombinedOutput(); uerr != nil {
-			return "", fmt.Errorf("%v; then apt-get update failed (root needed): %w: %s", err, uerr, lastLines(out, 5))
+			return "", fmt.Errorf("%w; then apt-get update failed (root needed): %w: %s", err, uerr, lastLines(out, 5))
 		}
 		err = download(Rsync327DebVersion)
 	}
 	if err != nil {
 		v, verr := aptRsync327Version(ctx)
 		if verr != nil {
-			return "", fmt.Errorf("%v; %w", err, verr)
+			return "", fmt.Errorf("%w; %w", err, verr)
 		}
 		if err = download(v); err != nil {
 			return "", err

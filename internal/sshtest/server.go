@@ -183,7 +183,7 @@ func currentUser() (string, error) {
 	if name := os.Getenv("USER"); name != "" {
 		return name, nil
 	}
-	return "", fmt.Errorf("sshtest: cannot determine the current user name (user.Current: %v; $USER unset)", err)
+	return "", fmt.Errorf("sshtest: cannot determine the current user name (user.Current: %w; $USER unset)", err)
 }
 
 func (s *Server) writeKeys(o *options) error {
@@ -355,7 +355,7 @@ func freePort() (int, error) {
 		return 0, fmt.Errorf("sshtest: find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return l.Addr().(*net.TCPAddr).Port, nil //nolint:forcetypeassert // a "tcp" listener's address is a *net.TCPAddr
 }
 
 // waitReady returns when our sshd has bound the port and answers with an
@@ -365,15 +365,15 @@ func freePort() (int, error) {
 func (s *Server) waitReady(pidPath string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	want := strconv.Itoa(s.cmd.Process.Pid)
-	var lastErr error = errors.New("no pid file yet")
+	lastErr := errors.New("no pid file yet")
 	for {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("sshd exited: %v", s.waitErr)
+			return fmt.Errorf("sshd exited: %w", s.waitErr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", timeout, lastErr)
+			return fmt.Errorf("not ready after %v: %w", timeout, lastErr)
 		}
 		if pid, err := os.ReadFile(pidPath); err != nil || strings.TrimSpace(string(pid)) != want {
 			lastErr = errors.New("sshd has not written its pid file (not bound yet)")
@@ -436,7 +436,7 @@ func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		select {
 		case <-s.exited:
-			s.stopErr = fmt.Errorf("sshtest: sshd on %s exited before Stop: %v\n--- sshd log ---\n%s", s.Addr(), s.waitErr, s.Log())
+			s.stopErr = fmt.Errorf("sshtest: sshd on %s exited before Stop: %w\n--- sshd log ---\n%s", s.Addr(), s.waitErr, s.Log())
 			return
 		default:
 		}

@@ -193,7 +193,7 @@ func compareEntry(a, b string) string {
 func RsyncDiff(src, dst string) (string, error) {
 	out, err := exec.Command("rsync", "-rlptnic", src+"/", dst+"/").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("rsync -rlptnic: %v: %s", err, out)
+		return "", fmt.Errorf("rsync -rlptnic: %w: %s", err, out)
 	}
 	return strings.TrimSpace(string(out)), nil
 }

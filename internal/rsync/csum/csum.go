@@ -108,9 +108,9 @@ func (a Algo) NewFile() hash.Hash {
 	case XXH128:
 		return &xxh128Hash{h: xxh3.New128()}
 	case XXH3:
-		return &le64Hash{h: xxh3.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxh3.Hasher).Sum64() }}
+		return &le64Hash{h: xxh3.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxh3.Hasher).Sum64() }} //nolint:forcetypeassert // h is the xxh3.New() beside it
 	case XXH64:
-		return &le64Hash{h: xxhash.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxhash.Digest).Sum64() }}
+		return &le64Hash{h: xxhash.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxhash.Digest).Sum64() }} //nolint:forcetypeassert // h is the xxhash.New() beside it
 	default:
 		return md5.New()
 	}

@@ -259,7 +259,7 @@ func (p *pump) close() {
 				select {
 				case <-p.out:
 				case <-p.starved:
-				case <-p.done:
+				case <-p.done: //nolint:errcheck // closing: the decoder's outcome no longer matters
 					return
 				}
 			}
@@ -268,7 +268,7 @@ func (p *pump) close() {
 }
 
 func decoderErr(err error) error {
-	if err == nil || err == io.EOF {
+	if err == nil || errors.Is(err, io.EOF) {
 		err = errDecoderStopped
 	}
 	return fmt.Errorf("decompress: %w", err)

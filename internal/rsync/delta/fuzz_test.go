@@ -3,6 +3,7 @@ package delta
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/fuzzseed"
 	"math/rand/v2"
 	"testing"
@@ -115,7 +116,9 @@ func FuzzSumHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Match: %v", err)
 		}
-		tw.End()
+		if err := tw.End(); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(whole.Bytes(), target) {
 			t.Fatalf("whole-file writer saw %d bytes of %d", whole.Len(), len(target))
 		}
@@ -141,11 +144,12 @@ func applyBasis(sel byte) ([]byte, SumHead) {
 }
 
 func applyTokenSeeds() []fuzzseed.Seed {
-	tokens := func(f func(tw *TokenWriter)) []byte {
+	tokens := func(f func(tw *TokenWriter) error) []byte {
 		var b bytes.Buffer
 		tw := &TokenWriter{W: &b}
-		f(tw)
-		tw.End()
+		if err := errors.Join(f(tw), tw.End()); err != nil {
+			panic(err) // a seed the writer refuses is a bug in the seed
+		}
 		return b.Bytes()
 	}
 	sel := func(n int) byte {
@@ -157,21 +161,25 @@ func applyTokenSeeds() []fuzzseed.Seed {
 		panic(n)
 	}
 	return []fuzzseed.Seed{
-		{Name: "all-blocks-2500", Args: []any{tokens(func(tw *TokenWriter) {
+		{Name: "all-blocks-2500", Args: []any{tokens(func(tw *TokenWriter) error {
+			var err error
 			for i := range int32(4) {
-				tw.Match(i, nil)
+				err = errors.Join(err, tw.Match(i, nil))
 			}
+			return err
 		}), sel(2500)}},
-		{Name: "literals-and-short-last-block", Args: []any{tokens(func(tw *TokenWriter) {
-			tw.Literal([]byte("new data\x80\xff"))
-			tw.Match(3, nil)
-			tw.Literal(bytes.Repeat([]byte{'z'}, 300))
-			tw.Match(0, nil)
-			tw.Match(0, nil)
+		{Name: "literals-and-short-last-block", Args: []any{tokens(func(tw *TokenWriter) error {
+			return errors.Join(
+				tw.Literal([]byte("new data\x80\xff")),
+				tw.Match(3, nil),
+				tw.Literal(bytes.Repeat([]byte{'z'}, 300)),
+				tw.Match(0, nil),
+				tw.Match(0, nil),
+			)
 		}), sel(2500)}},
-		{Name: "literal-only-no-basis", Args: []any{tokens(func(tw *TokenWriter) { tw.Literal([]byte("abc")) }), sel(0)}},
-		{Name: "one-byte-basis", Args: []any{tokens(func(tw *TokenWriter) { tw.Match(0, nil) }), sel(1)}},
-		{Name: "block-out-of-range", Args: []any{tokens(func(tw *TokenWriter) { tw.Match(7, nil) }), sel(5000)}},
+		{Name: "literal-only-no-basis", Args: []any{tokens(func(tw *TokenWriter) error { return tw.Literal([]byte("abc")) }), sel(0)}},
+		{Name: "one-byte-basis", Args: []any{tokens(func(tw *TokenWriter) error { return tw.Match(0, nil) }), sel(1)}},
+		{Name: "block-out-of-range", Args: []any{tokens(func(tw *TokenWriter) error { return tw.Match(7, nil) }), sel(5000)}},
 	}
 }
 

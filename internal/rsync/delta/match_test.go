@@ -289,7 +289,7 @@ func TestMatchApplyRoundTrip(t *testing.T) {
 
 // TestMatchPrefersNextBlock: with identical blocks in the basis the
 // matcher picks the block after the previous match (match.c want_i), so
-// an unchanged repetitive file is sent as blocks 0, 1, 2, …
+// an unchanged repetitive file is sent as blocks 0, 1, 2, ….
 func TestMatchPrefersNextBlock(t *testing.T) {
 	basis := bytes.Repeat([]byte("0123456789"), 700) // 10 identical 700-byte blocks
 	head := NewSumHead(int64(len(basis)), 16, false)
@@ -421,10 +421,9 @@ func TestTokenWriter(t *testing.T) {
 	if err := tw.Literal(make([]byte, MaxLiteralRun+1)); err == nil {
 		t.Fatal("a literal over 32 KiB was accepted")
 	}
-	tw.Literal([]byte("abc"))
-	tw.Match(0, nil)
-	tw.Match(142, nil)
-	tw.End()
+	if err := errors.Join(tw.Literal([]byte("abc")), tw.Match(0, nil), tw.Match(142, nil), tw.End()); err != nil {
+		t.Fatal(err)
+	}
 	want := []byte{3, 0, 0, 0, 'a', 'b', 'c', 0xff, 0xff, 0xff, 0xff, 0x71, 0xff, 0xff, 0xff, 0, 0, 0, 0}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Fatalf("tokens % x, want % x", buf.Bytes(), want)

@@ -83,7 +83,7 @@ func TestIDListRoundTrip(t *testing.T) {
 		if id0Names {
 			want = append(want, IDName{0, id0})
 		}
-		if !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+		if !reflect.DeepEqual(got, want) && (len(got) != 0 || len(want) != 0) {
 			t.Fatalf("round %d: got %v, want %v", round, got, want)
 		}
 		if r.Count() != int64(len(enc)) {

@@ -3,6 +3,7 @@
 package flist
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func fromStatT(raw *unix.Stat_t, st *fileStat) {
 // package does for its own (os.ignoringEINTR).
 func ignoringEINTR(call func() error) error {
 	for {
-		if err := call(); err != unix.EINTR {
+		if err := call(); !errors.Is(err, unix.EINTR) {
 			return err
 		}
 	}

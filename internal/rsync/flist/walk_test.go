@@ -93,7 +93,7 @@ func mustRel(t *testing.T, root, p string, relative bool) string {
 	if relative {
 		p = filepath.Join(root, p)
 	}
-	real, err := filepath.EvalSymlinks(p)
+	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func mustRel(t *testing.T, root, p string, relative bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, err := filepath.Rel(realRoot, real)
+	rel, err := filepath.Rel(realRoot, resolved)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestWalkEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		want := Entry{Name: e.Name, Mode: uint32(st.Mode), Size: fi.Size(), ModTime: fi.ModTime().Unix(),
+		want := Entry{Name: e.Name, Mode: uint32(st.Mode), Size: fi.Size(), ModTime: fi.ModTime().Unix(), //nolint:unconvert // uint16 on darwin and the BSDs
 			ModNsec: int32(fi.ModTime().Nanosecond()), UID: st.Uid, GID: st.Gid, TopDir: e.Name == "."}
 		if e.IsSymlink() {
 			want.LinkTarget = "d/b"

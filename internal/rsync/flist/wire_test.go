@@ -248,7 +248,9 @@ func TestEncodeCaptureEntry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(codecName(tt.c), func(t *testing.T) {
 			var first bytes.Buffer
-			NewEncoder(tt.c, wire.NewWriter(&first)).Encode(prev)
+			if err := NewEncoder(tt.c, wire.NewWriter(&first)).Encode(prev); err != nil {
+				t.Fatal(err)
+			}
 			all := encodeList(t, tt.c, []*Entry{prev, cur}, 0)
 			got := all[first.Len() : len(all)-endLen(tt.c)]
 			want, _ := hex.DecodeString(strings.ReplaceAll(tt.want, " ", ""))

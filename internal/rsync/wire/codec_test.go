@@ -152,15 +152,15 @@ func TestVarlongTimeShapes(t *testing.T) {
 
 // refDecode is an independent decoder written from the prose of NOTES.md
 // §7: a lead byte whose count k of leading one-bits says how many bytes
-// follow after the min-1 fixed ones; the lead's remaining low bits are the
+// follow after the minBytes-1 fixed ones; the lead's remaining low bits are the
 // next-higher byte. It returns the value and the bytes consumed.
-func refDecode(b []byte, min int) (uint64, int, bool) {
-	if len(b) < min {
+func refDecode(b []byte, minBytes int) (uint64, int, bool) {
+	if len(b) < minBytes {
 		return 0, 0, false
 	}
 	lead := b[0]
 	k := bits.LeadingZeros8(^lead)
-	n := min - 1 + k
+	n := minBytes - 1 + k
 	if n > 8 || len(b) < 1+n {
 		return 0, 0, false
 	}
@@ -175,14 +175,14 @@ func refDecode(b []byte, min int) (uint64, int, bool) {
 }
 
 // minLen is the length of the shortest encoding of u (an unsigned 64-bit
-// pattern) with min fixed bytes: with k extra bytes the lead keeps 7-k value
+// pattern) with minBytes fixed bytes: with k extra bytes the lead keeps 7-k value
 // bits, unless the fixed and extra bytes already hold all 64 bits.
-func minLen(u uint64, width, min int) int {
+func minLen(u uint64, width, minBytes int) int {
 	for k := 0; ; k++ {
-		n := min - 1 + k
+		n := minBytes - 1 + k
 		vbits := 8*n + 7 - k
 		if n >= width/8 || vbits >= 64 || u < 1<<vbits {
-			return min + k
+			return minBytes + k
 		}
 	}
 }
@@ -240,25 +240,25 @@ func TestVarintRoundTripRandom(t *testing.T) {
 }
 
 func TestVarlongRoundTripRandom(t *testing.T) {
-	for _, min := range []int{3, 4, 1, 2, 5, 8} {
-		t.Run("min"+string(rune('0'+min)), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(min), 99))
+	for _, minBytes := range []int{3, 4, 1, 2, 5, 8} {
+		t.Run("min"+string(rune('0'+minBytes)), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(minBytes), 99))
 			var stream []byte
 			vals := interesting(rng, 20000)
 			for _, v := range vals {
-				enc := AppendVarlong(nil, v, min)
-				if wantLen := minLen(uint64(v), 64, min); len(enc) != wantLen {
-					t.Fatalf("AppendVarlong(%d, %d) = %s: %d bytes, want the minimal %d", v, min, spaced(enc), len(enc), wantLen)
+				enc := AppendVarlong(nil, v, minBytes)
+				if wantLen := minLen(uint64(v), 64, minBytes); len(enc) != wantLen {
+					t.Fatalf("AppendVarlong(%d, %d) = %s: %d bytes, want the minimal %d", v, minBytes, spaced(enc), len(enc), wantLen)
 				}
-				ref, n, ok := refDecode(enc, min)
+				ref, n, ok := refDecode(enc, minBytes)
 				if !ok || n != len(enc) || ref != uint64(v) {
-					t.Fatalf("AppendVarlong(%d, %d) = %s, which the reference decoder reads as %#x (%d bytes, ok=%v)", v, min, spaced(enc), ref, n, ok)
+					t.Fatalf("AppendVarlong(%d, %d) = %s, which the reference decoder reads as %#x (%d bytes, ok=%v)", v, minBytes, spaced(enc), ref, n, ok)
 				}
 				stream = append(stream, enc...)
 			}
 			r := NewReader(bytes.NewReader(stream))
 			for i, v := range vals {
-				if got := r.Varlong(min); got != v {
+				if got := r.Varlong(minBytes); got != v {
 					t.Fatalf("value %d: Varlong = %d (err %v), want %d", i, got, r.Err(), v)
 				}
 			}
@@ -320,11 +320,11 @@ func TestReaderStickyError(t *testing.T) {
 	if got := r.Vstring(100); got != "" {
 		t.Errorf("Vstring after an error = %q, want empty", got)
 	}
-	if r.Err() != first {
+	if r.Err() != first { //nolint:errorlint // the sticky error must be the same value, not one that wraps it
 		t.Errorf("err changed from %v to %v", first, r.Err())
 	}
 	r.Failf("later %d", 1)
-	if r.Err() != first {
+	if r.Err() != first { //nolint:errorlint // as above
 		t.Errorf("Failf replaced the first error: %v", r.Err())
 	}
 }

@@ -322,7 +322,7 @@ func FuzzMuxReader(f *testing.F) {
 			}
 		}
 		runtime.ReadMemStats(&after)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = nil
 		}
 		if (err == nil) != (wantErr == nil) || (wantErr != nil && !errors.Is(err, wantErr)) {

@@ -253,7 +253,7 @@ func (m *MuxWriter) WriteMsg(tag MsgTag, payload []byte) error {
 		return err
 	}
 	frame := make([]byte, 4+len(payload))
-	binary.LittleEndian.PutUint32(frame, uint32(mplexBase+uint32(tag))<<24|uint32(len(payload)))
+	binary.LittleEndian.PutUint32(frame, (mplexBase+uint32(tag))<<24|uint32(len(payload)))
 	copy(frame[4:], payload)
 	n, err := m.w.Write(frame)
 	m.written += int64(n)

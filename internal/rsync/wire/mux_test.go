@@ -46,7 +46,7 @@ func demuxAll(in []byte, readSize int) (string, []event, error) {
 	for {
 		n, err := m.Read(buf)
 		data.Write(buf[:n])
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return data.String(), evs, nil
 		}
 		if err != nil {
@@ -191,7 +191,7 @@ func TestMuxReaderDispatchOrder(t *testing.T) {
 		if n > 0 {
 			log = append(log, "data "+string(buf[:n]))
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

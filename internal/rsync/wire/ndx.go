@@ -58,11 +58,12 @@ func (r *Reader) ReadNdx(s *NdxState) int32 {
 	}
 	prev := &s.prevPositive
 	neg := false
-	if b == 0xff {
+	switch b {
+	case 0xff:
 		neg = true
 		prev = &s.prevNegative
 		b = r.Byte()
-	} else if b == 0 {
+	case 0:
 		return NdxDone
 	}
 	var num int32
