@@ -1,5 +1,5 @@
-# Sourced by .ci/wine-setup and .ci/wine-exec: where Wine is and which
-# prefix our tests use, so that the two agree.
+# Sourced by .ci/wine-setup, .ci/wine-exec and .ci/wine: where Wine is and which
+# prefix our tests use, so that they agree.
 #
 #   wine_bin     the 64-bit Wine loader: $WINE if set, else wine64 on PATH,
 #                else Debian's /usr/lib/wine/wine64 (the wine64 package puts
