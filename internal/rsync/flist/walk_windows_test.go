@@ -142,7 +142,7 @@ func TestWalkWindowsAttributes(t *testing.T) {
 	t.Cleanup(func() {
 		// Read-only entries would fail the temporary directory's removal.
 		for _, p := range []string{"a.txt", "d/ro.txt", "d"} {
-			os.Chmod(filepath.Join(root, p), 0o700)
+			_ = os.Chmod(filepath.Join(root, p), 0o700)
 		}
 	})
 
