@@ -176,7 +176,7 @@ func (s *listingStore) ensureDir() error {
 	if err != nil {
 		return fmt.Errorf("check %s: %w", s.dir, err)
 	}
-	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
+	if !fi.IsDir() || !ownerOnly(fi) {
 		return fmt.Errorf("%s is not a directory only its owner may use (mode %v)", s.dir, fi.Mode())
 	}
 	return nil
