@@ -10,19 +10,15 @@ import (
 )
 
 // lstat reads path's metadata without following a final symlink.
-func lstat(path string, st *fileStat) error {
-	var raw unix.Stat_t
-	if err := ignoringEINTR(func() error { return unix.Lstat(path, &raw) }); err != nil {
-		return err
-	}
-	fromStatT(&raw, st)
-	return nil
-}
+func lstat(path string, st *fileStat) error { return statWith(unix.Lstat, path, st) }
 
 // stat reads path's metadata, following symlinks.
-func stat(path string, st *fileStat) error {
+func stat(path string, st *fileStat) error { return statWith(unix.Stat, path, st) }
+
+// statWith runs one of the stat(2) calls on path and converts its result.
+func statWith(call func(string, *unix.Stat_t) error, path string, st *fileStat) error {
 	var raw unix.Stat_t
-	if err := ignoringEINTR(func() error { return unix.Stat(path, &raw) }); err != nil {
+	if err := ignoringEINTR(func() error { return call(path, &raw) }); err != nil {
 		return err
 	}
 	fromStatT(&raw, st)

@@ -10,18 +10,14 @@ import (
 )
 
 // lstat reads path's metadata without following a final symlink.
-func lstat(path string, st *fileStat) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	fromFileInfo(fi, st)
-	return nil
-}
+func lstat(path string, st *fileStat) error { return statWith(os.Lstat, path, st) }
 
 // stat reads path's metadata, following symlinks.
-func stat(path string, st *fileStat) error {
-	fi, err := os.Stat(path)
+func stat(path string, st *fileStat) error { return statWith(os.Stat, path, st) }
+
+// statWith runs os.Lstat or os.Stat on path and converts its result.
+func statWith(call func(string) (fs.FileInfo, error), path string, st *fileStat) error {
+	fi, err := call(path)
 	if err != nil {
 		return err
 	}
