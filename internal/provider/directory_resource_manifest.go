@@ -8,6 +8,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
@@ -114,4 +119,125 @@ func localExists(p string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// destManifest reads the destination tree (remote: the remote rsync's
+// listing; local: hashed here) and caches it. algo is used for a local
+// destination; a remote one is hashed with what its server negotiates.
+func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo) (*tree.Manifest, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	root := c.root()
+	mode := manifestMode(c.Drift)
+	var m *tree.Manifest
+	var warnings []string
+	var err error
+	if c.Ends.Dst.Remote {
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.rsyncPath(c))
+	} else {
+		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
+			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Dst.Remote)))
+		return nil, diags
+	}
+	for _, w := range warnings {
+		diags.AddAttributeWarning(path.Root("destination"), "Destination partly unreadable", safeText(w))
+	}
+	manifests.put(r.destKey(c), m)
+	return m, diags
+}
+
+// sourceManifest reads the source tree: a local one hashed here with algo,
+// a remote one from its server's checksummed listing (cached for the
+// apply's re-plan in the same process). It describes the tree as it will
+// land: with chmod applied to its permissions.
+func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, diags diag.Diagnostics) {
+	var warnings []string
+	var err error
+	if c.Ends.Src.Remote {
+		key := r.srcKey(c)
+		if cached, ok := manifests.get(key); ok && useCache {
+			return withChmod(cached, c.Chmod), nil
+		}
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		p := pushDestPath(c.Ends.Src.Path())
+		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
+		if err == nil {
+			manifests.put(key, m)
+		}
+	} else {
+		ahead, ok := manifests.take(r.sourceAheadKey(c))
+		if ok && useCache && ahead.Algo == algo {
+			tflog.Debug(ctx, "using the source hash made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
+			return withChmod(ahead, c.Chmod), nil
+		}
+		m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+	}
+	if err != nil {
+		if !c.Ends.Src.Remote {
+			if serr := checkSource(c.Ends.Src.Path()); serr != nil {
+				diags.AddAttributeError(path.Root("source"), "Source not found", serr.Error()+".")
+				return nil, diags
+			}
+		}
+		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
+			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Src.Remote)))
+		return nil, diags
+	}
+	for _, w := range warnings {
+		if !c.Ends.Src.Remote && strings.Contains(w, syscall.EACCES.Error()) {
+			// A part of the source Terraform may not read fails the plan,
+			// as an unreadable file does (rsync exits 23 for either);
+			// what vanished during the walk, or cannot be copied (sockets,
+			// devices), only warns.
+			diags.AddAttributeError(path.Root("source"), "Source partly unreadable",
+				fmt.Sprintf("%s. Nothing was copied: give the user running Terraform read access, or leave the path out with exclude.", safeText(w)))
+			continue
+		}
+		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", safeText(w))
+	}
+	if diags.HasError() {
+		return nil, diags
+	}
+	return withChmod(m, c.Chmod), diags
+}
+
+// sourceAheadKey is the cache key of the source hash Read makes for the
+// ModifyPlan that follows: the source and where it goes.
+func (r *directoryResource) sourceAheadKey(c syncConfig) string {
+	return cacheKey("src-ahead "+r.destKey(c), "", c.Ends.Src.Path(), c.Filters, tree.Content)
+}
+
+// hashSourceAhead hashes a local source while Read waits on the server
+// (its listing is the server's work: this side is idle), so that the
+// ModifyPlan that follows in this process — Terraform plans a resource
+// right after refreshing it — does not hash it after the listing. Only a
+// clean hash is kept, and ModifyPlan takes it out of the cache whether or
+// not it uses it (a later plan hashes afresh). The returned function waits
+// for the hash.
+func (r *directoryResource) hashSourceAhead(ctx context.Context, c syncConfig, algo csum.Algo) (wait func()) {
+	key := r.sourceAheadKey(c)
+	manifests.drop(key)
+	if c.Ends.Src.Remote || !c.SourceKnown {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m, warnings, err := hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		if err == nil && len(warnings) == 0 {
+			manifests.put(key, m)
+		}
+	}()
+	return func() { <-done }
 }

@@ -1,0 +1,254 @@
+package provider
+
+// Create and Update: the apply, which runs the engine and records what it did.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+func (r *directoryResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan directoryModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.apply(ctx, &plan, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *directoryResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan directoryModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.LastSync.IsUnknown() {
+		// The plan found nothing to sync (only settings changed): record
+		// them, as planned.
+		plan.ID = plan.Destination
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	force, d := req.Private.GetKey(ctx, privateForceChecksum)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
+	resp.Diagnostics.Append(r.apply(ctx, &plan, string(force) == "true")...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// The listing refresh saved for this apply's re-plan is used up.
+	listing, d := req.Private.GetKey(ctx, privateListing)
+	resp.Diagnostics.Append(d...)
+	r.settings.listings.remove(listing)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, nil)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// apply syncs and fills in the computed values the plan left unknown;
+// known planned values are kept as planned. forceChecksum compares by content for this sync even without checksum.
+func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceChecksum bool) diag.Diagnostics {
+	var diags diag.Diagnostics
+	c, d := syncConfigOf(ctx, *m)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	if forceChecksum && !c.Checksum {
+		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
+		c.Checksum = true
+	}
+	cn := r.newConn(c)
+	defer cn.close()
+
+	res, d := r.sync(ctx, cn, c)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	m.ID = m.Destination
+	m.LastSync = lastSyncValue(res.Stats)
+	if m.Pending.IsUnknown() {
+		m.Pending = pendingValue(changesFromResult(res.Changes))
+	}
+	var dest *tree.Manifest
+	if m.DestinationHash.IsUnknown() {
+		if c.Drift == driftNone {
+			m.DestinationHash = types.StringNull()
+		} else if mirrored(c, res, m.SourceHash) {
+			// The destination now holds exactly the source as planned:
+			// its listing would hash to source_hash, so it is not read
+			// again (the next refresh does).
+			m.DestinationHash = m.SourceHash
+			manifests.drop(r.destKey(c))
+			tflog.Debug(ctx, "destination_hash is the source's: the sync mirrored it", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+		} else {
+			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))
+			diags.Append(d...)
+			if diags.HasError() {
+				return diags
+			}
+			m.DestinationHash = types.StringValue(dest.Hash())
+		}
+	}
+	if m.SourceHash.IsUnknown() {
+		src, d := r.sourceManifest(ctx, cn, c, contentAlgo(dest, types.StringNull(), types.StringNull()), false)
+		diags.Append(d...)
+		if diags.HasError() {
+			return diags
+		}
+		m.SourceHash = types.StringValue(src.Hash())
+	}
+	return diags
+}
+
+// mirrored reports whether a sync that ended with res left the
+// destination's tree equal to the source's as sourceHash describes it, so
+// that destination_hash is sourceHash: with delete = true and nothing
+// protected, what the filters leave of the destination is what they leave
+// of the source (excluded paths are neither listed nor deleted; chmod is in
+// sourceHash as in the files written), and the sync reported no warning
+// (a vanished or unreadable file). The digests must be the ones a listing
+// of the destination would use: the server's choice, which the sync just
+// negotiated with the same server. Content drift detection only: a
+// metadata hash is not the source's.
+func mirrored(c syncConfig, res *rsync.Result, sourceHash types.String) bool {
+	if !c.Delete || len(c.Filters.Protect) > 0 || c.Drift != driftChecksum || !c.SourceKnown ||
+		len(res.Warnings) > 0 || !known(sourceHash) {
+		return false
+	}
+	algo, ok := tree.AlgoOfHash(sourceHash.ValueString())
+	if !ok {
+		return false
+	}
+	return !c.Ends.Dst.Remote || algo.Name() == res.Checksum
+}
+
+// engineOptions maps the configuration to the engine's options.
+func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsync.Options {
+	inc, exc := c.Filters.engineFilters()
+	return rsync.Options{
+		RsyncPath: r.rsyncPath(c),
+		Delete:    c.Delete,
+		Checksum:  c.Checksum,
+		Compress:  c.Compress,
+		Include:   inc,
+		Exclude:   exc,
+		Protect:   c.Filters.Protect,
+		Chmod:     c.Chmod,
+		Owner:     c.Owner,
+		Group:     c.Group,
+		Logger:    newEngineLogger(ctx),
+	}
+}
+
+// run runs one transfer in the configured direction.
+func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opts rsync.Options) (*rsync.Result, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var res *rsync.Result
+	var err error
+	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
+	switch c.Ends.Dir {
+	case dirLocal:
+		res, err = rsync.Local(ctx, src, dst, opts)
+	default:
+		t, d := cn.transport(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		if c.Ends.Dir == dirPush {
+			dst = pushDestPath(dst)
+			if fi, serr := os.Stat(src); serr == nil && !fi.IsDir() && !strings.HasSuffix(dst, "/") {
+				// A single file lands inside destination (where Read
+				// looks for it), never as destination itself.
+				dst += "/"
+			}
+			res, err = rsync.Push(ctx, t, src, dst, opts)
+		} else {
+			res, err = rsync.Pull(ctx, t, pushDestPath(src), dst, opts)
+		}
+	}
+	if err != nil {
+		verb := map[direction]string{dirPush: "Push", dirPull: "Pull", dirLocal: "Copy"}[c.Ends.Dir]
+		what := "dry run"
+		if !opts.DryRun {
+			what = strings.ToLower(verb)
+		}
+		attr := "destination"
+		if c.Ends.Dir == dirPull {
+			attr = "source"
+		}
+		diags.AddAttributeError(path.Root(attr), verb+" failed",
+			fmt.Sprintf("The %s of %s to %s failed: %s.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, safeText(err.Error()),
+				r.remoteHint(c, err, c.Ends.Dir != dirLocal)))
+		return nil, diags
+	}
+	for _, w := range res.Warnings {
+		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", safeText(w))
+	}
+	return res, diags
+}
+
+// sync runs the transfer: a dry run first when max_delete must be
+// checked, then the real one; every itemized change is logged at INFO.
+func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*rsync.Result, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if !c.Ends.Src.Remote {
+		diags.Append(sourceDiagnostics(c.Ends.Src.Path())...)
+		if diags.HasError() {
+			return nil, diags
+		}
+	}
+	if c.Delete && !c.AllowDeleteRoot && c.SourceKnown {
+		if err := deleteRootError(c.root(), c.Ends.Dst.Remote, c.Ends.Dst.Raw); err != nil {
+			diags.AddAttributeError(path.Root("delete"), "Refusing to delete in the destination root", err.Error())
+			return nil, diags
+		}
+	}
+	ctx = tflog.SetField(ctx, "destination", c.Ends.Dst.Raw)
+	opts := r.engineOptions(ctx, c)
+	if c.Delete && c.MaxDelete != nil {
+		dry := opts
+		dry.DryRun = true
+		res, d := r.run(ctx, cn, c, dry)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		if n, first := deletions(res.Changes); int64(n) > *c.MaxDelete {
+			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions", maxDeleteError(n, *c.MaxDelete, first))
+			return nil, diags
+		}
+	}
+	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
+	res, d := r.run(ctx, cn, c, opts)
+	diags.Append(d...)
+	if diags.HasError() {
+		return nil, diags
+	}
+	for _, ch := range res.Changes {
+		tflog.Info(ctx, "rsync change", map[string]interface{}{"path": ch.Path, "kind": string(ch.Kind), "itemize": ch.Itemize})
+	}
+	tflog.Info(ctx, "synced", map[string]interface{}{
+		"protocol": res.Protocol, "checksum": res.Checksum, "compression": res.Compression,
+		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
+		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
+		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": len(res.Changes),
+	})
+	return res, diags
+}

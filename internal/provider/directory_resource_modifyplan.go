@@ -1,0 +1,279 @@
+package provider
+
+// ModifyPlan: what `terraform plan` shows for rsync_directory — the hashes,
+// the pending lists and the guards checked before anything is written.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// ModifyPlan computes source_hash, diffs the source against the
+// destination that refresh read (the cached manifest; read again if this
+// process has none), and plans pending, destination_hash and last_sync:
+// known and equal to the prior state when there is nothing to do.
+func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan directoryModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	priorExists := !req.State.Raw.IsNull()
+	var prior directoryModel
+	if priorExists {
+		resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	if !plan.Destination.IsUnknown() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.Destination)...)
+	}
+	if !configKnown(plan) {
+		// Known only at apply: so is everything computed from it.
+		r.setComputed(ctx, resp, computedValues{
+			SourceHash:      types.StringUnknown(),
+			DestinationHash: types.StringUnknown(),
+			Pending:         types.ObjectUnknown(pendingAttrTypes),
+			LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
+		})
+		return
+	}
+	c, diags := syncConfigOf(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !c.Ends.Src.Remote {
+		resp.Diagnostics.Append(sourceDiagnostics(c.Ends.Src.Path())...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	resp.Diagnostics.Append(r.checkSSH(ctx, c)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cn := r.newConn(c)
+	defer cn.close()
+
+	listingChanged := false
+	var dest *tree.Manifest
+	listDest := false
+	if priorExists {
+		pc, d := syncConfigOf(ctx, prior)
+		if !d.HasError() {
+			listingChanged = r.destKey(pc) != r.destKey(c)
+		}
+		if c.Drift != driftNone {
+			if m, ok := manifests.get(r.destKey(c)); ok {
+				dest = m
+				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
+				// The apply walk's re-plan: plan from the listing the
+				// first plan used (listing_store.go).
+				dest = m
+				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			} else {
+				listDest = true
+			}
+		}
+	}
+	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
+	var src *tree.Manifest
+	if listDest {
+		// No listing from refresh (planned with -refresh=false, or a saved
+		// plan applied elsewhere): list the destination while the source
+		// is hashed, with the algorithm the prior hashes name; at most one
+		// side is remote, so the two share no connection state.
+		var destDiags diag.Diagnostics
+		listed := make(chan struct{})
+		go func() {
+			defer close(listed)
+			dest, destDiags = r.destManifest(ctx, cn, c, algo)
+		}()
+		src, diags = r.sourceManifest(ctx, cn, c, algo, true)
+		<-listed
+		resp.Diagnostics.Append(destDiags...)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		diags = nil
+		if c.Ends.Dst.Remote && dest.Mode == tree.Content && dest.Algo != src.Algo {
+			// The server chose other digests than the prior hashes named.
+			src, diags = r.sourceManifest(ctx, cn, c, dest.Algo, true)
+		}
+	} else {
+		connected := r.connectAhead(ctx, cn, c, dest != nil)
+		src, diags = r.sourceManifest(ctx, cn, c, algo, true)
+		connected()
+	}
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if dest != nil && !c.Ends.Dst.Remote && dest.Mode == tree.Content && dest.Algo != src.Algo {
+		// A pulled source's digests are its server's: hash the local
+		// destination the same way.
+		dest, diags = r.destManifest(ctx, cn, c, src.Algo)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	var diff *tree.Changes
+	if dest != nil {
+		d := tree.Diff(src, dest, c.Delete, nil)
+		d.Delete, diags = unprotected(d.Delete, c)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		diff = &d
+	}
+	if tmps := leftoverTemps(src, dest); len(tmps) > 0 && !c.Delete {
+		resp.Diagnostics.AddAttributeWarning(path.Root("destination"), "Temporary files of an interrupted rsync",
+			fmt.Sprintf("The destination holds what look like temporary files of an rsync that was killed in the middle "+
+				"of a file, before it could remove them (rsync writes .NAME.XXXXXX beside NAME and renames it when "+
+				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
+				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
+	}
+	out, work := planComputed(planInput{
+		Prior:          computedOf(prior),
+		PriorExists:    priorExists,
+		SourceHash:     src.Hash(),
+		Diff:           diff,
+		ListingChanged: listingChanged,
+		Resync:         priorExists && ownershipChanged(prior, plan),
+		Drift:          c.Drift,
+	})
+	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
+		first := diff.Delete
+		if len(first) > 10 {
+			first = first[:10]
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("max_delete"), "Too many deletions",
+			strings.Replace(maxDeleteError(len(diff.Delete), *c.MaxDelete, first), "so nothing was changed", "so the plan stops here", 1))
+		return
+	}
+	if work {
+		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
+			"destination": c.Ends.Dst.Raw, "source_hash": src.Hash(), "diff_known": diff != nil,
+		})
+	}
+	// Files rsync's quick check cannot see (same size and time, other
+	// content) need a checksum sync, or the apply would leave them and the
+	// plan would never settle. The apply learns it from private state.
+	var force []byte
+	if blind := quickCheckBlind(src, dest); work && len(blind) > 0 && !c.Checksum {
+		tflog.Info(ctx, "some files differ only in content; the apply compares by checksum", map[string]interface{}{
+			"files": firstPaths(blind, 10),
+		})
+		force = []byte("true")
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
+	r.setComputed(ctx, resp, out)
+}
+
+// connectAhead connects to a push's destination while the source is
+// hashed, when the plan needs no listing (it has refresh's) and there is a
+// prior sync (so the host has been reached before): the apply that follows
+// in this process — the apply walk's — then finds the pooled connection
+// open instead of dialing after the hash. In the plan walk refresh's
+// connection is still open and this costs nothing. A failure is left for
+// the apply to report. The returned function waits for it; nothing else
+// uses cn meanwhile (the source is local).
+func (r *directoryResource) connectAhead(ctx context.Context, cn *conn, c syncConfig, update bool) (wait func()) {
+	if !update || c.Ends.Dir != dirPush {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, d := cn.transport(ctx); d.HasError() {
+			tflog.Debug(ctx, "could not connect ahead of the apply; the apply connects itself", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+		}
+	}()
+	return func() { <-done }
+}
+
+// savedListing loads the destination listing whose reference refresh put
+// in private state, if it is still there and intact.
+func (r *directoryResource) savedListing(ctx context.Context, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}, key string) (*tree.Manifest, bool) {
+	ref, d := private.GetKey(ctx, privateListing)
+	if d.HasError() || len(ref) == 0 {
+		return nil, false
+	}
+	return r.settings.listings.load(ctx, key, ref)
+}
+
+func firstPaths(paths []string, n int) string {
+	if len(paths) <= n {
+		return strings.Join(paths, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(paths[:n], ", "), len(paths)-n)
+}
+
+func computedOf(m directoryModel) computedValues {
+	return computedValues{SourceHash: m.SourceHash, DestinationHash: m.DestinationHash, Pending: m.Pending, LastSync: m.LastSync}
+}
+
+func (r *directoryResource) setComputed(ctx context.Context, resp *resource.ModifyPlanResponse, v computedValues) {
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_hash"), v.SourceHash)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("destination_hash"), v.DestinationHash)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("pending"), v.Pending)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("last_sync"), v.LastSync)...)
+}
+
+// checkSource returns an error saying what to fix when source cannot be
+// read.
+func checkSource(source string) error {
+	_, err := os.Stat(source)
+	if err == nil {
+		return nil
+	}
+	where := fmt.Sprintf("%q", source)
+	if abs, aerr := filepath.Abs(source); aerr == nil && abs != strings.TrimSuffix(source, "/") {
+		where = fmt.Sprintf("%q (%s)", source, abs)
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("source %s does not exist. Set source to an existing local directory "+
+			"(relative paths are relative to the directory Terraform runs in; \"${path.module}/dir/\" avoids that): "+
+			"\"dir/\" copies its contents, \"dir\" the directory itself", where)
+	case strings.HasSuffix(source, "/") && isNotDir(err):
+		return fmt.Errorf("source %s is not a directory, but ends in \"/\"; remove the trailing slash to copy a single file", where)
+	}
+	return fmt.Errorf("source %s cannot be read: %w. Check that it exists and that Terraform may read it", where, err)
+}
+
+func isNotDir(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
+}
+
+func sourceDiagnostics(source string) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if err := checkSource(source); err != nil {
+		diags.AddAttributeError(path.Root("source"), "Source not found", err.Error()+".")
+	}
+	return diags
+}

@@ -1,0 +1,113 @@
+package provider
+
+// Read: refresh, which lists the destination so server edits show as drift.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// Read checks that the copied tree still exists (it is removed from state
+// when it is gone, so the next plan creates it again) and, unless
+// drift_detection = "none", reads it and sets destination_hash. The
+// manifest is kept in this process for the ModifyPlan that follows.
+func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state directoryModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, diags := syncConfigOf(ctx, state)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if c.Ends.Src.Remote {
+		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
+	}
+	cn := r.newConn(c)
+	defer cn.close()
+	root := c.root()
+	defer r.hashSourceAhead(ctx, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))()
+
+	// The existence check and the listing run at once (two sessions on
+	// the one connection): on a link with latency the check's round trips
+	// then cost nothing. The listing's outcome only counts when the tree
+	// exists.
+	var exists bool
+	var listing *tree.Manifest
+	var listDiags diag.Diagnostics
+	listed := make(chan struct{})
+	list := func() {
+		defer close(listed)
+		if c.Drift != driftNone {
+			listing, listDiags = r.destManifest(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+		}
+	}
+	if c.Ends.Dst.Remote {
+		t, d := cn.transport(ctx)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		go list()
+		var err error
+		exists, err = remoteExists(ctx, t, existsCommand(root.RemovePath))
+		<-listed
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
+				fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+
+					"command on the host and can read the destination path.", root.RemovePath, c.Ends.Dst.Spec.Host, err))
+			return
+		}
+	} else {
+		var err error
+		exists, err = localExists(root.RemovePath)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
+				fmt.Sprintf("Could not check whether %s exists: %v. Check that Terraform may read it.", root.RemovePath, err))
+			return
+		}
+		if exists {
+			list()
+		}
+	}
+	if !exists {
+		tflog.Warn(ctx, "the copied tree is gone from the destination; removing rsync_directory from state",
+			map[string]interface{}{"destination": state.Destination.ValueString(), "path": root.RemovePath})
+		manifests.drop(r.destKey(c))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	var ref []byte
+	if c.Drift != driftNone {
+		resp.Diagnostics.Append(listDiags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		h := listing.Hash()
+		if state.DestinationHash.ValueString() != h && !state.DestinationHash.IsNull() {
+			tflog.Info(ctx, "the destination changed since the last refresh", map[string]interface{}{
+				"destination": state.Destination.ValueString(), "was": state.DestinationHash.ValueString(), "now": h,
+			})
+		}
+		state.DestinationHash = types.StringValue(h)
+		var err error
+		if ref, err = r.settings.listings.save(ctx, r.destKey(c), listing); err != nil {
+			tflog.Debug(ctx, "could not keep the listing for the apply's re-plan; it will list again", map[string]interface{}{"error": err.Error()})
+		}
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)
+	if !known(state.ID) {
+		state.ID = state.Destination
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
