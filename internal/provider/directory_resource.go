@@ -46,6 +46,7 @@ type directoryModel struct {
 	SourceHash      types.String `tfsdk:"source_hash"`
 	DestinationHash types.String `tfsdk:"destination_hash"`
 	Pending         types.Object `tfsdk:"pending"`
+	Drift           types.Object `tfsdk:"drift"`
 	LastSync        types.Object `tfsdk:"last_sync"`
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`

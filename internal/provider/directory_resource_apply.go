@@ -28,6 +28,15 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Create gets no private state from its plan: the plan left the
+	// source it planned in this process.
+	var planned []byte
+	if c, d := syncConfigOf(ctx, plan); !d.HasError() {
+		if src, ok := manifests.take(plannedSourceKey(r.destKey(c))); ok {
+			planned = newBaseline(src, c.Drift == driftMetadata).encode()
+		}
+	}
+	resp.Diagnostics.Append(keepBaseline(ctx, planned, plan, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -47,10 +56,14 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 	force, d := req.Private.GetKey(ctx, privateForceChecksum)
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
+	planned, d := req.Private.GetKey(ctx, privatePlannedBaseline)
+	resp.Diagnostics.Append(d...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, nil)...)
 	resp.Diagnostics.Append(r.apply(ctx, &plan, string(force) == "true")...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(keepBaseline(ctx, planned, plan, resp.Private)...)
 	// The listing refresh saved for this apply's re-plan is used up.
 	listing, d := req.Private.GetKey(ctx, privateListing)
 	resp.Diagnostics.Append(d...)
@@ -83,7 +96,11 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 	m.ID = m.Destination
 	m.LastSync = lastSyncValue(res.Stats)
 	if m.Pending.IsUnknown() {
-		m.Pending = pendingValue(changesFromResult(res.Changes))
+		// The plan could not list it; after the apply nothing is pending.
+		m.Pending = pendingValue(tree.Changes{})
+	}
+	if m.Drift.IsUnknown() {
+		m.Drift = driftValue(nil)
 	}
 	var dest *tree.Manifest
 	if m.DestinationHash.IsUnknown() {
@@ -251,4 +268,21 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": len(res.Changes),
 	})
 	return res, diags
+}
+
+// keepBaseline records in private state what a successful apply left in
+// the destination (the planned baseline, with the destination_hash the
+// apply recorded), for the next plan to tell drift apart. A baseline
+// planned for another source than the one applied is dropped.
+func keepBaseline(ctx context.Context, planned []byte, m directoryModel, private interface {
+	SetKey(context.Context, string, []byte) diag.Diagnostics
+}) diag.Diagnostics {
+	b, ok := decodeBaseline(planned)
+	if !ok || !known(m.SourceHash) || b.Hash != m.SourceHash.ValueString() {
+		return private.SetKey(ctx, privateBaseline, nil)
+	}
+	if known(m.DestinationHash) {
+		b.Dest = m.DestinationHash.ValueString()
+	}
+	return private.SetKey(ctx, privateBaseline, b.encode())
 }

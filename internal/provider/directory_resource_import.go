@@ -49,6 +49,7 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		SourceHash:      types.StringNull(),
 		DestinationHash: types.StringNull(),
 		Pending:         types.ObjectNull(pendingAttrTypes),
+		Drift:           types.ObjectNull(driftAttrTypes),
 		LastSync:        types.ObjectNull(lastSyncAttrTypes),
 	}
 	if source != "" {
@@ -68,5 +69,6 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		}
 		m.SourceHash = types.StringValue(src.Hash())
 	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateBaseline, baseline{Imported: true}.encode())...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

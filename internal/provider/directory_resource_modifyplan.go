@@ -50,6 +50,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			SourceHash:      types.StringUnknown(),
 			DestinationHash: types.StringUnknown(),
 			Pending:         types.ObjectUnknown(pendingAttrTypes),
+			Drift:           types.ObjectUnknown(driftAttrTypes),
 			LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
 		})
 		return
@@ -75,6 +76,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	listingChanged := false
 	var dest *tree.Manifest
 	listDest := false
+	emptyDest := false
 	if priorExists {
 		pc, d := syncConfigOf(ctx, prior)
 		if !d.HasError() {
@@ -92,6 +94,19 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			} else {
 				listDest = true
 			}
+		}
+	} else if c.Drift != driftNone {
+		// A create: look at what is there, when the host answers.
+		probe, d := r.probeCreate(ctx, cn, c)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		switch {
+		case probe.Exists:
+			listDest = true
+		case probe.Reached:
+			emptyDest = true // nothing there yet: every entry is created
 		}
 	}
 	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
@@ -128,6 +143,9 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if emptyDest {
+		dest = &tree.Manifest{Mode: manifestMode(c.Drift), Algo: src.Algo}
+	}
 	if dest != nil && !c.Ends.Dst.Remote && dest.Mode == tree.Content && dest.Algo != src.Algo {
 		// A pulled source's digests are its server's: hash the local
 		// destination the same way.
@@ -154,6 +172,11 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
 				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
 	}
+	var drifted driftResult
+	if diff != nil && priorExists {
+		b, ok := r.priorBaseline(ctx, req.Private)
+		drifted = attributeDrift(driftInput{Diff: *diff, Src: src, Dst: dest, Baseline: b, HasBaseline: ok, PriorSourceHash: prior.SourceHash})
+	}
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
@@ -162,6 +185,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		ListingChanged: listingChanged,
 		Resync:         priorExists && ownershipChanged(prior, plan),
 		Drift:          c.Drift,
+		DriftPaths:     drifted.Paths,
 	})
 	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
 		first := diff.Delete
@@ -172,7 +196,16 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			strings.Replace(maxDeleteError(len(diff.Delete), *c.MaxDelete, first), "so nothing was changed", "so the plan stops here", 1))
 		return
 	}
+	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
+	}
 	if work {
+		// What the apply will leave, for the next plan to tell drift
+		// apart; the apply keeps it only if it succeeds.
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, newBaseline(src, c.Drift == driftMetadata).encode())...)
+		if !priorExists {
+			manifests.put(plannedSourceKey(r.destKey(c)), src)
+		}
 		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "source_hash": src.Hash(), "diff_known": diff != nil,
 		})
@@ -233,13 +266,14 @@ func firstPaths(paths []string, n int) string {
 }
 
 func computedOf(m directoryModel) computedValues {
-	return computedValues{SourceHash: m.SourceHash, DestinationHash: m.DestinationHash, Pending: m.Pending, LastSync: m.LastSync}
+	return computedValues{SourceHash: m.SourceHash, DestinationHash: m.DestinationHash, Pending: m.Pending, Drift: m.Drift, LastSync: m.LastSync}
 }
 
 func (r *directoryResource) setComputed(ctx context.Context, resp *resource.ModifyPlanResponse, v computedValues) {
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("source_hash"), v.SourceHash)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("destination_hash"), v.DestinationHash)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("pending"), v.Pending)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), v.Drift)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("last_sync"), v.LastSync)...)
 }
 
@@ -276,4 +310,22 @@ func sourceDiagnostics(source string) diag.Diagnostics {
 		diags.AddAttributeError(path.Root("source"), "Source not found", err.Error()+".")
 	}
 	return diags
+}
+
+// priorBaseline is the baseline the last successful apply kept.
+func (r *directoryResource) priorBaseline(ctx context.Context, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}) (baseline, bool) {
+	data, d := private.GetKey(ctx, privateBaseline)
+	if d.HasError() {
+		return baseline{}, false
+	}
+	return decodeBaseline(data)
+}
+
+func countChanges(c *tree.Changes) int {
+	if c == nil {
+		return 0
+	}
+	return len(c.Create) + len(c.Update) + len(c.Delete)
 }

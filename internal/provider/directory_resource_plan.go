@@ -139,6 +139,7 @@ type computedValues struct {
 	SourceHash      types.String
 	DestinationHash types.String
 	Pending         types.Object
+	Drift           types.Object
 	LastSync        types.Object
 }
 
@@ -161,6 +162,9 @@ type planInput struct {
 	Resync bool
 	// Drift is drift_detection.
 	Drift string
+	// DriftPaths are the paths of Diff that changed on the destination
+	// since the last apply (attributeDrift).
+	DriftPaths []string
 }
 
 // planComputed plans the computed attributes and says whether the apply
@@ -169,7 +173,7 @@ type planInput struct {
 // With work to do, source_hash is the new hash, pending the new diff
 // (unknown when there is no destination manifest to diff against: it is
 // then filled in from the transfer's itemized changes), destination_hash
-// and last_sync unknown (destination_hash stays null with
+// and last_sync unknown; drift names the diff's paths that changed on the destination (destination_hash stays null with
 // drift_detection = "none"). With nothing to do every computed attribute
 // keeps its prior value, so the plan is empty — except a null prior
 // source_hash (after import), which takes the new value.
@@ -189,6 +193,7 @@ func planComputed(in planInput) (computedValues, bool) {
 		SourceHash:      types.StringValue(in.SourceHash),
 		DestinationHash: types.StringUnknown(),
 		Pending:         types.ObjectUnknown(pendingAttrTypes),
+		Drift:           types.ObjectUnknown(driftAttrTypes),
 		LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
 	}
 	if in.Drift == driftNone {
@@ -196,6 +201,7 @@ func planComputed(in planInput) (computedValues, bool) {
 	}
 	if in.Diff != nil {
 		out.Pending = pendingValue(*in.Diff)
+		out.Drift = driftValue(in.DriftPaths)
 	}
 	return out, true
 }

@@ -106,6 +106,10 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)
+	// pending is what the next apply will do, which the plan works out;
+	// what the last apply was planned to do is done.
+	state.Pending = pendingValue(tree.Changes{})
+	state.Drift = driftValue(nil)
 	if !known(state.ID) {
 		state.ID = state.Destination
 	}

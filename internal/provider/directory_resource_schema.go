@@ -179,8 +179,10 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			"pending": schema.SingleNestedAttribute{
 				MarkdownDescription: "What the apply will change in the destination, computed at plan time from the source against " +
 					"the destination as refresh read it: the first 100 paths to create, update and delete (directories end in `/`, " +
-					"the top directory is `.`), and the full counts. After apply it records what that apply was planned to change " +
-					"(for a create, or with `drift_detection = \"none\"`, what it changed). It stays as it is while there is nothing to do.",
+					"the top directory is `.`), and the full counts: what the next apply will do, and nothing else. A plan's diff " +
+					"therefore shows only what is new. Terraform keeps the planned value through the apply; the next refresh, " +
+					"which finds nothing pending, empties it (so does an apply whose plan could not list it: a create onto a host " +
+					"that does not answer at plan time, or `drift_detection = \"none\"`). What an apply did is in `last_sync`.",
 				Computed: true,
 				Attributes: map[string]schema.Attribute{
 					"create": schema.ListAttribute{ElementType: types.StringType, Computed: true,
@@ -192,6 +194,19 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 					"create_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to create."},
 					"update_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to update."},
 					"delete_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to delete."},
+				},
+			},
+			"drift": schema.SingleNestedAttribute{
+				MarkdownDescription: "Which of the paths in `pending` changed on the destination since the last apply — edited, " +
+					"added or removed on the server outside Terraform — as opposed to changed in the source: the first 100 paths and " +
+					"the count. The plan also names them in one warning. Empty when nothing drifted; like `pending`, refresh clears it " +
+					"once the apply is done. Per path for trees of up to 10,000 entries; for a larger tree whose source also changed, " +
+					"the plan says it cannot tell them apart.",
+				Computed: true,
+				Attributes: map[string]schema.Attribute{
+					"paths": schema.ListAttribute{ElementType: types.StringType, Computed: true,
+						MarkdownDescription: "Paths changed on the destination (the first 100)."},
+					"count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths changed on the destination."},
 				},
 			},
 			"ssh": connectionSchema(), // "connection" is reserved in resources

@@ -279,7 +279,7 @@ func TestAccDirectory_rsyncPathNotFound(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:      directoryConfig(p, src+"/", remoteDest(srv, t.TempDir())),
-				ExpectError: words(`Push failed … /nonexistent/rsync … Install rsync on the remote host, or set the provider's rsync_path`),
+				ExpectError: words(`rsync does not run on the destination host … /nonexistent/rsync … Install rsync on the remote host, or set the provider's rsync_path`),
 			},
 		},
 	})

@@ -46,9 +46,9 @@ var outcomes = map[string]string{
 		"mkstemp … locked/.index.html. … failed: Permission denied (13) … writable by the SSH user",
 	"remote/read-only":      "Push failed … remote rsync exited with code 23 … Read-only file system (30) … writable by the SSH user",
 	"remote/disk-full":      "Push failed … big.bin … No space left on device (28) … the disk is not full",
-	"remote/missing-parent": "Push failed … remote rsync exited with code 11 … mkdir … a/b/www … No such file or directory (2)",
-	"remote/rsync-missing": "Push failed … remote rsync exited with code 127 (remote command not found) … " +
-		`/nonexistent/rsync: … The remote command "/nonexistent/rsync" could not be run. Install rsync`,
+	"remote/missing-parent": "Destination's parent directory is missing … a/b does not exist on 127.0.0.1, so … a/b/www cannot be created in it",
+	"remote/rsync-missing": "rsync does not run on the destination host … " +
+		`/nonexistent/rsync: No such file or directory. The remote command "/nonexistent/rsync" could not be run. Install rsync`,
 
 	// Secrets (secrets_acc_test.go).
 	"secrets/not-leaked": "no secret in: TF_LOG_PATH log … plan, show tfplan, show -json tfplan, apply output, terraform.tfstate",

@@ -340,3 +340,11 @@ func (t *trimmed) Unwrap() error { return t.err }
 func (c Config) display() string {
 	return c.User + "@" + c.addr()
 }
+
+// Unreachable reports whether err says the server did not answer — a name
+// that does not resolve, a refused or timed-out connection, a reset before
+// the handshake — as a host that does not exist yet fails, as opposed to a
+// server that answered and refused us (host key, authentication).
+func Unreachable(err error) bool {
+	return retryable(err)
+}

@@ -1,0 +1,290 @@
+package provider
+
+// Drift told apart from local change: which of the paths a plan lists
+// changed on the destination since the last apply, and which in the
+// source. Pure decisions and their encoding; ModifyPlan gathers the inputs.
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/zeebo/xxh3"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// privateBaseline is the private state key of the baseline: what the last
+// apply left in the destination, as fingerprints (baseline below). The
+// plan that syncs writes it; Terraform hands it to the apply with the plan
+// and keeps it with the state.
+const privateBaseline = "baseline"
+
+// privatePlannedBaseline is the baseline a plan that syncs hands to its
+// apply, which makes it privateBaseline once the sync succeeded.
+const privatePlannedBaseline = "planned_baseline"
+
+// baselineMaxItems bounds the baseline kept in private state (8 bytes an
+// entry: 80 KB at most, in the state file). A larger tree is told apart by
+// its hashes only (attributeByHash).
+const baselineMaxItems = 10000
+
+var driftAttrTypes = map[string]attr.Type{
+	"paths": types.ListType{ElemType: types.StringType},
+	"count": types.Int64Type,
+}
+
+// baseline records what an apply leaves in the destination: the hash of
+// the planned tree and, for trees up to baselineMaxItems entries, a sorted
+// fingerprint of every entry, so that a later plan can tell per path
+// whether the destination's entry is still the one the apply wrote.
+type baseline struct {
+	// Hash is the planned source's hash: what the destination holds after
+	// the apply, up to the entries the sync leaves alone.
+	Hash string `json:"hash"`
+	// Dest is the destination_hash the apply recorded (with delete =
+	// false the destination also holds what the source does not).
+	Dest string `json:"dest,omitempty"`
+	// Metadata is set when the fingerprints are of sizes and times
+	// (drift_detection = "metadata") rather than contents.
+	Metadata bool `json:"metadata,omitempty"`
+	// Imported marks the record of an import: no apply has written the
+	// destination yet, so nothing there counts as drift.
+	Imported bool `json:"imported,omitempty"`
+	// Prints holds the fingerprints, sorted, base64 of 8 bytes each; empty
+	// when the tree was too large to keep them.
+	Prints string `json:"prints,omitempty"`
+
+	prints []uint64
+}
+
+// fingerprint identifies an entry as sameItem compares it: a destination
+// entry with the fingerprint of the planned source's entry is the one the
+// apply wrote.
+func fingerprint(it *tree.Item, metadata bool) uint64 {
+	b := make([]byte, 0, 64+len(it.Name)+len(it.Target)+len(it.Digest))
+	b = append(b, byte(it.Kind))
+	b = binary.LittleEndian.AppendUint32(b, it.Perm)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Name)))
+	b = append(b, it.Name...)
+	switch {
+	case it.Kind == tree.Symlink:
+		b = append(b, it.Target...)
+	case it.Kind == tree.File && metadata:
+		b = binary.LittleEndian.AppendUint64(b, uint64(it.Size))
+		b = binary.LittleEndian.AppendUint64(b, uint64(it.ModTime))
+	case it.Kind == tree.File:
+		b = append(b, it.Digest...)
+	}
+	return xxh3.Hash(b)
+}
+
+// newBaseline records src, the tree a sync is planned to leave.
+func newBaseline(src *tree.Manifest, metadata bool) baseline {
+	b := baseline{Hash: src.Hash(), Metadata: metadata}
+	if len(src.Items) > baselineMaxItems {
+		return b
+	}
+	prints := make([]uint64, len(src.Items))
+	for i := range src.Items {
+		prints[i] = fingerprint(&src.Items[i], metadata)
+	}
+	slices.Sort(prints)
+	raw := make([]byte, 0, 8*len(prints))
+	for _, p := range prints {
+		raw = binary.LittleEndian.AppendUint64(raw, p)
+	}
+	b.Prints = base64.StdEncoding.EncodeToString(raw)
+	b.prints = prints
+	return b
+}
+
+func (b baseline) encode() []byte {
+	out, err := json.Marshal(b)
+	if err != nil {
+		return nil // cannot happen: strings and a bool
+	}
+	return out
+}
+
+// decodeBaseline reads a baseline from private state. Private state is
+// ours, but it may come from an older provider or be damaged: anything
+// that does not decode is no baseline.
+func decodeBaseline(data []byte) (baseline, bool) {
+	var b baseline
+	if len(data) == 0 || json.Unmarshal(data, &b) != nil || (b.Hash == "" && !b.Imported) {
+		return baseline{}, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(b.Prints)
+	if err != nil || len(raw)%8 != 0 || len(raw)/8 > baselineMaxItems {
+		return baseline{}, false
+	}
+	b.prints = make([]uint64, len(raw)/8)
+	for i := range b.prints {
+		b.prints[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	if !slices.IsSorted(b.prints) {
+		return baseline{}, false
+	}
+	return b, true
+}
+
+func (b baseline) has(it *tree.Item) bool {
+	_, ok := slices.BinarySearch(b.prints, fingerprint(it, b.Metadata))
+	return ok
+}
+
+// driftInput is what attributeDrift decides from.
+type driftInput struct {
+	Diff     tree.Changes
+	Src, Dst *tree.Manifest
+	// Baseline is the last apply's record, if private state has one.
+	Baseline    baseline
+	HasBaseline bool
+	// PriorSourceHash is the source_hash the last apply recorded (null
+	// after import).
+	PriorSourceHash types.String
+}
+
+// driftResult is the paths of a diff that changed on the destination.
+type driftResult struct {
+	Paths []string
+	// Unattributed is set when the plan cannot tell (no baseline, and
+	// both sides changed): Paths is then empty and the warning says so.
+	Unattributed bool
+}
+
+// attributeDrift names the listed paths whose destination entry is not the
+// one the last apply left there: edited, added or removed on the server.
+//
+// With per-entry fingerprints of what the apply left, a path is drift when
+// the destination's entry is not among them (an update or a deletion
+// listed) or, for a path missing on the destination, when the source's
+// entry is still the applied one (so it was there, and the server removed
+// it). Without them the hashes decide for the whole diff: a source
+// unchanged since the apply means every listed path is drift; otherwise
+// the paths cannot be told apart, unless the destination is still what
+// the apply left (no drift at all).
+func attributeDrift(in driftInput) driftResult {
+	if in.Diff.Empty() {
+		return driftResult{}
+	}
+	if in.HasBaseline && in.Baseline.Imported {
+		return driftResult{} // no apply yet: what is there was there before
+	}
+	if in.HasBaseline && len(in.Baseline.prints) > 0 {
+		return driftResult{Paths: driftByBaseline(in)}
+	}
+	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.Src.Hash()
+	if srcUnchanged {
+		return driftResult{Paths: allPaths(in.Diff)}
+	}
+	if in.HasBaseline && in.Dst != nil && (in.Dst.Hash() == in.Baseline.Hash || in.Dst.Hash() == in.Baseline.Dest) {
+		return driftResult{}
+	}
+	if !known(in.PriorSourceHash) {
+		return driftResult{} // a first sync (or after import): nothing to drift from
+	}
+	return driftResult{Unattributed: true}
+}
+
+func driftByBaseline(in driftInput) []string {
+	src := indexItems(in.Src)
+	dst := indexItems(in.Dst)
+	var out []string
+	check := func(paths []string, missingOnDest bool) {
+		for _, p := range paths {
+			name := trimDirSlash(p)
+			if missingOnDest {
+				if s, ok := src[name]; ok && in.Baseline.has(s) {
+					out = append(out, p)
+				}
+				continue
+			}
+			if d, ok := dst[name]; ok && !in.Baseline.has(d) {
+				out = append(out, p)
+			}
+		}
+	}
+	check(in.Diff.Create, true)
+	check(in.Diff.Update, false)
+	check(in.Diff.Delete, false)
+	return out
+}
+
+func indexItems(m *tree.Manifest) map[string]*tree.Item {
+	if m == nil {
+		return nil
+	}
+	idx := make(map[string]*tree.Item, len(m.Items))
+	for i := range m.Items {
+		idx[m.Items[i].Name] = &m.Items[i]
+	}
+	return idx
+}
+
+func trimDirSlash(p string) string {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
+}
+
+func allPaths(c tree.Changes) []string {
+	out := make([]string, 0, len(c.Create)+len(c.Update)+len(c.Delete))
+	out = append(out, c.Create...)
+	out = append(out, c.Update...)
+	return append(out, c.Delete...)
+}
+
+// driftValue is the drift object: the first pendingCap paths and the count.
+func driftValue(paths []string) types.Object {
+	first := paths
+	if len(first) > pendingCap {
+		first = first[:pendingCap]
+	}
+	vals := make([]attr.Value, len(first))
+	for i, p := range first {
+		vals[i] = types.StringValue(displayPath(p))
+	}
+	return types.ObjectValueMust(driftAttrTypes, map[string]attr.Value{
+		"paths": types.ListValueMust(types.StringType, vals),
+		"count": types.Int64Value(int64(len(paths))),
+	})
+}
+
+// driftWarning is the plan's one warning about drift, or "" when there is
+// none to report.
+func driftWarning(d driftResult, pendingCount int) (summary, detail string) {
+	switch {
+	case d.Unattributed:
+		return "Destination and source both changed since the last apply",
+			fmt.Sprintf("The destination changed on the server since the last apply, and so did the source. Of the %d paths "+
+				"this plan lists, which changed on the server cannot be told apart: the record the last apply kept is missing "+
+				"(an older provider, an import, or a tree of more than %d entries). The apply makes the destination match the "+
+				"source, overwriting the server's changes.", pendingCount, baselineMaxItems)
+	case len(d.Paths) > 0:
+		return "Destination changed outside Terraform",
+			fmt.Sprintf("%d of the paths this plan lists changed on the destination since the last apply (drift), and the apply "+
+				"will restore them from the source: %s. They are in drift.paths; the others changed in the source.",
+				len(d.Paths), firstPaths(displayPaths(d.Paths), 10))
+	}
+	return "", ""
+}
+
+func displayPaths(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = displayPath(p)
+	}
+	return out
+}
+
+// plannedSourceKey is the manifest cache key under which a create's plan
+// leaves the source it planned, for Create (which gets no private state
+// from its plan) to record the baseline.
+func plannedSourceKey(destKey string) string { return "planned-src " + destKey }

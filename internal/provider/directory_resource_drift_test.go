@@ -1,0 +1,91 @@
+package provider
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+func file(name, digest string) tree.Item {
+	return tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: int64(len(digest)), Digest: []byte(digest)}
+}
+
+func manifest(items ...tree.Item) *tree.Manifest {
+	return &tree.Manifest{Mode: tree.Content, Items: append([]tree.Item{{Name: ".", Kind: tree.Dir, Perm: 0o755}}, items...)}
+}
+
+// TestAttributeDriftByBaseline: with the last apply's fingerprints, each
+// listed path is drift exactly when the destination's entry is not the one
+// the apply left (or, missing there, the source's entry still is).
+func TestAttributeDriftByBaseline(t *testing.T) {
+	applied := manifest(file("a", "1"), file("b", "1"), file("c", "1"), file("d", "1"), file("e", "1"))
+	b, ok := decodeBaseline(newBaseline(applied, false).encode())
+	if !ok || len(b.prints) != 6 {
+		t.Fatalf("baseline round trip: ok=%v prints=%d", ok, len(b.prints))
+	}
+	// Source: a edited, e removed, f added. Destination: b edited on the
+	// server, c removed there, g added there.
+	src := manifest(file("a", "2"), file("b", "1"), file("c", "1"), file("d", "1"), file("f", "1"))
+	dst := manifest(file("a", "1"), file("b", "9"), file("d", "1"), file("e", "1"), file("g", "1"))
+	diff := tree.Diff(src, dst, true, nil)
+	got := attributeDrift(driftInput{Diff: diff, Src: src, Dst: dst, Baseline: b, HasBaseline: true,
+		PriorSourceHash: types.StringValue(applied.Hash())})
+	slices.Sort(got.Paths)
+	want := []string{"b", "c", "g"}
+	if !slices.Equal(got.Paths, want) || got.Unattributed {
+		t.Fatalf("drift = %v (unattributed %v), want %v; diff %+v", got.Paths, got.Unattributed, want, diff)
+	}
+}
+
+// TestAttributeDriftByHash: without per-entry fingerprints, an unchanged
+// source makes every path drift, an unchanged destination none, and both
+// changed cannot be told apart.
+func TestAttributeDriftByHash(t *testing.T) {
+	applied := manifest(file("a", "1"), file("b", "1"))
+	edited := manifest(file("a", "2"), file("b", "1"))
+	serverEdited := manifest(file("a", "1"), file("b", "9"))
+	big := baseline{Hash: applied.Hash(), Dest: applied.Hash()} // a tree too large for prints
+	prior := types.StringValue(applied.Hash())
+
+	onlyServer := attributeDrift(driftInput{Diff: tree.Diff(applied, serverEdited, true, nil), Src: applied, Dst: serverEdited,
+		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
+	if !slices.Equal(onlyServer.Paths, []string{"b"}) {
+		t.Errorf("source unchanged: drift = %v, want [b]", onlyServer.Paths)
+	}
+	onlyLocal := attributeDrift(driftInput{Diff: tree.Diff(edited, applied, true, nil), Src: edited, Dst: applied,
+		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
+	if len(onlyLocal.Paths) != 0 || onlyLocal.Unattributed {
+		t.Errorf("destination unchanged: drift = %+v, want none", onlyLocal)
+	}
+	both := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, Dst: serverEdited,
+		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
+	if !both.Unattributed || len(both.Paths) != 0 {
+		t.Errorf("both changed: drift = %+v, want unattributed", both)
+	}
+	imported := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, Dst: serverEdited,
+		PriorSourceHash: types.StringNull()})
+	if imported.Unattributed || len(imported.Paths) != 0 {
+		t.Errorf("after import: drift = %+v, want none (nothing to drift from)", imported)
+	}
+}
+
+// TestDecodeBaselineRejectsDamage: private state that does not decode is no
+// baseline, never a panic or a huge allocation.
+func TestDecodeBaselineRejectsDamage(t *testing.T) {
+	for _, in := range []string{"", "{", `{"hash":""}`, `{"hash":"x","prints":"!!"}`, `{"hash":"x","prints":"AAAA"}`,
+		`{"hash":"x","prints":"AgAAAAAAAAABAAAAAAAAAA=="}`} {
+		if _, ok := decodeBaseline([]byte(in)); ok {
+			t.Errorf("decodeBaseline(%q) accepted it", in)
+		}
+	}
+	big := make([]tree.Item, baselineMaxItems+1)
+	for i := range big {
+		big[i] = file(string(rune('a'+i%26))+string(rune(i)), "x")
+	}
+	if b := newBaseline(&tree.Manifest{Mode: tree.Content, Items: big}, false); b.Prints != "" {
+		t.Errorf("a tree of %d entries kept %d bytes of fingerprints", len(big), len(b.Prints))
+	}
+}
