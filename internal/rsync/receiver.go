@@ -190,6 +190,19 @@ func (r *receiver) prepareDest(localDest string) error {
 		r.dest.root += "/"
 	}
 	fi, err := os.Lstat(r.dest.root)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// The root itself may be a symlink to a directory: rsync follows
+		// it in every direction (the user named it; rsync changes into
+		// it), and so do we, by resolving it once here, so that the root's
+		// own permissions and times go to the directory, never the link,
+		// and the link is never replaced. Only links below the root are
+		// never written through (localDest.path).
+		if real, rerr := filepath.EvalSymlinks(r.dest.root); rerr == nil {
+			if rfi, serr := os.Stat(real); serr == nil && rfi.IsDir() {
+				r.dest.root, fi = real, rfi
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if r.opts.DryRun {
