@@ -164,7 +164,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
 	switch c.Ends.Dir {
 	case dirLocal:
-		res, err = rsync.Local(ctx, src, dst, opts)
+		res, err = rsync.Local(ctx, src, localDestDir(dst), opts)
 	default:
 		t, d := cn.transport(ctx)
 		diags.Append(d...)
@@ -180,7 +180,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 			}
 			res, err = rsync.Push(ctx, t, src, dst, opts)
 		} else {
-			res, err = rsync.Pull(ctx, t, pushDestPath(src), dst, opts)
+			res, err = rsync.Pull(ctx, t, pushDestPath(src), localDestDir(dst), opts)
 		}
 	}
 	if err != nil {
@@ -202,6 +202,18 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", safeText(w))
 	}
 	return res, diags
+}
+
+// localDestDir is a local destination as the engine takes it: always a
+// directory ("dest/"), so that a single-file source lands inside it, as in
+// a push and where Read looks for it (rsync writes `rsync file dest` as the
+// file dest itself when dest is not a directory yet; `rsync file dest/`
+// puts it inside). A directory source lands the same either way.
+func localDestDir(dst string) string {
+	if strings.HasSuffix(dst, "/") {
+		return dst
+	}
+	return dst + "/"
 }
 
 // sync runs the transfer: a dry run first when max_delete must be
