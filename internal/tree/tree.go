@@ -39,6 +39,11 @@ const (
 	File    Kind = 'f'
 	Dir     Kind = 'd'
 	Symlink Kind = 'l'
+	// Other is a device, fifo or socket. It is listed so that a sync with
+	// delete plans (and max_delete counts) its removal — the receiver
+	// deletes whatever the source does not name, of any kind — and is
+	// compared by kind and permissions only.
+	Other Kind = 'o'
 )
 
 // Item is one manifest entry. Name is relative to the tree's root, which
@@ -163,7 +168,7 @@ func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Alg
 				it.Digest = e.Checksum
 			}
 		default:
-			continue
+			it.Kind, it.Size, it.ModTime = Other, 0, 0
 		}
 		m.Items = append(m.Items, it)
 	}
@@ -292,6 +297,12 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 	for i := range src.Items {
 		s := &src.Items[i]
 		seen[s.Name] = true
+		if s.Kind == Other {
+			// The engine does not copy devices and specials: a source's
+			// are neither created nor updated (but spare the same name
+			// in the destination, as rsync's receiver does).
+			continue
+		}
 		d, ok := have[s.Name]
 		switch {
 		case !ok:

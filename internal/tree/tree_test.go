@@ -8,6 +8,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -72,5 +73,30 @@ func TestLocalEqualsRemoteListing(t *testing.T) {
 	}
 	if c := tree.Diff(local, remote, false, nil); len(c.Delete) != 0 {
 		t.Fatalf("deletions without delete: %+v", c)
+	}
+}
+
+// TestDiffDeletesSpecials: a fifo (or device, socket) only in the
+// destination is a deletion the plan must list, since the receiver deletes
+// whatever the source does not name; one the source also has is spared
+// and, as the engine does not copy specials, never planned as a create.
+func TestDiffDeletesSpecials(t *testing.T) {
+	entries := func(names ...string) []*flist.Entry {
+		out := []*flist.Entry{{Name: ".", Mode: flist.SIFDIR | 0o755}}
+		for _, n := range names {
+			out = append(out, &flist.Entry{Name: n, Mode: flist.SIFIFO | 0o644})
+		}
+		return out
+	}
+	src := tree.FromEntries(entries("both"), "", tree.Content, csum.XXH128)
+	dst := tree.FromEntries(entries("both", "only-dst"), "", tree.Content, csum.XXH128)
+	if got := tree.Diff(src, dst, true, nil); len(got.Create)+len(got.Update) != 0 || len(got.Delete) != 1 || got.Delete[0] != "only-dst" {
+		t.Errorf("Diff = %+v, want only the deletion of only-dst", got)
+	}
+	if got := tree.Diff(dst, src, false, nil); !got.Empty() {
+		t.Errorf("Diff of a source fifo = %+v, want nothing (specials are not copied)", got)
+	}
+	if src.Hash() == tree.FromEntries(entries(), "", tree.Content, csum.XXH128).Hash() {
+		t.Error("a fifo does not change the destination's hash")
 	}
 }
