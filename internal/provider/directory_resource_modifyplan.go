@@ -125,6 +125,8 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		connected()
 	}
 	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, src)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
