@@ -195,7 +195,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		}
 		diags.AddAttributeError(path.Root(attr), verb+" failed",
 			fmt.Sprintf("The %s of %s to %s failed: %s.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, safeText(err.Error()),
-				r.remoteHint(c, err, c.Ends.Dir != dirLocal)))
+				r.hint(c, err, opTransfer)))
 		return nil, diags
 	}
 	for _, w := range res.Warnings {

@@ -143,7 +143,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
-			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Dst.Remote)))
+			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.hint(c, err, opReadDest)))
 		return nil, diags
 	}
 	for _, w := range warnings {
@@ -191,7 +191,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			}
 		}
 		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
-			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Src.Remote)))
+			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.hint(c, err, opReadSource)))
 		return nil, diags
 	}
 	for _, w := range warnings {

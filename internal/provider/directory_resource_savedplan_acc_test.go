@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 // Acceptance test: a saved plan (terraform plan -out) applied after the

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
@@ -214,7 +215,9 @@ func (r *receiver) prepareDest(localDest string) error {
 	case err != nil:
 		return fmt.Errorf("destination %s: %w", r.dest.root, err)
 	case !fi.IsDir():
-		return fmt.Errorf("destination %s exists and is not a directory", r.dest.root)
+		// A *PathError, like every failure of this machine's file system,
+		// so that callers can tell a local failure from a remote one.
+		return &fs.PathError{Op: "use as the destination directory", Path: r.dest.root, Err: syscall.ENOTDIR}
 	}
 	return nil
 }
