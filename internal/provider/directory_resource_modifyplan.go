@@ -65,6 +65,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	resp.Diagnostics.Append(r.checkOverlap(c)...)
 	resp.Diagnostics.Append(r.checkSSH(ctx, c)...)
 	if resp.Diagnostics.HasError() {
 		return
