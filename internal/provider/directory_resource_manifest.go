@@ -90,11 +90,17 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 	if !ok {
 		algo = csum.XXH128
 	}
+	m := tree.FromEntries(l.Entries, prefix, mode, algo)
 	var warnings []string
-	if l.IOError != 0 {
+	// Directories the server could not open are marked (the plan warns
+	// about them once, directory_resource_unreadable.go); other gaps are
+	// only known to exist.
+	if unlisted := unlistedDirs(l.Messages, listPath, prefix); len(unlisted) > 0 {
+		m.MarkUnlisted(unlisted)
+	} else if l.IOError != 0 {
 		warnings = append(warnings, fmt.Sprintf("the remote rsync could not read some files below %s; they are missing from the listing", listPath))
 	}
-	return tree.FromEntries(l.Entries, prefix, mode, algo), warnings, nil
+	return m, warnings, nil
 }
 
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a

@@ -140,6 +140,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	resp.Diagnostics.Append(unreadableWarning(c, dest)...)
 	var diff *tree.Changes
 	if dest != nil {
 		d := tree.Diff(src, dest, c.Delete, nil)
