@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -248,6 +249,7 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		}
 	}
 	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
+	started := time.Now()
 	res, d := r.run(ctx, cn, c, opts)
 	diags.Append(d...)
 	if diags.HasError() {
@@ -256,11 +258,20 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	for _, ch := range res.Changes {
 		tflog.Info(ctx, "rsync change", map[string]interface{}{"path": ch.Path, "kind": string(ch.Kind), "itemize": ch.Itemize})
 	}
-	tflog.Info(ctx, "synced", map[string]interface{}{
+	tflog.Info(ctx, syncSummary(c, res, time.Since(started)), map[string]interface{}{
 		"protocol": res.Protocol, "checksum": res.Checksum, "compression": res.Compression,
 		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
 		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
 		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": len(res.Changes),
 	})
 	return res, diags
+}
+
+// syncSummary is the line that ends an apply's log: what changed, how much
+// moved, how long it took.
+func syncSummary(c syncConfig, res *rsync.Result, took time.Duration) string {
+	ch := changesFromResult(res.Changes)
+	return fmt.Sprintf("synced %s to %s: %d created, %d updated, %d deleted; %d files sent (%d bytes of file data, %d matched), in %s",
+		c.Ends.Src.Raw, c.Ends.Dst.Raw, len(ch.Create), len(ch.Update), len(ch.Delete), res.Stats.FilesTransferred,
+		res.Stats.LiteralBytes, res.Stats.MatchedBytes, took.Round(time.Millisecond))
 }

@@ -125,6 +125,12 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := r.prepareDest(localDest); err != nil {
 		return nil, err
 	}
+	verb := "pull"
+	if _, local := s.proc.(*localProcess); local {
+		verb = "copy"
+	}
+	s.prog = startProgress(opts, s.log, verb, entries)
+	defer s.prog.finish()
 
 	genErr := make(chan error, 1)
 	genCtx, stopGen := context.WithCancel(ctx)
@@ -256,6 +262,9 @@ func (r *receiver) generate(ctx context.Context) error {
 		}
 		if err := r.generateOne(int32(i), e, children); err != nil {
 			return err
+		}
+		if !r.requested[i].Load() {
+			s.prog.entryDone(i) // up to date: done as it is
 		}
 	}
 	s.writeNdx(wire.NdxDone)
@@ -650,6 +659,7 @@ func (r *receiver) receiveFiles() error {
 			r.mu.Lock()
 			r.stats.FilesTransferred++
 			r.mu.Unlock()
+			s.prog.entryDone(int(ndx))
 		}
 		if !ok {
 			if phase == 0 {
