@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -181,7 +182,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
 	switch c.Ends.Dir {
 	case dirLocal:
-		res, err = rsync.Local(ctx, src, dst, opts)
+		res, err = rsync.Local(ctx, src, localDestDir(dst), opts)
 	default:
 		t, d := cn.transport(ctx)
 		diags.Append(d...)
@@ -197,7 +198,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 			}
 			res, err = rsync.Push(ctx, t, src, dst, opts)
 		} else {
-			res, err = rsync.Pull(ctx, t, pushDestPath(src), dst, opts)
+			res, err = rsync.Pull(ctx, t, pushDestPath(src), localDestDir(dst), opts)
 		}
 	}
 	if err != nil {
@@ -212,13 +213,25 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		}
 		diags.AddAttributeError(path.Root(attr), verb+" failed",
 			fmt.Sprintf("The %s of %s to %s failed: %s.\n\n%s", what, c.Ends.Src.Raw, c.Ends.Dst.Raw, safeText(err.Error()),
-				r.remoteHint(c, err, c.Ends.Dir != dirLocal)))
+				r.hint(c, err, opTransfer)))
 		return nil, diags
 	}
 	for _, w := range res.Warnings {
 		diags.AddAttributeWarning(path.Root("destination"), "Warning from rsync", safeText(w))
 	}
 	return res, diags
+}
+
+// localDestDir is a local destination as the engine takes it: always a
+// directory ("dest/"), so that a single-file source lands inside it, as in
+// a push and where Read looks for it (rsync writes `rsync file dest` as the
+// file dest itself when dest is not a directory yet; `rsync file dest/`
+// puts it inside). A directory source lands the same either way.
+func localDestDir(dst string) string {
+	if strings.HasSuffix(dst, "/") {
+		return dst
+	}
+	return dst + "/"
 }
 
 // sync runs the transfer: a dry run first when max_delete must be
@@ -253,6 +266,7 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		}
 	}
 	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
+	started := time.Now()
 	res, d := r.run(ctx, cn, c, opts)
 	diags.Append(d...)
 	if diags.HasError() {
@@ -261,7 +275,7 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	for _, ch := range res.Changes {
 		tflog.Info(ctx, "rsync change", map[string]interface{}{"path": ch.Path, "kind": string(ch.Kind), "itemize": ch.Itemize})
 	}
-	tflog.Info(ctx, "synced", map[string]interface{}{
+	tflog.Info(ctx, syncSummary(c, res, time.Since(started)), map[string]interface{}{
 		"protocol": res.Protocol, "checksum": res.Checksum, "compression": res.Compression,
 		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
 		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
@@ -285,4 +299,13 @@ func keepBaseline(ctx context.Context, planned []byte, m directoryModel, private
 		b.Dest = m.DestinationHash.ValueString()
 	}
 	return private.SetKey(ctx, privateBaseline, b.encode())
+}
+
+// syncSummary is the line that ends an apply's log: what changed, how much
+// moved, how long it took.
+func syncSummary(c syncConfig, res *rsync.Result, took time.Duration) string {
+	ch := changesFromResult(res.Changes)
+	return fmt.Sprintf("synced %s to %s: %d created, %d updated, %d deleted; %d files sent (%d bytes of file data, %d matched), in %s",
+		c.Ends.Src.Raw, c.Ends.Dst.Raw, len(ch.Create), len(ch.Update), len(ch.Delete), res.Stats.FilesTransferred,
+		res.Stats.LiteralBytes, res.Stats.MatchedBytes, took.Round(time.Millisecond))
 }

@@ -90,11 +90,17 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 	if !ok {
 		algo = csum.XXH128
 	}
+	m := tree.FromEntries(l.Entries, prefix, mode, algo)
 	var warnings []string
-	if l.IOError != 0 {
+	// Directories the server could not open are marked (the plan warns
+	// about them once, directory_resource_unreadable.go); other gaps are
+	// only known to exist.
+	if unlisted := unlistedDirs(l.Messages, listPath, prefix); len(unlisted) > 0 {
+		m.MarkUnlisted(unlisted)
+	} else if l.IOError != 0 {
 		warnings = append(warnings, fmt.Sprintf("the remote rsync could not read some files below %s; they are missing from the listing", listPath))
 	}
-	return tree.FromEntries(l.Entries, prefix, mode, algo), warnings, nil
+	return m, warnings, nil
 }
 
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a
@@ -143,7 +149,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
-			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Dst.Remote)))
+			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.hint(c, err, opReadDest)))
 		return nil, diags
 	}
 	for _, w := range warnings {
@@ -191,7 +197,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			}
 		}
 		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
-			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.remoteHint(c, err, c.Ends.Src.Remote)))
+			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.hint(c, err, opReadSource)))
 		return nil, diags
 	}
 	for _, w := range warnings {

@@ -66,6 +66,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	resp.Diagnostics.Append(r.checkOverlap(c)...)
 	resp.Diagnostics.Append(r.checkSSH(ctx, c)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -140,6 +141,8 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		connected()
 	}
 	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, src)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -155,6 +158,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	resp.Diagnostics.Append(unreadableWarning(c, dest)...)
 	var diff *tree.Changes
 	if dest != nil {
 		d := tree.Diff(src, dest, c.Delete, nil)

@@ -243,7 +243,7 @@ func quickCheckBlind(src, dst *tree.Manifest) []string {
 	for i := range src.Items {
 		s := &src.Items[i]
 		d, ok := have[s.Name]
-		if ok && s.Kind == tree.File && d.Kind == tree.File && s.Size == d.Size && s.ModTime == d.ModTime &&
+		if ok && s.Kind == tree.File && d.Kind == tree.File && !s.Unreadable && !d.Unreadable && s.Size == d.Size && s.ModTime == d.ModTime &&
 			string(s.Digest) != string(d.Digest) {
 			out = append(out, s.Name)
 		}

@@ -36,7 +36,8 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()
-	defer r.hashSourceAhead(ctx, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))()
+	aheadDone := r.hashSourceAhead(ctx, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+	defer aheadDone()
 
 	// The existence check and the listing run at once (two sessions on
 	// the one connection): on a link with latency the check's round trips
@@ -106,6 +107,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, r.sourceAtRefresh(c, aheadDone))...)
 	// pending is what the next apply will do, which the plan works out;
 	// what the last apply was planned to do is done.
 	state.Pending = pendingValue(tree.Changes{})

@@ -14,41 +14,6 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
 )
 
-// remoteHint says what to do about a failed remote operation.
-func (r *directoryResource) remoteHint(c syncConfig, err error, remote bool) string {
-	if !remote {
-		return "Check that the path exists and that Terraform may read it."
-	}
-	return pushHint(err, r.rsyncPath(c))
-}
-
-// pushHint says what to do about a failed transfer or listing.
-func pushHint(err error, rsyncPath string) string {
-	var lost *sshconn.LostError
-	if errors.As(err, &lost) {
-		return "The SSH connection was lost during the transfer (the network path broke or stalled, or the server " +
-			"went away). " + interruptedHint
-	}
-	var ee *rsync.ExitError
-	if errors.As(err, &ee) {
-		switch {
-		case ee.Code == 126 || ee.Code == 127:
-			return fmt.Sprintf("The remote command %q could not be run. Install rsync on the remote host, "+
-				"or set the provider's rsync_path to the command that starts it.", rsyncPath)
-		case ee.Code == 3 || ee.Code == 11 || ee.Code == 23:
-			return "Check that the path exists and is readable and writable by the SSH user (rsync_path = \"sudo rsync\" " +
-				"runs the remote side with sudo) and that the disk is not full."
-		case ee.Code == 20 || ee.Code == 30 || (ee.Code > 128 && ee.Code < 160):
-			return "The remote rsync was stopped before it finished (a signal, a timeout, or the server shutting down). " +
-				interruptedHint + " A remote rsync killed outright (SIGKILL) cannot remove its temporary file " +
-				"(.NAME.XXXXXX beside the file it was writing): the next apply deletes it with delete = true; " +
-				"otherwise the plan names it."
-		}
-	}
-	return "Check that rsync is installed on the remote host (or set the provider's rsync_path), and that the " +
-		"SSH user may read and write the path."
-}
-
 // dialDiagnostic words a failed SSH connection. sshconn's errors already
 // name the setting to fix; the summary says which kind of failure it is.
 func dialDiagnostic(err error, cfg sshconn.Config) (summary, detail string) {

@@ -162,7 +162,8 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot read the tree",
-			fmt.Sprintf("Could not read %s: %v.\n\n%s", m.Path.ValueString(), err, d.dir.remoteHint(syncConfig{Connection: m.Connection}, err, ep.Remote)))
+			fmt.Sprintf("Could not read %s: %v.\n\n%s", m.Path.ValueString(), err, failureHint(err, hintContext{op: opReadSource, dir: map[bool]direction{true: dirPull, false: dirLocal}[ep.Remote],
+				src: m.Path.ValueString(), rsyncPath: d.dir.settings.rsyncPath(m.Connection)})))
 		return
 	}
 	for _, w := range warnings {

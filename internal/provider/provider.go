@@ -89,6 +89,9 @@ type connSettings struct {
 	// listings hands refresh's destination listings to the apply walk's
 	// re-plan (listing_store.go); nil: each re-plan lists again.
 	listings *listingStore
+	// destinations records the destinations planned in this process, to
+	// warn about two that overlap (directory_resource_overlap.go).
+	destinations *destRegistry
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -206,6 +209,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 	s.pool = sshconn.NewPool(sshconn.PoolOptions{})
 	s.listings = newListingStore()
+	s.destinations = newDestRegistry()
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",

@@ -2,6 +2,7 @@ package rsync
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -48,6 +49,13 @@ type Options struct {
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.
 	Logger hclog.Logger
+	// ProgressInterval is how often a transfer logs its progress at INFO
+	// (files and bytes done of the total, rate, time left); 0 means
+	// DefaultProgressInterval, negative never. A transfer shorter than
+	// one interval logs none.
+	ProgressInterval time.Duration
+	// Clock is the time source of progress reports; nil: the real clock.
+	Clock Clock
 }
 
 // ChangeKind says what a transfer did (or, in a dry run, would do) to a path.

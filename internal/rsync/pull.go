@@ -2,6 +2,7 @@ package rsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
@@ -15,6 +16,11 @@ type Listing struct {
 	IOError  int32          // the sender's io_error bits (1: some files unreadable)
 	Protocol int
 	Checksum string // the algorithm of Entry.Checksum, when asked for
+	// Messages is the server's error text when it could not read
+	// everything (IOError set, exit code 23 or 24): which directories it
+	// could not open, say. The entries are still the complete list of
+	// what it could read.
+	Messages string
 }
 
 // List asks the remote rsync for the file list of remotePath without
@@ -43,6 +49,14 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 		return nil, s.fail(ctx, err)
 	}
 	if err := s.finish(ctx); err != nil {
+		// A sender that could not read some of the tree says so in the
+		// list (io_error) and exits 23 (or 24: vanished); what it could
+		// read came through whole. The caller decides what the gaps mean.
+		var ee *ExitError
+		if errors.As(err, &ee) && (ee.Code == 23 || ee.Code == 24) && l.IOError != 0 {
+			l.Messages = ee.Messages
+			return l, nil
+		}
 		return nil, err
 	}
 	return l, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -188,6 +189,8 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 		s.tokens = &plainTokens{delta.TokenWriter{W: s.w}}
 	}
 	res.Stats.FilesTotal = len(entries)
+	s.prog = startProgress(opts, s.log, "push", entries)
+	defer s.prog.finish()
 	phase := 0
 	const maxPhase = 2 // protocol ≥ 29: a redo phase and the delay-updates phase
 	for {
@@ -197,6 +200,9 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 		}
 		switch {
 		case ndx == wire.NdxDone:
+			if phase == 0 {
+				s.prog.doneBefore(len(entries))
+			}
 			phase++
 			s.writeNdx(wire.NdxDone)
 			if phase > maxPhase {
@@ -244,6 +250,7 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	}
 	if phase == 0 {
 		s.sent = append(s.sent, sentItem{ndx: ndx, iflags: iflags})
+		s.prog.doneBefore(int(ndx))
 	}
 	if iflags&itemTransfer == 0 || dryRun {
 		echo()
@@ -291,7 +298,11 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	whole := s.whole
 	whole.Reset()
 	s.tokens.StartFile()
-	st, err := s.matcher.Match(sig, s.strong(), f, whole, s.tokens)
+	var data io.Reader = f
+	if phase == 0 {
+		data = s.prog.reading(int(ndx), f)
+	}
+	st, err := s.matcher.Match(sig, s.strong(), data, whole, s.tokens)
 	if err != nil {
 		return fmt.Errorf("send %s: %w", e.Name, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
@@ -124,6 +125,12 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := r.prepareDest(localDest); err != nil {
 		return nil, err
 	}
+	verb := "pull"
+	if _, local := s.proc.(*localProcess); local {
+		verb = "copy"
+	}
+	s.prog = startProgress(opts, s.log, verb, entries)
+	defer s.prog.finish()
 
 	genErr := make(chan error, 1)
 	genCtx, stopGen := context.WithCancel(ctx)
@@ -190,6 +197,19 @@ func (r *receiver) prepareDest(localDest string) error {
 		r.dest.root += "/"
 	}
 	fi, err := os.Lstat(r.dest.root)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// The root itself may be a symlink to a directory: rsync follows
+		// it in every direction (the user named it; rsync changes into
+		// it), and so do we, by resolving it once here, so that the root's
+		// own permissions and times go to the directory, never the link,
+		// and the link is never replaced. Only links below the root are
+		// never written through (localDest.path).
+		if real, rerr := filepath.EvalSymlinks(r.dest.root); rerr == nil {
+			if rfi, serr := os.Stat(real); serr == nil && rfi.IsDir() {
+				r.dest.root, fi = real, rfi
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if r.opts.DryRun {
@@ -201,7 +221,9 @@ func (r *receiver) prepareDest(localDest string) error {
 	case err != nil:
 		return fmt.Errorf("destination %s: %w", r.dest.root, err)
 	case !fi.IsDir():
-		return fmt.Errorf("destination %s exists and is not a directory", r.dest.root)
+		// A *PathError, like every failure of this machine's file system,
+		// so that callers can tell a local failure from a remote one.
+		return &fs.PathError{Op: "use as the destination directory", Path: r.dest.root, Err: syscall.ENOTDIR}
 	}
 	return nil
 }
@@ -240,6 +262,9 @@ func (r *receiver) generate(ctx context.Context) error {
 		}
 		if err := r.generateOne(int32(i), e, children); err != nil {
 			return err
+		}
+		if !r.requested[i].Load() {
+			s.prog.entryDone(i) // up to date: done as it is
 		}
 	}
 	s.writeNdx(wire.NdxDone)
@@ -634,6 +659,7 @@ func (r *receiver) receiveFiles() error {
 			r.mu.Lock()
 			r.stats.FilesTransferred++
 			r.mu.Unlock()
+			s.prog.entryDone(int(ndx))
 		}
 		if !ok {
 			if phase == 0 {

@@ -68,6 +68,7 @@ type session struct {
 	uidNames      []flist.IDName // a sender's uid/gid names (pull)
 	gidNames      []flist.IDName
 	tokens        tokenSink
+	prog          *progress     // nil when progress is not reported (progress.go)
 	matcher       delta.Matcher // reused by every file a sender sends
 	whole         hash.Hash     // whole-file checksum, reset per file
 	ctr           *delta.CompressedTokenReader

@@ -39,6 +39,11 @@ const (
 	File    Kind = 'f'
 	Dir     Kind = 'd'
 	Symlink Kind = 'l'
+	// Other is a device, fifo or socket. It is listed so that a sync with
+	// delete plans (and max_delete counts) its removal — the receiver
+	// deletes whatever the source does not name, of any kind — and is
+	// compared by kind and permissions only.
+	Other Kind = 'o'
 )
 
 // Item is one manifest entry. Name is relative to the tree's root, which
@@ -51,6 +56,12 @@ type Item struct {
 	ModTime int64
 	Digest  []byte // Content mode, files only
 	Target  string // symlinks
+	// Unreadable marks what the lister could not read: a file it could
+	// not checksum (rsync lists its checksum as zeros), compared by size,
+	// time and permissions instead; or a directory it could not list
+	// (MarkUnlisted), whose contents are unknown: not compared, not
+	// deleted.
+	Unreadable bool
 }
 
 // Manifest is a whole tree, in rsync's sort order.
@@ -98,9 +109,14 @@ func (m *Manifest) Hash() string {
 		case it.Kind == Symlink:
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Target)))
 			b = append(b, it.Target...)
-		case it.Kind == File && m.Mode == Metadata:
+		case it.Kind == File && (m.Mode == Metadata || it.Unreadable):
+			if it.Unreadable {
+				b = append(b, 'u')
+			}
 			b = binary.LittleEndian.AppendUint64(b, uint64(it.Size))
 			b = binary.LittleEndian.AppendUint64(b, uint64(it.ModTime))
+		case it.Unreadable:
+			b = append(b, 'u')
 		case it.Kind == File:
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Digest)))
 			b = append(b, it.Digest...)
@@ -161,13 +177,60 @@ func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Alg
 			it.Kind = File
 			if mode == Content {
 				it.Digest = e.Checksum
+				if allZero(e.Checksum) {
+					it.Digest, it.Unreadable = nil, true
+				}
 			}
 		default:
-			continue
+			it.Kind, it.Size, it.ModTime = Other, 0, 0
 		}
 		m.Items = append(m.Items, it)
 	}
 	return m
+}
+
+// allZero reports whether a listed checksum is rsync's for a file it could
+// not open: all zero bytes (checksum.c:file_checksum). No real digest of
+// 16 bytes or more is all zeros.
+func allZero(sum []byte) bool {
+	if len(sum) == 0 {
+		return false
+	}
+	for _, b := range sum {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// MarkUnlisted marks the directories named (manifest names) as unreadable:
+// the lister could not open them, so what they hold is unknown.
+func (m *Manifest) MarkUnlisted(names []string) {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	for i := range m.Items {
+		if it := &m.Items[i]; it.Kind == Dir && want[it.Name] {
+			it.Unreadable = true
+		}
+	}
+}
+
+// Unreadable lists what the lister could not read, files and directories
+// apart (directories end in "/").
+func (m *Manifest) Unreadable() (files, dirs []string) {
+	for _, it := range m.Items {
+		switch {
+		case !it.Unreadable:
+		case it.Kind == Dir:
+			dirs = append(dirs, strings.TrimPrefix(it.Name+"/", "./"))
+		default:
+			files = append(files, it.Name)
+		}
+	}
+	return files, dirs
 }
 
 func relName(name, prefix string) (string, bool) {
@@ -283,6 +346,22 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 		have[dst.Items[i].Name] = &dst.Items[i]
 	}
 	seen := make(map[string]bool, len(src.Items))
+	// Directories the destination's lister could not open: what they
+	// hold is unknown, so nothing below them is compared or deleted.
+	var unlisted []string
+	for i := range dst.Items {
+		if d := &dst.Items[i]; d.Kind == Dir && d.Unreadable {
+			unlisted = append(unlisted, d.Name+"/")
+		}
+	}
+	below := func(name string) bool {
+		for _, u := range unlisted {
+			if strings.HasPrefix(name, u) || u == "./" {
+				return true
+			}
+		}
+		return false
+	}
 	display := func(it *Item) string {
 		if it.Kind == Dir && it.Name != "." {
 			return it.Name + "/"
@@ -292,11 +371,20 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 	for i := range src.Items {
 		s := &src.Items[i]
 		seen[s.Name] = true
+		if s.Kind == Other {
+			// The engine does not copy devices and specials: a source's
+			// are neither created nor updated (but spare the same name
+			// in the destination, as rsync's receiver does).
+			continue
+		}
+		if len(unlisted) > 0 && below(s.Name) {
+			continue
+		}
 		d, ok := have[s.Name]
 		switch {
 		case !ok:
 			c.Create = append(c.Create, display(s))
-		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata):
+		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable):
 			c.Update = append(c.Update, display(s))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -72,5 +73,65 @@ func TestLocalEqualsRemoteListing(t *testing.T) {
 	}
 	if c := tree.Diff(local, remote, false, nil); len(c.Delete) != 0 {
 		t.Fatalf("deletions without delete: %+v", c)
+	}
+}
+
+// TestDiffDeletesSpecials: a fifo (or device, socket) only in the
+// destination is a deletion the plan must list, since the receiver deletes
+// whatever the source does not name; one the source also has is spared
+// and, as the engine does not copy specials, never planned as a create.
+func TestDiffDeletesSpecials(t *testing.T) {
+	entries := func(names ...string) []*flist.Entry {
+		out := []*flist.Entry{{Name: ".", Mode: flist.SIFDIR | 0o755}}
+		for _, n := range names {
+			out = append(out, &flist.Entry{Name: n, Mode: flist.SIFIFO | 0o644})
+		}
+		return out
+	}
+	src := tree.FromEntries(entries("both"), "", tree.Content, csum.XXH128)
+	dst := tree.FromEntries(entries("both", "only-dst"), "", tree.Content, csum.XXH128)
+	if got := tree.Diff(src, dst, true, nil); len(got.Create)+len(got.Update) != 0 || len(got.Delete) != 1 || got.Delete[0] != "only-dst" {
+		t.Errorf("Diff = %+v, want only the deletion of only-dst", got)
+	}
+	if got := tree.Diff(dst, src, false, nil); !got.Empty() {
+		t.Errorf("Diff of a source fifo = %+v, want nothing (specials are not copied)", got)
+	}
+	if src.Hash() == tree.FromEntries(entries(), "", tree.Content, csum.XXH128).Hash() {
+		t.Error("a fifo does not change the destination's hash")
+	}
+}
+
+// TestDiffUnreadable: a file the lister could not read (zero checksum) is
+// compared by size, time and permissions; nothing below a directory it
+// could not list is compared or deleted.
+func TestDiffUnreadable(t *testing.T) {
+	src := tree.FromEntries([]*flist.Entry{
+		{Name: ".", Mode: flist.SIFDIR | 0o755},
+		{Name: "locked", Mode: flist.SIFDIR | 0o700},
+		{Name: "locked/in.txt", Mode: flist.SIFREG | 0o644, Size: 3, Checksum: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+		{Name: "secret", Mode: flist.SIFREG, Size: 5, ModTime: 100, Checksum: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+	}, "", tree.Content, csum.XXH128)
+	dstEntries := func(mtime int64) []*flist.Entry {
+		return []*flist.Entry{
+			{Name: ".", Mode: flist.SIFDIR | 0o755},
+			{Name: "locked", Mode: flist.SIFDIR | 0o700},
+			{Name: "secret", Mode: flist.SIFREG, Size: 5, ModTime: mtime, Checksum: make([]byte, 16)},
+		}
+	}
+	dst := tree.FromEntries(dstEntries(100), "", tree.Content, csum.XXH128)
+	dst.MarkUnlisted([]string{"locked"})
+	if got := tree.Diff(src, dst, true, nil); !got.Empty() {
+		t.Errorf("Diff = %+v, want nothing", got)
+	}
+	if files, dirs := dst.Unreadable(); len(files) != 1 || files[0] != "secret" || len(dirs) != 1 || dirs[0] != "locked/" {
+		t.Errorf("Unreadable() = %q, %q", files, dirs)
+	}
+	touched := tree.FromEntries(dstEntries(200), "", tree.Content, csum.XXH128)
+	touched.MarkUnlisted([]string{"locked"})
+	if got := tree.Diff(src, touched, true, nil); len(got.Update) != 1 || got.Update[0] != "secret" {
+		t.Errorf("Diff after a time change = %+v, want secret updated", got)
+	}
+	if dst.Hash() == touched.Hash() {
+		t.Error("an unreadable file's time is not in the hash")
 	}
 }

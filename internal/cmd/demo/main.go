@@ -1,7 +1,9 @@
 // Command demo is `make demo`: it builds the provider, starts a throwaway
 // OpenSSH sshd on 127.0.0.1, applies examples/demo with the real terraform
 // binary, prints what landed on the "server", checks that a second plan is
-// empty, and cleans up. Run it from the repository root.
+// empty, then edits a file on the server, shows the plan naming it, applies
+// the repair and shows the empty plan, and cleans up. Run it from the
+// repository root.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
@@ -61,8 +64,11 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	step := stepper(out)
 
 	step("Building the provider")
-	pluginDir := filepath.Join(work, "plugins")
-	if err := runCmd(ctx, out, root, nil, "go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-rsync"), "."); err != nil {
+	pluginDir := buildDir(work)
+	// Without debug information (-s -w) the link takes half the time, and
+	// in the user's cache directory an unchanged provider is not linked
+	// again on the next run: the demo stays well under 15 seconds.
+	if err := runCmd(ctx, out, root, nil, "go", "build", "-ldflags=-s -w", "-o", filepath.Join(pluginDir, "terraform-provider-rsync"), "."); err != nil {
 		return fmt.Errorf("building the provider: %w", err)
 	}
 	cliConfig := filepath.Join(work, "terraformrc")
@@ -102,10 +108,11 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	env := append(withoutEnv(os.Environ(), "TF_CLI_CONFIG_FILE", "TF_CLI_ARGS", "TF_CLI_ARGS_apply", "TF_CLI_ARGS_plan"),
 		"TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_INPUT=0")
 	destination := fmt.Sprintf("%s@%s:%s/", srv.User, srv.Host, serverRoot)
-	vars := []string{"-input=false"}
+	var color []string
 	if !isTerminal(os.Stdout) {
-		vars = append(vars, "-no-color")
+		color = []string{"-no-color"}
 	}
+	vars := append([]string{"-input=false"}, color...)
 	vars = append(vars,
 		"-var", fmt.Sprintf("destination=%s", destination),
 		"-var", fmt.Sprintf("port=%d", srv.Port),
@@ -125,19 +132,113 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 
+	plan := func(args ...string) (int, string, error) {
+		var buf strings.Builder
+		args = append(append([]string{"plan", "-detailed-exitcode"}, args...), vars...)
+		err := runCmd(ctx, io.MultiWriter(out, &buf), config, env, terraform, args...)
+		var exitErr *exec.ExitError
+		switch {
+		case err == nil:
+			return 0, buf.String(), nil
+		case errors.As(err, &exitErr) && exitErr.ExitCode() == 2:
+			return 2, buf.String(), nil
+		}
+		return 0, "", fmt.Errorf("terraform plan: %w", err)
+	}
+	emptyPlan := func(after string) error {
+		code, _, err := plan()
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return fmt.Errorf("the plan after %s is NOT empty (exit code 2): the provider planned changes after a successful apply", after)
+		}
+		fmt.Fprintf(out, "\nOK: the plan after %s is empty (exit code 0): the server matches the configuration.\n", after)
+		return nil
+	}
+
 	step("terraform plan -detailed-exitcode  (must be empty)")
-	err = runCmd(ctx, out, config, env, terraform, append([]string{"plan", "-detailed-exitcode"}, vars...)...)
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		fmt.Fprintln(out, "\nOK: the second plan is empty (exit code 0): the server matches the configuration.")
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 2:
-		return errors.New("the second plan is NOT empty (exit code 2): the provider planned changes after a successful apply")
-	default:
-		return fmt.Errorf("terraform plan: %w", err)
+	if err := emptyPlan("the apply"); err != nil {
+		return err
+	}
+
+	// The reason to use this provider rather than a provisioner: an edit
+	// made on the server behind Terraform's back shows up in the plan,
+	// and the next apply puts the file back.
+	const edited = "index.html"
+	step("Someone edits " + edited + " on the server")
+	if err := editOnServer(filepath.Join(serverRoot, edited)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %q into %s\n", defaced, filepath.Join(serverRoot, edited))
+
+	step("terraform plan -detailed-exitcode -out=repair.tfplan  (refresh reads the server: the edit is drift)")
+	code, text, err := plan("-out=repair.tfplan")
+	if err != nil {
+		return err
+	}
+	if code != 2 || !strings.Contains(text, `"`+edited+`"`) {
+		return fmt.Errorf("the plan after the server edit does not name %s as a change (exit code %d)", edited, code)
+	}
+	fmt.Fprintf(out, "\nOK: the plan names %s: refresh read the server's checksums and found the edit.\n", edited)
+
+	step("terraform apply repair.tfplan  (puts " + edited + " back, as planned)")
+	if err := runCmd(ctx, out, config, env, terraform, append(append([]string{"apply", "-input=false"}, color...), "repair.tfplan")...); err != nil {
+		return fmt.Errorf("terraform apply: %w", err)
+	}
+	if err := sameFile(filepath.Join(example, "site", edited), filepath.Join(serverRoot, edited)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nOK: %s on the server is the source's again.\n", edited)
+
+	step("terraform plan -detailed-exitcode  (empty again)")
+	if err := emptyPlan("the repair"); err != nil {
+		return err
 	}
 
 	step("Cleaning up: stopping sshd, removing " + work)
+	return nil
+}
+
+// buildDir is where the demo builds the provider: a directory of the
+// user's cache, so that an unchanged provider is not linked again, else
+// one in work.
+func buildDir(work string) string {
+	if cache, err := os.UserCacheDir(); err == nil {
+		dir := filepath.Join(cache, "terraform-provider-rsync", "demo")
+		if os.MkdirAll(dir, 0o700) == nil {
+			return dir
+		}
+	}
+	return filepath.Join(work, "plugins")
+}
+
+// defaced is what the demo writes over a file on the server.
+const defaced = "<h1>edited on the server</h1>\n"
+
+// editOnServer overwrites p as someone on the server would, with a new
+// modification time.
+func editOnServer(p string) error {
+	if err := os.WriteFile(p, []byte(defaced), 0o644); err != nil {
+		return fmt.Errorf("editing the server's copy: %w", err)
+	}
+	later := time.Now().Add(time.Minute)
+	return os.Chtimes(p, later, later)
+}
+
+// sameFile checks that the server's copy b has a's content.
+func sameFile(a, b string) error {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return err
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return err
+	}
+	if string(x) != string(y) {
+		return fmt.Errorf("%s was not restored: it holds %q", b, y)
+	}
 	return nil
 }
 

@@ -1,0 +1,27 @@
+package provider
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+)
+
+// TestSyncSummary: the apply's last log line says what changed.
+func TestSyncSummary(t *testing.T) {
+	ends, _, err := parseEnds("site/", "web1:/srv/www/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &rsync.Result{
+		Changes: []rsync.Change{
+			{Path: "new.html", Kind: rsync.ChangeCreate}, {Path: "index.html", Kind: rsync.ChangeUpdate},
+			{Path: "css/", Kind: rsync.ChangeAttrs}, {Path: "old.html", Kind: rsync.ChangeDelete},
+		},
+		Stats: rsync.Stats{FilesTransferred: 2, LiteralBytes: 1200, MatchedBytes: 800},
+	}
+	want := "synced site/ to web1:/srv/www/: 1 created, 2 updated, 1 deleted; 2 files sent (1200 bytes of file data, 800 matched), in 1.5s"
+	if got := syncSummary(syncConfig{Ends: ends}, res, 1500*time.Millisecond); got != want {
+		t.Errorf("syncSummary = %q, want %q", got, want)
+	}
+}
