@@ -180,7 +180,10 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if code != 2 || !strings.Contains(text, `"`+edited+`"`) {
 		return fmt.Errorf("the plan after the server edit does not name %s as a change (exit code %d)", edited, code)
 	}
-	fmt.Fprintf(out, "\nOK: the plan names %s: refresh read the server's checksums and found the edit.\n", edited)
+	if !strings.Contains(text, "Destination changed outside Terraform") {
+		return fmt.Errorf("the plan after the server edit lists %s but does not name it as drift", edited)
+	}
+	fmt.Fprintf(out, "\nOK: the plan names %s as drift (in drift.paths and a warning): refresh read the server's checksums and found the edit.\n", edited)
 
 	step("terraform apply repair.tfplan  (puts " + edited + " back, as planned)")
 	if err := runCmd(ctx, out, config, env, terraform, append(append([]string{"apply", "-input=false"}, color...), "repair.tfplan")...); err != nil {
