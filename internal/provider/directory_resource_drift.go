@@ -268,10 +268,14 @@ func driftWarning(d driftResult, pendingCount int) (summary, detail string) {
 				"(an older provider, an import, or a tree of more than %d entries). The apply makes the destination match the "+
 				"source, overwriting the server's changes.", pendingCount, baselineMaxItems)
 	case len(d.Paths) > 0:
+		others := ""
+		if len(d.Paths) < pendingCount {
+			others = " The others changed in the source."
+		}
 		return "Destination changed outside Terraform",
-			fmt.Sprintf("%d of the paths this plan lists changed on the destination since the last apply (drift), and the apply "+
-				"will restore them from the source: %s. They are in drift.paths; the others changed in the source.",
-				len(d.Paths), firstPaths(displayPaths(d.Paths), 10))
+			fmt.Sprintf("%d of the %d paths this plan lists changed on the destination since the last apply (drift), and the apply "+
+				"will restore them from the source: %s. They are in drift.paths.%s",
+				len(d.Paths), pendingCount, firstPaths(displayPaths(d.Paths), 10), others)
 	}
 	return "", ""
 }
