@@ -109,7 +109,7 @@ func (s *session) receiverGoodbye() error {
 func (s *session) recvFileList(checksum bool) ([]*flist.Entry, int32, error) {
 	codec := flist.Codec{
 		Protocol: s.protocol, VarintFlags: s.varintFlags(),
-		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
+		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true,
 	}
 	if checksum {
 		codec.ChecksumLen = s.algo.Len()

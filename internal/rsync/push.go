@@ -131,7 +131,7 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 	entries := walk.Entries
 	codec := flist.Codec{
 		Protocol: s.protocol, VarintFlags: s.varintFlags(),
-		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
+		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true,
 	}
 	if opts.Checksum {
 		codec.ChecksumLen = s.algo.Len()
