@@ -47,6 +47,9 @@ type directoryModel struct {
 	DestinationHash types.String `tfsdk:"destination_hash"`
 	Pending         types.Object `tfsdk:"pending"`
 	LastSync        types.Object `tfsdk:"last_sync"`
+	// devices, specials, hard_links, sparse, backup_dir, bwlimit
+	// (directory_resource_fidelity.go).
+	fidelityModel
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`
 }

@@ -52,6 +52,14 @@ func withBackupExcluded(opts Options, dest string) Options {
 	return opts
 }
 
+// BackupExclude is the exclude pattern a sync into dest adds for the
+// backup directory backupDir (see Options.BackupDir), and whether it adds
+// one: callers that list or hash the destination leave the same path out.
+func BackupExclude(backupDir, dest string) (string, bool) {
+	rel, ok := backupInside(backupDir, dest)
+	return "/" + rel, ok
+}
+
 // backupInside returns the backup directory's path relative to the
 // destination when it lies inside it.
 func backupInside(backupDir, dest string) (string, bool) {
