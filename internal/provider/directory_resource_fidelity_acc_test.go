@@ -359,3 +359,54 @@ func TestAccDirectory_bwlimit(t *testing.T) {
 		})
 	}
 }
+
+// TestAccDirectory_destinationFifoPlanned: with delete = true, a fifo
+// that exists only on the destination is in the plan's pending.delete
+// (and counts toward max_delete) before the apply deletes it — with
+// specials = false too, since rsync deletes extraneous files of every
+// kind; then the plan is empty.
+func TestAccDirectory_destinationFifoPlanned(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	writeFile(t, filepath.Join(src, "index.html"), "hi\n")
+	dst := filepath.Join(t.TempDir(), "dst")
+	config := func(specials string) string {
+		return fidelityTestConfig(srv, "push", src, dst, map[string]string{"delete": "true", "max_delete": "1", "specials": specials})
+	}
+	stray := filepath.Join(dst, "stray.fifo")
+	gone := func(*terraform.State) error {
+		if _, err := os.Lstat(stray); err == nil {
+			return fmt.Errorf("stray.fifo was not deleted")
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config("true")},
+			{
+				PreConfig: func() { mknod(t, stray, unix.S_IFIFO|0o644, 0, 0) },
+				Config:    config("true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, nil, []string{"stray.fifo"})),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
+				Check:             gone,
+			},
+			{
+				PreConfig: func() {
+					mknod(t, stray, unix.S_IFIFO|0o644, 0, 0)
+					writeFile(t, filepath.Join(src, "index.html"), "hello\n")
+				},
+				Config: config("false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"index.html"}, []string{"stray.fifo"})),
+				}},
+				Check: gone,
+			},
+			{Config: config("false"), ConfigPlanChecks: settledPlan()},
+		},
+	})
+}

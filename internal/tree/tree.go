@@ -73,6 +73,12 @@ type Item struct {
 	// order) of the hard-link set this later entry belongs to; "" for
 	// every other entry.
 	LinkTo string
+	// Ignored marks a device or special file the options do not copy. It
+	// is not hashed and never created or updated, but it is there: on the
+	// source it keeps what stands at its name on the destination from
+	// deletion, and on the destination one the source lacks is deleted by
+	// delete = true (rsync deletes extraneous files of every kind).
+	Ignored bool
 }
 
 // Manifest is a whole tree, in rsync's sort order.
@@ -111,6 +117,9 @@ func (m *Manifest) Hash() string {
 	h := csum.XXH128.NewFile()
 	var b []byte
 	for _, it := range m.Items {
+		if it.Ignored {
+			continue
+		}
 		b = b[:0]
 		b = append(b, byte(it.Kind))
 		b = binary.LittleEndian.AppendUint32(b, it.Perm)
@@ -177,9 +186,9 @@ func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Alg
 	return FromEntriesWith(entries, prefix, mode, algo, DefaultOptions)
 }
 
-// FromEntriesWith is FromEntries with opts: devices and specials only
-// when opts keep them, and with HardLinks each later name of a hard-link
-// set names the set's first one.
+// FromEntriesWith is FromEntries with opts: devices and specials the
+// options do not copy are Ignored items, and with HardLinks each later
+// name of a hard-link set names the set's first one.
 func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo, opts Options) *Manifest {
 	m := &Manifest{Mode: mode, Algo: algo}
 	var firstOf map[uint32]string // hard-link set → its first name
@@ -201,14 +210,14 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 			if mode == Content {
 				it.Digest = e.Checksum
 			}
-		case e.IsDevice() && opts.Devices:
-			it.Kind, it.Size, it.ModTime = CharDevice, 0, 0
+		case e.IsDevice():
+			it.Kind, it.Size, it.ModTime, it.Ignored = CharDevice, 0, 0, !opts.Devices
 			if e.Type() == flist.SIFBLK {
 				it.Kind = BlockDevice
 			}
 			it.Rdev = uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor)
-		case e.IsSpecial() && opts.Specials:
-			it.Kind, it.Size, it.ModTime = Fifo, 0, 0
+		case e.IsSpecial():
+			it.Kind, it.Size, it.ModTime, it.Ignored = Fifo, 0, 0, !opts.Specials
 			if e.Type() == flist.SIFSOCK {
 				it.Kind = Socket
 			}
@@ -359,6 +368,9 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 	for i := range src.Items {
 		s := &src.Items[i]
 		seen[s.Name] = true
+		if s.Ignored {
+			continue // not copied, and what stands at its name stays
+		}
 		d, ok := have[s.Name]
 		switch {
 		case !ok:
