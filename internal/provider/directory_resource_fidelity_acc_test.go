@@ -250,8 +250,11 @@ func TestAccDirectory_sparse(t *testing.T) {
 						Check: func(*terraform.State) error {
 							p := filepath.Join(dst, "disk.img")
 							got, err := os.ReadFile(p)
-							if err != nil || !bytes.Equal(got, data) {
-								return fmt.Errorf("content differs (%v)", err)
+							if err != nil {
+								return err
+							}
+							if !bytes.Equal(got, data) {
+								return fmt.Errorf("%s: content differs", p)
 							}
 							var st unix.Stat_t
 							if err := unix.Stat(p, &st); err != nil {
@@ -287,8 +290,11 @@ func TestAccDirectory_backupDir(t *testing.T) {
 				return func(*terraform.State) error {
 					for p, body := range want {
 						b, err := os.ReadFile(filepath.Join(dst, ".backup", p))
-						if err != nil || string(b) != body {
-							return fmt.Errorf("backup of %s: %q, %v; want %q", p, b, err, body)
+						if err != nil {
+							return fmt.Errorf("backup of %s: %w", p, err)
+						}
+						if string(b) != body {
+							return fmt.Errorf("backup of %s: %q, want %q", p, b, body)
 						}
 					}
 					return nil
@@ -349,8 +355,11 @@ func TestAccDirectory_bwlimit(t *testing.T) {
 							return fmt.Errorf("384 KiB at 128 KiB/s took %v, less than %v", took, minimum)
 						}
 						got, err := os.ReadFile(filepath.Join(dst, "blob"))
-						if err != nil || !bytes.Equal(got, data) {
-							return fmt.Errorf("content differs (%v)", err)
+						if err != nil {
+							return err
+						}
+						if !bytes.Equal(got, data) {
+							return fmt.Errorf("blob: content differs")
 						}
 						return nil
 					},

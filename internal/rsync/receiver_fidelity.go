@@ -163,7 +163,11 @@ func (r *receiver) linkFollowers() error {
 				return err
 			}
 		}
-		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".hlink")
+		base := filepath.Base(path)
+		if len(base) > 200 {
+			base = base[:200] // room for the affixes within NAME_MAX, as tempFile
+		}
+		tmp := filepath.Join(filepath.Dir(path), "."+base+".hlink")
 		_ = os.Remove(tmp)
 		if err := os.Link(firstPath, tmp); err != nil {
 			return fmt.Errorf("hard-link %s to %s: %w", path, firstPath, err)
