@@ -38,7 +38,8 @@ func fidelityAttributes() map[string]schema.Attribute {
 				"creates them only when it runs as root (e.g. `rsync_path = \"sudo rsync\"` for a push); otherwise they are " +
 				"skipped, as rsync skips them, and — being in `source_hash` — keep showing in `pending`: set `devices = false` then. " +
 				"With `false` they are left out of `source_hash` and drift detection, and whatever stands at their names " +
-				"on the destination is neither replaced nor deleted.",
+				"on the destination is neither replaced nor deleted. Pulling as root from a host you do not trust, set it to " +
+				"`false`: a device file it lists (say, a world-writable disk) would be created as listed.",
 			Optional: true,
 		},
 		"specials": schema.BoolAttribute{

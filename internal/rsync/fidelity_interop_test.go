@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,8 +181,8 @@ func TestInteropDevicesSpecials(t *testing.T) {
 }
 
 // TestInteropHardLinks: rsync -H. Names of one inode in the source are one
-// inode in the destination, in push, pull and local, at protocols 30 and
-// 32; a second run transfers nothing; a link broken on the destination is
+// inode in the destination, in push, pull and local, at protocols 30 (with
+// -c) and 32; a second run transfers nothing; a link broken on the destination is
 // made again; without -H they are separate copies.
 func TestInteropHardLinks(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
@@ -221,7 +222,8 @@ func TestInteropHardLinks(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dst := filepath.Join(t.TempDir(), "dst")
-			opts := Options{HardLinks: true, Delete: true, Logger: testLogger(t)}
+			// -c too: a later link carries no checksum on the wire either.
+			opts := Options{HardLinks: true, Delete: true, Checksum: strings.HasSuffix(run.name, "p30"), Logger: testLogger(t)}
 			res, err := run.run(ctx, src, dst, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -477,5 +479,50 @@ func wholeSeconds(t *testing.T, root string) {
 		if err := os.Chtimes(dirs[i], mt, mt); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestInteropDevicesNonRootReceiver: a receiving rsync that is not root
+// skips device files (as rsync does, without failing) and still makes
+// fifos; the push succeeds.
+func TestInteropDevicesNonRootReceiver(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test makes device files and drops to nobody; it needs root (CI runs as root)")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal("setpriv (util-linux) is needed to run the server as nobody")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	mustWrite(t, filepath.Join(src, "file.txt"), "hello")
+	makeSpecials(t, src)
+	for _, srv := range servers(t) {
+		t.Run(srv.version, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "dst")
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dst, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			// nobody must reach it: t.TempDir's directories are 0700.
+			for _, d := range []string{filepath.Dir(dst), filepath.Dir(filepath.Dir(dst))} {
+				if err := os.Chmod(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := Options{RsyncPath: setpriv + " --reuid=65534 --regid=65534 --clear-groups " + srv.path, Logger: testLogger(t)}
+			if _, err := Push(context.Background(), ExecTransport{}, src+"/", dst+"/", opts); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(filepath.Join(dst, "fifo")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				t.Errorf("fifo: %v, %v", fi, err)
+			}
+			for _, name := range []string{"null", "sub/blk"} {
+				if _, err := os.Lstat(filepath.Join(dst, name)); err == nil {
+					t.Errorf("%s was made by a non-root receiver", name)
+				}
+			}
+		})
 	}
 }
