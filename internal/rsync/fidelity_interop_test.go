@@ -526,3 +526,29 @@ func TestInteropDevicesNonRootReceiver(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupDirReplacedDirectory: our receiver backs up what a directory
+// replaced by a file held (with delete, which allows the replacement).
+func TestBackupDirReplacedDirectory(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	dst := filepath.Join(t.TempDir(), "dst")
+	mustWrite(t, filepath.Join(src, "x/inner.txt"), "inside x")
+	opts := Options{Delete: true, BackupDir: ".bak", Logger: testLogger(t)}
+	if _, err := Local(ctx, src+"/", dst, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(src, "x")); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(src, "x"), "now a file")
+	if _, err := Local(ctx, src+"/", dst, opts); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "x")); err != nil || string(b) != "now a file" {
+		t.Fatalf("x: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, ".bak/x/inner.txt")); err != nil || string(b) != "inside x" {
+		t.Fatalf("backup of x/inner.txt: %q, %v", b, err)
+	}
+}

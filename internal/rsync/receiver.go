@@ -487,6 +487,9 @@ func (r *receiver) removeForReplace(path string, e *flist.Entry, fi fs.FileInfo)
 			if !r.opts.Delete {
 				return fmt.Errorf("cannot replace non-empty directory %s with a %s; enable delete to allow it", path, kindOf(e))
 			}
+			if err := r.backupTree(e.Name, path); err != nil {
+				return err
+			}
 			if err := os.RemoveAll(path); err != nil {
 				return fmt.Errorf("remove %s: %w", path, err)
 			}
