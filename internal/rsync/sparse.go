@@ -11,8 +11,6 @@ import (
 // it covers one. 4 KiB is the block of ext4, XFS, APFS and NTFS.
 const sparseBlock = 4096
 
-var zeroBlock [sparseBlock]byte
-
 // sparseWriter writes a new file leaving holes where whole blocks are
 // zero (rsync -S; fileio.c:write_sparse seeks over zero runs the same
 // way): it seeks over them instead of writing, and finish sets the
@@ -20,6 +18,7 @@ var zeroBlock [sparseBlock]byte
 // (empty): a hole reads as zeros only where nothing was written before.
 type sparseWriter struct {
 	f       *os.File
+	zero    []byte // sparseBlock zero bytes to compare blocks with
 	off     int64 // bytes written or skipped so far
 	pending int64 // zero bytes at the end not yet seeked over
 }
@@ -32,7 +31,10 @@ func (w *sparseWriter) Write(p []byte) (int, error) {
 		k := min(len(p), sparseBlock-int(w.off%sparseBlock))
 		chunk := p[:k]
 		p = p[k:]
-		if k == sparseBlock && bytes.Equal(chunk, zeroBlock[:]) {
+		if w.zero == nil {
+			w.zero = make([]byte, sparseBlock)
+		}
+		if k == sparseBlock && bytes.Equal(chunk, w.zero) {
 			w.pending += int64(k)
 			w.off += int64(k)
 			continue

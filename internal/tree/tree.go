@@ -56,7 +56,7 @@ type Options struct {
 }
 
 // DefaultOptions is rsync -a: devices and specials, no hard links.
-var DefaultOptions = Options{Devices: true, Specials: true}
+func DefaultOptions() Options { return Options{Devices: true, Specials: true} }
 
 // Item is one manifest entry. Name is relative to the tree's root, which
 // is ".".
@@ -183,7 +183,7 @@ func ContentRoot(source string) (prefix string) {
 // or a local walk), renaming entries below prefix to the content root and
 // dropping entries outside it.
 func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo) *Manifest {
-	return FromEntriesWith(entries, prefix, mode, algo, DefaultOptions)
+	return FromEntriesWith(entries, prefix, mode, algo, DefaultOptions())
 }
 
 // FromEntriesWith is FromEntries with opts: devices and specials the
@@ -254,7 +254,7 @@ func relName(name, prefix string) (string, bool) {
 // trailing-slash rule), leaving out what rules exclude. In Content mode
 // files are hashed with algo by a pool of workers, one per CPU.
 func Local(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo) (*Manifest, []string, error) {
-	m, warnings, _, err := LocalWith(ctx, source, rules, mode, algo, DefaultOptions)
+	m, warnings, _, err := LocalWith(ctx, source, rules, mode, algo, DefaultOptions())
 	return m, warnings, err
 }
 

@@ -30,7 +30,7 @@ type WalkOptions struct {
 }
 
 // AllOptions is rsync -a: devices and specials, no hard links.
-var AllOptions = WalkOptions{Devices: true, Specials: true}
+func AllOptions() WalkOptions { return WalkOptions{Devices: true, Specials: true} }
 
 // WalkResult is a local tree read into file-list entries.
 type WalkResult struct {
@@ -71,7 +71,7 @@ const (
 // listed under its base name. skip may be nil. Symlinks are listed, not
 // followed. Walk serves rsync -a (AllOptions); WalkWith takes options.
 func Walk(src string, skip Skipper) (*WalkResult, error) {
-	return WalkWith(src, skip, AllOptions)
+	return WalkWith(src, skip, AllOptions())
 }
 
 // WalkWith is Walk with opts.
