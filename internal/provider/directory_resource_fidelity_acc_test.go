@@ -419,3 +419,40 @@ func TestAccDirectory_destinationFifoPlanned(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDirectory_skippedSpecialsWarning: a source fifo left out by
+// specials = false is reported as skipped because of that setting, not as
+// an unreadable part of the source; with the default it is copied and
+// nothing is said.
+func TestAccDirectory_skippedSpecialsWarning(t *testing.T) {
+	accSetup(t)
+	src := newSource(t)
+	writeFile(t, filepath.Join(src, "index.html"), "hi\n")
+	mknod(t, filepath.Join(src, "fifo"), unix.S_IFIFO|0o644, 0, 0)
+	dst := filepath.Join(t.TempDir(), "dst")
+	for _, tc := range []struct {
+		specials string
+		want     []string
+	}{
+		{"false", []string{"Special files skipped (specials = false)", `skipping fifo "fifo": specials is false`}},
+		{"null", nil},
+	} {
+		config := rsyncDir("test", map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(dst + "/"), "specials": tc.specials,
+		})
+		out := newTFRunner(t, config).run(0, "plan", "-input=false")
+		for _, w := range tc.want {
+			if !bytes.Contains([]byte(out), []byte(w)) {
+				t.Errorf("specials = %s: the plan does not say %q:\n%s", tc.specials, w, out)
+			}
+		}
+		for _, bad := range []string{"partly unreadable", "non-regular"} {
+			if bytes.Contains([]byte(out), []byte(bad)) {
+				t.Errorf("specials = %s: the plan says %q:\n%s", tc.specials, bad, out)
+			}
+		}
+		if tc.want == nil && bytes.Contains([]byte(out), []byte("skipping")) {
+			t.Errorf("specials = %s: the plan warns of a skip:\n%s", tc.specials, out)
+		}
+	}
+}
