@@ -48,6 +48,9 @@ type directoryModel struct {
 	Pending         types.Object `tfsdk:"pending"`
 	Drift           types.Object `tfsdk:"drift"`
 	LastSync        types.Object `tfsdk:"last_sync"`
+	// devices, specials, hard_links, sparse, backup_dir, bwlimit
+	// (directory_resource_fidelity.go).
+	fidelityModel
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`
 }

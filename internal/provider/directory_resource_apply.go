@@ -159,7 +159,7 @@ func mirrored(c syncConfig, res *rsync.Result, sourceHash types.String) bool {
 // engineOptions maps the configuration to the engine's options.
 func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsync.Options {
 	inc, exc := c.Filters.engineFilters()
-	return rsync.Options{
+	opts := rsync.Options{
 		RsyncPath: r.rsyncPath(c),
 		Delete:    c.Delete,
 		Checksum:  c.Checksum,
@@ -172,6 +172,8 @@ func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsy
 		Group:     c.Group,
 		Logger:    newEngineLogger(ctx),
 	}
+	c.Filters.Fidelity.engineOptions(&opts)
+	return opts
 }
 
 // run runs one transfer in the configured direction.

@@ -57,6 +57,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		Owner:           m.Owner.ValueString(),
 		Group:           m.Group.ValueString(),
 	}
+	c.Filters.Fidelity = fidelityConfigOf(m.fidelityModel)
 	if c.Drift == "" {
 		c.Drift = driftChecksum
 	}
@@ -83,6 +84,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 			return c, diags
 		}
 		c.Ends = ends
+		c.Filters = c.Filters.withBackupExcluded(ends.Dst.Path())
 	} else {
 		dst, err := parseEndpoint(m.Destination.ValueString())
 		if err != nil {
@@ -105,6 +107,9 @@ func configKnown(m directoryModel) bool {
 		if v.IsUnknown() {
 			return false
 		}
+	}
+	if !fidelityKnown(m.fidelityModel) {
+		return false
 	}
 	return connectionKnown(m.Connection)
 }

@@ -80,6 +80,9 @@ func fingerprint(it *tree.Item, metadata bool) uint64 {
 	case it.Kind == tree.File:
 		b = append(b, it.Digest...)
 	}
+	// What else sameItem compares: a device's numbers, a hard link's set.
+	b = binary.LittleEndian.AppendUint64(b, it.Rdev)
+	b = append(b, it.LinkTo...)
 	return xxh3.Hash(b)
 }
 

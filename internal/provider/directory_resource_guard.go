@@ -106,7 +106,7 @@ func withChmod(m *tree.Manifest, spec string) *tree.Manifest {
 	copy(out.Items, m.Items)
 	for i := range out.Items {
 		it := &out.Items[i]
-		if it.Kind == tree.File || it.Kind == tree.Dir {
+		if it.Kind != tree.Symlink { // as the transfer: every kind but symlinks (devices and specials too)
 			it.Perm = ch.Apply(it.Perm, it.Kind == tree.Dir) & 0o7777
 		}
 	}

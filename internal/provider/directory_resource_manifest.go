@@ -76,13 +76,15 @@ func cacheKey(role, account, listPath string, f filterSet, mode tree.Mode) strin
 // below prefix.
 func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string, f filterSet, mode tree.Mode, rsyncPath string) (*tree.Manifest, []string, error) {
 	inc, exc := f.engineFilters()
-	l, err := rsync.List(ctx, t, listPath, rsync.Options{
+	opts := rsync.Options{
 		RsyncPath: rsyncPath,
 		Checksum:  mode == tree.Content,
 		Include:   inc,
 		Exclude:   exc,
 		Logger:    newEngineLogger(ctx),
-	})
+	}
+	f.Fidelity.listOptions(&opts)
+	l, err := rsync.List(ctx, t, listPath, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +92,7 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 	if !ok {
 		algo = csum.XXH128
 	}
-	m := tree.FromEntries(l.Entries, prefix, mode, algo)
+	m := tree.FromEntriesWith(l.Entries, prefix, mode, algo, f.Fidelity.treeOptions())
 	var warnings []string
 	// Directories the server could not open are marked (the plan warns
 	// about them once, directory_resource_unreadable.go); other gaps are
@@ -111,7 +113,8 @@ func hashLocal(ctx context.Context, p string, f filterSet, mode tree.Mode, algo 
 	if err != nil {
 		return nil, nil, err
 	}
-	return tree.Local(ctx, p, rules, mode, algo)
+	m, warnings, skipped, err := tree.LocalWith(ctx, p, rules, mode, algo, f.Fidelity.treeOptions())
+	return m, append(warnings, skipped...), err
 }
 
 // localExists reports whether a local path exists (a dangling symlink
@@ -153,7 +156,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 		return nil, diags
 	}
 	for _, w := range warnings {
-		diags.AddAttributeWarning(path.Root("destination"), "Destination partly unreadable", safeText(w))
+		diags.AddAttributeWarning(path.Root("destination"), warningSummary(w, "Destination partly unreadable"), safeText(w))
 	}
 	manifests.put(r.destKey(c), m)
 	return m, diags
@@ -210,7 +213,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 				fmt.Sprintf("%s. Nothing was copied: give the user running Terraform read access, or leave the path out with exclude.", safeText(w)))
 			continue
 		}
-		diags.AddAttributeWarning(path.Root("source"), "Source partly unreadable", safeText(w))
+		diags.AddAttributeWarning(path.Root("source"), warningSummary(w, "Source partly unreadable"), safeText(w))
 	}
 	if diags.HasError() {
 		return nil, diags

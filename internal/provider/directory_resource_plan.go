@@ -284,6 +284,8 @@ type filterSet struct {
 	Include []string
 	Exclude []string
 	Protect []string
+	// Fidelity is -D, -H and the transfer options (directory_resource_fidelity.go).
+	Fidelity fidelityConfig
 }
 
 // engineFilters are the include and exclude patterns: what is sent and
@@ -305,5 +307,6 @@ func (f filterSet) key() string {
 		}
 		b.WriteByte('|')
 	}
+	b.WriteString(f.Fidelity.key())
 	return b.String()
 }

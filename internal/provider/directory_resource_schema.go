@@ -5,6 +5,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -225,6 +226,7 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, fidelityAttributes())
 }
 
 // ValidateConfig checks what single attributes cannot: that at most one

@@ -45,6 +45,27 @@ type Options struct {
 	// (rsync --chown=OWNER:GROUP), when the receiving user may do so.
 	Owner string
 	Group string
+	// NoDevices and NoSpecials turn off the two halves of rsync -a's -D
+	// (rsync --no-devices, --no-specials): device files, and fifos and
+	// sockets, are then listed but not created on the receiving side
+	// (and not deleted there either, as with rsync). With them on, a
+	// receiver creates device files only when it runs as root.
+	NoDevices  bool
+	NoSpecials bool
+	// HardLinks keeps hard-linked files hard-linked (rsync -H).
+	HardLinks bool
+	// Sparse makes the receiver write runs of zeros as holes (rsync -S).
+	Sparse bool
+	// BackupDir keeps what a transfer replaces or deletes, under its path
+	// relative to the destination, in this directory (rsync --backup
+	// --backup-dir); relative to the destination when relative. When it
+	// lies inside the destination it is excluded from the transfer, so that
+	// it is neither sent, nor deleted, nor listed.
+	BackupDir string
+	// BwLimit caps what we write to and read from the transport, each
+	// direction, in KiB per second (rsync --bwlimit, applied on our side of
+	// the wire). 0 means no limit.
+	BwLimit int
 	// MaxProtocol caps the protocol version we announce (30..32); 0 = 32.
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.

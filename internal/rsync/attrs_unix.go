@@ -4,6 +4,7 @@ package rsync
 
 import (
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,3 +30,28 @@ func setTimes(path string, e *flist.Entry) error {
 
 // createSymlink makes a symlink at path to target.
 func createSymlink(target, path string) error { return os.Symlink(target, path) }
+
+// makeSpecial creates the device file, fifo or socket e describes at path
+// (rsync's do_mknod; Linux makes sockets and fifos with mknod(2) too,
+// without privilege), with its permission bits as they pass the umask:
+// setAttrs sets them exactly afterwards.
+func makeSpecial(path string, e *flist.Entry) error {
+	return mknod(path, e.Mode, unix.Mkdev(e.RdevMajor, e.RdevMinor))
+}
+
+// canMakeDevices reports whether this process may create device files.
+func canMakeDevices() bool { return os.Geteuid() == 0 }
+
+// sameRdev reports whether the device file fi has e's device numbers
+// (anything that is not a device has none to differ).
+func sameRdev(fi os.FileInfo, e *flist.Entry) bool {
+	if !e.IsDevice() {
+		return true
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	rdev := uint64(st.Rdev) //nolint:unconvert // int32 on darwin, uint64 on Linux
+	return unix.Major(rdev) == e.RdevMajor && unix.Minor(rdev) == e.RdevMinor
+}

@@ -39,3 +39,13 @@ func createSymlink(target, path string) error {
 	}
 	return err
 }
+
+// makeSpecial fails: Windows has no device files, fifos or Unix sockets
+// to create in a directory tree.
+func makeSpecial(string, *flist.Entry) error { return errors.ErrUnsupported }
+
+// canMakeDevices is false: Windows has no device files.
+func canMakeDevices() bool { return false }
+
+// sameRdev is true: Windows has no device files.
+func sameRdev(os.FileInfo, *flist.Entry) bool { return true }

@@ -126,12 +126,13 @@ func TestCaptureFileLists(t *testing.T) {
 				algo = csum.XXH128
 			}
 			codec := flist.Codec{
-				Protocol:        proto,
-				VarintFlags:     compat&cfVarintFlistFlag != 0,
-				PreserveUID:     strings.Contains(letters, "o"),
-				PreserveGID:     strings.Contains(letters, "g"),
-				PreserveLinks:   strings.Contains(letters, "l"),
-				PreserveDevices: strings.Contains(letters, "D"),
+				Protocol:         proto,
+				VarintFlags:      compat&cfVarintFlistFlag != 0,
+				PreserveUID:      strings.Contains(letters, "o"),
+				PreserveGID:      strings.Contains(letters, "g"),
+				PreserveLinks:    strings.Contains(letters, "l"),
+				PreserveDevices:  strings.Contains(letters, "D"),
+				PreserveSpecials: strings.Contains(letters, "D"),
 			}
 			if strings.Contains(letters, "c") {
 				codec.ChecksumLen = algo.Len()

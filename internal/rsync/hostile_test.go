@@ -163,7 +163,7 @@ func TestHostileServerAbsurdLengths(t *testing.T) {
 		}, "exceeds"},
 		{"symlink target of 2 GiB", func(s *session, raw io.Writer) error {
 			e := &flist.Entry{Name: "l", Mode: flist.SIFLNK | 0o777, ModTime: 1}
-			enc := flist.NewEncoder(flist.Codec{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveDevices: true}, s.w)
+			enc := flist.NewEncoder(flist.Codec{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveDevices: true, PreserveSpecials: true}, s.w)
 			if err := enc.Encode(e); err != nil {
 				return err
 			}
@@ -179,7 +179,7 @@ func TestHostileServerAbsurdLengths(t *testing.T) {
 			return err
 		}, "exceeds"},
 		{"huge id list", func(s *session, raw io.Writer) error {
-			enc := flist.NewEncoder(flist.Codec{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true}, s.w)
+			enc := flist.NewEncoder(flist.Codec{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true}, s.w)
 			if err := enc.Encode(dirEntry(".")); err != nil {
 				return err
 			}

@@ -23,11 +23,12 @@ import (
 // a pair of pipes. Delta matching against what dest already holds works as
 // it does over the network.
 func Local(ctx context.Context, source, dest string, opts Options) (*Result, error) {
+	opts = withBackupExcluded(opts, dest)
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
-	walk, err := flist.Walk(source, rules.Excluded)
+	walk, err := flist.WalkWith(source, rules.Excluded, walkOptions(opts))
 	if err != nil {
 		return nil, err
 	}

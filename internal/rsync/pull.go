@@ -33,18 +33,16 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 	if err != nil {
 		return nil, err
 	}
-	flags := "-logDtpr"
-	if opts.Checksum {
-		flags += "c"
-	}
-	args := []string{"--server", "--sender", flags + "e" + capabilities, "--list-only", ".", remotePathArg(remotePath)}
 	listOpts := opts
-	listOpts.Compress = false
+	listOpts.Compress, listOpts.DryRun, listOpts.BwLimit = false, false, 0
+	args := []string{"--server", "--sender", serverFlags(listOpts, false)}
+	args = append(args, serverLongOptions(listOpts, false)...)
+	args = append(args, "--list-only", ".", remotePathArg(remotePath))
 	s, err := start(ctx, t, listOpts, args)
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.list(rules, opts.Checksum)
+	l, err := s.list(rules, opts)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -64,11 +62,12 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 
 // list runs the receiving side of a listing: filters out, list in, then
 // the phase handshake of a transfer with no requests.
-func (s *session) list(rules *filter.List, checksum bool) (*Listing, error) {
+func (s *session) list(rules *filter.List, opts Options) (*Listing, error) {
+	checksum := opts.Checksum
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
-	entries, ioErr, err := s.recvFileList(checksum)
+	entries, ioErr, err := s.recvFileList(opts, checksum)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +119,9 @@ func (s *session) receiverGoodbye() error {
 // (flist.c:recv_file_list, uidlist.c:recv_id_list), sorts it and drops
 // duplicates (flist.c:flist_sort_and_clean). Every name was checked by the
 // decoder.
-func (s *session) recvFileList(checksum bool) ([]*flist.Entry, int32, error) {
-	codec := flist.Codec{
-		Protocol: s.protocol, VarintFlags: s.varintFlags(),
-		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
-	}
+func (s *session) recvFileList(opts Options, checksum bool) ([]*flist.Entry, int32, error) {
+	codec := listCodec(s, opts)
+	codec.ChecksumLen = 0
 	if checksum {
 		codec.ChecksumLen = s.algo.Len()
 	}

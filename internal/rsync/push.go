@@ -44,18 +44,20 @@ const maxSigBlocks = 1 << 23
 // rule: "dir/" sends the contents of dir, "dir" sends dir itself (it lands
 // as destPath/dir), and a regular file is sent as that file.
 func Push(ctx context.Context, t Transport, source, destPath string, opts Options) (*Result, error) {
+	opts = withBackupExcluded(opts, destPath)
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
-	walk, err := flist.Walk(source, rules.Excluded)
+	walk, err := flist.WalkWith(source, rules.Excluded, walkOptions(opts))
 	if err != nil {
 		return nil, err
 	}
 	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
 		return nil, err
 	}
-	args := []string{"--server", serverFlags(opts), "--log-format=%i"}
+	args := []string{"--server", serverFlags(opts, true), "--log-format=%i"}
+	args = append(args, serverLongOptions(opts, true)...)
 	if opts.Delete {
 		args = append(args, "--delete")
 	}
@@ -92,12 +94,26 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 
 // serverFlags is the short-option word for the server
 // (options.c:server_options): -a's letters, then n/c, then e + capabilities.
-func serverFlags(opts Options) string {
+// A receiving server also gets -S and -b (a sending one does not use them).
+func serverFlags(opts Options, receiver bool) string {
 	f := "-"
 	if opts.DryRun {
 		f += "n"
 	}
-	f += "logDtpr"
+	f += "log"
+	if !opts.NoDevices {
+		f += "D" // --devices; --specials rides on it (serverLongOptions)
+	}
+	f += "tpr"
+	if opts.HardLinks {
+		f += "H"
+	}
+	if receiver && opts.Sparse {
+		f += "S"
+	}
+	if receiver && opts.BackupDir != "" {
+		f += "b"
+	}
 	if opts.Checksum {
 		f += "c"
 	}
@@ -105,6 +121,23 @@ func serverFlags(opts Options) string {
 		f += "z"
 	}
 	return f + "e" + capabilities
+}
+
+// serverLongOptions are the long options that complete serverFlags
+// (options.c:server_options): the half of -D that the letter does not
+// say, and the backup directory for a receiving server.
+func serverLongOptions(opts Options, receiver bool) []string {
+	var args []string
+	switch {
+	case !opts.NoDevices && opts.NoSpecials:
+		args = append(args, "--no-specials")
+	case opts.NoDevices && !opts.NoSpecials:
+		args = append(args, "--specials")
+	}
+	if receiver && opts.BackupDir != "" {
+		args = append(args, "--backup-dir="+opts.BackupDir)
+	}
+	return args
 }
 
 // send is the sender role (sender.c:send_files after flist.c:send_file_list).
@@ -130,10 +163,7 @@ func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options)
 // (flist.c:send_file_list, uidlist.c:send_id_lists).
 func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 	entries := walk.Entries
-	codec := flist.Codec{
-		Protocol: s.protocol, VarintFlags: s.varintFlags(),
-		PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true,
-	}
+	codec := listCodec(s, opts)
 	if opts.Checksum {
 		codec.ChecksumLen = s.algo.Len()
 		for _, e := range entries {
@@ -153,6 +183,9 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 	}
 	for _, w := range walk.Warnings {
 		s.log.Warn("source", "warning", w)
+	}
+	for _, w := range walk.Skipped {
+		s.log.Info("source", "skipped", w)
 	}
 	enc := flist.NewEncoder(codec, s.w)
 	for i, e := range entries {

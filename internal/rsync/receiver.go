@@ -29,11 +29,14 @@ import (
 // localDest (rsync -a host:remoteSource localDest), with rsync's
 // trailing-slash rule on remoteSource applied by the remote sender.
 func Pull(ctx context.Context, t Transport, remoteSource, localDest string, opts Options) (*Result, error) {
+	opts = withBackupExcluded(opts, localDest)
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--server", "--sender", serverFlags(opts), ".", remotePathArg(remoteSource)}
+	args := []string{"--server", "--sender", serverFlags(opts, false)}
+	args = append(args, serverLongOptions(opts, false)...)
+	args = append(args, ".", remotePathArg(remoteSource))
 	s, err := start(ctx, t, opts, args)
 	if err != nil {
 		return nil, err
@@ -73,17 +76,25 @@ type receiver struct {
 	whole       hash.Hash
 	redo        chan []int32
 
-	mu      sync.Mutex
-	changes []Change
-	stats   Stats
-	failed  []string // files that failed verification twice, or could not be written
+	mu        sync.Mutex
+	changes   []Change
+	stats     Stats
+	failed    []string       // files that failed verification twice, or could not be written
+	failedNdx map[int32]bool // and their indexes: no hard link is made to them
+	warnings  []string       // what was skipped and why
+
+	// -H: each later name of a hard-link set, by index, and the index of
+	// the set's first entry, which is transferred (receiver_fidelity.go).
+	linkTo map[int32]int32
+	// --backup-dir: where replaced and deleted files are kept; "" = none.
+	backupRoot string
 }
 
 func (s *session) receive(ctx context.Context, localDest string, rules *filter.List, opts Options) (*Result, error) {
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
-	entries, ioErr, err := s.recvFileList(opts.Checksum)
+	entries, ioErr, err := s.recvFileList(opts, opts.Checksum)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +136,8 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := r.prepareDest(localDest); err != nil {
 		return nil, err
 	}
+	r.prepareLinks()
+	r.prepareBackup()
 	verb := "pull"
 	if _, local := s.proc.(*localProcess); local {
 		verb = "copy"
@@ -159,6 +172,9 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := s.receiverGoodbye(); err != nil {
 		return nil, err
 	}
+	if err := r.linkFollowers(); err != nil {
+		return nil, err
+	}
 	if err := r.finishDirs(); err != nil {
 		return nil, err
 	}
@@ -171,6 +187,7 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	res.Stats.Deleted = r.stats.Deleted
 	res.Stats.BytesSent, res.Stats.BytesReceived = s.out.Written(), s.r.Count()
 	res.Warnings = append(res.Warnings, s.warnings...)
+	res.Warnings = append(res.Warnings, r.warnings...)
 	if len(r.failed) > 0 {
 		return res, fmt.Errorf("some files could not be transferred: %s", strings.Join(r.failed, "; "))
 	}
@@ -314,6 +331,9 @@ func (r *receiver) childNames() map[string]map[string]bool {
 }
 
 func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]map[string]bool) error {
+	if r.isLink(ndx) {
+		return nil // linked to its set's first name at the end (linkFollowers)
+	}
 	path, err := r.localPath(e)
 	if err != nil {
 		return err
@@ -370,8 +390,10 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 		return setAttrs(path, e, r.uid(e), r.gid(e), r.chown)
 	case e.IsRegular():
 		return r.generateFile(ndx, e, path, fi, exists)
+	case e.IsDevice() || e.IsSpecial():
+		return r.generateSpecial(e, path, fi, exists)
 	default:
-		r.s.log.Warn("skipping non-regular file", "path", e.Name)
+		r.warn(fmt.Sprintf("skipping %q: unknown file type %o", e.Name, e.Type()))
 		return nil
 	}
 }
@@ -467,7 +489,7 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 // whose content is current.
 func attrFlags(fi fs.FileInfo, e *flist.Entry, protocol int) uint16 {
 	var f uint16
-	if e.IsDir() || e.IsRegular() {
+	if !e.IsSymlink() {
 		if flist.UnixMode(fi.Mode())&0o7777 != e.Perm() {
 			f |= itemReportPerms
 		}
@@ -490,16 +512,39 @@ func (r *receiver) removeForReplace(path string, e *flist.Entry, fi fs.FileInfo)
 			if !r.opts.Delete {
 				return fmt.Errorf("cannot replace non-empty directory %s with a %s; enable delete to allow it", path, kindOf(e))
 			}
+			if err := r.backupTree(e.Name, path); err != nil {
+				return err
+			}
 			if err := os.RemoveAll(path); err != nil {
 				return fmt.Errorf("remove %s: %w", path, err)
 			}
 		}
 		return nil
 	}
-	if err := os.Remove(path); err != nil {
+	if err := r.backupAt(path); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
+}
+
+// backupAt backs up the non-directory at the local path below the
+// destination root (no backup for a single-file destination's own name
+// beyond its base name).
+func (r *receiver) backupAt(path string) error {
+	if r.backupRoot == "" {
+		return nil
+	}
+	rel := filepath.Base(path)
+	if r.single == "" {
+		var err error
+		if rel, err = filepath.Rel(r.dest.root, path); err != nil {
+			return err
+		}
+	}
+	return r.backup(filepath.ToSlash(rel), path)
 }
 
 func kindOf(e *flist.Entry) string {
@@ -552,6 +597,9 @@ func (r *receiver) deleteExtraneous(e *flist.Entry, dir string, keep map[string]
 		if r.opts.DryRun {
 			continue
 		}
+		if err := r.backupDeleted(rel, p, de.IsDir()); err != nil {
+			return err
+		}
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("delete %s: %w", rel, err)
 		}
@@ -602,6 +650,9 @@ func (r *receiver) deleteContents(p, rel string) error {
 		r.record(Change{Path: name, Kind: ChangeDelete, Itemize: "*deleting"})
 		if r.opts.DryRun {
 			continue
+		}
+		if err := r.backupDeleted(crel, cp, de.IsDir()); err != nil {
+			return err
 		}
 		if err := os.RemoveAll(cp); err != nil {
 			return fmt.Errorf("delete %s: %w", crel, err)
@@ -666,6 +717,12 @@ func (r *receiver) receiveFiles() error {
 				redo = append(redo, ndx)
 			} else {
 				r.fail(fmt.Sprintf("%s failed verification -- update discarded", e.Name))
+				r.mu.Lock()
+				if r.failedNdx == nil {
+					r.failedNdx = map[int32]bool{}
+				}
+				r.failedNdx[ndx] = true
+				r.mu.Unlock()
 			}
 		}
 	}
@@ -716,7 +773,13 @@ func (r *receiver) receiveFile(e *flist.Entry) (ok bool, err error) {
 	whole := r.whole
 	whole.Reset()
 	bw := r.out
-	bw.Reset(io.MultiWriter(tmp, whole))
+	var sparse *sparseWriter
+	if r.opts.Sparse {
+		sparse = &sparseWriter{f: tmp}
+		bw.Reset(io.MultiWriter(sparse, whole))
+	} else {
+		bw.Reset(io.MultiWriter(tmp, whole))
+	}
 	var st delta.MatchStats
 	if s.compress != delta.CompressNone {
 		st, err = r.s.compressedTokens().Apply(s.r, basis, head, bw)
@@ -728,6 +791,11 @@ func (r *receiver) receiveFile(e *flist.Entry) (ok bool, err error) {
 	}
 	if err := bw.Flush(); err != nil {
 		return false, fmt.Errorf("write %s: %w", tmpName, err)
+	}
+	if sparse != nil {
+		if err := sparse.finish(); err != nil {
+			return false, fmt.Errorf("write %s: %w", tmpName, err)
+		}
 	}
 	want := make([]byte, s.algo.Len())
 	s.r.Full(want)
@@ -747,6 +815,11 @@ func (r *receiver) receiveFile(e *flist.Entry) (ok bool, err error) {
 	}
 	if err := setAttrs(tmpName, e, r.uid(e), r.gid(e), r.chown); err != nil {
 		return false, err
+	}
+	if fi, err := os.Lstat(path); err == nil && !fi.IsDir() {
+		if err := r.backup(e.Name, path); err != nil {
+			return false, err
+		}
 	}
 	if err := os.Rename(tmpName, path); err != nil {
 		return false, fmt.Errorf("rename %s into place: %w", path, err)

@@ -120,12 +120,13 @@ func start(ctx context.Context, t Transport, opts Options, args []string) (*sess
 		s.drainStderr(proc.Stderr())
 	}()
 
-	s.out = wire.NewMuxWriter(proc.Stdin())
+	stdin, stdout := limitTransport(ctx, proc.Stdin(), proc.Stdout(), opts.BwLimit)
+	s.out = wire.NewMuxWriter(stdin)
 	s.w = wire.NewWriter(s.out)
 	// Flush what we have written whenever we are about to wait for the
 	// server (io.c:perform_io does the same), so small answers batch into
 	// few frames but never sit in our buffer while the peer waits for them.
-	s.in = wire.NewMuxReader(&flushingReader{r: proc.Stdout(), flush: s.out.Flush}, s.handleMsg)
+	s.in = wire.NewMuxReader(&flushingReader{r: stdout, flush: s.out.Flush}, s.handleMsg)
 	s.r = wire.NewReader(s.in)
 
 	if err := s.handshake(opts); err != nil {

@@ -39,12 +39,24 @@ const (
 	File    Kind = 'f'
 	Dir     Kind = 'd'
 	Symlink Kind = 'l'
-	// Other is a device, fifo or socket. It is listed so that a sync with
-	// delete plans (and max_delete counts) its removal — the receiver
-	// deletes whatever the source does not name, of any kind — and is
-	// compared by kind and permissions only.
-	Other Kind = 'o'
+	// Devices and specials (rsync -D), when the options keep them.
+	CharDevice  Kind = 'c'
+	BlockDevice Kind = 'b'
+	Fifo        Kind = 'p'
+	Socket      Kind = 's'
 )
+
+// Options say which of rsync -a's fidelity a manifest describes: the
+// kinds of file a sync copies, and whether hard links are kept as links.
+// They must be the sync's, on both sides, so that a tree synced with them
+// hashes equal to its copy.
+type Options struct {
+	Devices, Specials bool // rsync -D's two halves: device files; fifos and sockets
+	HardLinks         bool // rsync -H
+}
+
+// DefaultOptions is rsync -a: devices and specials, no hard links.
+func DefaultOptions() Options { return Options{Devices: true, Specials: true} }
 
 // Item is one manifest entry. Name is relative to the tree's root, which
 // is ".".
@@ -62,6 +74,17 @@ type Item struct {
 	// (MarkUnlisted), whose contents are unknown: not compared, not
 	// deleted.
 	Unreadable bool
+	Rdev    uint64 // devices: major << 32 | minor
+	// LinkTo, with HardLinks, is the name of the first entry (in rsync
+	// order) of the hard-link set this later entry belongs to; "" for
+	// every other entry.
+	LinkTo string
+	// Ignored marks a device or special file the options do not copy. It
+	// is not hashed and never created or updated, but it is there: on the
+	// source it keeps what stands at its name on the destination from
+	// deletion, and on the destination one the source lacks is deleted by
+	// delete = true (rsync deletes extraneous files of every kind).
+	Ignored bool
 }
 
 // Manifest is a whole tree, in rsync's sort order.
@@ -100,6 +123,9 @@ func (m *Manifest) Hash() string {
 	h := csum.XXH128.NewFile()
 	var b []byte
 	for _, it := range m.Items {
+		if it.Ignored {
+			continue
+		}
 		b = b[:0]
 		b = append(b, byte(it.Kind))
 		b = binary.LittleEndian.AppendUint32(b, it.Perm)
@@ -120,6 +146,15 @@ func (m *Manifest) Hash() string {
 		case it.Kind == File:
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Digest)))
 			b = append(b, it.Digest...)
+		case it.Kind == CharDevice || it.Kind == BlockDevice:
+			b = binary.LittleEndian.AppendUint64(b, it.Rdev)
+		}
+		// Only a later hard link adds bytes, so a tree without links
+		// hashes as it always did.
+		if it.LinkTo != "" {
+			b = append(b, '=')
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.LinkTo)))
+			b = append(b, it.LinkTo...)
 		}
 		h.Write(b)
 	}
@@ -159,7 +194,15 @@ func ContentRoot(source string) (prefix string) {
 // or a local walk), renaming entries below prefix to the content root and
 // dropping entries outside it.
 func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo) *Manifest {
+	return FromEntriesWith(entries, prefix, mode, algo, DefaultOptions())
+}
+
+// FromEntriesWith is FromEntries with opts: devices and specials the
+// options do not copy are Ignored items, and with HardLinks each later
+// name of a hard-link set names the set's first one.
+func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo, opts Options) *Manifest {
 	m := &Manifest{Mode: mode, Algo: algo}
+	var firstOf map[uint32]string // hard-link set → its first name
 	for _, e := range entries {
 		name, ok := relName(e.Name, prefix)
 		if !ok {
@@ -181,8 +224,29 @@ func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Alg
 					it.Digest, it.Unreadable = nil, true
 				}
 			}
+		case e.IsDevice():
+			it.Kind, it.Size, it.ModTime, it.Ignored = CharDevice, 0, 0, !opts.Devices
+			if e.Type() == flist.SIFBLK {
+				it.Kind = BlockDevice
+			}
+			it.Rdev = uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor)
+		case e.IsSpecial():
+			it.Kind, it.Size, it.ModTime, it.Ignored = Fifo, 0, 0, !opts.Specials
+			if e.Type() == flist.SIFSOCK {
+				it.Kind = Socket
+			}
 		default:
-			it.Kind, it.Size, it.ModTime = Other, 0, 0
+			continue // no other kind of file exists in a file list
+		}
+		if opts.HardLinks && e.HlinkGroup != 0 && !e.IsDir() {
+			if first, ok := firstOf[e.HlinkGroup]; ok {
+				it.LinkTo = first
+			} else {
+				if firstOf == nil {
+					firstOf = map[uint32]string{}
+				}
+				firstOf[e.HlinkGroup] = name
+			}
 		}
 		m.Items = append(m.Items, it)
 	}
@@ -248,20 +312,27 @@ func relName(name, prefix string) (string, bool) {
 // trailing-slash rule), leaving out what rules exclude. In Content mode
 // files are hashed with algo by a pool of workers, one per CPU.
 func Local(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo) (*Manifest, []string, error) {
+	m, warnings, _, err := LocalWith(ctx, source, rules, mode, algo, DefaultOptions())
+	return m, warnings, err
+}
+
+// LocalWith is Local with opts; it also returns the walk's notes on what
+// opts leave out (devices or specials off), apart from its warnings.
+func LocalWith(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo, opts Options) (m *Manifest, warnings, skipped []string, err error) {
 	var skip flist.Skipper
 	if rules != nil {
 		skip = rules.Excluded
 	}
-	walk, err := flist.Walk(source, skip)
+	walk, err := flist.WalkWith(source, skip, flist.WalkOptions{Devices: opts.Devices, Specials: opts.Specials, HardLinks: opts.HardLinks})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if mode == Content {
 		if err := hashFiles(ctx, walk, algo); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return FromEntries(walk.Entries, ContentRoot(source), mode, algo), walk.Warnings, nil
+	return FromEntriesWith(walk.Entries, ContentRoot(source), mode, algo, opts), walk.Warnings, walk.Skipped, nil
 }
 
 // hashFiles fills in Checksum for every regular file of walk, in parallel.
@@ -371,11 +442,8 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 	for i := range src.Items {
 		s := &src.Items[i]
 		seen[s.Name] = true
-		if s.Kind == Other {
-			// The engine does not copy devices and specials: a source's
-			// are neither created nor updated (but spare the same name
-			// in the destination, as rsync's receiver does).
-			continue
+		if s.Ignored {
+			continue // not copied, and what stands at its name stays
 		}
 		if len(unlisted) > 0 && below(s.Name) {
 			continue
@@ -402,6 +470,9 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 
 func sameItem(a, b *Item, metadata bool) bool {
 	if a.Kind != b.Kind || a.Perm != b.Perm {
+		return false
+	}
+	if a.LinkTo != b.LinkTo || a.Rdev != b.Rdev {
 		return false
 	}
 	switch a.Kind {

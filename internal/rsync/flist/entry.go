@@ -24,7 +24,7 @@ const (
 
 // Entry is one file-list entry. A list holds one per file for a whole
 // transfer, so the fields go widest first: no padding between them
-// (104 bytes on 64-bit platforms).
+// (104 bytes on 64-bit platforms, HlinkGroup filling what was padding).
 type Entry struct {
 	// Name is the path relative to the transfer root with "/" separators;
 	// the root itself is ".".
@@ -38,6 +38,12 @@ type Entry struct {
 	UID, GID   uint32
 	RdevMajor  uint32 // devices only
 	RdevMinor  uint32
+	// HlinkGroup, when not 0, names the set of entries that are hard links
+	// to one inode (-H): every entry of a set carries the same value. It is
+	// a label, not an index: the walk uses 1 + the list position of the
+	// set's first entry, the decoder 1 + the received position of the
+	// entry the sender marked first. Never set on directories.
+	HlinkGroup uint32
 	TopDir     bool // XMIT_TOP_DIR: a directory named on the command line
 }
 

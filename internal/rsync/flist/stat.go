@@ -11,6 +11,14 @@ type fileStat struct {
 	uid, gid  uint32
 	rdevMajor uint32 // for devices only
 	rdevMinor uint32
+	// dev, ino and nlink identify hard links (-H): only a non-directory
+	// with nlink > 1 can share its inode with another listed name. Zero
+	// where the platform does not say (Windows).
+	dev, ino uint64
+	nlink    uint64
+	// unsupported marks what no option copies: a Windows junction or
+	// mount point, which Go reports as irregular.
+	unsupported bool
 }
 
 // setStat fills in ent from a file's metadata.

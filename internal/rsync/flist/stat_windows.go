@@ -51,10 +51,11 @@ const (
 
 // fromFileInfo converts what Windows reports. A reparse point that is
 // not a symlink (a junction or mount point, which Go reports as
-// irregular) is given a special file's type, so that the walk skips it
+// irregular) is marked unsupported, so that the walk skips it
 // with a warning, as rsync -a skips what it cannot copy.
 func fromFileInfo(fi fs.FileInfo, st *fileStat) {
 	m := fi.Mode()
+	st.unsupported = false
 	switch {
 	case m&fs.ModeSymlink != 0:
 		st.mode = windowsLinkMode
@@ -64,6 +65,7 @@ func fromFileInfo(fi fs.FileInfo, st *fileStat) {
 		st.mode = windowsFileMode
 	default:
 		st.mode = SIFIFO
+		st.unsupported = true
 	}
 	st.size = fi.Size()
 	mt := fi.ModTime()

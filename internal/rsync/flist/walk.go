@@ -16,11 +16,31 @@ import (
 // separated) is left out of the list; isDir tells whether it is a directory.
 type Skipper func(name string, isDir bool) bool
 
+// WalkOptions say what of rsync -a's fidelity a walk serves.
+type WalkOptions struct {
+	// Devices and Specials are rsync's --devices and --specials (-D):
+	// whether device files, and fifos and sockets, are copied. The walk
+	// lists them either way, as rsync's sender does, so that a receiver
+	// leaves alone (does not delete) what stands at their names; when they
+	// are not copied it says so in Skipped.
+	Devices, Specials bool
+	// HardLinks is -H: names of one inode are marked as one set
+	// (Entry.HlinkGroup).
+	HardLinks bool
+}
+
+// AllOptions is rsync -a: devices and specials, no hard links.
+func AllOptions() WalkOptions { return WalkOptions{Devices: true, Specials: true} }
+
 // WalkResult is a local tree read into file-list entries.
 type WalkResult struct {
 	Entries  []*Entry // sorted in rsync order
 	Warnings []string // unreadable or unsupported files that were skipped
-	IOError  int32    // rsync's io_error bits: IOErrGeneral, IOErrVanished
+	// Skipped says which listed files are not copied because the options
+	// leave their kind out (devices or specials off): deliberate, unlike
+	// Warnings.
+	Skipped []string
+	IOError int32 // rsync's io_error bits: IOErrGeneral, IOErrVanished
 
 	// Root is what an entry's name is appended to for its local path: the
 	// source directory with a trailing "/" when its contents are listed
@@ -48,9 +68,14 @@ const (
 // Walk lists the local source named by src with rsync's trailing-slash rule
 // (flist.c:send_file_list): "dir/" lists the contents of dir under the root
 // ".", "dir" lists dir itself under the name "dir", and a non-directory is
-// listed under its base name. skip may be nil. Devices and special files
-// are skipped with a warning; symlinks are listed, not followed.
+// listed under its base name. skip may be nil. Symlinks are listed, not
+// followed. Walk serves rsync -a (AllOptions); WalkWith takes options.
 func Walk(src string, skip Skipper) (*WalkResult, error) {
+	return WalkWith(src, skip, AllOptions())
+}
+
+// WalkWith is Walk with opts.
+func WalkWith(src string, skip Skipper, opts WalkOptions) (*WalkResult, error) {
 	if src == "" {
 		return nil, errors.New("source path is empty")
 	}
@@ -92,17 +117,45 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 		return nil, fmt.Errorf("source %s is not a regular file, directory or symlink", src)
 	}
 	res.Entries = append(res.Entries, root)
+	var links map[*Entry]inode
 	if root.IsDir() {
 		prefix := ""
 		if rootName != "." {
 			prefix = rootName + "/"
 		}
-		if err := walkDir(res, strings.TrimSuffix(clean, "/"), prefix, skip); err != nil {
+		var err error
+		if links, err = walkDir(res, strings.TrimSuffix(clean, "/"), prefix, skip, opts); err != nil {
 			return nil, err
 		}
 	}
 	Sort(res.Entries)
+	if len(links) > 0 {
+		groupLinks(res.Entries, links)
+	}
 	return res, nil
+}
+
+// inode identifies a file on its file system, for -H.
+type inode struct{ dev, ino uint64 }
+
+// groupLinks marks the entries that are names of one inode as one set,
+// labelled by the position of its first name in the sorted list (what
+// the encoder sends as XMIT_HLINK_FIRST). A name whose other links are
+// all outside the list forms a set of one, as with rsync.
+func groupLinks(entries []*Entry, links map[*Entry]inode) {
+	first := make(map[inode]uint32, len(links))
+	for i, e := range entries {
+		id, ok := links[e]
+		if !ok {
+			continue
+		}
+		g, seen := first[id]
+		if !seen {
+			g = uint32(i) + 1
+			first[id] = g
+		}
+		e.HlinkGroup = g
+	}
 }
 
 // walker reads directories on several goroutines: on a page-cached tree
@@ -110,19 +163,21 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 // The list is sorted afterwards, so the order of discovery does not matter.
 type walker struct {
 	skip Skipper
+	opts WalkOptions
 	sem  chan struct{} // bounds the goroutines reading directories
 	wg   sync.WaitGroup
 
-	mu  sync.Mutex
-	res *WalkResult
-	err error
+	mu    sync.Mutex
+	res   *WalkResult
+	links map[*Entry]inode // -H: the entries with more than one link
+	err   error
 }
 
-func walkDir(res *WalkResult, dir, prefix string, skip Skipper) error {
-	w := &walker{skip: skip, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), res: res}
+func walkDir(res *WalkResult, dir, prefix string, skip Skipper, opts WalkOptions) (map[*Entry]inode, error) {
+	w := &walker{skip: skip, opts: opts, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), res: res}
 	w.dir(dir, prefix)
 	w.wg.Wait()
-	return w.err
+	return w.links, w.err
 }
 
 // dir lists the directory dir, whose entries are named prefix + their
@@ -164,12 +219,13 @@ func (w *walker) dir(dir, prefix string) {
 // file; the directory is closed before its subdirectories are read, so
 // the walk holds no descriptor per level.
 func (w *walker) read(dir, prefix string) []Entry {
-	var warnings []string
+	var warnings, skipped []string
 	var ioErr int32
 	defer func() {
-		if len(warnings) > 0 || ioErr != 0 {
+		if len(warnings) > 0 || len(skipped) > 0 || ioErr != 0 {
 			w.mu.Lock()
 			w.res.Warnings = append(w.res.Warnings, warnings...)
+			w.res.Skipped = append(w.res.Skipped, skipped...)
 			w.res.IOError |= ioErr
 			w.mu.Unlock()
 		}
@@ -213,6 +269,8 @@ func (w *walker) read(dir, prefix string) []Entry {
 
 	statter := newDirStatter(f, dir)
 	var st fileStat
+	var linked []int    // -H: positions in ents of files with more than one link
+	var linkIDs []inode // and their inodes
 	ents := make([]Entry, 0, len(des))
 	for _, de := range des {
 		base := de.Name()
@@ -227,13 +285,17 @@ func (w *walker) read(dir, prefix string) []Entry {
 			ioErr |= IOErrVanished
 			continue
 		}
+		if st.unsupported {
+			warnings = append(warnings, fmt.Sprintf("skipping non-regular file %q (a junction or mount point)", name))
+			continue
+		}
 		ents = append(ents, Entry{})
 		ent := &ents[len(ents)-1]
 		setStat(ent, name, &st)
-		if ent.IsDevice() || ent.IsSpecial() {
-			warnings = append(warnings, fmt.Sprintf("skipping non-regular file %q", name))
-			ents = ents[:len(ents)-1]
-			continue
+		if ent.IsDevice() && !w.opts.Devices {
+			skipped = append(skipped, fmt.Sprintf("skipping device file %q: devices is false", name))
+		} else if ent.IsSpecial() && !w.opts.Specials {
+			skipped = append(skipped, fmt.Sprintf("skipping %s %q: specials is false", specialKind(ent), name))
 		}
 		if ent.IsSymlink() {
 			if err := readLink(ent, dir+"/"+base); err != nil {
@@ -243,6 +305,10 @@ func (w *walker) read(dir, prefix string) []Entry {
 				continue
 			}
 		}
+		if w.opts.HardLinks && !ent.IsDir() && st.nlink > 1 {
+			linked = append(linked, len(ents)-1)
+			linkIDs = append(linkIDs, inode{st.dev, st.ino})
+		}
 	}
 	// Entries left out (excluded, vanished, devices) left room unused:
 	// when that is more than a quarter, the kept ones move to storage of
@@ -250,7 +316,25 @@ func (w *walker) read(dir, prefix string) []Entry {
 	if len(ents) < cap(ents)-cap(ents)/4 {
 		ents = repack(ents)
 	}
+	if len(linked) > 0 {
+		w.mu.Lock()
+		if w.links == nil {
+			w.links = map[*Entry]inode{}
+		}
+		for i, at := range linked {
+			w.links[&ents[at]] = linkIDs[i]
+		}
+		w.mu.Unlock()
+	}
 	return ents
+}
+
+// specialKind names a special file's kind for messages.
+func specialKind(e *Entry) string {
+	if e.Type() == SIFSOCK {
+		return "socket"
+	}
+	return "fifo"
 }
 
 // repack copies ents, and their names, into storage of their own size.

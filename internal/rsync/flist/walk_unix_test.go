@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,8 +14,8 @@ import (
 
 // TestWalkEntries checks what Walk reads for each entry against os.Lstat
 // of the same path (the walk stats relative to the open directory instead),
-// that a fifo is left out with a warning, that a symlink carries its
-// target, and that an excluded directory is not descended into.
+// that a fifo is listed (rsync -a's -D) without a warning, that a symlink
+// carries its target, and that an excluded directory is not descended into.
 func TestWalkEntries(t *testing.T) {
 	root := t.TempDir()
 	for _, d := range []string{"d", "d/e", "skip", "skip/inner"} {
@@ -62,13 +61,70 @@ func TestWalkEntries(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", e.Name, got, want)
 		}
 	}
-	if want := []string{".", "a", "ln", "d", "d/b", "d/e", "d/e/c"}; !slices.Equal(names, want) {
+	if want := []string{".", "a", "ln", "d", "d/b", "d/fifo", "d/e", "d/e/c"}; !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], `skipping non-regular file "d/fifo"`) {
-		t.Errorf("warnings %q, want one about d/fifo", res.Warnings)
+	if len(res.Warnings) != 0 || len(res.Skipped) != 0 {
+		t.Errorf("warnings %q, skipped %q, want none", res.Warnings, res.Skipped)
+	}
+	// With specials off the fifo is still listed (a receiver then keeps
+	// what stands at its name, as with rsync), and the walk says it is
+	// not copied, and why.
+	res, err = WalkWith(root+"/", skip, WalkOptions{Devices: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != len(names) || len(res.Warnings) != 0 ||
+		len(res.Skipped) != 1 || res.Skipped[0] != `skipping fifo "d/fifo": specials is false` {
+		t.Errorf("specials off: %d entries, warnings %q, skipped %q", len(res.Entries), res.Warnings, res.Skipped)
 	}
 	if res.IOError != 0 {
 		t.Errorf("io error %d, want 0", res.IOError)
+	}
+}
+
+// TestWalkHardLinks: with HardLinks, names of one inode form one set,
+// labelled by the first name's position in the sorted list; a name whose
+// other link is outside the walk is a set of one; without HardLinks no
+// entry is in a set.
+func TestWalkHardLinks(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "src")
+	if err := os.MkdirAll(filepath.Join(src, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a", "solo"} {
+		if err := os.WriteFile(filepath.Join(src, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"d/c": "a", "b": "a"} {
+		if err := os.Link(filepath.Join(src, target), filepath.Join(src, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(filepath.Join(src, "solo"), filepath.Join(root, "outside")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := WalkWith(src+"/", nil, WalkOptions{HardLinks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]uint32{}
+	for _, e := range res.Entries {
+		groups[e.Name] = e.HlinkGroup
+	}
+	// Sorted: ".", "a", "b", "solo", "d", "d/c".
+	if want := map[string]uint32{".": 0, "a": 2, "b": 2, "d/c": 2, "solo": 4, "d": 0}; !reflect.DeepEqual(groups, want) {
+		t.Errorf("groups %v, want %v", groups, want)
+	}
+	res, err = Walk(src+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Entries {
+		if e.HlinkGroup != 0 {
+			t.Errorf("%s in set %d without HardLinks", e.Name, e.HlinkGroup)
+		}
 	}
 }

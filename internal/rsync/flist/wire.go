@@ -44,8 +44,15 @@ type Codec struct {
 	PreserveUID     bool // -o
 	PreserveGID     bool // -g
 	PreserveLinks   bool // -l
-	PreserveDevices bool // -D
-	ChecksumLen     int  // with -c: bytes of each regular file's sum; 0 = no sums
+	PreserveDevices bool // --devices (half of -D): block and character devices carry their rdev
+	// PreserveSpecials is --specials (the other half of -D): at protocol 30
+	// fifos and sockets carry a (zero) rdev.
+	PreserveSpecials bool
+	// PreserveHardLinks is -H: at protocol 30+ the first entry of a set of
+	// hard links is marked, and each later one is its name and the index of
+	// that first entry, nothing else (flist.c:send_file_entry).
+	PreserveHardLinks bool
+	ChecksumLen       int // with -c: bytes of each regular file's sum; 0 = no sums
 }
 
 // state is the "same as previous entry" compression state shared by the
@@ -64,6 +71,10 @@ type Encoder struct {
 	c  Codec
 	w  *wire.Writer
 	st state
+	n  int32 // entries written: the index of the next one
+	// hlinks maps a hard-link set (Entry.HlinkGroup) to the index its
+	// first entry was sent at.
+	hlinks map[uint32]int32
 }
 
 // NewEncoder returns an encoder writing to w.
@@ -95,8 +106,23 @@ func (e *Encoder) Encode(ent *Entry) error {
 	if isDev && ent.RdevMajor == st.rdevMajor {
 		flags |= xmitSameRdevMajor
 	}
-	if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+	if !isDev && c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
 		flags |= xmitSameRdevMajor // protocol 30 sends a zero rdev for specials
+	}
+	// A later name of a hard-linked inode is sent as its name and the
+	// index of the first one: the receiver copies everything else.
+	firstLink := int32(-1)
+	if c.PreserveHardLinks && ent.HlinkGroup != 0 && !ent.IsDir() {
+		flags |= xmitHlinked
+		if first, ok := e.hlinks[ent.HlinkGroup]; ok {
+			firstLink = first
+		} else {
+			flags |= xmitHlinkFirst
+			if e.hlinks == nil {
+				e.hlinks = map[uint32]int32{}
+			}
+			e.hlinks[ent.HlinkGroup] = e.n
+		}
 	}
 	name := ent.Name
 	l1 := 0
@@ -136,6 +162,22 @@ func (e *Encoder) Encode(ent *Entry) error {
 		e.w.Byte(byte(l2))
 	}
 	e.w.Raw([]byte(name[l1:]))
+	e.n++
+	// The sender's "same as before" state moves on as if the whole entry
+	// had been sent (send_file_entry updates its statics before writing).
+	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
+	st.uid, st.gid, st.haveIDs = ent.UID, ent.GID, true
+	if firstLink >= 0 {
+		// Except the rdev major: a receiver does not take it from the
+		// first entry (recv_file_entry), so neither do we, or the next
+		// device's XMIT_SAME_RDEV_MAJOR would mean different majors on
+		// the two sides.
+		e.w.Varint(firstLink)
+		return e.w.Err()
+	}
+	if isDev {
+		st.rdevMajor = ent.RdevMajor
+	}
 
 	e.w.Varlong(ent.Size, 3)
 	if flags&xmitSameTime == 0 {
@@ -158,7 +200,7 @@ func (e *Encoder) Encode(ent *Entry) error {
 			e.w.Varint(int32(ent.RdevMajor))
 		}
 		e.w.Varint(int32(ent.RdevMinor))
-	} else if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+	} else if c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
 		e.w.Varint(0)
 	}
 	if c.PreserveLinks && ent.IsSymlink() {
@@ -171,12 +213,6 @@ func (e *Encoder) Encode(ent *Entry) error {
 			sum = make([]byte, c.ChecksumLen) // unreadable file: all zeros, as rsync sends
 		}
 		e.w.Raw(sum)
-	}
-
-	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
-	st.uid, st.gid, st.haveIDs = ent.UID, ent.GID, true
-	if isDev {
-		st.rdevMajor = ent.RdevMajor
 	}
 	return e.w.Err()
 }
@@ -204,6 +240,10 @@ type Decoder struct {
 	// IOError holds the io_error bits sent with the end marker.
 	IOError int32
 	n       int
+	// firsts holds, by received index, the entries the sender marked as
+	// the first of a hard-link set: the later ones copy them. At most one
+	// per entry received, so bounded by MaxEntries as the list is.
+	firsts map[int32]*Entry
 }
 
 // NewDecoder returns a decoder reading from r.
@@ -241,7 +281,11 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	idx := d.n
 	d.n++
-	if flags&(xmitUserNameFollows|xmitGrpNameFollows|xmitHlinked) != 0 {
+	unasked := uint32(xmitUserNameFollows | xmitGrpNameFollows)
+	if !c.PreserveHardLinks {
+		unasked |= xmitHlinked
+	}
+	if flags&unasked != 0 {
 		return nil, fmt.Errorf("%w: entry %d has flags %#x for features we did not ask for", wire.ErrMalformed, idx, flags)
 	}
 
@@ -267,6 +311,9 @@ func (d *Decoder) Next() (*Entry, error) {
 	suffix := r.Bytes(l2, MaxPathLen, "name")
 	name := st.name[:l1] + string(suffix)
 
+	if flags&xmitHlinked != 0 && flags&xmitHlinkFirst == 0 {
+		return d.nextLink(idx, name)
+	}
 	ent := &Entry{Name: name}
 	ent.Size = r.Varlong(3)
 	if flags&xmitSameTime != 0 {
@@ -300,7 +347,7 @@ func (d *Decoder) Next() (*Entry, error) {
 		}
 		ent.RdevMinor = uint32(r.Varint())
 		st.rdevMajor = ent.RdevMajor
-	} else if c.PreserveDevices && ent.IsSpecial() && c.Protocol < 31 {
+	} else if c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
 		if flags&xmitSameRdevMajor == 0 {
 			st.rdevMajor = uint32(r.Varint()) // recv_file_entry keeps it too
 		}
@@ -333,7 +380,49 @@ func (d *Decoder) Next() (*Entry, error) {
 	if err := CheckName(name); err != nil {
 		return nil, fmt.Errorf("entry %d: %w", idx, err)
 	}
+	if flags&xmitHlinked != 0 {
+		// The first of a hard-link set (XMIT_HLINK_FIRST). A directory
+		// cannot be one: no sender marks it, and a "link" to it would
+		// make a later entry a directory that shares nothing.
+		if ent.IsDir() {
+			return nil, fmt.Errorf("%w: entry %d (%q) is a directory marked as hard-linked", wire.ErrMalformed, idx, name)
+		}
+		ent.HlinkGroup = uint32(idx) + 1
+		if d.firsts == nil {
+			d.firsts = map[int32]*Entry{}
+		}
+		d.firsts[int32(idx)] = ent
+	}
 	return ent, nil
+}
+
+// nextLink reads the rest of an entry that is a later name of a hard-linked
+// inode: only the index of the set's first entry follows its name, and
+// the entry is that one's copy under its own name (flist.c:recv_file_entry).
+// The index must name an entry already received that was marked as the
+// first of a set: anything else would let the sender make us link a name
+// to what it never described as a link.
+func (d *Decoder) nextLink(idx int, name string) (*Entry, error) {
+	r, st := d.r, &d.st
+	ref := r.Varint()
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("read hard-link index of entry %d (%q): %w", idx, name, err)
+	}
+	first, ok := d.firsts[ref]
+	if !ok {
+		return nil, fmt.Errorf("%w: entry %d (%q) is a hard link to entry %d, which is not the first of a hard-link set received before it", wire.ErrMalformed, idx, name, ref)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("entry %d: %w", idx, err)
+	}
+	ent := *first
+	ent.Name, ent.TopDir = name, false
+	// The receiver's "same as before" state takes the first entry's
+	// values (recv_file_entry assigns its statics from it), except the
+	// rdev major, which it leaves alone.
+	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
+	st.uid, st.gid = ent.UID, ent.GID
+	return &ent, nil
 }
 
 // CheckName rejects names a receiver must never act on: absolute paths,

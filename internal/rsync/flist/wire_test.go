@@ -85,6 +85,9 @@ func expectDecoded(c Codec, e *Entry) *Entry {
 		x.Checksum = nil
 	}
 	x.TopDir = e.TopDir && e.IsDir()
+	if !c.PreserveHardLinks || e.IsDir() {
+		x.HlinkGroup = 0
+	}
 	return &x
 }
 
@@ -195,7 +198,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			for _, all := range []bool{false, true} {
 				for _, sum := range []int{0, 16} {
 					codecs = append(codecs, Codec{Protocol: proto, VarintFlags: varint, PreserveUID: all, PreserveGID: all,
-						PreserveLinks: all, PreserveDevices: all, ChecksumLen: sum})
+						PreserveLinks: all, PreserveDevices: all, PreserveSpecials: all, ChecksumLen: sum})
 				}
 			}
 		}
@@ -203,8 +206,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	// Mixed option sets.
 	codecs = append(codecs,
 		Codec{Protocol: 31, VarintFlags: true, PreserveUID: true, ChecksumLen: 8},
-		Codec{Protocol: 30, PreserveGID: true, PreserveDevices: true},
-		Codec{Protocol: 32, VarintFlags: true, PreserveLinks: true, PreserveDevices: true})
+		Codec{Protocol: 30, PreserveGID: true, PreserveDevices: true, PreserveSpecials: true},
+		Codec{Protocol: 32, VarintFlags: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true})
 	for i, c := range codecs {
 		t.Run(codecName(c), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 61))
@@ -371,7 +374,7 @@ func file(name string) rawEntry {
 }
 
 func TestDecoderRejects(t *testing.T) {
-	c := Codec{Protocol: 32, VarintFlags: true, PreserveLinks: true, PreserveDevices: true}
+	c := Codec{Protocol: 32, VarintFlags: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true}
 	long255 := strings.Repeat("d", 255)
 	symlink := func(n int32, target string) rawEntry {
 		e := file("link")
@@ -441,8 +444,8 @@ func TestDecoderRejects(t *testing.T) {
 // shorter list.
 func TestDecoderTruncated(t *testing.T) {
 	for _, c := range []Codec{
-		{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, ChecksumLen: 16},
-		{Protocol: 30, PreserveUID: true, PreserveLinks: true, PreserveDevices: true},
+		{Protocol: 32, VarintFlags: true, PreserveUID: true, PreserveGID: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true, ChecksumLen: 16},
+		{Protocol: 30, PreserveUID: true, PreserveLinks: true, PreserveDevices: true, PreserveSpecials: true},
 	} {
 		rng := rand.New(rand.NewPCG(71, 72))
 		enc := encodeList(t, c, randomEntries(rng, 30, c.ChecksumLen), 0)
@@ -461,7 +464,7 @@ func TestDecoderTruncated(t *testing.T) {
 // that a later XMIT_SAME_RDEV_MAJOR device refers to
 // (flist.c:recv_file_entry assigns rdev_major for devices and specials).
 func TestDecoderSpecialRdevMajor(t *testing.T) {
-	c := Codec{Protocol: 30, VarintFlags: true, PreserveDevices: true}
+	c := Codec{Protocol: 30, VarintFlags: true, PreserveDevices: true, PreserveSpecials: true}
 	dev := func(name string, mode uint32, flags uint32, major, minor int32) rawEntry {
 		e := rawEntry{flags: xmitSameUID | flags, l2: auto, name: name, mode: mode}
 		e.extra = func(w *wire.Writer) {
