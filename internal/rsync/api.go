@@ -48,7 +48,17 @@ type Options struct {
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.
 	Logger hclog.Logger
+
+	// LinkDest are rsync --link-dest directories (at most 20; a relative
+	// one is relative to the destination directory): a file missing from
+	// the destination that is unchanged in one of them is hard-linked from
+	// it instead of sent, and a changed one uses it as the delta basis.
+	LinkDest []string
 }
+
+// MaxLinkDest is how many --link-dest directories rsync accepts
+// (rsync.h MAX_BASIS_DIRS).
+const MaxLinkDest = 20
 
 // ChangeKind says what a transfer did (or, in a dry run, would do) to a path.
 type ChangeKind string
