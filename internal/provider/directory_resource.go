@@ -49,6 +49,9 @@ type directoryModel struct {
 	LastSync        types.Object `tfsdk:"last_sync"`
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`
+
+	// Issue 14: mkpath (directory_resource_mkpath.go).
+	MkPath types.Bool `tfsdk:"mkpath"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {

@@ -161,7 +161,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 	var diags diag.Diagnostics
 	var res *rsync.Result
 	var err error
-	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
+	src, dst := c.Ends.Src.Path(), c.transferDest()
 	switch c.Ends.Dir {
 	case dirLocal:
 		res, err = rsync.Local(ctx, src, dst, opts)
@@ -234,6 +234,10 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions", maxDeleteError(n, *c.MaxDelete, first))
 			return nil, diags
 		}
+	}
+	diags.Append(r.mkpath(ctx, cn, c, c.transferDest())...)
+	if diags.HasError() {
+		return nil, diags
 	}
 	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
 	res, d := r.run(ctx, cn, c, opts)

@@ -38,6 +38,21 @@ type syncConfig struct {
 	Chmod string
 	Owner string
 	Group string
+
+	// Issue 14: MkPath creates the destination's missing parents.
+	MkPath bool
+	// TransferDir, when set, is the directory the transfer writes instead
+	// of the destination (a release's directory).
+	TransferDir string
+}
+
+// transferDest is the path the transfer writes: TransferDir, else the
+// destination's path.
+func (c syncConfig) transferDest() string {
+	if c.TransferDir != "" {
+		return c.TransferDir
+	}
+	return c.Ends.Dst.Path()
 }
 
 // syncConfigOf builds a syncConfig from a model whose values are known.
@@ -56,6 +71,8 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		Chmod:           m.Chmod.ValueString(),
 		Owner:           m.Owner.ValueString(),
 		Group:           m.Group.ValueString(),
+
+		MkPath: m.MkPath.ValueBool(),
 	}
 	if c.Drift == "" {
 		c.Drift = driftChecksum
@@ -101,7 +118,8 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 // not be at plan time when it comes from another resource).
 func configKnown(m directoryModel) bool {
 	for _, v := range []attr.Value{m.Source, m.Destination, m.Delete, m.Exclude, m.Include, m.Protect,
-		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group} {
+		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group,
+		m.MkPath} {
 		if v.IsUnknown() {
 			return false
 		}

@@ -50,6 +50,8 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		DestinationHash: types.StringNull(),
 		Pending:         types.ObjectNull(pendingAttrTypes),
 		LastSync:        types.ObjectNull(lastSyncAttrTypes),
+
+		MkPath: types.BoolValue(false),
 	}
 	if source != "" {
 		ends, attr, err := parseEnds(source, id)

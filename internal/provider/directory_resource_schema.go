@@ -195,6 +195,19 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				},
 			},
 			"ssh": connectionSchema(), // "connection" is reserved in resources
+
+			// Issue 14: mkpath (directory_resource_mkpath.go).
+			"mkpath": schema.BoolAttribute{
+				MarkdownDescription: "Create the missing parent directories of the destination before the transfer, as rsync " +
+					"`--mkpath` does, on every server — also rsync older than 3.2.3 and other servers without `--mkpath` — and for " +
+					"a local destination. The provider creates them itself (with the privilege prefix of `rsync_path`, e.g. `sudo`), " +
+					"so that `chmod` applies to them (the mode `chmod` gives a `0755` directory) and `owner` and `group` too (when " +
+					"permitted, as for the copied files); existing directories are left as they are. Defaults to `false`: a missing " +
+					"parent is an error.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
 			"last_sync": schema.SingleNestedAttribute{
 				MarkdownDescription: "Transfer statistics of the last apply that synced.",
 				Computed:            true,
