@@ -72,6 +72,13 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
 		c.Checksum = true
 	}
+	if c.Release != nil {
+		diags.Append(r.applyRelease(ctx, m, c, forceChecksum)...)
+		return diags
+	}
+	if m.CurrentRelease.IsUnknown() || m.Releases.IsUnknown() { // planned before the configuration was known
+		m.CurrentRelease, m.Releases = types.StringNull(), types.ListNull(types.StringType)
+	}
 	cn := r.newConn(c)
 	defer cn.close()
 
@@ -153,6 +160,7 @@ func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsy
 		Owner:     c.Owner,
 		Group:     c.Group,
 		Logger:    newEngineLogger(ctx),
+		LinkDest:  c.LinkDest,
 	}
 }
 

@@ -41,6 +41,10 @@ type syncConfig struct {
 
 	// Issue 14: MkPath creates the destination's missing parents.
 	MkPath bool
+	// Release is the release block (nil: the tree is synced in place).
+	Release *releaseConfig
+	// LinkDest are the transfer's --link-dest directories (a release's).
+	LinkDest []string
 	// TransferDir, when set, is the directory the transfer writes instead
 	// of the destination (a release's directory).
 	TransferDir string
@@ -93,6 +97,9 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		}
 		diags.Append(l.v.ElementsAs(ctx, l.dst, false)...)
 	}
+	rc, d := releaseConfigOf(ctx, m)
+	diags.Append(d...)
+	c.Release = rc
 	if c.SourceKnown {
 		ends, attr, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString())
 		if err != nil {
@@ -111,6 +118,9 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 			c.Ends.Dir = dirPush
 		}
 	}
+	if c.Release != nil {
+		c.Filters.Exclude = append(c.Filters.Exclude, sharedExcludes(c.Release, c.Ends.landing(c.SourceKnown).Prefix)...)
+	}
 	return c, diags
 }
 
@@ -124,11 +134,23 @@ func configKnown(m directoryModel) bool {
 			return false
 		}
 	}
+	if rm := m.Release; rm != nil {
+		for _, v := range []attr.Value{rm.Keep, rm.Shared, rm.ID, rm.Dir, rm.Link} {
+			if v.IsUnknown() {
+				return false
+			}
+		}
+	}
 	return connectionKnown(m.Connection)
 }
 
 // root is where the source lands.
-func (c syncConfig) root() destRoot { return c.Ends.landing(c.SourceKnown) }
+func (c syncConfig) root() destRoot {
+	if c.Release != nil {
+		return c.releaseRoot(c.Release.Current)
+	}
+	return c.Ends.landing(c.SourceKnown)
+}
 
 // destKey is the cache key of the destination's manifest, and what
 // identifies what destination_hash describes.

@@ -51,7 +51,9 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		Pending:         types.ObjectNull(pendingAttrTypes),
 		LastSync:        types.ObjectNull(lastSyncAttrTypes),
 
-		MkPath: types.BoolValue(false),
+		MkPath:         types.BoolValue(false),
+		CurrentRelease: types.StringNull(),
+		Releases:       types.ListNull(types.StringType),
 	}
 	if source != "" {
 		ends, attr, err := parseEnds(source, id)

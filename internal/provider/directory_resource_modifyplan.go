@@ -52,6 +52,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			Pending:         types.ObjectUnknown(pendingAttrTypes),
 			LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
 		})
+		setReleaseComputed(ctx, resp, nil, nil, false, prior)
 		return
 	}
 	c, diags := syncConfigOf(ctx, plan)
@@ -71,6 +72,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	cn := r.newConn(c)
 	defer cn.close()
+	resp.Diagnostics.Append(r.releaseStateForPlan(ctx, cn, &c, prior, priorExists)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	listingChanged := false
 	var dest *tree.Manifest
@@ -80,7 +85,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		if !d.HasError() {
 			listingChanged = r.destKey(pc) != r.destKey(c)
 		}
-		if c.Drift != driftNone {
+		if c.Drift != driftNone && (c.Release == nil || c.Release.Current != "") {
 			if m, ok := manifests.get(r.destKey(c)); ok {
 				dest = m
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
@@ -154,13 +159,22 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
 				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
 	}
+	var rp *releasePlan
+	if c.Release != nil {
+		resp.Diagnostics.Append(sharedInSource(c)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		p := planRelease(c, priorExists, src.Hash())
+		rp = &p
+	}
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
 		SourceHash:     src.Hash(),
 		Diff:           diff,
 		ListingChanged: listingChanged,
-		Resync:         priorExists && ownershipChanged(prior, plan),
+		Resync:         priorExists && (ownershipChanged(prior, plan) || (rp != nil && rp.Work)),
 		Drift:          c.Drift,
 	})
 	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
@@ -189,6 +203,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
 	r.setComputed(ctx, resp, out)
+	setReleaseComputed(ctx, resp, &c, rp, work, prior)
 }
 
 // connectAhead connects to a push's destination while the source is

@@ -33,6 +33,11 @@ func patternList(desc string) schema.ListAttribute {
 }
 
 func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	defer func() {
+		for k, v := range releaseSchema() { // issue 14
+			resp.Schema.Attributes[k] = v
+		}
+	}()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Keeps a directory tree in sync from `source` to `destination`, as `rsync -a source destination` does: " +
 			"regular files, directories and symlinks, with permissions and modification times. " +
