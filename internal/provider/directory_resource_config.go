@@ -119,7 +119,9 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		}
 	}
 	if c.Release != nil {
-		c.Filters.Exclude = append(c.Filters.Exclude, sharedExcludes(c.Release, c.Ends.landing(c.SourceKnown).Prefix)...)
+		prefix := c.Ends.landing(c.SourceKnown).Prefix
+		c.Filters.Exclude = append(c.Filters.Exclude, sharedExcludes(c.Release, prefix)...)
+		c.Filters.Protect = append(c.Filters.Protect, sharedParents(c.Release, prefix)...)
 	}
 	return c, diags
 }

@@ -200,6 +200,23 @@ func sharedExcludes(rc *releaseConfig, prefix string) []string {
 	return out
 }
 
+// sharedParents are protect patterns for the directories that shared
+// paths are in: the provider creates them in a release when the source
+// lacks them, and delete = true must not remove them.
+func sharedParents(rc *releaseConfig, prefix string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range rc.Shared {
+		for d := path.Dir(s.Path); d != "."; d = path.Dir(d) {
+			if p := "/" + path.Join(prefix, d) + "/"; !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // targetID is the release an apply makes current.
 func (rc *releaseConfig) targetID(sourceHash, owner, group string) string {
 	if rc.ID != "" {

@@ -224,6 +224,13 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 		// set in place (same inode) and no data is sent.
 		c.Checksum = true
 	}
+	relRoot, depth := rc.Dir+"/"+build, 2
+	if prefix := c.releaseRoot(build).Prefix; prefix != "" {
+		relRoot, depth = relRoot+"/"+prefix, 3
+	}
+	if err := s.linkShared(ctx, relRoot, depth, rc.Shared); err != nil {
+		return siteError(c, "link the shared paths into release "+target, err)
+	}
 	tflog.Info(ctx, "building release", map[string]interface{}{
 		"release": target, "into": c.TransferDir, "link_dest": c.LinkDest, "current": rc.Current, "exists": exists,
 	})
@@ -232,11 +239,7 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	if diags.HasError() {
 		return diags
 	}
-	relRoot, depth := rc.Dir+"/"+build, 2
-	if prefix := c.releaseRoot(build).Prefix; prefix != "" {
-		relRoot, depth = relRoot+"/"+prefix, 3
-	}
-	if err := s.finish(ctx, relRoot, depth, rc.Shared, partial, target); err != nil {
+	if err := s.finish(ctx, partial, target); err != nil {
 		return siteError(c, "finish release "+target, err)
 	}
 	if rc.Current != target || st.LinkTarget != release.LinkTarget(rc.Dir, target) {

@@ -71,10 +71,14 @@ type site interface {
 	prepare(ctx context.Context) error
 	// count is the number of files and directories in the releases.
 	count(ctx context.Context, ids []string) (int, error)
-	// finish makes the shared links in the built tree (relRoot, relative
-	// to the app root, and depth its depth) and, for a build under a
-	// partial name, renames it to the release's name.
-	finish(ctx context.Context, relRoot string, depth int, shared []sharedLink, partial, id string) error
+	// linkShared creates the tree's root (relRoot, relative to the app
+	// root, depth directories below it) when missing, and in it the links
+	// of the shared paths (and shared/<path> when missing), before the
+	// transfer: rsync then sets the directories' times and modes as the
+	// source has them.
+	linkShared(ctx context.Context, relRoot string, depth int, shared []sharedLink) error
+	// finish renames a build made under a partial name to the release's.
+	finish(ctx context.Context, partial, id string) error
 	// switchTo points the link at the release, in one rename.
 	switchTo(ctx context.Context, id string) error
 	// prune writes the history and removes the releases given and any
@@ -190,8 +194,8 @@ func (s *remoteSite) count(ctx context.Context, ids []string) (int, error) {
 	return n, nil
 }
 
-func (s *remoteSite) finish(ctx context.Context, relRoot string, depth int, shared []sharedLink, partial, id string) error {
-	steps := []string{s.cd()}
+func (s *remoteSite) linkShared(ctx context.Context, relRoot string, depth int, shared []sharedLink) error {
+	steps := []string{s.cd(), "mkdir -p -- " + shellQuote(relRoot)}
 	for _, sh := range shared {
 		sp := shellQuote(release.SharedDir + "/" + sh.Path)
 		create := "mkdir -p -- " + shellQuote(path.Dir(release.SharedDir+"/"+sh.Path)) + " && : >> " + sp
@@ -203,12 +207,17 @@ func (s *remoteSite) finish(ctx context.Context, relRoot string, depth int, shar
 		steps = append(steps, "{ [ -e "+sp+" ] || [ -L "+sp+" ] || { "+create+"; }; }",
 			"{ [ -L "+lp+" ] || { mkdir -p -- "+shellQuote(path.Dir(relRoot+"/"+sh.Path))+" && rm -rf -- "+lp+" && ln -s -- "+target+" "+lp+"; }; }")
 	}
-	if partial != "" {
-		final := shellQuote(s.dir + "/" + id)
-		steps = append(steps, "{ [ ! -e "+final+" ] || { echo "+shellQuote("release "+id+" appeared while it was built")+" >&2; exit 3; }; }",
-			"mv -- "+shellQuote(s.dir+"/"+partial)+" "+final)
-	}
 	_, err := s.run(ctx, strings.Join(steps, " && "))
+	return err
+}
+
+func (s *remoteSite) finish(ctx context.Context, partial, id string) error {
+	if partial == "" {
+		return nil
+	}
+	final := shellQuote(s.dir + "/" + id)
+	_, err := s.run(ctx, s.cd()+" && { [ ! -e "+final+" ] || { echo "+shellQuote("release "+id+" appeared while it was built")+" >&2; exit 3; }; }"+
+		" && mv -- "+shellQuote(s.dir+"/"+partial)+" "+final)
 	return err
 }
 
@@ -322,7 +331,10 @@ func (s *localSite) count(_ context.Context, ids []string) (int, error) {
 	return n, nil
 }
 
-func (s *localSite) finish(_ context.Context, relRoot string, depth int, shared []sharedLink, partial, id string) error {
+func (s *localSite) linkShared(_ context.Context, relRoot string, depth int, shared []sharedLink) error {
+	if err := os.MkdirAll(s.p(filepath.FromSlash(relRoot)), 0o755); err != nil {
+		return err
+	}
 	for _, sh := range shared {
 		sp := s.p(release.SharedDir, filepath.FromSlash(sh.Path))
 		if _, err := os.Lstat(sp); errors.Is(err, fs.ErrNotExist) {
@@ -352,14 +364,18 @@ func (s *localSite) finish(_ context.Context, relRoot string, depth int, shared 
 			return fmt.Errorf("link shared path %s: %w", sh.Path, err)
 		}
 	}
-	if partial != "" {
-		final := s.p(s.dir, id)
-		if _, err := os.Lstat(final); err == nil {
-			return fmt.Errorf("release %s appeared while it was built", id)
-		}
-		return os.Rename(s.p(s.dir, partial), final)
-	}
 	return nil
+}
+
+func (s *localSite) finish(_ context.Context, partial, id string) error {
+	if partial == "" {
+		return nil
+	}
+	final := s.p(s.dir, id)
+	if _, err := os.Lstat(final); err == nil {
+		return fmt.Errorf("release %s appeared while it was built", id)
+	}
+	return os.Rename(s.p(s.dir, partial), final)
 }
 
 func (s *localSite) switchTo(_ context.Context, id string) error {

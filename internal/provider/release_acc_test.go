@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 )
 
 // releaseConfig renders a provider and an rsync_directory with a release
@@ -71,7 +74,7 @@ func releaseDirs(app string) ([]string, error) {
 // checkCurrentIs checks that current points to a release whose tree equals
 // src, that the state's current_release names it, and that the releases
 // on disk are the state's releases.
-func checkCurrentIs(app, src string) resource.TestCheckFunc {
+func checkCurrentIs(app, src string, shared ...string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		id, err := currentRelease(app)
 		if err != nil {
@@ -81,7 +84,7 @@ func checkCurrentIs(app, src string) resource.TestCheckFunc {
 		if attrs["current_release"] != id {
 			return fmt.Errorf("current_release = %q, current -> releases/%s", attrs["current_release"], id)
 		}
-		if err := checkTreesEqual(src, filepath.Join(app, "releases", id))(s); err != nil {
+		if err := testtree.CompareExcept(src, filepath.Join(app, "releases", id), shared...); err != nil {
 			return fmt.Errorf("release %s: %w", id, err)
 		}
 		dirs, err := releaseDirs(app)
@@ -106,61 +109,168 @@ func checkCurrentIs(app, src string) resource.TestCheckFunc {
 	}
 }
 
-// TestAccRelease_basic: a first release and its link; a second one where
-// the unchanged large file is a hard link to the first release's (same
-// inode) and only the changed file's bytes cross the wire; a revert of the
-// source switches back to the first release without sending file data.
-func TestAccRelease_basic(t *testing.T) {
+// expectRelease checks the plan of res: current_release goes from the
+// release from() names to the one to() names (both evaluated when the
+// plan is checked), and releases after the apply are want() when set.
+type expectRelease struct {
+	from, to func() string
+	want     func() []string
+}
+
+func (e expectRelease) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != res || rc.Change == nil {
+			continue
+		}
+		before, _ := rc.Change.Before.(map[string]any)
+		after, _ := rc.Change.After.(map[string]any)
+		if fmt.Sprint(before["current_release"]) != e.from() || fmt.Sprint(after["current_release"]) != e.to() {
+			resp.Error = fmt.Errorf("the plan makes current_release %v -> %v, want %s -> %s",
+				before["current_release"], after["current_release"], e.from(), e.to())
+			return
+		}
+		if e.want != nil {
+			var got []string
+			list, _ := after["releases"].([]any)
+			for _, v := range list {
+				got = append(got, fmt.Sprint(v))
+			}
+			if want := e.want(); fmt.Sprint(got) != fmt.Sprint(want) {
+				resp.Error = fmt.Errorf("the plan keeps releases %q, want %q", got, want)
+			}
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("no change planned for %s", res)
+}
+
+// fixed is a function returning s.
+func fixed(s string) func() string { return func() string { return s } }
+
+// sent checks last_sync: files whose data was sent and literal bytes.
+func sent(files, literal int) resource.TestCheckFunc {
+	return resource.ComposeTestCheckFunc(
+		resource.TestCheckResourceAttr(res, "last_sync.files_transferred", fmt.Sprint(files)),
+		resource.TestCheckResourceAttr(res, "last_sync.literal_bytes", fmt.Sprint(literal)),
+	)
+}
+
+// sameInode checks that p has the inode *ino recorded earlier.
+func sameInode(p string, ino *uint64) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		got, err := inodeOf(p)
+		if err != nil {
+			return err
+		}
+		if got != *ino {
+			return fmt.Errorf("%s has inode %d, want %d (the same file)", p, got, *ino)
+		}
+		return nil
+	}
+}
+
+// record stores the inode of p in *ino.
+func recordInode(p func() string, ino *uint64) resource.TestCheckFunc {
+	return func(*terraform.State) (err error) {
+		*ino, err = inodeOf(p())
+		return err
+	}
+}
+
+// TestAccRelease_deploy, against rsync 3.5.0 and 3.2.7, into an app root
+// whose name needs quoting: a first release and its link; a second one
+// where the unchanged large file is a hard link to the first release's
+// (same inode) and only the changed file's bytes cross the wire; then the
+// source reverted to the first content switches current back to the first
+// release's directory — the plan says so, no file data is sent, its files
+// keep their inodes. Every apply is followed by an empty plan.
+func TestAccRelease_deploy(t *testing.T) {
 	srv := accSetup(t)
-	src := smallTree(t)
-	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
-	writeFile(t, filepath.Join(src, "assets", "big.bin"), big)
-	app := filepath.Join(t.TempDir(), "app")
-	config := releaseDir(srv, nil, src, remoteDest(srv, app+"/"), "    keep = 3", nil)
-	var first string
-	var bigInode uint64
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6ProviderFactories(),
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				Check: resource.ComposeTestCheckFunc(
-					checkCurrentIs(app, src),
-					func(*terraform.State) (err error) {
-						if first, err = currentRelease(app); err != nil {
-							return err
-						}
-						bigInode, err = inodeOf(filepath.Join(app, "releases", first, "assets", "big.bin"))
-						return err
+	for _, server := range []struct{ name, path string }{{"rsync-3.5.0", ""}, {"rsync-3.2.7", sshtest.Rsync327(t)}} {
+		t.Run(server.name, func(t *testing.T) {
+			src := smallTree(t)
+			writeFile(t, filepath.Join(src, "assets", "big.bin"), strings.Repeat("0123456789abcdef", 64<<10))
+			base := t.TempDir()
+			app := filepath.Join(base, "it's $(touch PWNED) app")
+			overrides := map[string]string{}
+			if server.path != "" {
+				overrides["rsync_path"] = hclString(shellQuote(server.path))
+			}
+			config := releaseDir(srv, overrides, src, remoteDest(srv, app+"/"), "    keep = 3", map[string]string{"mkpath": "true"})
+			var first, second string
+			var bigInode, indexInode uint64
+			firstIndex := func() string { return filepath.Join(app, "releases", first, "index.html") }
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories(),
+				Steps: []resource.TestStep{
+					{
+						Config: config,
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(*terraform.State) (err error) {
+								first, err = currentRelease(app)
+								return err
+							},
+							recordInode(func() string { return filepath.Join(app, "releases", first, "assets", "big.bin") }, &bigInode),
+							recordInode(firstIndex, &indexInode),
+							func(*terraform.State) error {
+								return mustNotExist(filepath.Join(base, "PWNED"), filepath.Join(os.Getenv("HOME"), "PWNED"))
+							},
+						),
 					},
-				),
-			},
-			{
-				PreConfig: func() { writeFile(t, filepath.Join(src, "index.html"), "<h1>v2</h1>\n") },
-				Config:    config,
-				Check: resource.ComposeTestCheckFunc(
-					checkCurrentIs(app, src),
-					func(s *terraform.State) error {
-						id, _ := currentRelease(app)
-						if id == first {
-							return fmt.Errorf("the second release has the first one's id %s", id)
-						}
-						ino, err := inodeOf(filepath.Join(app, "releases", id, "assets", "big.bin"))
-						if err != nil {
-							return err
-						}
-						if ino != bigInode {
-							return fmt.Errorf("assets/big.bin was copied into the new release (inode %d, was %d), not hard-linked", ino, bigInode)
-						}
-						a := s.RootModule().Resources[res].Primary.Attributes
-						if a["last_sync.literal_bytes"] != "12" || a["last_sync.files_transferred"] != "1" {
-							return fmt.Errorf("sent %s files, %s literal bytes; want only index.html (12 bytes)",
-								a["last_sync.files_transferred"], a["last_sync.literal_bytes"])
-						}
-						return nil
+					{
+						PreConfig: func() { writeFile(t, filepath.Join(src, "index.html"), "<h1>v2</h1>\n") },
+						Config:    config,
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+							expectDrift{addr: res, attr: "current_release", want: false},
+						}},
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(*terraform.State) (err error) {
+								if second, err = currentRelease(app); err == nil && second == first {
+									err = fmt.Errorf("the second release has the first one's id %s", first)
+								}
+								return err
+							},
+							func(s *terraform.State) error {
+								return sameInode(filepath.Join(app, "releases", second, "assets", "big.bin"), &bigInode)(s)
+							},
+							sent(1, len("<h1>v2</h1>\n")),
+						),
 					},
-				),
-			},
-		},
-	})
+					{
+						PreConfig: func() { writeFile(t, filepath.Join(src, "index.html"), "<h1>hello</h1>\n") },
+						Config:    config,
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							expectRelease{from: func() string { return second }, to: func() string { return first },
+								want: func() []string { return []string{second, first} }},
+						}},
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(*terraform.State) error {
+								if id, _ := currentRelease(app); id != first {
+									return fmt.Errorf("current -> %s, want the first release %s", id, first)
+								}
+								return nil
+							},
+							func(s *terraform.State) error { return sameInode(firstIndex(), &indexInode)(s) },
+							sent(0, 0),
+						),
+					},
+				},
+			})
+		})
+	}
+}
+
+// setIndex returns a function that writes the source's index.html.
+func setIndex(t *testing.T, src, content string) func() {
+	return func() { writeFile(t, filepath.Join(src, "index.html"), content) }
+}
+
+// mustReleases lists app/releases, or nil.
+func mustReleases(app string) []string {
+	ids, _ := releaseDirs(app)
+	return ids
 }

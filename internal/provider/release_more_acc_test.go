@@ -1,0 +1,156 @@
+//go:build unix
+
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+)
+
+// TestAccRelease_keepSharedDrift: releases with set ids, keep = 2 and
+// shared paths. Shared paths are links in every release, created when
+// missing, and what is written through them survives new releases; a
+// third release prunes the oldest (the plan names what stays); id set to
+// a kept release with its content switches back to it without sending
+// data; an edit inside the current release and a re-pointed link are
+// drift that the plan shows and the apply repairs; a shared path in the
+// source fails the plan; on_destroy = "delete" removes the releases and
+// the link and leaves shared/.
+func TestAccRelease_keepSharedDrift(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	writeFile(t, filepath.Join(src, "config", "app.yml"), "db: x\n")
+	app := filepath.Join(t.TempDir(), "app")
+	config := func(id string) string {
+		return releaseDir(srv, nil, src, remoteDest(srv, app), fmt.Sprintf(`    id     = %q
+    keep   = 2
+    shared = ["uploads/", "config/.env"]`, id), map[string]string{"on_destroy": `"delete"`})
+	}
+	var v2Index uint64
+	shared := func(*terraform.State) error {
+		for _, c := range []struct{ link, target string }{{"uploads", "../../shared/uploads"}, {"config/.env", "../../../shared/config/.env"}} {
+			for _, id := range mustReleases(app) {
+				got, err := os.Readlink(filepath.Join(app, "releases", id, c.link))
+				if err != nil || got != c.target {
+					return fmt.Errorf("releases/%s/%s -> %q (%v), want %q", id, c.link, got, err, c.target)
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(app, "current", "uploads", "photo.jpg"))
+		if err != nil || string(b) != "JPEG" {
+			return fmt.Errorf("the upload written through current/uploads is gone: %q, %v", b, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(app, "shared", "config", ".env")); err != nil || string(b) != "SECRET=1\n" {
+			return fmt.Errorf("shared/config/.env = %q, %v", b, err)
+		}
+		return nil
+	}
+	releasesAre := func(want ...string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			if got := mustReleases(app); fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Errorf("releases on disk %q, want %q", got, want)
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		CheckDestroy: func(*terraform.State) error {
+			if err := mustNotExist(filepath.Join(app, "current"), filepath.Join(app, "releases")); err != nil {
+				return err
+			}
+			_, err := os.Stat(filepath.Join(app, "shared", "uploads", "photo.jpg"))
+			return err
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: config("v1"),
+				Check: resource.ComposeTestCheckFunc(
+					checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v1"),
+					func(*terraform.State) error {
+						// The app writes through the links.
+						if err := os.WriteFile(filepath.Join(app, "current", "uploads", "photo.jpg"), []byte("JPEG"), 0o644); err != nil {
+							return err
+						}
+						return os.WriteFile(filepath.Join(app, "current", "config", ".env"), []byte("SECRET=1\n"), 0o600)
+					},
+				),
+			},
+			{
+				PreConfig: setIndex(t, src, "<h1>v2</h1>\n"),
+				Config:    config("v2"),
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v1", "v2"), shared,
+					recordInode(func() string { return filepath.Join(app, "releases", "v2", "index.html") }, &v2Index)),
+			},
+			{
+				PreConfig: setIndex(t, src, "<h1>v3</h1>\n"),
+				Config:    config("v3"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectRelease{from: fixed("v2"), to: fixed("v3"), want: func() []string { return []string{"v2", "v3"} }},
+				}},
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), shared),
+			},
+			{
+				// Rollback by id.
+				PreConfig: setIndex(t, src, "<h1>v2</h1>\n"),
+				Config:    config("v2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectRelease{from: fixed("v3"), to: fixed("v2"), want: func() []string { return []string{"v3", "v2"} }},
+				}},
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), shared,
+					sameInode(filepath.Join(app, "releases", "v2", "index.html"), &v2Index), sent(0, 0)),
+			},
+			{
+				// An edit inside the current release, in place.
+				PreConfig: func() {
+					if err := os.WriteFile(filepath.Join(app, "releases", "v2", "css", "site.css"), []byte("hacked"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("v2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending"), pendingIs(nil, []string{"css/site.css"}, nil)),
+				}},
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), shared),
+			},
+			{
+				// current re-pointed by hand.
+				PreConfig: func() {
+					tmp := filepath.Join(app, "current.tmp")
+					if err := os.Symlink("releases/v3", tmp); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Rename(tmp, filepath.Join(app, "current")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("v2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectRelease{from: fixed("v3"), to: fixed("v2"), want: func() []string { return []string{"v3", "v2"} }},
+				}},
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), sent(0, 0)),
+			},
+			{
+				PreConfig:   func() { writeFile(t, filepath.Join(src, "uploads", "x.jpg"), "x") },
+				Config:      config("v2"),
+				ExpectError: words(`Shared path in the source … "uploads" is a shared path`),
+			},
+			{
+				PreConfig: func() {
+					if err := os.RemoveAll(filepath.Join(src, "uploads")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("v2"),
+			},
+		},
+	})
+}
