@@ -215,6 +215,11 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	if !exists {
 		partial = release.PartialPrefix + target
 		build = partial
+		// Whatever a build directory holds that the source does not is
+		// left from an interrupted build (rsync's temporary files after a
+		// kill): it goes. That is no deletion from the deployed tree, so
+		// max_delete (which counted the pruning) does not apply to it.
+		c.Delete, c.MaxDelete = true, nil
 	}
 	c.TransferDir = c.releasePath(build)
 	c.LinkDest = release.LinkDests(rc.Releases, rc.Current, target, rsync.MaxLinkDest)
@@ -237,6 +242,13 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	res, d := r.sync(ctx, cn, c)
 	diags.Append(d...)
 	if diags.HasError() {
+		where := "points to no release yet"
+		if rc.Current != "" {
+			where = "still points to release " + rc.Current + ", complete and untouched"
+		}
+		diags.AddAttributeWarning(path.Root("release"), "Release "+target+" was not made current",
+			fmt.Sprintf("The build of release %s failed, so %s %s. The next apply continues the build and then switches.",
+				target, rc.Link, where))
 		return diags
 	}
 	if err := s.finish(ctx, partial, target); err != nil {

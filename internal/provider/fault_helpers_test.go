@@ -93,7 +93,9 @@ func newFaultRig(t *testing.T, srv *sshtest.Server, o rigOptions) *faultRig {
 `, r.proxy.Port, hclString(srv.ClientKeyFile), hclString(srv.HostKeyAuthorized), o.timeout, o.keepalive,
 		hclString(r.marker+" rsync")) + rsyncDir("test", attrs)
 	if o.extra != "" {
-		config = strings.Replace(config, "\n}\n", "\n"+o.extra+"\n}\n", 1)
+		// Into the resource block, the last one.
+		i := strings.LastIndex(config, "\n}\n")
+		config = config[:i] + "\n" + o.extra + config[i:]
 	}
 	r.tf = newTFRunner(t, config)
 	t.Cleanup(func() { r.killRemote(syscall.SIGKILL) })
