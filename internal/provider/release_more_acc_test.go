@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -153,4 +154,72 @@ func TestAccRelease_keepSharedDrift(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccRelease_localAppRoot: a release tree on this machine, filled by a
+// local copy and by a pull: the first release and link, a second release
+// where the unchanged file is a hard link to the first's (our own
+// receiver's --link-dest), and a revert that switches back to the first
+// release's directory, its file keeping its inode.
+func TestAccRelease_localAppRoot(t *testing.T) {
+	srv := accSetup(t)
+	for _, mode := range []string{"local", "pull"} {
+		t.Run(mode, func(t *testing.T) {
+			src := smallTree(t)
+			writeFile(t, filepath.Join(src, "assets", "big.bin"), strings.Repeat("0123456789abcdef", 4096))
+			app := filepath.Join(t.TempDir(), "app")
+			source := src
+			if mode == "pull" {
+				source = remoteDest(srv, src)
+			}
+			config := releaseDir(srv, nil, source, app, "", nil)
+			var first string
+			var big, index uint64
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories(),
+				Steps: []resource.TestStep{
+					{
+						Config: config,
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(*terraform.State) (err error) {
+								first, err = currentRelease(app)
+								return err
+							},
+							recordInode(func() string { return filepath.Join(app, "releases", first, "assets", "big.bin") }, &big),
+							recordInode(func() string { return filepath.Join(app, "releases", first, "index.html") }, &index),
+						),
+					},
+					{
+						PreConfig: setIndex(t, src, "<h1>v2</h1>\n"),
+						Config:    config,
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(s *terraform.State) error {
+								id, err := currentRelease(app)
+								if err != nil || id == first {
+									return fmt.Errorf("current -> %q (%v), want a second release", id, err)
+								}
+								return sameInode(filepath.Join(app, "releases", id, "assets", "big.bin"), &big)(s)
+							},
+						),
+					},
+					{
+						PreConfig: setIndex(t, src, "<h1>hello</h1>\n"),
+						Config:    config,
+						Check: resource.ComposeTestCheckFunc(
+							checkCurrentIs(app, src),
+							func(s *terraform.State) error {
+								if id, _ := currentRelease(app); id != first {
+									return fmt.Errorf("current -> %s, want the first release %s", id, first)
+								}
+								return sameInode(filepath.Join(app, "releases", first, "index.html"), &index)(s)
+							},
+							resource.TestCheckResourceAttr(res, "releases.#", "2"),
+						),
+					},
+				},
+			})
+		})
+	}
 }
