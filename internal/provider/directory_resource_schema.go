@@ -253,7 +253,8 @@ func (r *directoryResource) ValidateConfig(ctx context.Context, req resource.Val
 			}
 		}
 	}
-	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() {
+	// With release, max_delete also limits what pruning removes.
+	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() && m.Release == nil {
 		resp.Diagnostics.AddAttributeWarning(path.Root("max_delete"), "max_delete has no effect",
 			"max_delete limits deletions, and nothing is deleted unless delete = true. Set delete = true or remove max_delete.")
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -140,6 +141,19 @@ func TestAccRelease_keepSharedDrift(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), sent(0, 0)),
 			},
 			{
+				// The current release deleted behind Terraform's back.
+				PreConfig: func() {
+					if err := os.RemoveAll(filepath.Join(app, "releases", "v2")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("v2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectRelease{from: fixed("<nil>"), to: fixed("v2"), want: func() []string { return []string{"v3", "v2"} }},
+				}},
+				Check: resource.ComposeTestCheckFunc(checkCurrentIs(app, src, "uploads", "config/.env"), releasesAre("v2", "v3"), shared),
+			},
+			{
 				PreConfig:   func() { writeFile(t, filepath.Join(src, "uploads", "x.jpg"), "x") },
 				Config:      config("v2"),
 				ExpectError: words(`Shared path in the source … "uploads" is a shared path`),
@@ -222,4 +236,68 @@ func TestAccRelease_localAppRoot(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAccRelease_importAndMaxDelete: an app root with releases and a
+// current link, imported into a new state, is taken over by the next apply
+// without sending file data (the same content is the same release) and the
+// plan after it is empty; lowering keep under a max_delete smaller than
+// the files pruning would remove fails before anything changes, and with
+// a larger one prunes.
+func TestAccRelease_importAndMaxDelete(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	app := filepath.Join(t.TempDir(), "app")
+	dest := remoteDest(srv, app+"/")
+	config := func(extra string) string {
+		return releaseDir(srv, nil, src, dest, "    keep = 3"+extra, nil)
+	}
+	first := newTFRunner(t, config(""))
+	first.run(0, "apply", "-auto-approve")
+	writeFile(t, filepath.Join(src, "index.html"), "<h1>v2</h1>\n")
+	first.run(0, "apply", "-auto-approve")
+	cur, err := currentRelease(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := newTFRunner(t, config(""))
+	r.run(0, "import", res, dest)
+	if out := r.run(2, "plan", "-detailed-exitcode"); !words(`current_release = … "` + cur + `"`).MatchString(out) {
+		t.Errorf("the plan after the import does not name the current release %s:\n%s", cur, out)
+	}
+	r.run(0, "apply", "-auto-approve")
+	out := r.run(0, "state", "show", res)
+	for _, want := range []string{`current_release = "` + cur + `"`, "literal_bytes     = 0", "files_transferred = 0"} {
+		if !words(want).MatchString(out) {
+			t.Errorf("after the import's apply the state lacks %q:\n%s", want, out)
+		}
+	}
+	if id, _ := currentRelease(app); id != cur {
+		t.Errorf("current -> %s after the import's apply, want %s", id, cur)
+	}
+	r.run(0, "plan", "-detailed-exitcode")
+
+	// keep = 1 would remove the first release: 5 files and directories.
+	writeConfig := func(keep, maxDelete int) {
+		t.Helper()
+		hcl := releaseDir(srv, nil, src, dest, fmt.Sprintf("    keep = %d", keep), map[string]string{"max_delete": fmt.Sprint(maxDelete)})
+		if err := os.WriteFile(filepath.Join(r.dir, "main.tf"), []byte(hcl), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(1, 2)
+	refused := r.exec(time.Minute, "apply", "-auto-approve")
+	if refused.code == 0 || !words(`Too many deletions … would delete 5 files and directories, more than max_delete = 2 allows, so nothing was changed`).MatchString(refused.output()) {
+		t.Fatalf("keep = 1 under max_delete = 2: exit %d\n%s", refused.code, refused.output())
+	}
+	if got := mustReleases(app); len(got) != 2 {
+		t.Fatalf("the refused apply changed the releases: %q", got)
+	}
+	writeConfig(1, 100)
+	r.run(0, "apply", "-auto-approve")
+	if got := mustReleases(app); fmt.Sprint(got) != fmt.Sprint([]string{cur}) {
+		t.Errorf("after keep = 1: releases %q, want only %s", got, cur)
+	}
+	r.run(0, "plan", "-detailed-exitcode")
 }
