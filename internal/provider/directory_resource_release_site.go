@@ -306,6 +306,13 @@ func (s *localSite) inspect(context.Context) (siteState, error) {
 }
 
 func (s *localSite) prepare(context.Context) error {
+	// Like rsync, the app root is created but not its parents (mkpath
+	// does that, before).
+	if parent := filepath.Dir(filepath.Clean(s.root)); parent != "" {
+		if _, err := os.Stat(parent); err != nil {
+			return fmt.Errorf("the app root's parent: %w (set mkpath = true to create it)", err)
+		}
+	}
 	for _, d := range []string{s.root, s.p(s.dir)} {
 		if _, err := rsync.MkdirParents(filepath.Join(d, "x"), s.opts); err != nil {
 			return err
