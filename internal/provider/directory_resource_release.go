@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -242,20 +243,8 @@ func planRelease(c syncConfig, priorExists bool, sourceHash string) releasePlan 
 		return rp
 	}
 	rp.Kept, rp.Prune = release.Next(rc.Releases, rp.Target, rc.Keep)
-	rp.Work = rp.Target != rc.Current || len(rp.Prune) > 0 || !equalStrings(rp.Kept, rc.Releases)
+	rp.Work = rp.Target != rc.Current || len(rp.Prune) > 0 || !slices.Equal(rp.Kept, rc.Releases)
 	return rp
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // stringList is a list value of strings (null for nil).
