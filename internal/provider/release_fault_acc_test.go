@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
 
 // releaseReader resolves app/current in a loop, as a web server does for
@@ -92,7 +94,13 @@ func (rr *releaseReader) finish() (reads int, versions map[string]int, errs []st
 // link nor finds a release of mixed versions, and sees both versions.
 func TestAccRelease_killedApplyAndReader(t *testing.T) {
 	srv := accSetup(t)
-	r := newFaultRig(t, srv, rigOptions{extra: "  release = {\n    keep = 3\n  }"})
+	for _, server := range []struct{ name, path string }{{"rsync-3.5.0", ""}, {"rsync-3.2.7", sshtest.Rsync327(t)}} {
+		t.Run(server.name, func(t *testing.T) { killedApplyAndReader(t, srv, server.path) })
+	}
+}
+
+func killedApplyAndReader(t *testing.T, srv *sshtest.Server, rsyncPath string) {
+	r := newFaultRig(t, srv, rigOptions{extra: "  release = {\n    keep = 3\n  }", rsync: rsyncPath})
 	const files = 200
 	version := func(v string) map[string][]byte {
 		m := map[string][]byte{}
@@ -123,11 +131,12 @@ func TestAccRelease_killedApplyAndReader(t *testing.T) {
 	r.proxy.SetRate(1 << 20) // 8 MiB of new data: about 8 s on the wire
 	killed := make(chan int, 1)
 	go func() {
-		// Wait for the build to be under way (its directory has files),
-		// then kill the remote rsync.
+		// Wait for the build to be under way — rsync writing blob.bin
+		// (the first file in rsync's order; 8 s at the throttled rate) to
+		// its temporary name — then kill the remote rsync.
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
-			partials, _ := filepath.Glob(filepath.Join(r.dst, "releases", ".partial-*", "f*.txt"))
+			partials, _ := filepath.Glob(filepath.Join(r.dst, "releases", ".partial-*", ".blob.bin.*"))
 			if len(partials) > 0 && len(r.remoteProcs(true)) > 0 {
 				killed <- r.killRemote(syscall.SIGKILL)
 				return

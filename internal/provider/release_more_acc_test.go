@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 )
 
 // TestAccRelease_keepSharedDrift: releases with set ids, keep = 2 and
@@ -27,11 +29,23 @@ import (
 // the link and leaves shared/.
 func TestAccRelease_keepSharedDrift(t *testing.T) {
 	srv := accSetup(t)
+	for _, server := range []struct{ name, path string }{{"rsync-3.5.0", ""}, {"rsync-3.2.7", sshtest.Rsync327(t)}} {
+		t.Run(server.name, func(t *testing.T) {
+			overrides := map[string]string{}
+			if server.path != "" {
+				overrides["rsync_path"] = hclString(shellQuote(server.path))
+			}
+			keepSharedDrift(t, srv, overrides)
+		})
+	}
+}
+
+func keepSharedDrift(t *testing.T, srv *sshtest.Server, overrides map[string]string) {
 	src := smallTree(t)
 	writeFile(t, filepath.Join(src, "config", "app.yml"), "db: x\n")
 	app := filepath.Join(t.TempDir(), "app")
 	config := func(id string) string {
-		return releaseDir(srv, nil, src, remoteDest(srv, app), fmt.Sprintf(`    id     = %q
+		return releaseDir(srv, overrides, src, remoteDest(srv, app), fmt.Sprintf(`    id     = %q
     keep   = 2
     shared = ["uploads/", "config/.env"]`, id), map[string]string{"on_destroy": `"delete"`})
 	}
