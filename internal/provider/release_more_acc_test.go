@@ -315,3 +315,39 @@ func TestAccRelease_importAndMaxDelete(t *testing.T) {
 	}
 	r.run(0, "plan", "-detailed-exitcode")
 }
+
+// TestAccRelease_privilegePrefix: with rsync_path = "setpriv ... rsync"
+// (standing for "sudo rsync": a prefix that makes the remote side another
+// user), everything in the app root — the releases directory, the
+// release, the link, the history — is made by that user: the app root's
+// commands run with the same prefix as rsync.
+func TestAccRelease_privilegePrefix(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	app := filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	openPath(t, filepath.Join(app, "x"))
+	if err := os.Chown(app, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	config := releaseDir(srv, map[string]string{"rsync_path": `"setpriv --reuid=65534 --regid=65534 --clear-groups rsync"`},
+		src, remoteDest(srv, app+"/"), "", nil)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config: config,
+			Check: resource.ComposeTestCheckFunc(
+				checkCurrentIs(app, src),
+				func(*terraform.State) error {
+					id, err := currentRelease(app)
+					if err != nil {
+						return err
+					}
+					return owners(app, 65534, 65534, "releases", "releases/"+id, "releases/"+id+"/index.html", "current", "releases/.history")
+				},
+			),
+		}},
+	})
+}
