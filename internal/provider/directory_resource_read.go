@@ -34,7 +34,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
 	}
 	if c.Release != nil {
-		r.readRelease(ctx, req, resp, state, c)
+		r.readRelease(ctx, resp, state, c)
 		return
 	}
 	cn := r.newConn(c)

@@ -96,7 +96,7 @@ func (r *directoryResource) releaseStateForPlan(ctx context.Context, cn *conn, c
 // readRelease is Read for a release deploy: the app root's link and
 // releases, and the listing of the release the link points to. The
 // resource leaves the state only when the app root is gone.
-func (r *directoryResource) readRelease(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse, state directoryModel, c syncConfig) {
+func (r *directoryResource) readRelease(ctx context.Context, resp *resource.ReadResponse, state directoryModel, c syncConfig) {
 	cn := r.newConn(c)
 	defer cn.close()
 	s, d := r.site(ctx, cn, c)

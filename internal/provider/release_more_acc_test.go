@@ -55,16 +55,16 @@ func keepSharedDrift(t *testing.T, srv *sshtest.Server, overrides map[string]str
 			for _, id := range mustReleases(app) {
 				got, err := os.Readlink(filepath.Join(app, "releases", id, c.link))
 				if err != nil || got != c.target {
-					return fmt.Errorf("releases/%s/%s -> %q (%v), want %q", id, c.link, got, err, c.target)
+					return fmt.Errorf("releases/%s/%s -> %q (%w), want %q", id, c.link, got, err, c.target)
 				}
 			}
 		}
 		b, err := os.ReadFile(filepath.Join(app, "current", "uploads", "photo.jpg"))
 		if err != nil || string(b) != "JPEG" {
-			return fmt.Errorf("the upload written through current/uploads is gone: %q, %v", b, err)
+			return fmt.Errorf("the upload written through current/uploads is gone: %q, %w", b, err)
 		}
 		if b, err := os.ReadFile(filepath.Join(app, "shared", "config", ".env")); err != nil || string(b) != "SECRET=1\n" {
-			return fmt.Errorf("shared/config/.env = %q, %v", b, err)
+			return fmt.Errorf("shared/config/.env = %q, %w", b, err)
 		}
 		return nil
 	}
@@ -226,7 +226,7 @@ func TestAccRelease_localAppRoot(t *testing.T) {
 							func(s *terraform.State) error {
 								id, err := currentRelease(app)
 								if err != nil || id == first {
-									return fmt.Errorf("current -> %q (%v), want a second release", id, err)
+									return fmt.Errorf("current -> %q (%w), want a second release", id, err)
 								}
 								return sameInode(filepath.Join(app, "releases", id, "assets", "big.bin"), &big)(s)
 							},

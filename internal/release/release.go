@@ -150,11 +150,11 @@ func Next(releases []string, target string, keep int) (kept, prune []string) {
 // LinkDests are the --link-dest directories of a build, relative to the
 // directory being built (a sibling in the releases directory): the
 // current release first (most files match it), then the other kept ones,
-// newest first, at most max.
-func LinkDests(releases []string, current, target string, max int) []string {
+// newest first, at most limit.
+func LinkDests(releases []string, current, target string, limit int) []string {
 	var out []string
 	add := func(id string) {
-		if id == "" || id == target || len(out) >= max {
+		if id == "" || id == target || len(out) >= limit {
 			return
 		}
 		for _, o := range out {
