@@ -53,6 +53,13 @@ type directoryModel struct {
 	fidelityModel
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`
+
+	// Issue 14: mkpath (directory_resource_mkpath.go) and releases
+	// (directory_resource_release.go).
+	MkPath         types.Bool    `tfsdk:"mkpath"`
+	Release        *releaseModel `tfsdk:"release"`
+	CurrentRelease types.String  `tfsdk:"current_release"`
+	Releases       types.List    `tfsdk:"releases"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {

@@ -86,6 +86,13 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
 		c.Checksum = true
 	}
+	if c.Release != nil {
+		diags.Append(r.applyRelease(ctx, m, c, forceChecksum)...)
+		return diags
+	}
+	if m.CurrentRelease.IsUnknown() || m.Releases.IsUnknown() { // planned before the configuration was known
+		m.CurrentRelease, m.Releases = types.StringNull(), types.ListNull(types.StringType)
+	}
 	cn := r.newConn(c)
 	defer cn.close()
 
@@ -171,6 +178,7 @@ func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsy
 		Owner:     c.Owner,
 		Group:     c.Group,
 		Logger:    newEngineLogger(ctx),
+		LinkDest:  c.LinkDest,
 	}
 	c.Filters.Fidelity.engineOptions(&opts)
 	return opts
@@ -181,7 +189,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 	var diags diag.Diagnostics
 	var res *rsync.Result
 	var err error
-	src, dst := c.Ends.Src.Path(), c.Ends.Dst.Path()
+	src, dst := c.Ends.Src.Path(), c.transferDest()
 	switch c.Ends.Dir {
 	case dirLocal:
 		res, err = rsync.Local(ctx, src, localDestDir(dst), opts)
@@ -266,6 +274,10 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions", maxDeleteError(n, *c.MaxDelete, first))
 			return nil, diags
 		}
+	}
+	diags.Append(r.mkpath(ctx, cn, c, c.transferDest())...)
+	if diags.HasError() {
+		return nil, diags
 	}
 	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
 	started := time.Now()

@@ -38,6 +38,25 @@ type syncConfig struct {
 	Chmod string
 	Owner string
 	Group string
+
+	// Issue 14: MkPath creates the destination's missing parents.
+	MkPath bool
+	// Release is the release block (nil: the tree is synced in place).
+	Release *releaseConfig
+	// LinkDest are the transfer's --link-dest directories (a release's).
+	LinkDest []string
+	// TransferDir, when set, is the directory the transfer writes instead
+	// of the destination (a release's directory).
+	TransferDir string
+}
+
+// transferDest is the path the transfer writes: TransferDir, else the
+// destination's path.
+func (c syncConfig) transferDest() string {
+	if c.TransferDir != "" {
+		return c.TransferDir
+	}
+	return c.Ends.Dst.Path()
 }
 
 // syncConfigOf builds a syncConfig from a model whose values are known.
@@ -56,6 +75,8 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		Chmod:           m.Chmod.ValueString(),
 		Owner:           m.Owner.ValueString(),
 		Group:           m.Group.ValueString(),
+
+		MkPath: m.MkPath.ValueBool(),
 	}
 	c.Filters.Fidelity = fidelityConfigOf(m.fidelityModel)
 	if c.Drift == "" {
@@ -77,6 +98,9 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		}
 		diags.Append(l.v.ElementsAs(ctx, l.dst, false)...)
 	}
+	rc, d := releaseConfigOf(ctx, m)
+	diags.Append(d...)
+	c.Release = rc
 	if c.SourceKnown {
 		ends, attr, err := parseEnds(m.Source.ValueString(), m.Destination.ValueString())
 		if err != nil {
@@ -96,6 +120,11 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 			c.Ends.Dir = dirPush
 		}
 	}
+	if c.Release != nil {
+		prefix := c.Ends.landing(c.SourceKnown).Prefix
+		c.Filters.Exclude = append(c.Filters.Exclude, sharedExcludes(c.Release, prefix)...)
+		c.Filters.Protect = append(c.Filters.Protect, sharedParents(c.Release, prefix)...)
+	}
 	return c, diags
 }
 
@@ -103,7 +132,8 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 // not be at plan time when it comes from another resource).
 func configKnown(m directoryModel) bool {
 	for _, v := range []attr.Value{m.Source, m.Destination, m.Delete, m.Exclude, m.Include, m.Protect,
-		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group} {
+		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group,
+		m.MkPath} {
 		if v.IsUnknown() {
 			return false
 		}
@@ -111,11 +141,23 @@ func configKnown(m directoryModel) bool {
 	if !fidelityKnown(m.fidelityModel) {
 		return false
 	}
+	if rm := m.Release; rm != nil {
+		for _, v := range []attr.Value{rm.Keep, rm.Shared, rm.ID, rm.Dir, rm.Link} {
+			if v.IsUnknown() {
+				return false
+			}
+		}
+	}
 	return connectionKnown(m.Connection)
 }
 
 // root is where the source lands.
-func (c syncConfig) root() destRoot { return c.Ends.landing(c.SourceKnown) }
+func (c syncConfig) root() destRoot {
+	if c.Release != nil {
+		return c.releaseRoot(c.Release.Current)
+	}
+	return c.Ends.landing(c.SourceKnown)
+}
 
 // destKey is the cache key of the destination's manifest, and what
 // identifies what destination_hash describes.

@@ -33,6 +33,10 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	manifests.drop(r.destKey(c))
+	if c.Release != nil {
+		r.deleteRelease(ctx, resp, c)
+		return
+	}
 	root := c.root()
 	if err := unsafeRemovePath(root.RemovePath); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Refusing to delete the destination",

@@ -51,6 +51,10 @@ func (r *directoryResource) ImportState(ctx context.Context, req resource.Import
 		Pending:         types.ObjectNull(pendingAttrTypes),
 		Drift:           types.ObjectNull(driftAttrTypes),
 		LastSync:        types.ObjectNull(lastSyncAttrTypes),
+
+		MkPath:         types.BoolValue(false),
+		CurrentRelease: types.StringNull(),
+		Releases:       types.ListNull(types.StringType),
 	}
 	if source != "" {
 		ends, attr, err := parseEnds(source, id)

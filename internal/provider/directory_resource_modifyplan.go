@@ -53,6 +53,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			Drift:           types.ObjectUnknown(driftAttrTypes),
 			LastSync:        types.ObjectUnknown(lastSyncAttrTypes),
 		})
+		setReleaseComputed(ctx, resp, nil, nil, false, prior)
 		return
 	}
 	c, diags := syncConfigOf(ctx, plan)
@@ -73,6 +74,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	cn := r.newConn(c)
 	defer cn.close()
+	resp.Diagnostics.Append(r.releaseStateForPlan(ctx, cn, &c, prior, priorExists)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	listingChanged := false
 	var dest *tree.Manifest
@@ -83,7 +88,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		if !d.HasError() {
 			listingChanged = r.destKey(pc) != r.destKey(c)
 		}
-		if c.Drift != driftNone {
+		if c.Drift != driftNone && (c.Release == nil || c.Release.Current != "") {
 			if m, ok := manifests.get(r.destKey(c)); ok {
 				dest = m
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
@@ -181,13 +186,22 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		b, ok := r.priorBaseline(ctx, req.Private)
 		drifted = attributeDrift(driftInput{Diff: *diff, Src: src, Dst: dest, Baseline: b, HasBaseline: ok, PriorSourceHash: prior.SourceHash})
 	}
+	var rp *releasePlan
+	if c.Release != nil {
+		resp.Diagnostics.Append(sharedInSource(c)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		p := planRelease(c, priorExists, src.Hash())
+		rp = &p
+	}
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
 		SourceHash:     src.Hash(),
 		Diff:           diff,
 		ListingChanged: listingChanged,
-		Resync:         priorExists && ownershipChanged(prior, plan),
+		Resync:         priorExists && (ownershipChanged(prior, plan) || (rp != nil && rp.Work)),
 		Drift:          c.Drift,
 		DriftPaths:     drifted.Paths,
 	})
@@ -226,6 +240,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
 	r.setComputed(ctx, resp, out)
+	setReleaseComputed(ctx, resp, &c, rp, work, prior)
 }
 
 // connectAhead connects to a push's destination while the source is

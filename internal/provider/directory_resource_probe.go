@@ -40,6 +40,10 @@ type createProbe struct {
 func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncConfig) (createProbe, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	root := c.root()
+	if c.Release != nil {
+		// A release deploy reads its app root itself (readRelease).
+		return createProbe{}, diags
+	}
 	if systemRoot(root, c.Ends.Dst.Remote) {
 		// The root, the login or the current directory: listing all of it
 		// with checksums to plan a create would read a whole file system.
@@ -56,7 +60,7 @@ func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncCon
 		}
 		if !exists {
 			parent := filepath.Dir(strings.TrimRight(c.Ends.Dst.Path(), `/\`))
-			if ok, err := localExists(parent); err == nil && !ok && strings.TrimRight(c.Ends.Dst.Path(), `/\`) != "" {
+			if ok, err := localExists(parent); err == nil && !ok && !c.MkPath && strings.TrimRight(c.Ends.Dst.Path(), `/\`) != "" {
 				diags.AddAttributeError(fwpath.Root("destination"), "Destination's parent directory is missing",
 					fmt.Sprintf("%s does not exist, so %s cannot be created in it (rsync creates only the last component "+
 						"of the destination). Create the parent directory first.", parent, c.Ends.Dst.Path()))
@@ -114,7 +118,7 @@ func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncCon
 		return createProbe{Reached: true, Exists: true}, diags
 	}
 	dst := strings.TrimRight(ep.Path(), "/")
-	if dst != "" && dst != "." && dst != "~" {
+	if dst != "" && dst != "." && dst != "~" && !c.MkPath {
 		parent := path.Dir(dst)
 		ok, err := remoteExists(ctx, t, existsCommand(parent))
 		if err == nil && !ok {

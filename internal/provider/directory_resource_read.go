@@ -33,6 +33,10 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if c.Ends.Src.Remote {
 		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
 	}
+	if c.Release != nil {
+		r.readRelease(ctx, resp, state, c)
+		return
+	}
 	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()

@@ -60,9 +60,20 @@ func runRemote(ctx context.Context, t rsync.Transport, command string) error {
 // runCommand runs a remote shell command with no input and returns its
 // exit status and (the start of) its error output.
 func runCommand(ctx context.Context, t rsync.Transport, command string) (int, string, error) {
+	_, code, msg, err := runCommandOutput(ctx, t, command)
+	return code, msg, err
+}
+
+// maxCommandOutput bounds what runCommandOutput keeps of a command's
+// output (a release listing: a line per release).
+const maxCommandOutput = 4 << 20
+
+// runCommandOutput is runCommand that also returns (the first 4 MiB of)
+// the command's standard output.
+func runCommandOutput(ctx context.Context, t rsync.Transport, command string) (string, int, string, error) {
 	p, err := t.Start(ctx, command)
 	if err != nil {
-		return 0, "", err
+		return "", 0, "", err
 	}
 	_ = p.Stdin().Close()
 	stderr := make(chan string, 1)
@@ -71,17 +82,18 @@ func runCommand(ctx context.Context, t rsync.Transport, command string) (int, st
 		_, _ = io.Copy(io.Discard, p.Stderr())
 		stderr <- strings.TrimSpace(string(b))
 	}()
+	out, _ := io.ReadAll(io.LimitReader(p.Stdout(), maxCommandOutput))
 	_, _ = io.Copy(io.Discard, p.Stdout())
 	code, err := p.Wait()
 	msg := <-stderr
 	if err != nil {
 		_ = p.Kill()
-		return 0, "", err
+		return "", 0, "", err
 	}
 	if msg == "" {
 		msg = "no message"
 	}
-	return code, msg, nil
+	return string(out), code, msg, nil
 }
 
 // displayHost is user@host[ port N] for messages.

@@ -34,6 +34,11 @@ func patternList(desc string) schema.ListAttribute {
 }
 
 func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	defer func() {
+		for k, v := range releaseSchema() { // issue 14
+			resp.Schema.Attributes[k] = v
+		}
+	}()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Keeps a directory tree in sync from `source` to `destination`, as `rsync -a source destination` does: " +
 			"regular files, directories and symlinks, with permissions and modification times. " +
@@ -211,6 +216,19 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				},
 			},
 			"ssh": connectionSchema(), // "connection" is reserved in resources
+
+			// Issue 14: mkpath (directory_resource_mkpath.go).
+			"mkpath": schema.BoolAttribute{
+				MarkdownDescription: "Create the missing parent directories of the destination before the transfer, as rsync " +
+					"`--mkpath` does, on every server — also rsync older than 3.2.3 and other servers without `--mkpath` — and for " +
+					"a local destination. The provider creates them itself (with the privilege prefix of `rsync_path`, e.g. `sudo`), " +
+					"so that `chmod` applies to them (the mode `chmod` gives a `0755` directory) and `owner` and `group` too (when " +
+					"permitted, as for the copied files); existing directories are left as they are. Defaults to `false`: a missing " +
+					"parent is an error.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
 			"last_sync": schema.SingleNestedAttribute{
 				MarkdownDescription: "Transfer statistics of the last apply that synced.",
 				Computed:            true,
@@ -252,7 +270,8 @@ func (r *directoryResource) ValidateConfig(ctx context.Context, req resource.Val
 			}
 		}
 	}
-	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() {
+	// With release, max_delete also limits what pruning removes.
+	if !m.MaxDelete.IsNull() && !m.MaxDelete.IsUnknown() && !m.Delete.IsUnknown() && !m.Delete.ValueBool() && m.Release == nil {
 		resp.Diagnostics.AddAttributeWarning(path.Root("max_delete"), "max_delete has no effect",
 			"max_delete limits deletions, and nothing is deleted unless delete = true. Set delete = true or remove max_delete.")
 	}

@@ -54,6 +54,7 @@ type rigOptions struct {
 	keepalive string // provider keepalive_interval; default "1s"
 	drift     string // drift_detection; default checksum
 	extra     string // more resource attributes (HCL lines)
+	rsync     string // the remote rsync program; default "rsync"
 }
 
 func newFaultRig(t *testing.T, srv *sshtest.Server, o rigOptions) *faultRig {
@@ -63,6 +64,11 @@ func newFaultRig(t *testing.T, srv *sshtest.Server, o rigOptions) *faultRig {
 	}
 	if o.keepalive == "" {
 		o.keepalive = "1s"
+	}
+	if o.rsync == "" {
+		o.rsync = "rsync"
+	} else {
+		o.rsync = shellQuote(o.rsync)
 	}
 	base := t.TempDir()
 	r := &faultRig{
@@ -91,9 +97,11 @@ func newFaultRig(t *testing.T, srv *sshtest.Server, o rigOptions) *faultRig {
   rsync_path         = %s
 }
 `, r.proxy.Port, hclString(srv.ClientKeyFile), hclString(srv.HostKeyAuthorized), o.timeout, o.keepalive,
-		hclString(r.marker+" rsync")) + rsyncDir("test", attrs)
+		hclString(r.marker+" "+o.rsync)) + rsyncDir("test", attrs)
 	if o.extra != "" {
-		config = strings.Replace(config, "\n}\n", "\n"+o.extra+"\n}\n", 1)
+		// Into the resource block, the last one.
+		i := strings.LastIndex(config, "\n}\n")
+		config = config[:i] + "\n" + o.extra + config[i:]
 	}
 	r.tf = newTFRunner(t, config)
 	t.Cleanup(func() { r.killRemote(syscall.SIGKILL) })

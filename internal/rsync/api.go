@@ -77,7 +77,17 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Clock is the time source of progress reports; nil: the real clock.
 	Clock Clock
+
+	// LinkDest are rsync --link-dest directories (at most 20; a relative
+	// one is relative to the destination directory): a file missing from
+	// the destination that is unchanged in one of them is hard-linked from
+	// it instead of sent, and a changed one uses it as the delta basis.
+	LinkDest []string
 }
+
+// MaxLinkDest is how many --link-dest directories rsync accepts
+// (rsync.h MAX_BASIS_DIRS).
+const MaxLinkDest = 20
 
 // ChangeKind says what a transfer did (or, in a dry run, would do) to a path.
 type ChangeKind string

@@ -56,6 +56,40 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
 		return nil, err
 	}
+	return push(ctx, t, walk, rules, destPath, opts)
+}
+
+// PushEntries sends entries made in memory rather than read from a local
+// tree — symlinks and directories only, since there is no file data to
+// read — to destPath on the remote side, as Push sends a walked tree. An
+// entry named "current" pushed into "app/" lands as app/current; the
+// remote rsync replaces an existing symlink of another target by creating
+// the new one under a temporary name and renaming it over the old
+// (generator.c atomic_create, rsync 3.1.0 and later), so a reader never
+// finds the name missing.
+func PushEntries(ctx context.Context, t Transport, entries []*flist.Entry, destPath string, opts Options) (*Result, error) {
+	for _, e := range entries {
+		if !e.IsSymlink() && !e.IsDir() {
+			return nil, fmt.Errorf("push entries: %s is neither a symlink nor a directory", e.Name)
+		}
+		if err := flist.CheckName(e.Name); err != nil && e.Name != "." {
+			return nil, fmt.Errorf("push entries: %w", err)
+		}
+	}
+	sorted := append([]*flist.Entry(nil), entries...)
+	flist.Sort(sorted)
+	rules, err := newRules(opts)
+	if err != nil {
+		return nil, err
+	}
+	return push(ctx, t, &flist.WalkResult{Entries: sorted}, rules, destPath, opts)
+}
+
+// push runs the sender against a remote receiver for a prepared list.
+func push(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filter.List, destPath string, opts Options) (*Result, error) {
+	if len(opts.LinkDest) > MaxLinkDest {
+		return nil, fmt.Errorf("%d link-dest directories; rsync accepts at most %d", len(opts.LinkDest), MaxLinkDest)
+	}
 	args := []string{"--server", serverFlags(opts, true), "--log-format=%i"}
 	args = append(args, serverLongOptions(opts, true)...)
 	if opts.Delete {
@@ -67,6 +101,12 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	}
 	if opts.Group != "" {
 		args = append(args, "--groupmap=*:"+opts.Group)
+	}
+	// The receiver hard-links a new file that is unchanged in one of
+	// these (generator.c try_dests_reg); the client passes them on the
+	// server's command line (options.c server_options).
+	for _, d := range opts.LinkDest {
+		args = append(args, "--link-dest="+d)
 	}
 	args = append(args, ".", remotePathArg(destPath))
 

@@ -406,6 +406,9 @@ func (r *receiver) generateFile(ndx int32, e *flist.Entry, path string, fi fs.Fi
 		exists = false
 	}
 	if !exists {
+		if linked, err := r.linkFromDest(e, path); err != nil || linked {
+			return err
+		}
 		return r.request(ndx, e, itemTransfer|itemIsNew, false)
 	}
 	var flags uint16

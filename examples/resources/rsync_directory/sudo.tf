@@ -2,7 +2,8 @@
 # (the user needs passwordless sudo for rsync, e.g. in /etc/sudoers.d:
 #   deploy ALL=(root) NOPASSWD: /usr/bin/rsync, /usr/bin/rm
 # rm is needed only for on_destroy = "delete", which runs with the same
-# prefix).
+# prefix; mkpath and release run their commands as sudo -n sh -c '...',
+# and need /bin/sh there too).
 provider "rsync" {
   alias            = "root"
   user             = "deploy"
