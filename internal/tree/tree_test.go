@@ -93,8 +93,14 @@ func TestDiffDeletesSpecials(t *testing.T) {
 	if got := tree.Diff(src, dst, true, nil); len(got.Create)+len(got.Update) != 0 || len(got.Delete) != 1 || got.Delete[0] != "only-dst" {
 		t.Errorf("Diff = %+v, want only the deletion of only-dst", got)
 	}
-	if got := tree.Diff(dst, src, false, nil); !got.Empty() {
-		t.Errorf("Diff of a source fifo = %+v, want nothing (specials are not copied)", got)
+	if got := tree.Diff(dst, src, false, nil); len(got.Create) != 1 || got.Create[0] != "only-dst" {
+		t.Errorf("Diff of a source fifo = %+v, want its creation (specials are copied by default, as by rsync -a)", got)
+	}
+	noSpecials := tree.DefaultOptions()
+	noSpecials.Specials = false
+	ignored := tree.FromEntriesWith(entries("both", "only-dst"), "", tree.Content, csum.XXH128, noSpecials)
+	if got := tree.Diff(ignored, src, false, nil); !got.Empty() {
+		t.Errorf("Diff of a source fifo with specials = false = %+v, want nothing", got)
 	}
 	if src.Hash() == tree.FromEntries(entries(), "", tree.Content, csum.XXH128).Hash() {
 		t.Error("a fifo does not change the destination's hash")
