@@ -37,11 +37,6 @@ func (r *directoryResource) hint(c syncConfig, err error, op failedOp) string {
 	return failureHint(err, hintContext{op: op, dir: c.Ends.Dir, src: c.Ends.Src.Raw, dst: c.Ends.Dst.Raw, rsyncPath: r.rsyncPath(c)})
 }
 
-// pushHint says what to do about a failed push.
-func pushHint(err error, rsyncPath string) string {
-	return failureHint(err, hintContext{op: opTransfer, dir: dirPush, src: "the source", dst: "the destination", rsyncPath: rsyncPath})
-}
-
 // remoteInvolved reports whether the failed operation ran anything on the
 // remote host.
 func (h hintContext) remoteInvolved() bool {

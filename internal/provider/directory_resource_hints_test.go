@@ -37,3 +37,8 @@ func TestFailureHint(t *testing.T) {
 		}
 	}
 }
+
+// pushHint is the hint under a failed push with the default rsync_path.
+func pushHint(err error) string {
+	return failureHint(err, hintContext{op: opTransfer, dir: dirPush, src: "the source", dst: "the destination", rsyncPath: "rsync"})
+}

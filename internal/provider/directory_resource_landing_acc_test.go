@@ -96,8 +96,8 @@ func TestAccDirectory_symlinkedDestRoot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
-			real, link := filepath.Join(base, "real"), filepath.Join(base, "link")
-			if err := os.Mkdir(real, 0o755); err != nil {
+			target, link := filepath.Join(base, "real"), filepath.Join(base, "link")
+			if err := os.Mkdir(target, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Symlink("real", link); err != nil {
@@ -117,10 +117,14 @@ func TestAccDirectory_symlinkedDestRoot(t *testing.T) {
 						Config:            config,
 						ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
 						Check: func(*terraform.State) error {
-							if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-								return fmt.Errorf("the destination link was replaced: %v, %v", fi, err)
+							fi, err := os.Lstat(link)
+							if err != nil {
+								return fmt.Errorf("the destination link: %w", err)
 							}
-							return checkTreesEqual(src, real)(nil)
+							if fi.Mode()&os.ModeSymlink == 0 {
+								return fmt.Errorf("the destination link was replaced by a %v", fi.Mode().Type())
+							}
+							return checkTreesEqual(src, target)(nil)
 						},
 					},
 					{
@@ -128,12 +132,12 @@ func TestAccDirectory_symlinkedDestRoot(t *testing.T) {
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 					},
 					{
-						PreConfig: func() { writeFile(t, filepath.Join(real, "css/site.css"), "edited in place\n") },
+						PreConfig: func() { writeFile(t, filepath.Join(target, "css/site.css"), "edited in place\n") },
 						Config:    config,
 						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 						}},
-						Check: func(*terraform.State) error { return checkTreesEqual(src, real)(nil) },
+						Check: func(*terraform.State) error { return checkTreesEqual(src, target)(nil) },
 					},
 				},
 			})

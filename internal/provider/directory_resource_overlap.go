@@ -90,7 +90,7 @@ func (r *directoryResource) checkOverlap(c syncConfig) diag.Diagnostics {
 	reg.entries[id] = e
 	var clashes []destEntry
 	for oid, o := range reg.entries {
-		if oid == id || o.machine != e.machine || !(e.delete || o.delete) {
+		if oid == id || o.machine != e.machine || (!e.delete && !o.delete) {
 			continue
 		}
 		if within(e.root, o.root) || within(o.root, e.root) {

@@ -463,12 +463,12 @@ func TestLeftoverTemps(t *testing.T) {
 func TestPushHintInterrupted(t *testing.T) {
 	lost := fmt.Errorf("send big.bin: %w", &sshconn.LostError{Addr: "h:22", Reason: "the connection was closed (EOF)"})
 	for _, err := range []error{lost, &rsync.ExitError{Code: 137}, &rsync.ExitError{Code: 20}} {
-		h := pushHint(err, "rsync")
+		h := pushHint(err)
 		if !strings.Contains(h, "Nothing is left half-written") || strings.Contains(h, "installed") {
 			t.Errorf("pushHint(%v) = %q", err, h)
 		}
 	}
-	if h := pushHint(&rsync.ExitError{Code: 137}, "rsync"); !strings.Contains(h, "SIGKILL") {
+	if h := pushHint(&rsync.ExitError{Code: 137}); !strings.Contains(h, "SIGKILL") {
 		t.Errorf("the hint for a killed rsync does not mention its temporary file: %q", h)
 	}
 }

@@ -62,6 +62,9 @@ func unlistedDirs(messages, listPath, prefix string) []string {
 	return names
 }
 
+// unreadableShown is how many paths of each kind the warning names.
+const unreadableShown = 20
+
 // unreadableWarning is the plan's one warning about what the destination
 // listing could not read, or nothing.
 func unreadableWarning(c syncConfig, dest *tree.Manifest) diag.Diagnostics {
@@ -81,11 +84,11 @@ func unreadableWarning(c syncConfig, dest *tree.Manifest) diag.Diagnostics {
 	var parts []string
 	if len(files) > 0 {
 		parts = append(parts, fmt.Sprintf("Files it cannot read, compared by size, time and permissions instead of content "+
-			"(an edit there that keeps all three is not seen, and the apply does not rewrite them for it): %s.", firstPaths(files, 10)))
+			"(an edit there that keeps all three is not seen, and the apply does not rewrite them for it): %s.", firstPaths(files, unreadableShown)))
 	}
 	if len(dirs) > 0 {
 		parts = append(parts, fmt.Sprintf("Directories it cannot list, whose contents are not compared, not listed in pending "+
-			"and not deleted: %s.", firstPaths(dirs, 10)))
+			"and not deleted: %s.", firstPaths(dirs, unreadableShown)))
 	}
 	diags.AddAttributeWarning(tfpath.Root("destination"), "Destination partly unreadable",
 		fmt.Sprintf("Refresh read the destination %s, but %s cannot read all of it. %s\n\nTo compare them fully, %s.",

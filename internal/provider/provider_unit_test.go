@@ -155,10 +155,10 @@ func TestCheckSource(t *testing.T) {
 }
 
 func TestHints(t *testing.T) {
-	if h := pushHint(&rsync.ExitError{Code: 127}, "rsync"); !strings.Contains(h, "rsync_path") {
+	if h := pushHint(&rsync.ExitError{Code: 127}); !strings.Contains(h, "rsync_path") {
 		t.Errorf("exit 127 hint: %s", h)
 	}
-	if h := pushHint(fmt.Errorf("wrapped: %w", &rsync.ExitError{Code: 23}), "rsync"); !strings.Contains(h, "writable") {
+	if h := pushHint(fmt.Errorf("wrapped: %w", &rsync.ExitError{Code: 23})); !strings.Contains(h, "writable") {
 		t.Errorf("exit 23 hint: %s", h)
 	}
 	cfg := sshconn.Config{Host: "h", User: "u"}

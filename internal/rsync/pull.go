@@ -50,8 +50,9 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 		// A sender that could not read some of the tree says so in the
 		// list (io_error) and exits 23 (or 24: vanished); what it could
 		// read came through whole. The caller decides what the gaps mean.
+		// A list without even its root (the path is missing) is a failure.
 		var ee *ExitError
-		if errors.As(err, &ee) && (ee.Code == 23 || ee.Code == 24) && l.IOError != 0 {
+		if errors.As(err, &ee) && (ee.Code == 23 || ee.Code == 24) && l.IOError != 0 && len(l.Entries) > 0 {
 			l.Messages = ee.Messages
 			return l, nil
 		}

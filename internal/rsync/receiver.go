@@ -221,9 +221,9 @@ func (r *receiver) prepareDest(localDest string) error {
 		// own permissions and times go to the directory, never the link,
 		// and the link is never replaced. Only links below the root are
 		// never written through (localDest.path).
-		if real, rerr := filepath.EvalSymlinks(r.dest.root); rerr == nil {
-			if rfi, serr := os.Stat(real); serr == nil && rfi.IsDir() {
-				r.dest.root, fi = real, rfi
+		if target, rerr := filepath.EvalSymlinks(r.dest.root); rerr == nil {
+			if rfi, serr := os.Stat(target); serr == nil && rfi.IsDir() {
+				r.dest.root, fi = target, rfi
 			}
 		}
 	}
