@@ -155,8 +155,9 @@ func TestAccDirectory_devicesSpecials(t *testing.T) {
 	}
 }
 
-// TestAccDirectory_hardLinks: -H. Three names of one inode land as one
-// inode, push, pull and local; the next plan is empty; a link broken on
+// TestAccDirectory_hardLinks: -H. Without it three names of one inode land
+// as copies; turning it on plans the later names as updates and links
+// them, push, pull and local; the next plan is empty; a link broken on
 // the destination (a separate copy with the same content) is drift naming
 // that path, and the apply links it again.
 func TestAccDirectory_hardLinks(t *testing.T) {
@@ -177,7 +178,10 @@ func TestAccDirectory_hardLinks(t *testing.T) {
 			settleDirTime(t, filepath.Join(src, "d"))
 			settleDirTime(t, src)
 			dst := filepath.Join(t.TempDir(), "dst")
-			config := fidelityTestConfig(srv, direction, src, dst, map[string]string{"hard_links": "true", "delete": "true"})
+			// max_delete: each apply runs a dry run first, which must take
+			// the links too.
+			config := fidelityTestConfig(srv, direction, src, dst, map[string]string{"hard_links": "true", "delete": "true", "max_delete": "5"})
+			copies := fidelityTestConfig(srv, direction, src, dst, map[string]string{"delete": "true", "max_delete": "5"})
 			linked := func(*terraform.State) error {
 				a, err := os.Lstat(filepath.Join(dst, "a.bin"))
 				if err != nil {
@@ -197,7 +201,21 @@ func TestAccDirectory_hardLinks(t *testing.T) {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
-					{Config: config, ConfigStateChecks: []statecheck.StateCheck{hashesEqual()}, Check: linked},
+					// Without -H: three copies; the plan after is empty.
+					{Config: copies, Check: func(s *terraform.State) error {
+						if linked(s) == nil {
+							return fmt.Errorf("the names were linked without hard_links")
+						}
+						return nil
+					}},
+					{Config: copies, ConfigPlanChecks: settledPlan()},
+					// Turning it on plans the later names as updates and links them.
+					{
+						Config:            config,
+						ConfigPlanChecks:  planUpdates(nil, []string{"b.bin", "d/c.bin"}),
+						ConfigStateChecks: []statecheck.StateCheck{hashesEqual()},
+						Check:             linked,
+					},
 					{Config: config, ConfigPlanChecks: settledPlan()},
 					{
 						PreConfig: func() {

@@ -39,8 +39,9 @@ func makeSpecial(path string, e *flist.Entry) error {
 	return mknod(path, e.Mode, unix.Mkdev(e.RdevMajor, e.RdevMinor))
 }
 
-// canMakeDevices reports whether this process may create device files.
-func canMakeDevices() bool { return os.Geteuid() == 0 }
+// canMakeDevices reports whether this process may create device files,
+// and if not, why.
+func canMakeDevices() (bool, string) { return os.Geteuid() == 0, "creating device files needs root" }
 
 // sameRdev reports whether the device file fi has e's device numbers
 // (anything that is not a device has none to differ).

@@ -45,7 +45,7 @@ func createSymlink(target, path string) error {
 func makeSpecial(string, *flist.Entry) error { return errors.ErrUnsupported }
 
 // canMakeDevices is false: Windows has no device files.
-func canMakeDevices() bool { return false }
+func canMakeDevices() (bool, string) { return false, "Windows has no device files" }
 
 // sameRdev is true: Windows has no device files.
 func sameRdev(os.FileInfo, *flist.Entry) bool { return true }

@@ -552,3 +552,36 @@ func TestBackupDirReplacedDirectory(t *testing.T) {
 		t.Fatalf("backup of x/inner.txt: %q, %v", b, err)
 	}
 }
+
+// TestDryRunIntoNewTree: a dry run (what max_delete runs before an apply)
+// of a pull or local copy into a destination that does not exist yet,
+// with nested directories and hard links, reports every path it would
+// create and writes nothing.
+func TestDryRunIntoNewTree(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	mustWrite(t, filepath.Join(src, "d/e/c.bin"), "x")
+	if err := os.Link(filepath.Join(src, "d/e/c.bin"), filepath.Join(src, "d/link.bin")); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range fidelityRuns(t) {
+		if strings.HasPrefix(run.name, "push") {
+			continue // the stock receiver's own dry run
+		}
+		t.Run(run.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "dst")
+			res, err := run.run(context.Background(), src, dst, Options{DryRun: true, Delete: true, HardLinks: true, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := changeSet(res.Changes)
+			for _, p := range []string{"d/", "d/e/", "d/e/c.bin", "d/link.bin"} {
+				if got[p] != ChangeCreate {
+					t.Errorf("%s: %q, want create (changes %v)", p, got[p], got)
+				}
+			}
+			if _, err := os.Lstat(dst); err == nil {
+				t.Error("the dry run created the destination")
+			}
+		})
+	}
+}

@@ -21,6 +21,10 @@ import (
 // rsync's CVE-2024-12087) or one that was already there.
 type localDest struct {
 	root string
+	// dryRun lets a parent be missing: a dry run creates no directory, so
+	// the entries below one it would create have parents that are not
+	// there, and nothing is written through the path returned.
+	dryRun bool
 }
 
 // errUnsafePath marks a path that would leave the destination.
@@ -40,6 +44,9 @@ func (d *localDest) path(rel string) (string, error) {
 	for _, c := range comps[:len(comps)-1] {
 		p = filepath.Join(p, c)
 		fi, err := os.Lstat(p)
+		if err != nil && d.dryRun && errors.Is(err, fs.ErrNotExist) {
+			return filepath.Join(d.root, filepath.FromSlash(rel)), nil
+		}
 		if err != nil {
 			return "", fmt.Errorf("%s: parent directory %s: %w", rel, p, err)
 		}

@@ -208,6 +208,7 @@ func (r *receiver) prepareDest(localDest string) error {
 		}
 	}
 	r.dest.root = strings.TrimSuffix(localDest, "/")
+	r.dest.dryRun = r.opts.DryRun
 	if r.dest.root == "" || r.dest.root == filepath.VolumeName(r.dest.root) {
 		// "/" stays the root; on Windows "C:/" stays the drive's root,
 		// not "C:", the drive's current directory.

@@ -28,8 +28,9 @@ func (r *receiver) generateSpecial(e *flist.Entry, path string, fi fs.FileInfo, 
 	case e.IsSpecial() && r.opts.NoSpecials:
 		r.s.log.Info("skipping special file: specials is false", "path", e.Name)
 		return nil
-	case e.IsDevice() && !canMakeDevices():
-		r.warn(fmt.Sprintf("skipping device file %q: creating device files needs root", e.Name))
+	}
+	if ok, why := canMakeDevices(); e.IsDevice() && !ok {
+		r.warn(fmt.Sprintf("skipping device file %q: %s", e.Name, why))
 		return nil
 	}
 	if exists && flist.UnixMode(fi.Mode())&flist.SIFMT == e.Type() && sameRdev(fi, e) {

@@ -19,8 +19,8 @@ const sparseBlock = 4096
 type sparseWriter struct {
 	f       *os.File
 	zero    []byte // sparseBlock zero bytes to compare blocks with
-	off     int64 // bytes written or skipped so far
-	pending int64 // zero bytes at the end not yet seeked over
+	off     int64  // bytes written or skipped so far
+	pending int64  // zero bytes at the end not yet seeked over
 }
 
 func (w *sparseWriter) Write(p []byte) (int, error) {
