@@ -10,7 +10,8 @@ package sshconn
 // lookups (Get/GetAll) are not used: they cannot say which file a value
 // came from and search an Include's files in map order; we walk the parsed
 // blocks ourselves, in file order, and do the Includes ourselves, so every
-// value carries its file, line and block.
+// value carries its file, line and block; and we evaluate Match lines
+// ourselves (host, originalhost, user, localuser, all), as ssh does.
 
 import (
 	"bytes"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kevinburke/ssh_config"
@@ -36,6 +38,121 @@ type configFile struct {
 	cfg  *ssh_config.Config
 	// includes are the files each Include line names, in order.
 	includes map[*ssh_config.KV][]*configFile
+	// matches are the Match lines, which we evaluate (prepare turns each
+	// into "Host <matchPrefix><line>"), by that pattern.
+	matches map[string]*matchSpec
+}
+
+// matchPrefix marks the Host line that stands for a Match line.
+const matchPrefix = "__rsync_match_line_"
+
+// matchSpec is a Match line: its criteria, all of which must hold.
+type matchSpec struct {
+	text        string // "Match host web*,db* user deploy", for messages
+	criteria    [][2]string
+	unsupported bool // a criterion we cannot evaluate: the block never applies
+}
+
+// matchState is what Match criteria are evaluated against: the host name
+// as written, the HostName and User obtained so far (ssh evaluates Match
+// in file order), the local user.
+type matchState struct {
+	alias, hostName, user, localUser string
+}
+
+func (m *matchSpec) matches(st matchState) bool {
+	if m.unsupported {
+		return false
+	}
+	for _, c := range m.criteria {
+		var subject string
+		switch c[0] {
+		case "all":
+			continue
+		case "host":
+			subject = st.hostName
+		case "originalhost":
+			subject = st.alias
+		case "user":
+			subject = st.user
+		case "localuser":
+			subject = st.localUser
+		}
+		if !matchPatternList(strings.ToLower(subject), strings.ToLower(c[1])) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchPatternList is ssh's match_pattern_list: a comma-separated list of
+// patterns with * and ?; a matching !pattern rules the subject out.
+func matchPatternList(subject, list string) bool {
+	found := false
+	for _, p := range strings.Split(list, ",") {
+		neg := strings.HasPrefix(p, "!")
+		if wildcardMatch(strings.TrimPrefix(p, "!"), subject) {
+			if neg {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+// wildcardMatch matches s against a pattern of literal characters, *
+// (any run) and ? (any one character).
+func wildcardMatch(pattern, s string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for i := len(s); i >= 0; i-- {
+				if wildcardMatch(pattern[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != pattern[0] {
+				return false
+			}
+		}
+		pattern, s = pattern[1:], s[1:]
+	}
+	return s == ""
+}
+
+// parseMatch reads a Match line's arguments: criteria with one argument
+// (host, originalhost, user, localuser) and "all"; anything else (exec,
+// canonical, final, tagged, localnetwork, negated criteria, ...) makes
+// the spec unsupported.
+func parseMatch(args []string) *matchSpec {
+	m := &matchSpec{text: "Match " + strings.Join(args, " ")}
+	for i := 0; i < len(args); i++ {
+		switch k := strings.ToLower(args[i]); k {
+		case "all":
+			m.criteria = append(m.criteria, [2]string{k, ""})
+		case "host", "originalhost", "user", "localuser":
+			if i+1 == len(args) {
+				m.unsupported = true
+				return m
+			}
+			m.criteria = append(m.criteria, [2]string{k, args[i+1]})
+			i++
+		default:
+			m.unsupported = true
+			return m
+		}
+	}
+	if len(m.criteria) == 0 {
+		m.unsupported = true
+	}
+	return m
 }
 
 // SSHConfigValue is one keyword's value and where it was written.
@@ -102,13 +219,13 @@ func (c *SSHConfig) parse(path string, depth int) (*configFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read ssh_config file: %w", err)
 	}
-	src, notes := c.prepare(b, path)
+	src, matches, notes := c.prepare(b, path)
 	cfg, err := ssh_config.DecodeBytes(src)
 	if err != nil {
 		return nil, fmt.Errorf("ssh_config %s: %w", path, err)
 	}
 	c.notes = append(c.notes, notes...)
-	f := &configFile{path: path, cfg: cfg, includes: map[*ssh_config.KV][]*configFile{}}
+	f := &configFile{path: path, cfg: cfg, includes: map[*ssh_config.KV][]*configFile{}, matches: matches}
 	for _, h := range cfg.Hosts {
 		for _, n := range h.Nodes {
 			kv, ok := n.(*ssh_config.KV)
@@ -151,11 +268,14 @@ func (c *SSHConfig) includePath(p string) string {
 }
 
 // prepare rewrites, line for line (positions stay), what the library
-// must not see: Include (done by the walk) and Match criteria it does not
-// evaluate, which become a block that never matches, noted for a warning.
-// "Match host a,b" (ssh's comma list) becomes "Match host a b".
-func (c *SSHConfig) prepare(b []byte, path string) ([]byte, []SSHConfigValue) {
+// must not see: Include (done by the walk) and Match, which the library
+// evaluates only for host and all, and only against the alias; each Match
+// line becomes a Host line with a placeholder pattern, and the walk
+// evaluates its criteria as ssh does. One with a criterion we cannot
+// evaluate never applies, and is noted for a warning.
+func (c *SSHConfig) prepare(b []byte, path string) ([]byte, map[string]*matchSpec, []SSHConfigValue) {
 	var notes []SSHConfigValue
+	matches := map[string]*matchSpec{}
 	lines := bytes.Split(b, []byte("\n"))
 	for i, line := range lines {
 		trimmed := strings.TrimLeft(string(line), " \t")
@@ -165,19 +285,16 @@ func (c *SSHConfig) prepare(b []byte, path string) ([]byte, []SSHConfigValue) {
 		case "include":
 			lines[i] = []byte(indent + includeKeyword + " " + rest)
 		case "match":
-			args := strings.Fields(stripComment(rest))
-			if len(args) == 1 && strings.EqualFold(args[0], "all") {
-				continue
+			m := parseMatch(splitArgs(stripComment(rest)))
+			placeholder := matchPrefix + strconv.Itoa(i+1)
+			matches[placeholder] = m
+			if m.unsupported {
+				notes = append(notes, SSHConfigValue{Keyword: "Match", Value: strings.TrimPrefix(m.text, "Match "), File: path, Line: i + 1})
 			}
-			if len(args) == 2 && strings.EqualFold(args[0], "host") {
-				lines[i] = []byte(indent + "Match host " + strings.ReplaceAll(args[1], ",", " "))
-				continue
-			}
-			notes = append(notes, SSHConfigValue{Keyword: "Match", Value: strings.Join(args, " "), File: path, Line: i + 1})
-			lines[i] = []byte(indent + "Match host !*")
+			lines[i] = []byte(indent + "Host " + placeholder)
 		}
 	}
-	return bytes.Join(lines, []byte("\n")), notes
+	return bytes.Join(lines, []byte("\n")), matches, notes
 }
 
 // splitKeyword splits "Key value", "Key=value" or "Key = value".
@@ -237,19 +354,26 @@ type SSHHostConfig struct {
 }
 
 // Lookup evaluates the configuration for alias, the host name as written
-// in the destination.
-func (c *SSHConfig) Lookup(alias string) *SSHHostConfig {
+// in the destination; user is the user set outside the file ("" if none),
+// which Match user tests.
+func (c *SSHConfig) Lookup(alias, user string) *SSHHostConfig {
 	h := &SSHHostConfig{Alias: alias, values: map[string][]SSHConfigValue{}, Notes: c.notes}
-	c.walk(c.root, alias, h)
+	st := &matchState{alias: alias, hostName: alias, user: user, localUser: localUser()}
+	c.walk(c.root, st, h)
 	return h
 }
 
-func (c *SSHConfig) walk(f *configFile, alias string, h *SSHHostConfig) {
+func (c *SSHConfig) walk(f *configFile, st *matchState, h *SSHHostConfig) {
 	for _, block := range f.cfg.Hosts {
-		if !block.Matches(alias) {
+		name := blockName(block)
+		if m := f.matches[strings.TrimPrefix(name, "Host ")]; m != nil {
+			if !m.matches(c.matchSubjects(st, h)) {
+				continue
+			}
+			name = m.text
+		} else if !block.Matches(st.alias) {
 			continue
 		}
-		name := blockName(block)
 		for _, n := range block.Nodes {
 			kv, ok := n.(*ssh_config.KV)
 			if !ok {
@@ -257,7 +381,7 @@ func (c *SSHConfig) walk(f *configFile, alias string, h *SSHHostConfig) {
 			}
 			if strings.EqualFold(kv.Key, includeKeyword) {
 				for _, inc := range f.includes[kv] {
-					c.walk(inc, alias, h)
+					c.walk(inc, st, h)
 				}
 				continue
 			}
@@ -265,6 +389,27 @@ func (c *SSHConfig) walk(f *configFile, alias string, h *SSHHostConfig) {
 			h.values[k] = append(h.values[k], SSHConfigValue{Keyword: kv.Key, Value: kv.Value, File: f.path, Line: kv.Pos().Line, Block: name})
 		}
 	}
+}
+
+// matchSubjects is st with the HostName and User obtained so far, as ssh
+// evaluates a Match line when it reaches it: host is the HostName when one
+// was set above (else the name as written), user the remote user (set
+// outside the file, or above, else the local user).
+func (c *SSHConfig) matchSubjects(st *matchState, h *SSHHostConfig) matchState {
+	out := *st
+	if v, ok := h.Get("HostName"); ok {
+		if hn, err := expandTokens(v.Value, map[byte]string{'h': st.alias}); err == nil {
+			out.hostName = hn
+		}
+	}
+	if out.user == "" {
+		if v, ok := h.Get("User"); ok {
+			out.user = v.Value
+		} else {
+			out.user = st.localUser
+		}
+	}
+	return out
 }
 
 // blockName is the block's header line, "" for the implicit one at the

@@ -93,9 +93,9 @@ func dedupe(ws []SSHConfigWarning) []SSHConfigWarning {
 func (c *SSHConfig) apply(cfg Config, depth int, warns *[]SSHConfigWarning, origin *[]string) (Config, error) {
 	explicit := cfg
 	alias := cfg.Host
-	h := c.Lookup(alias)
+	h := c.Lookup(alias, cfg.User)
 	for _, n := range h.Notes {
-		*warns = append(*warns, SSHConfigWarning{n, "only Match host and Match all are supported: this block is skipped, where ssh might apply it"})
+		*warns = append(*warns, SSHConfigWarning{n, "only the Match criteria host, originalhost, user, localuser and all are evaluated: this block is skipped, where ssh might apply it"})
 	}
 	for k, vs := range h.values {
 		u, ok := unsupported[k]

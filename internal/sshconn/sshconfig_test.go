@@ -51,7 +51,7 @@ Host *
   IdentityFile ~/.ssh/all
   Port 22
 `)
-	h := c.Lookup("web1")
+	h := c.Lookup("web1", "")
 	if v, _ := h.Get("port"); v.Value != "2200" || v.Line != 4 || v.Block != "Host web* !web9" || v.File != p {
 		t.Errorf("Port = %+v, want 2200 from line 4 of Host web* !web9", v)
 	}
@@ -61,18 +61,20 @@ Host *
 	if got := h.GetAll("IdentityFile"); len(got) != 2 || got[0].Value != "~/.ssh/web" || got[1].Value != "~/.ssh/all" {
 		t.Errorf("IdentityFile = %+v", got)
 	}
-	if v, _ := c.Lookup("web9").Get("Port"); v.Value != "22" {
+	if v, _ := c.Lookup("web9", "").Get("Port"); v.Value != "22" {
 		t.Errorf("web9 (negated) Port = %q, want 22 from Host *", v.Value)
 	}
-	if v, _ := c.Lookup("db1").Get("Port"); v.Value != "2201" {
+	if v, _ := c.Lookup("db1", "").Get("Port"); v.Value != "2201" {
 		t.Errorf("db1 Port = %q", v.Value)
 	}
 }
 
 // Include: relative to ~/.ssh, globbed in sorted order, inside a Host
 // block only for the hosts it matches; values point into the included
-// file. Match host takes a comma list; Match user (not evaluated by the
-// parser) is noted and its block skipped.
+// file. Match, evaluated as ssh does: host (a comma list, against the
+// HostName set above, else the name as written), originalhost, user (the
+// user set outside or above); criteria combine; Match exec is noted and
+// its block skipped.
 func TestSSHConfigIncludeAndMatch(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -85,8 +87,14 @@ Host c
   Include only-c.conf
 Match host x,y
   Port 4004
-Match user root
+Match user deploy originalhost z*
   Port 5005
+Match exec "true"
+  Port 6006
+Host alias1
+  HostName real.example.com
+Match host real.*,!real.example.org
+  Port 7007
 Host *
   Port 22
 `)
@@ -94,27 +102,33 @@ Host *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := c.Lookup("a").Get("Port"); v.Value != "1001" || v.File != inc || v.Line != 2 || v.Block != "Host a" {
+	if v, _ := c.Lookup("a", "").Get("Port"); v.Value != "1001" || v.File != inc || v.Line != 2 || v.Block != "Host a" {
 		t.Errorf("a: Port %+v, want 1001 from %s:2", v, inc)
 	}
-	if v, _ := c.Lookup("b").Get("User"); v.Value != "bee" {
+	if v, _ := c.Lookup("b", "").Get("User"); v.Value != "bee" {
 		t.Errorf("b: User %q", v.Value)
 	}
-	if v, _ := c.Lookup("c").Get("Port"); v.Value != "3003" {
+	if v, _ := c.Lookup("c", "").Get("Port"); v.Value != "3003" {
 		t.Errorf("c: Port %q, want 3003 from the Include in its block", v.Value)
 	}
-	if v, _ := c.Lookup("a").Get("Port"); v.Value == "3003" {
+	if v, _ := c.Lookup("a", "").Get("Port"); v.Value == "3003" {
 		t.Error("the Include inside Host c applied to a")
 	}
-	if v, _ := c.Lookup("y").Get("Port"); v.Value != "4004" || v.Block != "Match host x y" {
+	if v, _ := c.Lookup("y", "").Get("Port"); v.Value != "4004" || v.Block != "Match host x,y" {
 		t.Errorf("y: Port %+v, want 4004 from Match host x,y", v)
 	}
-	h := c.Lookup("z")
-	if v, _ := h.Get("Port"); v.Value != "22" {
-		t.Errorf("z: Port %q, want 22 (Match user skipped)", v.Value)
+	if v, _ := c.Lookup("z1", "deploy").Get("Port"); v.Value != "5005" || v.Block != "Match user deploy originalhost z*" {
+		t.Errorf("z1 as deploy: Port %+v, want 5005", v)
 	}
-	if len(h.Notes) != 1 || h.Notes[0].Value != "user root" || h.Notes[0].Line != 6 {
-		t.Errorf("notes %+v, want Match user root at line 6", h.Notes)
+	h := c.Lookup("z1", "")
+	if v, _ := h.Get("Port"); v.Value != "22" {
+		t.Errorf("z1 as the local user: Port %q, want 22 (Match user deploy does not hold; Match exec skipped)", v.Value)
+	}
+	if len(h.Notes) != 1 || h.Notes[0].Value != "exec true" || h.Notes[0].Line != 8 {
+		t.Errorf("notes %+v, want Match exec true at line 8", h.Notes)
+	}
+	if v, _ := c.Lookup("alias1", "").Get("Port"); v.Value != "7007" {
+		t.Errorf("alias1: Port %q, want 7007 (Match host tests the HostName set above)", v.Value)
 	}
 }
 
