@@ -203,9 +203,10 @@ func (c *SSHConfig) apply(cfg Config, depth int, warns *[]SSHConfigWarning, orig
 	}
 
 	if cfg.HostKey == "" && !cfg.InsecureIgnoreHostKey {
-		if v, ok := h.Get("UserKnownHostsFile"); ok {
+		// An explicit known_hosts_file replaces UserKnownHostsFile.
+		if v, ok := h.Get("UserKnownHostsFile"); ok && explicit.KnownHostsFile == "" {
 			get("UserKnownHostsFile")
-			for i, arg := range splitArgs(v.Value) {
+			for _, arg := range splitArgs(v.Value) {
 				if strings.EqualFold(arg, "none") {
 					continue
 				}
@@ -213,9 +214,9 @@ func (c *SSHConfig) apply(cfg Config, depth int, warns *[]SSHConfigWarning, orig
 				if err != nil {
 					return cfg, err
 				}
-				if i == 0 && cfg.KnownHostsFile == "" {
-					cfg.KnownHostsFile = p
-				} else if p != cfg.KnownHostsFile {
+				if cfg.KnownHostsFile == "" {
+					cfg.KnownHostsFile = p // new keys are recorded in the first
+				} else {
 					cfg.ExtraKnownHostsFiles = append(cfg.ExtraKnownHostsFiles, p)
 				}
 			}

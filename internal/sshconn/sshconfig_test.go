@@ -222,6 +222,11 @@ Host web2
 	if err != nil || cfg.Bastion != nil || len(warns) != 0 || cfg.Host != "10.0.0.6" {
 		t.Errorf("web2: %+v %v %v: want no bastion (ProxyJump none), no warning (ProxyCommand none)", cfg, warns, err)
 	}
+	// An explicit known_hosts_file replaces UserKnownHostsFile.
+	cfg, _, err = c.Apply(Config{Host: "web1", KnownHostsFile: "/explicit"})
+	if err != nil || cfg.KnownHostsFile != "/explicit" || len(cfg.ExtraKnownHostsFiles) != 0 {
+		t.Errorf("explicit known_hosts_file: %q + %q, %v", cfg.KnownHostsFile, cfg.ExtraKnownHostsFiles, err)
+	}
 	// An explicit bastion wins over ProxyJump.
 	cfg, _, err = c.Apply(Config{Host: "web1", Bastion: &Config{Host: "mine"}})
 	if err != nil || cfg.Bastion.Host != "mine" || cfg.Bastion.Bastion != nil {
