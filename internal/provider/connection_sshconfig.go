@@ -24,9 +24,10 @@ func sshConfigAttr(scope string) connAttr {
 			"`Host` alias: its `HostName`, `User`, `Port`, `IdentityFile`, `IdentitiesOnly`, `CertificateFile`, " +
 			"`IdentityAgent`, `ProxyJump`, `UserKnownHostsFile`, `GlobalKnownHostsFile`, `HostKeyAlias`, " +
 			"`StrictHostKeyChecking` (`yes`, `accept-new`, `no`), `ConnectTimeout`, `ServerAliveInterval` and " +
-			"`ServerAliveCountMax` apply, with `Include`, `Host` patterns and `Match host`. Attributes set here or on the " +
-			"provider win over the file, as command-line options win in `ssh`. Options that change where or how ssh " +
-			"connects and that are not supported (`ProxyCommand`, `LocalForward`, ...) are warned about at plan." + scope}
+			"`ServerAliveCountMax` apply, with `Include`, `Host` patterns and `Match` (`host`, `originalhost`, `user`, " +
+			"`localuser`, `all`). Attributes set here or on the provider win over the file, as command-line options win in " +
+			"`ssh`. Options that change where or how ssh connects and that are not supported (`ProxyCommand`, " +
+			"`LocalForward`, ...) are warned about at plan. See the provider documentation for the precedence." + scope}
 }
 
 // sshConfigPath is the file to read: ssh_config_file when set ("" for
