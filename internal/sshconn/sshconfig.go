@@ -279,8 +279,9 @@ func (c *SSHConfig) prepare(b []byte, path string) ([]byte, map[string]*matchSpe
 	lines := bytes.Split(b, []byte("\n"))
 	for i, line := range lines {
 		trimmed := strings.TrimLeft(string(line), " \t")
+		trimmed = strings.TrimRight(trimmed, "\r") // CRLF files (Windows)
 		key, rest := splitKeyword(trimmed)
-		indent := string(line[:len(line)-len(trimmed)])
+		indent := string(line[:len(line)-len(strings.TrimLeft(string(line), " \t"))])
 		switch strings.ToLower(key) {
 		case "include":
 			lines[i] = []byte(indent + includeKeyword + " " + rest)

@@ -234,6 +234,14 @@ Host web2
 	}
 }
 
+// A file with CRLF line ends (written on Windows) reads the same.
+func TestSSHConfigCRLF(t *testing.T) {
+	c, _ := loadSSHConfig(t, "Match host web1,web2\r\n  Port 2200\r\nHost *\r\n  Port 22\r\n")
+	if v, _ := c.Lookup("web2", "").Get("Port"); v.Value != "2200" {
+		t.Errorf("Port %q, want 2200", v.Value)
+	}
+}
+
 func TestSSHConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ content, want string }{
 		{"Host a\n  Port http\n", "config:2 (Host a): Port http: not a port number"},
