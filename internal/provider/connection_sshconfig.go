@@ -69,3 +69,13 @@ func (s connSettings) applySSHConfig(cfg sshconn.Config) (sshconn.Config, diag.D
 	}
 	return out, diags
 }
+
+// sshConfigNote ends a connection diagnostic with the settings the
+// ssh_config file supplied, each with its file:line and Host block, so
+// that the line to fix is found; "" when the file supplied none.
+func sshConfigNote(cfg sshconn.Config) string {
+	if cfg.Origin == "" {
+		return ""
+	}
+	return "\n\nSettings from ssh_config " + cfg.Origin + "."
+}

@@ -53,10 +53,7 @@ func pushHint(err error, rsyncPath string) string {
 // name the setting to fix; the summary says which kind of failure it is.
 func dialDiagnostic(err error, cfg sshconn.Config) (summary, detail string) {
 	msg := strings.TrimPrefix(err.Error(), "ssh: ") + "."
-	if cfg.Origin != "" {
-		// Which Host block said what, so that the line to fix is found.
-		msg += "\n\nSettings from ssh_config " + cfg.Origin + "."
-	}
+	msg += sshConfigNote(cfg)
 	var hostKeyErr *sshconn.HostKeyError
 	var authErr *sshconn.AuthError
 	switch {

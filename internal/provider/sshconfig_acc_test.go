@@ -120,8 +120,10 @@ func TestAccSSHConfig_proxyJumpInclude(t *testing.T) {
 // TestAccSSHConfig_identityFilesAndExplicit: ssh_config_file names the
 // file. IdentityFile precedence: the matching blocks' IdentityFiles are
 // tried in the file's order (a decoy first, then the authorized key; the
-// "Host *" one after them is never needed), as the server's log shows.
-// Then explicit attributes win: for "web2", whose block says Port 1, User
+// "Host * !web4" one after them is never needed), as the server's log
+// shows.
+// A missing IdentityFile fails naming it and the lines the settings came
+// from. Then explicit attributes win: for "web2", whose block says Port 1, User
 // nosuchuser and only the decoy key, the connection fails first with a
 // diagnostic naming each setting's file:line and Host block; with port,
 // user and key set in `ssh` it succeeds. ssh_config_file = "" in `ssh`
@@ -147,11 +149,17 @@ func TestAccSSHConfig_identityFilesAndExplicit(t *testing.T) {
 		"  IdentityFile " + decoy,
 		"  UserKnownHostsFile " + srv.KnownHostsFile,
 		"",
-		"Host *",
+		"Host web4",
+		"  HostName 127.0.0.1",
+		fmt.Sprintf("  Port %d", srv.Port),
+		"  IdentityFile /nonexistent/key",
+		"  UserKnownHostsFile " + srv.KnownHostsFile,
+		"",
+		"Host * !web4",
 		"  IdentityFile " + decoy2,
 		"",
 	}, "\n")
-	web2Line := lineOf(t, config, "Match host web2")
+	web2Line, web4Line := lineOf(t, config, "Match host web2"), lineOf(t, config, "Host web4")
 	cfgPath := filepath.Join(t.TempDir(), "ssh_config")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -174,6 +182,13 @@ func TestAccSSHConfig_identityFilesAndExplicit(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: provider + web1, Check: checkTreesEqual(src, dst1)},
+			{
+				// A key file that is not there: the failure names it, and
+				// the line it came from.
+				Config: provider + web1 + rsyncDir("four", map[string]string{"source": hclString(src + "/"), "destination": hclString("web4:" + t.TempDir() + "/")}),
+				ExpectError: words(fmt.Sprintf("IdentityFile /nonexistent/key not used … Settings from ssh_config %s: HostName 127.0.0.1 from %s:%d (Host web4); Port %d from %s:%d (Host web4); IdentityFile /nonexistent/key from %s:%d (Host web4)",
+					cfgPath, cfgPath, web4Line+1, srv.Port, cfgPath, web4Line+2, cfgPath, web4Line+3)),
+			},
 			{
 				Config: provider + web1 + web2(nil),
 				ExpectError: words(fmt.Sprintf("127.0.0.1:1 … Settings from ssh_config %s: HostName 127.0.0.1 from %s:%d (Match host web2); Port 1 from %s:%d (Match host web2); User nosuchuser from %s:%d (Match host web2)",
@@ -199,7 +214,7 @@ func TestAccSSHConfig_identityFilesAndExplicit(t *testing.T) {
 	case !strings.Contains(log[accepted:], rightFP):
 		t.Errorf("the login was not made with the second IdentityFile (%s):\n%s", rightFP, log)
 	case strings.Contains(log, decoy2FP):
-		t.Errorf("the Host * IdentityFile was offered before the matching block's:\n%s", log)
+		t.Errorf("the Host * !web4 IdentityFile was offered before the matching block's:\n%s", log)
 	}
 	if strings.Contains(log, "nosuchuser") {
 		t.Errorf("the explicit user did not win over ssh_config's User:\n%s", log)
