@@ -285,6 +285,9 @@ func (c *SSHConfig) prepare(b []byte, path string) ([]byte, map[string]*matchSpe
 		switch strings.ToLower(key) {
 		case "include":
 			lines[i] = []byte(indent + includeKeyword + " " + rest)
+		case "host":
+			// ssh matches Host patterns without regard to case.
+			lines[i] = []byte(indent + "Host " + strings.ToLower(rest))
 		case "match":
 			m := parseMatch(splitArgs(stripComment(rest)))
 			placeholder := matchPrefix + strconv.Itoa(i+1)
@@ -359,7 +362,7 @@ type SSHHostConfig struct {
 // which Match user tests.
 func (c *SSHConfig) Lookup(alias, user string) *SSHHostConfig {
 	h := &SSHHostConfig{Alias: alias, values: map[string][]SSHConfigValue{}, Notes: c.notes}
-	st := &matchState{alias: alias, hostName: alias, user: user, localUser: localUser()}
+	st := &matchState{alias: strings.ToLower(alias), hostName: strings.ToLower(alias), user: user, localUser: localUser()}
 	c.walk(c.root, st, h)
 	return h
 }

@@ -64,7 +64,7 @@ Host *
 	if v, _ := c.Lookup("web9", "").Get("Port"); v.Value != "22" {
 		t.Errorf("web9 (negated) Port = %q, want 22 from Host *", v.Value)
 	}
-	if v, _ := c.Lookup("db1", "").Get("Port"); v.Value != "2201" {
+	if v, _ := c.Lookup("DB1", "").Get("Port"); v.Value != "2201" { // case does not matter, as in ssh
 		t.Errorf("db1 Port = %q", v.Value)
 	}
 }
