@@ -70,6 +70,7 @@ func (s *connSettings) applyProviderExtras(m providerModel) diag.Diagnostics {
 	s.AgentIdentity = m.AgentIdentity.ValueString()
 	s.KeepaliveInterval = keepalive(m.KeepaliveInterval, path.Root("keepalive_interval"), &diags)
 	s.ConnectRetryTimeout = optDuration(m.ConnectRetryTimeout, path.Root("connect_retry_timeout"), parseDurationOrZero, &diags)
+	s.SSHConfigFile, s.SSHConfigFileSet = m.SSHConfigFile.ValueString(), !m.SSHConfigFile.IsNull()
 	if m.Bastion != nil {
 		s.Bastion = bastionFromModel(m.Bastion, path.Root("bastion"), &diags)
 	}
@@ -156,6 +157,7 @@ func (c *connectionModel) values() map[string]attr.Value {
 		"agent": c.Agent, "agent_identity": c.AgentIdentity, "host_key": c.HostKey, "known_hosts_file": c.KnownHostsFile,
 		"insecure_ignore_host_key": c.InsecureIgnoreHostKey, "timeout": c.Timeout,
 		"keepalive_interval": c.KeepaliveInterval, "connect_retry_timeout": c.ConnectRetryTimeout, "rsync_path": c.RsyncPath,
+		"ssh_config_file": c.SSHConfigFile,
 	}
 	if b := c.Bastion; b != nil {
 		for k, v := range map[string]attr.Value{
@@ -188,7 +190,8 @@ var connectionPath = path.Root(connectionAttr)
 //   - bastion: conn's replaces the provider's as a whole.
 //
 // The user is the one in the remote location, else conn's, else the
-// provider's. Values must be known (see connectionKnown).
+// provider's. What is still unset then comes from the ssh_config file
+// (applySSHConfig). Values must be known (see connectionKnown).
 func (s *connSettings) resolve(_ context.Context, conn *connectionModel, userFromDestination, host string) (sshconn.Config, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	base := connSettings{RsyncPath: defaultRsyncPath}
@@ -216,6 +219,8 @@ func (s *connSettings) resolve(_ context.Context, conn *connectionModel, userFro
 		b := base.Bastion.config(cfg)
 		cfg.Bastion = &b
 	}
+	cfg, d := base.applySSHConfig(cfg)
+	diags.Append(d...)
 	return cfg, diags
 }
 
@@ -280,6 +285,9 @@ func (s *connSettings) override(c *connectionModel, diags *diag.Diagnostics) {
 	}
 	if c.Bastion != nil {
 		s.Bastion = bastionFromModel(c.Bastion, connectionPath.AtName("bastion"), diags)
+	}
+	if set(c.SSHConfigFile) {
+		s.SSHConfigFile, s.SSHConfigFileSet = c.SSHConfigFile.ValueString(), true
 	}
 }
 
@@ -389,6 +397,7 @@ func describeConfig(cfg sshconn.Config) map[string]interface{} {
 		"certificate_set": cfg.Certificate != "", "agent_identity": cfg.AgentIdentity,
 		"host_key_pinned": cfg.HostKey != "", "known_hosts_file": cfg.KnownHostsFile,
 		"insecure_ignore_host_key": cfg.InsecureIgnoreHostKey,
+		"identity_files":           cfg.IdentityFiles, "ssh_config": cfg.Origin,
 	}
 	var hops []string
 	for b := cfg.Bastion; b != nil; b = b.Bastion {

@@ -50,6 +50,9 @@ type connectionModel struct {
 	ConnectRetryTimeout   types.String  `tfsdk:"connect_retry_timeout"`
 	RsyncPath             types.String  `tfsdk:"rsync_path"`
 	Bastion               *bastionModel `tfsdk:"bastion"`
+
+	// Defined in connection_sshconfig.go.
+	SSHConfigFile types.String `tfsdk:"ssh_config_file"`
 }
 
 // bastionModel is a `bastion` block, in the provider or in `ssh`.
@@ -168,6 +171,7 @@ func connectionAttrs() []connAttr {
 			desc: "The remote command that starts rsync, e.g. `\"sudo rsync\"`." + o},
 	}
 	a = append(a, authAttrs(o)...)
+	a = append(a, sshConfigAttr(o))
 	// Terraform keeps every resource and data source argument in the state
 	// (sensitive ones are hidden from output, not from the state file).
 	// Write-only attributes would avoid that, but Read, which refreshes
@@ -209,7 +213,8 @@ func connectionDataSourceSchema() dsschema.SingleNestedAttribute {
 // addProviderConnectionAttributes adds the provider-level attributes
 // defined here (the provider block's older ones live in provider.go).
 func addProviderConnectionAttributes(attrs map[string]pschema.Attribute) {
-	for name, a := range providerAttrs(authAttrs(" A default for every resource; the `ssh` attribute of a resource can override it.")) {
+	const scope = " A default for every resource; the `ssh` attribute of a resource can override it."
+	for name, a := range providerAttrs(append(authAttrs(scope), sshConfigAttr(scope))) {
 		attrs[name] = a
 	}
 	attrs["bastion"] = pschema.SingleNestedAttribute{

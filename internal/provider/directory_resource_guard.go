@@ -295,10 +295,10 @@ func (r *directoryResource) checkSSH(ctx context.Context, c syncConfig) diag.Dia
 	if errors.Is(err, fs.ErrNotExist) {
 		diags.AddAttributeWarning(fwpath.Root(attr), "SSH settings name a missing file",
 			fmt.Sprintf("The SSH settings for %s name a file that does not exist (yet): %s. The apply will fail "+
-				"unless something creates it first.", displayHost(cfg), msg))
+				"unless something creates it first.", displayHost(cfg), msg)+sshConfigNote(cfg))
 		return diags
 	}
 	diags.AddAttributeError(fwpath.Root(attr), "Unusable SSH settings",
-		fmt.Sprintf("The SSH settings for %s cannot be used: %s.", displayHost(cfg), msg))
+		fmt.Sprintf("The SSH settings for %s cannot be used: %s.", displayHost(cfg), msg)+sshConfigNote(cfg))
 	return diags
 }

@@ -18,6 +18,7 @@ import (
 // name the setting to fix; the summary says which kind of failure it is.
 func dialDiagnostic(err error, cfg sshconn.Config) (summary, detail string) {
 	msg := strings.TrimPrefix(err.Error(), "ssh: ") + "."
+	msg += sshConfigNote(cfg)
 	var hostKeyErr *sshconn.HostKeyError
 	var authErr *sshconn.AuthError
 	switch {

@@ -60,6 +60,9 @@ type providerModel struct {
 	KeepaliveInterval    types.String  `tfsdk:"keepalive_interval"`
 	ConnectRetryTimeout  types.String  `tfsdk:"connect_retry_timeout"`
 	Bastion              *bastionModel `tfsdk:"bastion"`
+
+	// Defined in connection_sshconfig.go.
+	SSHConfigFile types.String `tfsdk:"ssh_config_file"`
 }
 
 // connSettings are the provider-level defaults every resource connects with.
@@ -82,6 +85,12 @@ type connSettings struct {
 	KeepaliveInterval    time.Duration // 0: sshconn's default; negative: off
 	ConnectRetryTimeout  time.Duration
 	Bastion              *bastionSettings
+
+	// The OpenSSH client configuration (connection_sshconfig.go):
+	// SSHConfigFile when SSHConfigFileSet ("" turns it off), else
+	// ~/.ssh/config when it exists.
+	SSHConfigFile    string
+	SSHConfigFileSet bool
 
 	// pool shares SSH connections among everything this provider
 	// instance does; set by Configure (connPool falls back otherwise).

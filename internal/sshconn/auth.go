@@ -24,6 +24,8 @@ type keyOffer struct {
 	// encrypted is the error to report when signer is nil and the agent
 	// does not hold the key either.
 	encrypted error
+	// cert is an identity file's FILE-cert.pub, when it certifies it.
+	cert *certOffer
 }
 
 // certOffer is a user certificate and where it came from.
@@ -178,20 +180,22 @@ type authPlan struct {
 	key      *keyOffer  // nil: none configured
 	cert     *certOffer // nil: none
 	password string
-	// defaults are the default key files (Config.defaultKeys) that load,
-	// tried after the agent's keys when no key is configured, as ssh
-	// does. An encrypted one without a passphrase serves only through
-	// the agent's copy.
+	// defaults are the key files of Config.IdentityFiles, else the
+	// default key files (Config.defaultKeys), that load: tried after the
+	// agent's keys when no key is configured, as ssh does. An encrypted
+	// one without a passphrase serves only through the agent's copy.
 	defaults []*keyOffer
-	socket   string // ssh-agent socket; "" when not used
-	required bool   // agent = true: an unreachable agent is an error
-	identity string
-	notes    []string
+	// identitiesOnly: offer agent keys only when they are configured ones.
+	identitiesOnly bool
+	socket         string // ssh-agent socket; "" when not used
+	required       bool   // agent = true: an unreachable agent is an error
+	identity       string
+	notes          []string
 }
 
 func planAuth(cfg Config) (*authPlan, error) {
 	p := &authPlan{user: cfg.User, password: cfg.Password, socket: cfg.AgentSocket,
-		required: cfg.Agent == AgentOn, identity: cfg.AgentIdentity}
+		required: cfg.Agent == AgentOn, identity: cfg.AgentIdentity, identitiesOnly: cfg.IdentitiesOnly}
 	var err error
 	if p.key, err = loadKey(cfg); err != nil {
 		return nil, err
@@ -208,24 +212,8 @@ func planAuth(cfg Config) (*authPlan, error) {
 				p.cert.source, keyDescription(p.cert.cert.Key), p.key.source, keyDescription(p.key.pub))
 		}
 	}
-	if p.key == nil && p.cert == nil {
-		for _, f := range cfg.defaultKeys {
-			if f == "" {
-				break
-			}
-			kc := cfg
-			kc.PrivateKeyFile = f
-			k, err := loadKey(kc)
-			switch {
-			case err != nil:
-				p.notes = append(p.notes, fmt.Sprintf("%s not used: %s", f, strings.TrimPrefix(err.Error(), "ssh: ")))
-			case k.signer == nil && p.socket == "":
-				p.notes = append(p.notes, fmt.Sprintf("%s not used: it is encrypted; set private_key_file and private_key_passphrase, "+
-					"or load it into ssh-agent", f))
-			default:
-				p.defaults = append(p.defaults, k)
-			}
-		}
+	if p.key == nil {
+		p.loadIdentities(cfg)
 	}
 	if p.key == nil && p.cert == nil && p.password == "" && p.socket == "" && len(p.defaults) == 0 {
 		msg := "ssh: no authentication method: set private_key, private_key_file or password, run an ssh-agent (SSH_AUTH_SOCK), " +
@@ -238,10 +226,79 @@ func planAuth(cfg Config) (*authPlan, error) {
 	if p.key != nil && p.key.signer == nil && p.socket == "" {
 		return nil, p.key.encrypted
 	}
-	if p.cert != nil && p.key == nil && p.socket == "" {
+	if p.cert != nil && p.key == nil && p.socket == "" && p.identitySigner(p.cert.cert.Key) == nil {
 		return nil, fmt.Errorf("ssh: %s needs the private key it certifies (%s): set private_key or private_key_file, or load the key into ssh-agent", p.cert.source, keyDescription(p.cert.cert.Key))
 	}
 	return p, nil
+}
+
+// loadIdentities loads cfg.IdentityFiles, else the default key files,
+// each with its FILE-cert.pub when that certifies it. A file that is
+// missing or unusable is a note (ssh skips it too), not an error.
+func (p *authPlan) loadIdentities(cfg Config) {
+	files, label := cfg.IdentityFiles, "IdentityFile "
+	if len(files) == 0 {
+		files, label = cfg.defaultKeys[:], ""
+	}
+	for _, f := range files {
+		if f == "" {
+			break
+		}
+		if _, err := os.Stat(f); err != nil && label != "" {
+			p.notes = append(p.notes, fmt.Sprintf("%s%s not used: %v", label, f, errors.Unwrap(err)))
+			continue
+		}
+		kc := cfg
+		kc.PrivateKey, kc.PrivateKeyFile, kc.Certificate = "", f, ""
+		k, err := loadKey(kc)
+		switch {
+		case err != nil:
+			p.notes = append(p.notes, fmt.Sprintf("%s%s not used: %s", label, f, strings.TrimPrefix(err.Error(), "ssh: ")))
+			continue
+		case k.signer == nil && p.socket == "":
+			p.notes = append(p.notes, fmt.Sprintf("%s%s not used: it is encrypted; set private_key_file and private_key_passphrase, "+
+				"or load it into ssh-agent", label, f))
+			continue
+		}
+		if label != "" {
+			k.source = label + f
+			if c, _, _ := loadCert(kc, time.Now()); c != nil && bytes.Equal(c.cert.Key.Marshal(), k.pub.Marshal()) {
+				k.cert = c
+			}
+		}
+		p.defaults = append(p.defaults, k)
+	}
+}
+
+// identitySigner is the loaded identity file's signer for pub, if any.
+func (p *authPlan) identitySigner(pub ssh.PublicKey) ssh.Signer {
+	for _, k := range p.defaults {
+		if k.signer != nil && bytes.Equal(k.pub.Marshal(), pub.Marshal()) {
+			return k.signer
+		}
+	}
+	return nil
+}
+
+// configured reports whether pub (or the key a certificate certifies) is
+// one of the configured keys, for IdentitiesOnly.
+func (p *authPlan) configured(pub ssh.PublicKey) bool {
+	if c, ok := pub.(*ssh.Certificate); ok {
+		pub = c.Key
+	}
+	want := pub.Marshal()
+	if p.key != nil && bytes.Equal(p.key.pub.Marshal(), want) {
+		return true
+	}
+	if p.cert != nil && bytes.Equal(p.cert.cert.Key.Marshal(), want) {
+		return true
+	}
+	for _, k := range p.defaults {
+		if bytes.Equal(k.pub.Marshal(), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // authSession is an authPlan made concrete for one dial: the agent is
@@ -320,6 +377,9 @@ func (p *authPlan) open() (*authSession, error) {
 			base = inAgent(p.cert.cert.Key)
 		}
 		if base == nil {
+			base = p.identitySigner(p.cert.cert.Key)
+		}
+		if base == nil {
 			s.Close()
 			return nil, fmt.Errorf("ssh: %s needs the private key it certifies (%s), which is neither configured nor in ssh-agent: set private_key or private_key_file", p.cert.source, keyDescription(p.cert.cert.Key))
 		}
@@ -333,8 +393,32 @@ func (p *authPlan) open() (*authSession, error) {
 	if keySigner != nil && keySigner != p.key.signer {
 		add(offer{keySigner, keyDesc})
 	}
+	// Configured identities: their certificates, then those the agent
+	// holds (its copy), in the configuration's order.
+	for _, k := range p.defaults {
+		if k.cert == nil {
+			continue
+		}
+		base := inAgent(k.pub)
+		if base == nil {
+			base = k.signer
+		}
+		if base == nil {
+			continue
+		}
+		if cs, err := ssh.NewCertSigner(k.cert.cert, base); err == nil {
+			add(offer{cs, fmt.Sprintf("%s (%s, key id %q)", k.cert.source, keyDescription(k.pub), k.cert.cert.KeyId)})
+		}
+	}
+	for _, k := range p.defaults {
+		if a := inAgent(k.pub); a != nil {
+			add(offer{a, fmt.Sprintf("%s via ssh-agent (%s)", k.source, keyDescription(k.pub))})
+		}
+	}
 	for _, o := range agentOffers {
-		add(o)
+		if !p.identitiesOnly || p.configured(o.signer.PublicKey()) {
+			add(o)
+		}
 	}
 	if keySigner != nil && keySigner == p.key.signer {
 		add(offer{keySigner, keyDesc})

@@ -84,6 +84,31 @@ type Config struct {
 	// much time has passed since the first attempt. Zero: one attempt.
 	ConnectRetryTimeout time.Duration
 
+	// Settings an ssh_config file gives (SSHConfig.Apply); they can be
+	// set directly too.
+
+	// IdentityFiles are private key files tried in order, each with its
+	// FILE-cert.pub, when neither PrivateKey nor PrivateKeyFile is set
+	// (ssh_config IdentityFile). They replace the default key files; one
+	// that does not exist is skipped, as ssh does.
+	IdentityFiles []string
+	// IdentitiesOnly offers only the configured keys, even when ssh-agent
+	// holds others (ssh_config IdentitiesOnly).
+	IdentitiesOnly bool
+	// HostKeyAlias is the name the host key is looked up (and recorded)
+	// under in known_hosts, instead of the host and port.
+	HostKeyAlias string
+	// AcceptNewHostKeys records the key of a host not in KnownHostsFile
+	// there, and accepts it (StrictHostKeyChecking accept-new); a changed
+	// key is still refused.
+	AcceptNewHostKeys bool
+	// ExtraKnownHostsFiles are read besides KnownHostsFile, never written
+	// (GlobalKnownHostsFile, further UserKnownHostsFile entries).
+	ExtraKnownHostsFiles []string
+	// Origin says which settings came from which ssh_config line, for
+	// messages; it does not change the connection.
+	Origin string
+
 	// Bastion, when set, is the jump host the connection goes through
 	// (as ssh -J). A bastion may have its own Bastion: multi-hop.
 	Bastion *Config
@@ -91,7 +116,7 @@ type Config struct {
 	// defaultKeys are the key files OpenSSH's ssh tries when none is
 	// configured (~/.ssh/id_rsa, id_ecdsa, id_ed25519; on Windows ~ is
 	// %USERPROFILE%), those that exist, then empty strings: set by
-	// withDefaults. An array, so that a Config stays comparable.
+	// withDefaults.
 	defaultKeys [len(defaultKeyNames)]string
 }
 
@@ -208,7 +233,18 @@ func (c Config) hopDefaults() (Config, error) {
 		c.PrivateKeyFile = p
 	}
 	c.defaultKeys = [len(defaultKeyNames)]string{}
-	if c.PrivateKey == "" && c.PrivateKeyFile == "" && c.Certificate == "" {
+	if len(c.IdentityFiles) > 0 {
+		files := make([]string, len(c.IdentityFiles)) // the caller's slice stays as it was
+		for i, f := range c.IdentityFiles {
+			p, err := expandHome(f)
+			if err != nil {
+				return c, fmt.Errorf("ssh: IdentityFile %s: %w", f, err)
+			}
+			files[i] = p
+		}
+		c.IdentityFiles = files
+	}
+	if c.PrivateKey == "" && c.PrivateKeyFile == "" && c.Certificate == "" && len(c.IdentityFiles) == 0 {
 		// Without a home directory there are no default keys; the other
 		// methods may still serve, and planAuth says when none does.
 		if home, err := os.UserHomeDir(); err == nil {
@@ -251,8 +287,9 @@ func (c Config) addr() string {
 }
 
 // poolKey identifies what makes two configs reach the same account on the
-// same server the same way: user, host, port, credentials, host-key
-// policy, keepalive and the bastion chain. Timeout and ConnectRetryTimeout
+// same server the same way: user, host, port, credentials (with
+// ssh_config's identity files), host-key policy (with the known_hosts
+// files, alias and accept-new), keepalive and the bastion chain. Timeout and ConnectRetryTimeout
 // only shape how a connection is made, not which one, and are left out.
 // Secrets enter only through a hash, so the key can be printed.
 func (c Config) poolKey() string {
@@ -266,6 +303,8 @@ func (c Config) poolKey() string {
 			c.HostKey, c.KnownHostsFile, strconv.FormatBool(c.InsecureIgnoreHostKey),
 			c.KeepaliveInterval.String(), strconv.Itoa(c.KeepaliveCountMax),
 			strings.Join(c.defaultKeys[:], "\x00"),
+			strings.Join(c.IdentityFiles, "\x00"), strconv.FormatBool(c.IdentitiesOnly), c.HostKeyAlias,
+			strconv.FormatBool(c.AcceptNewHostKeys), strings.Join(c.ExtraKnownHostsFiles, "\x00"),
 		} {
 			// Length-prefixed, so that no two field lists collide.
 			fmt.Fprintf(h, "%d:%s;", len(f), f)

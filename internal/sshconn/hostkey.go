@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -45,7 +46,23 @@ func newHostKeyPolicy(cfg Config) (*hostKeyPolicy, error) {
 			algorithms: func(string, net.Addr) []string { return nil },
 		}, nil
 	default:
-		return knownHostsPolicy(cfg.KnownHostsFile)
+		p, err := knownHostsPolicy(cfg.KnownHostsFile, cfg.ExtraKnownHostsFiles, cfg.AcceptNewHostKeys)
+		if err != nil || cfg.HostKeyAlias == "" {
+			return p, err
+		}
+		return p.aliased(cfg.HostKeyAlias), nil
+	}
+}
+
+// aliased looks the host key up (and records it) under alias, as ssh's
+// HostKeyAlias does: the bare name, whatever the port.
+func (p *hostKeyPolicy) aliased(alias string) *hostKeyPolicy {
+	addr := net.JoinHostPort(alias, "22") // knownhosts.Normalize drops port 22
+	return &hostKeyPolicy{
+		callback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
+			return p.callback(addr, remote, key)
+		},
+		algorithms: func(_ string, remote net.Addr) []string { return p.algorithms(addr, remote) },
 	}
 }
 
@@ -125,24 +142,52 @@ var certAlgorithms = []string{
 // covers the host; it has no error type of its own.
 const errNoAuthority = "no authorities for hostname"
 
-func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
-	cb, err := knownhosts.New(file)
-	if errors.Is(err, fs.ErrNotExist) {
+// knownHostsPolicy verifies against file and extra (read only); with
+// acceptNew, a host none of them knows has its key recorded in file and
+// accepted (StrictHostKeyChecking accept-new), never prompted for.
+func knownHostsPolicy(file string, extra []string, acceptNew bool) (*hostKeyPolicy, error) {
+	var files []string
+	for _, f := range append([]string{file}, extra...) {
+		_, err := os.Stat(f)
+		switch {
+		case err == nil:
+			files = append(files, f)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("ssh: read known_hosts file %s: %w", f, err)
+		}
+	}
+	unknown := func(addr string, key ssh.PublicKey, why string) error {
+		if acceptNew {
+			if err := recordHostKey(file, addr, key); err != nil {
+				return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
+					"host key of %s (%s) is new and StrictHostKeyChecking accept-new would record it, but: %v", addr, keyDescription(key), err)}
+			}
+			return nil
+		}
+		return unknownHostError(addr, key, file, why)
+	}
+	if len(files) == 0 {
 		// No file is not an error in itself: every host is simply unknown,
 		// and the message says how to make it known.
 		return &hostKeyPolicy{
 			callback: func(addr string, _ net.Addr, key ssh.PublicKey) error {
-				return unknownHostError(addr, key, file, " (the file does not exist)")
+				return unknown(addr, key, " (the file does not exist)")
 			},
 			algorithms: func(string, net.Addr) []string { return nil },
 		}, nil
 	}
+	cb, err := knownhosts.New(files...)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: read known_hosts file %s: %w", file, err)
+		return nil, fmt.Errorf("ssh: read known_hosts file %s: %w", strings.Join(files, ", "), err)
 	}
-	cas, caLines, err := certAuthorities(file)
-	if err != nil {
-		return nil, err
+	var cas []ssh.PublicKey
+	caLines := map[string]map[int]bool{}
+	for _, f := range files {
+		c, lines, err := certAuthorities(f)
+		if err != nil {
+			return nil, err
+		}
+		cas, caLines[f] = append(cas, c...), lines
 	}
 	// x/crypto's database lists @cert-authority lines among the keys it
 	// "wants" for a host when a plain key does not match; they are not host
@@ -150,7 +195,7 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 	plainWant := func(want []knownhosts.KnownKey) []knownhosts.KnownKey {
 		var out []knownhosts.KnownKey
 		for _, k := range want {
-			if k.Filename != file || !caLines[k.Line] {
+			if !caLines[k.Filename][k.Line] {
 				out = append(out, k)
 			}
 		}
@@ -183,7 +228,7 @@ func knownHostsPolicy(file string) (*hostKeyPolicy, error) {
 			var revoked *knownhosts.RevokedError
 			switch {
 			case errors.As(err, &keyErr) && len(plainWant(keyErr.Want)) == 0:
-				return unknownHostError(addr, key, file, certNote)
+				return unknown(addr, key, certNote)
 			case errors.As(err, &keyErr):
 				return changedHostError(addr, key, plainWant(keyErr.Want))
 			case errors.As(err, &revoked):
@@ -304,8 +349,38 @@ func unknownHostError(addr string, key ssh.PublicKey, file, why string) error {
 	}
 	return &HostKeyError{Addr: addr, Presented: key, msg: fmt.Sprintf(
 		"host key verification failed for %s: the host is not in %s%s (server presented %s). "+
-			"Add it (e.g. %s >> %s, after checking the fingerprint), set host_key, or set insecure_ignore_host_key = true",
+			"Add it (e.g. %s >> %s, after checking the fingerprint), set host_key, set StrictHostKeyChecking accept-new for the host in ssh_config (records the key on first use), or set insecure_ignore_host_key = true",
 		addr, file, why, keyDescription(key), scan, file)}
+}
+
+// recordHostKey appends addr's key to file, as ssh does for a new host
+// under StrictHostKeyChecking accept-new, creating the file (and its
+// directory, private) when needed.
+func recordHostKey(file, addr string, key ssh.PublicKey) error {
+	if file == "" {
+		return errors.New("no known_hosts file to record it in")
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("create the directory of %s: %w", file, err)
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", file, err)
+	}
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		if b, err := os.ReadFile(file); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
+			line = "\n" + line
+		}
+	}
+	_, err = f.WriteString(line)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
 }
 
 func changedHostError(addr string, key ssh.PublicKey, want []knownhosts.KnownKey) error {

@@ -77,6 +77,14 @@ type options struct {
 	port      int      // WithPort: this port, not a free one
 	hostKey   *KeyPair // WithKeys: fixed keys instead of fresh ones
 	clientKey *KeyPair
+	logLevel  string // WithLogLevel; default VERBOSE
+}
+
+// WithLogLevel sets sshd's LogLevel (default VERBOSE). DEBUG1 logs what
+// VERBOSE does not, such as each forwarded connection a jump host opens
+// ("server_request_direct_tcpip: originator ... target HOST port PORT").
+func WithLogLevel(level string) Option {
+	return func(o *options) { o.logLevel = level }
 }
 
 // WithMaxSessions sets MaxSessions: how many sessions (channels running a
@@ -331,7 +339,11 @@ func (s *Server) config(o *options) string {
 	if o.userCA != nil {
 		fmt.Fprintf(&b, "TrustedUserCAKeys %s\n", q(filepath.Join(s.Dir, "user_ca.pub")))
 	}
-	b.WriteString("LogLevel VERBOSE\n")
+	level := "VERBOSE"
+	if o.logLevel != "" {
+		level = o.logLevel
+	}
+	fmt.Fprintf(&b, "LogLevel %s\n", level)
 	b.WriteString("PrintMotd no\n")
 	b.WriteString("PrintLastLog no\n")
 	if o.maxSessions > 0 {
