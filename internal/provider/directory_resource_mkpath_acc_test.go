@@ -64,7 +64,7 @@ func checkModes(want os.FileMode, dirs ...string) resource.TestCheckFunc {
 
 // TestAccDirectory_mkpath: a destination whose parents are missing fails
 // without mkpath, and with mkpath = true the parents are created (with
-// chmod's directory mode) and the tree lands; against rsync 3.5.0, 3.2.7,
+// chmod's directory mode, and given to owner and group) and the tree lands; against rsync 3.5.0, 3.2.7,
 // a server that rejects --mkpath, and a local destination. The step after
 // each apply checks that the next plan is empty.
 func TestAccDirectory_mkpath(t *testing.T) {
@@ -95,7 +95,7 @@ func TestAccDirectory_mkpath(t *testing.T) {
 			config := func(mkpath bool) string {
 				return providerConfig(srv, overrides) + rsyncDir("test", map[string]string{
 					"source": hclString(src + "/"), "destination": hclString(destination),
-					"chmod": `"D750,F640"`, "mkpath": fmt.Sprint(mkpath),
+					"chmod": `"D750,F640"`, "mkpath": fmt.Sprint(mkpath), "owner": `"nobody"`, "group": `"nogroup"`,
 				})
 			}
 			missing := `Push failed … No such file or directory`
@@ -112,6 +112,7 @@ func TestAccDirectory_mkpath(t *testing.T) {
 							checkModes(0o750, filepath.Join(base, "a"), filepath.Join(base, "a", "b c"),
 								filepath.Join(base, "a", "b c", "it's"), dst),
 							func(*terraform.State) error { return mustNotExist(filepath.Join(base, "PWNED")) },
+							func(*terraform.State) error { return owners(base, 65534, 65534, "a", "a/b c", "a/b c/it's") },
 							resource.TestCheckResourceAttr(res, "mkpath", "true"),
 						),
 					},

@@ -194,6 +194,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 		p := planRelease(c, priorExists, src.Hash())
 		rp = &p
+		resp.Diagnostics.Append(r.checkPruneLimit(ctx, cn, c, p.Prune, "so the plan stops here")...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),

@@ -265,9 +265,11 @@ func stringList(ss []string) types.List {
 func setReleaseComputed(ctx context.Context, resp *resource.ModifyPlanResponse, c *syncConfig, rp *releasePlan, work bool, prior directoryModel) {
 	cur, rels := types.StringNull(), types.ListNull(types.StringType)
 	switch {
-	case c == nil || rp == nil:
+	case c == nil:
 		cur, rels = types.StringUnknown(), types.ListUnknown(types.StringType)
-	case c.Release == nil:
+	case c.Release == nil: // null, as in the state
+	case rp == nil:
+		cur, rels = types.StringUnknown(), types.ListUnknown(types.StringType)
 	case !work:
 		cur, rels = prior.CurrentRelease, prior.Releases
 	default:

@@ -192,17 +192,9 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	}
 	target := rc.targetID(m.SourceHash.ValueString(), c.Owner, c.Group)
 	kept, prune := release.Next(rc.Releases, target, rc.Keep)
-	if c.MaxDelete != nil && len(prune) > 0 {
-		n, err := s.count(ctx, prune)
-		if err != nil {
-			return siteError(c, "count the files of the releases to remove", err)
-		}
-		if int64(n) > *c.MaxDelete {
-			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions",
-				fmt.Sprintf("Removing the releases beyond keep = %d (%s) would delete %d files and directories, more than "+
-					"max_delete = %d allows, so nothing was changed. Raise max_delete or keep.", rc.Keep, strings.Join(prune, ", "), n, *c.MaxDelete))
-			return diags
-		}
+	diags.Append(pruneLimit(ctx, s, c, prune, "so nothing was changed")...)
+	if diags.HasError() {
+		return diags
 	}
 	if err := s.prepare(ctx); err != nil {
 		return siteError(c, "prepare the releases directory", err)
@@ -303,6 +295,39 @@ func (r *directoryResource) releaseDestHash(ctx context.Context, cn *conn, m *di
 		return diags
 	}
 	m.DestinationHash = types.StringValue(dest.Hash())
+	return diags
+}
+
+// checkPruneLimit is the plan's max_delete check of the releases it would
+// prune (a remote command counts their files).
+func (r *directoryResource) checkPruneLimit(ctx context.Context, cn *conn, c syncConfig, prune []string, outcome string) diag.Diagnostics {
+	if c.MaxDelete == nil || len(prune) == 0 {
+		return nil
+	}
+	s, diags := r.site(ctx, cn, c)
+	if diags.HasError() {
+		return diags
+	}
+	return pruneLimit(ctx, s, c, prune, outcome)
+}
+
+// pruneLimit fails when removing the releases prune would delete more
+// files and directories than max_delete allows; outcome says what that
+// stopped.
+func pruneLimit(ctx context.Context, s site, c syncConfig, prune []string, outcome string) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if c.MaxDelete == nil || len(prune) == 0 {
+		return diags
+	}
+	n, err := s.count(ctx, prune)
+	if err != nil {
+		return siteError(c, "count the files of the releases to remove", err)
+	}
+	if int64(n) > *c.MaxDelete {
+		diags.AddAttributeError(path.Root("max_delete"), "Too many deletions",
+			fmt.Sprintf("Removing the releases beyond keep = %d (%s) would delete %d files and directories, more than "+
+				"max_delete = %d allows, %s. Raise max_delete or keep.", c.Release.Keep, strings.Join(prune, ", "), n, *c.MaxDelete, outcome))
+	}
 	return diags
 }
 

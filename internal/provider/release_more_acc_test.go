@@ -256,8 +256,9 @@ func TestAccRelease_localAppRoot(t *testing.T) {
 // current link, imported into a new state, is taken over by the next apply
 // without sending file data (the same content is the same release) and the
 // plan after it is empty; lowering keep under a max_delete smaller than
-// the files pruning would remove fails before anything changes, and with
-// a larger one prunes.
+// the files pruning would remove fails the plan, and the apply of a plan
+// that allowed it when the release has grown since (the apply counts
+// again) fails before anything changes; with a larger one it prunes.
 func TestAccRelease_importAndMaxDelete(t *testing.T) {
 	srv := accSetup(t)
 	src := smallTree(t)
@@ -301,9 +302,22 @@ func TestAccRelease_importAndMaxDelete(t *testing.T) {
 		}
 	}
 	writeConfig(1, 2)
-	refused := r.exec(time.Minute, "apply", "-auto-approve")
-	if refused.code == 0 || !words(`Too many deletions … would delete 5 files and directories, more than max_delete = 2 allows, so nothing was changed`).MatchString(refused.output()) {
-		t.Fatalf("keep = 1 under max_delete = 2: exit %d\n%s", refused.code, refused.output())
+	refused := r.exec(time.Minute, "plan")
+	if refused.code == 0 || !words(`Too many deletions … would delete 5 files and directories, more than max_delete = 2 allows, so the plan stops here`).MatchString(refused.output()) {
+		t.Fatalf("plan of keep = 1 under max_delete = 2: exit %d\n%s", refused.code, refused.output())
+	}
+	// The apply counts again: a plan made under a limit that allowed it,
+	// applied after the release to remove has grown, is refused.
+	writeConfig(1, 5)
+	r.run(0, "plan", "-out=tfplan")
+	for _, id := range mustReleases(app) {
+		if id != cur {
+			writeFile(t, filepath.Join(app, "releases", id, "late.txt"), "x")
+		}
+	}
+	refused = r.exec(time.Minute, "apply", "tfplan")
+	if refused.code == 0 || !words(`Too many deletions … would delete 6 files and directories, more than max_delete = 5 allows`).MatchString(refused.output()) {
+		t.Fatalf("apply of keep = 1 under max_delete = 5 with 6 files: exit %d\n%s", refused.code, refused.output())
 	}
 	if got := mustReleases(app); len(got) != 2 {
 		t.Fatalf("the refused apply changed the releases: %q", got)
