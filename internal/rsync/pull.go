@@ -70,13 +70,16 @@ func (s *session) list(rules *filter.List, checksum bool) (*Listing, error) {
 	if err := s.expectDone("end of phase 0"); err != nil {
 		return nil, err
 	}
-	s.writeNdx(wire.NdxDone)
-	s.writeNdx(wire.NdxDone)
+	for range s.maxPhase() {
+		s.writeNdx(wire.NdxDone)
+	}
 	if s.protocol >= 31 {
 		s.writeNdx(wire.NdxDone)
 	}
-	if err := s.expectDone("end of phase 1"); err != nil {
-		return nil, err
+	if s.maxPhase() > 1 {
+		if err := s.expectDone("end of phase 1"); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.expectDone("end of transfer"); err != nil {
 		return nil, err
@@ -126,18 +129,26 @@ func (s *session) recvFileList(checksum bool) ([]*flist.Entry, int32, error) {
 		}
 		entries = append(entries, e)
 	}
-	uids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	uids, err := flist.ReadIDListProto(s.r, s.protocol, s.id0Names(), len(entries)+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read uid list: %w", err)
 	}
-	gids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	gids, err := flist.ReadIDListProto(s.r, s.protocol, s.id0Names(), len(entries)+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read gid list: %w", err)
 	}
+	ioError := dec.IOError
+	if s.protocol < 30 {
+		// flist.c:recv_file_list "Recv the io_error flag"
+		ioError |= s.r.Int32()
+		if err := s.r.Err(); err != nil {
+			return nil, 0, fmt.Errorf("read io_error: %w", err)
+		}
+	}
 	s.uidNames, s.gidNames = uids, gids
-	flist.Sort(entries)
+	flist.SortProto(entries, s.protocol)
 	entries = dedupe(entries)
-	return entries, dec.IOError, nil
+	return entries, ioError, nil
 }
 
 // dedupe removes duplicate names from a sorted list, keeping a directory
@@ -158,7 +169,7 @@ func dedupe(entries []*flist.Entry) []*flist.Entry {
 
 func (s *session) expectDone(what string) error {
 	for {
-		ndx := s.r.ReadNdx(&s.ndxIn)
+		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {
 			return fmt.Errorf("read %s: %w", what, err)
 		}
@@ -182,14 +193,15 @@ type senderStats struct {
 }
 
 func (s *session) readStats() (senderStats, error) {
+	// main.c:report writes varlong30s: longints below protocol 30.
 	st := senderStats{
-		Read:      s.r.Varlong(3),
-		Written:   s.r.Varlong(3),
-		TotalSize: s.r.Varlong(3),
+		Read:      s.r.Varlong30(3, s.protocol),
+		Written:   s.r.Varlong30(3, s.protocol),
+		TotalSize: s.r.Varlong30(3, s.protocol),
 	}
 	if s.protocol >= 29 {
-		st.FlistBuildMs = s.r.Varlong(3)
-		st.FlistXferMs = s.r.Varlong(3)
+		st.FlistBuildMs = s.r.Varlong30(3, s.protocol)
+		st.FlistXferMs = s.r.Varlong30(3, s.protocol)
 	}
 	if err := s.r.Err(); err != nil {
 		return st, fmt.Errorf("read transfer stats: %w", err)
