@@ -42,6 +42,31 @@ func oldProtocolMatrix(t *testing.T, check func(t *testing.T, opts Options, prot
 	}
 }
 
+// openrsyncServer returns the openrsync binary named by
+// RSYNC_TEST_OPENRSYNC (built from ../shared/peers, see .ci/openrsync);
+// the test is skipped, saying why, when it is not set.
+func openrsyncServer(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("RSYNC_TEST_OPENRSYNC")
+	if p == "" {
+		t.Skip("RSYNC_TEST_OPENRSYNC is not set: no openrsync binary to test against")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("RSYNC_TEST_OPENRSYNC: %v", err)
+	}
+	return p
+}
+
+// TestInteropOpenrsync: openrsync (protocol 27, the rsync of OpenBSD and,
+// patched, of macOS) as the sender of a pull, with delta and delete.
+// Only the pull: this openrsync crashes on --log-format (push; the stock
+// rsync client crashes it the same way), fails every file as a -c sender
+// ("hash_file_by_path") and has no --list-only.
+func TestInteropOpenrsync(t *testing.T) {
+	bin := openrsyncServer(t)
+	pullAndCheckOld(t, Options{RsyncPath: bin, Delete: true, Logger: testLogger(t)}, 27)
+}
+
 // TestInteropOldPush: push, delta push (with a stray file deleted),
 // no-change push, against servers at protocols 29 and 27.
 func TestInteropOldPush(t *testing.T) {
@@ -106,7 +131,11 @@ func pushAndCheckOld(t *testing.T, opts Options, proto int) {
 // TestInteropOldPull: pull, delta pull with delete, no-change pull from
 // senders at protocols 29 and 27.
 func TestInteropOldPull(t *testing.T) {
-	oldProtocolMatrix(t, func(t *testing.T, opts Options, proto int) {
+	oldProtocolMatrix(t, pullAndCheckOld)
+}
+
+func pullAndCheckOld(t *testing.T, opts Options, proto int) {
+	{
 		ctx := context.Background()
 		remote := filepath.Join(t.TempDir(), "remote")
 		local := filepath.Join(t.TempDir(), "local")
@@ -147,55 +176,60 @@ func TestInteropOldPull(t *testing.T) {
 		if third.Stats.FilesTransferred != 0 || third.Stats.LiteralBytes != 0 || len(third.Changes) != 0 {
 			t.Errorf("no-change pull did work: %+v %+v", third.Stats, third.Changes)
 		}
-	})
+	}
 }
 
 // TestInteropOldList: the checksummed listing (drift detection, the
 // manifest data source) from servers at protocols 29 and 27: every path,
 // size, mtime and md4 content sum as computed here.
 func TestInteropOldList(t *testing.T) {
+	for _, srv := range servers(t) {
+		for _, proto := range []int{29, 27} {
+			t.Run(fmt.Sprintf("%s/p%d", srv.version, proto), func(t *testing.T) {
+				t.Parallel()
+				opts := Options{RsyncPath: fmt.Sprintf("%s --protocol=%d", srv.path, proto), Checksum: true, Logger: testLogger(t)}
+				listAndCheckOld(t, opts, proto)
+			})
+		}
+	}
+}
+
+func listAndCheckOld(t *testing.T, opts Options, proto int) {
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	testtree.Write(t, src, testtree.Rich())
-	for _, srv := range servers(t) {
-		for _, proto := range []int{29, 27} {
-			t.Run(fmt.Sprintf("%s/p%d", srv.version, proto), func(t *testing.T) {
-				opts := Options{RsyncPath: fmt.Sprintf("%s --protocol=%d", srv.path, proto), Checksum: true, Logger: testLogger(t)}
-				l, err := List(context.Background(), ExecTransport{}, src+"/", opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if l.Protocol != proto || l.Checksum != "md4" {
-					t.Fatalf("listing at %d/%s", l.Protocol, l.Checksum)
-				}
-				seen := 0
-				for _, e := range l.Entries {
-					p := filepath.Join(src, e.Name)
-					fi, err := os.Lstat(p)
-					if err != nil {
-						t.Errorf("%s: %v", e.Name, err)
-						continue
-					}
-					seen++
-					if e.IsRegular() {
-						sum, err := fileChecksum(p, csum.MD4)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if hex.EncodeToString(sum) != hex.EncodeToString(e.Checksum) || fi.Size() != e.Size {
-							t.Errorf("%s: checksum %x size %d, local %x size %d", e.Name, e.Checksum, e.Size, sum, fi.Size())
-						}
-					}
-					if fi.ModTime().Unix() != e.ModTime || flist.UnixMode(fi.Mode()) != e.Mode {
-						t.Errorf("%s: mtime %d mode %o, local %d %o", e.Name, e.ModTime, e.Mode, fi.ModTime().Unix(), flist.UnixMode(fi.Mode()))
-					}
-				}
-				if seen != len(testtree.Rich())+1 {
-					t.Errorf("listed %d entries, want %d", seen, len(testtree.Rich())+1)
-				}
-			})
+	l, err := List(context.Background(), ExecTransport{}, src+"/", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Protocol != proto || l.Checksum != "md4" {
+		t.Fatalf("listing at %d/%s", l.Protocol, l.Checksum)
+	}
+	seen := 0
+	for _, e := range l.Entries {
+		p := filepath.Join(src, e.Name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
 		}
+		seen++
+		if e.IsRegular() {
+			sum, err := fileChecksum(p, csum.MD4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hex.EncodeToString(sum) != hex.EncodeToString(e.Checksum) || fi.Size() != e.Size {
+				t.Errorf("%s: checksum %x size %d, local %x size %d", e.Name, e.Checksum, e.Size, sum, fi.Size())
+			}
+		}
+		if fi.ModTime().Unix() != e.ModTime || flist.UnixMode(fi.Mode()) != e.Mode {
+			t.Errorf("%s: mtime %d mode %o, local %d %o", e.Name, e.ModTime, e.Mode, fi.ModTime().Unix(), flist.UnixMode(fi.Mode()))
+		}
+	}
+	if seen != len(testtree.Rich())+1 {
+		t.Errorf("listed %d entries, want %d", seen, len(testtree.Rich())+1)
 	}
 }
