@@ -106,80 +106,84 @@ func FuzzFileList(f *testing.F) {
 	f.Add([]byte{0x20, 0xff, 0x01, 'a', 0, 0, 0, 0, 0, 0, 0}, byte(0)) // l1 with no previous name
 	f.Add([]byte{0x18, 0x02, '.', '.', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, byte(0))
 	f.Fuzz(func(t *testing.T, data []byte, variant byte) {
-		c := codecFor(variant)
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		r := wire.NewReader(bytes.NewReader(data))
-		d := NewDecoder(c, r)
-		var entries []*Entry
-		var err error
-		clean := false
-		for {
-			var e *Entry
-			e, err = d.Next()
-			if err != nil {
-				break
-			}
-			if e == nil {
-				clean = true
-				break
-			}
-			entries = append(entries, e)
-		}
-		runtime.ReadMemStats(&after)
-		if err != nil && !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Fatalf("unexpected error class: %v", err)
-		}
-		// Names may be built from up to 255 bytes of the previous one, so a
-		// few bytes of input can describe a name of a few hundred bytes;
-		// nothing may grow with lengths the input does not back.
-		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(128<<10+1024*len(data)); got > limit {
-			t.Fatalf("decoding %d bytes allocated %d (limit %d)", len(data), got, limit)
-		}
-		for i, e := range entries {
-			if err := CheckName(e.Name); err != nil {
-				t.Fatalf("entry %d: unsafe name returned: %v", i, err)
-			}
-			if len(e.Name) > MaxPathLen || len(e.LinkTarget) > maxLinkLen {
-				t.Fatalf("entry %d: name %d bytes, link %d bytes", i, len(e.Name), len(e.LinkTarget))
-			}
-			if e.Size < 0 || e.ModNsec < 0 || e.ModNsec > 999_999_999 {
-				t.Fatalf("entry %d: size %d, nsec %d", i, e.Size, e.ModNsec)
-			}
-			if e.IsSymlink() && c.PreserveLinks && len(e.LinkTarget) == 0 {
-				t.Fatalf("entry %d: symlink with an empty target", i)
-			}
-			if e.IsRegular() && c.ChecksumLen > 0 && len(e.Checksum) != c.ChecksumLen {
-				t.Fatalf("entry %d: %d-byte checksum, want %d", i, len(e.Checksum), c.ChecksumLen)
-			}
-		}
-		// Round trip what was decoded. Protocol 30 has no nanoseconds on
-		// the wire, though a hostile peer can set the flag anyway.
-		want := make([]*Entry, len(entries))
-		for i, e := range entries {
-			want[i] = expectDecoded(c, e)
-		}
-		ioError := int32(0)
-		if clean {
-			ioError = d.IOError
-		}
-		enc := encodeList(t, c, want, ioError)
-		got, gotIOErr, n, err := decodeList(c, enc)
-		if err != nil {
-			t.Fatalf("re-encoded list of %d entries does not decode: %v", len(want), err)
-		}
-		if n != int64(len(enc)) || gotIOErr != ioError {
-			t.Fatalf("re-encoded list: consumed %d of %d bytes, io_error %d want %d", n, len(enc), gotIOErr, ioError)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("re-encoded list decodes to %d entries, want %d", len(got), len(want))
-		}
-		for i := range want {
-			if !reflect.DeepEqual(got[i], want[i]) {
-				t.Fatalf("entry %d after a round trip:\n got %+v\nwant %+v", i, got[i], want[i])
-			}
-		}
+		checkFileListDecode(t, codecFor(variant), data)
 	})
+}
+
+// checkFileListDecode is the property both file-list fuzz targets check.
+func checkFileListDecode(t *testing.T, c Codec, data []byte) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := wire.NewReader(bytes.NewReader(data))
+	d := NewDecoder(c, r)
+	var entries []*Entry
+	var err error
+	clean := false
+	for {
+		var e *Entry
+		e, err = d.Next()
+		if err != nil {
+			break
+		}
+		if e == nil {
+			clean = true
+			break
+		}
+		entries = append(entries, e)
+	}
+	runtime.ReadMemStats(&after)
+	if err != nil && !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("unexpected error class: %v", err)
+	}
+	// Names may be built from up to 255 bytes of the previous one, so a
+	// few bytes of input can describe a name of a few hundred bytes;
+	// nothing may grow with lengths the input does not back.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(128<<10+1024*len(data)); got > limit {
+		t.Fatalf("decoding %d bytes allocated %d (limit %d)", len(data), got, limit)
+	}
+	for i, e := range entries {
+		if err := CheckName(e.Name); err != nil {
+			t.Fatalf("entry %d: unsafe name returned: %v", i, err)
+		}
+		if len(e.Name) > MaxPathLen || len(e.LinkTarget) > maxLinkLen {
+			t.Fatalf("entry %d: name %d bytes, link %d bytes", i, len(e.Name), len(e.LinkTarget))
+		}
+		if e.Size < 0 || e.ModNsec < 0 || e.ModNsec > 999_999_999 {
+			t.Fatalf("entry %d: size %d, nsec %d", i, e.Size, e.ModNsec)
+		}
+		if e.IsSymlink() && c.PreserveLinks && len(e.LinkTarget) == 0 {
+			t.Fatalf("entry %d: symlink with an empty target", i)
+		}
+		if e.IsRegular() && c.ChecksumLen > 0 && len(e.Checksum) != c.ChecksumLen {
+			t.Fatalf("entry %d: %d-byte checksum, want %d", i, len(e.Checksum), c.ChecksumLen)
+		}
+	}
+	// Round trip what was decoded. Protocol 30 has no nanoseconds on
+	// the wire, though a hostile peer can set the flag anyway.
+	want := make([]*Entry, len(entries))
+	for i, e := range entries {
+		want[i] = expectDecodedProto(c, e)
+	}
+	ioError := int32(0)
+	if clean {
+		ioError = d.IOError
+	}
+	enc := encodeList(t, c, want, ioError)
+	got, gotIOErr, n, err := decodeList(c, enc)
+	if err != nil {
+		t.Fatalf("re-encoded list of %d entries does not decode: %v", len(want), err)
+	}
+	if n != int64(len(enc)) || gotIOErr != ioError {
+		t.Fatalf("re-encoded list: consumed %d of %d bytes, io_error %d want %d", n, len(enc), gotIOErr, ioError)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("re-encoded list decodes to %d entries, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("entry %d after a round trip:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
 }
 
 func idListSeeds() []fuzzseed.Seed {
@@ -265,8 +269,10 @@ func FuzzIDList(f *testing.F) {
 
 func TestFuzzSeedCorpus(t *testing.T) {
 	for target, seeds := range map[string][]fuzzseed.Seed{
-		"FuzzFileList": fileListSeeds(),
-		"FuzzIDList":   idListSeeds(),
+		"FuzzFileList":    fileListSeeds(),
+		"FuzzIDList":      idListSeeds(),
+		"FuzzFileListOld": fileListOldSeeds(),
+		"FuzzIDListOld":   idListOldSeeds(),
 	} {
 		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}
