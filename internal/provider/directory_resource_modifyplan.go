@@ -71,6 +71,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	cn := r.newConn(c)
 	defer cn.close()
+	resp.Diagnostics.Append(r.checkServerFeatures(ctx, cn, c)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	listingChanged := false
 	var dest *tree.Manifest

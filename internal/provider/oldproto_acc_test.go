@@ -3,14 +3,18 @@
 package provider
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
@@ -59,4 +63,60 @@ func TestAccDirectory_protocol29(t *testing.T) {
 			{Config: config, PlanOnly: true},
 		},
 	})
+}
+
+// TestAccDirectory_oldServerOwnerRefusedAtPlan: owner/group in a push need
+// --usermap/--groupmap (rsync 3.1+). Against a server whose rsync is 2.6.9
+// (here a wrapper that answers --version as 2.6.9 and speaks protocol 29)
+// the plan fails naming the server's version and the option, before
+// anything is applied; a 3.x rsync forced down to 29 takes them.
+func TestAccDirectory_oldServerOwnerRefusedAtPlan(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	dst := t.TempDir()
+	old := filepath.Join(t.TempDir(), "rsync-2.6.9")
+	writeFile(t, old, "#!/bin/sh\n"+
+		"if [ \"$1\" = --version ]; then echo 'rsync  version 2.6.9  protocol version 29'; exit 0; fi\n"+
+		"exec rsync --protocol=29 \"$@\"\n")
+	if err := os.Chmod(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resourceWith := func(rsyncPath string) string {
+		return providerConfig(srv, map[string]string{"rsync_path": hclString(rsyncPath)}) + rsyncDir("test", map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "owner": `"nobody"`,
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{
+				Config:      resourceWith(old),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)cannot set owner.*rsync 2\.6\.9 \(protocol 29\).*--chown`),
+			},
+			{
+				Config: resourceWith("rsync --protocol=29"),
+				Check: func(*terraform.State) error {
+					if os.Geteuid() != 0 {
+						return nil // only root can give files away; the apply itself is the check
+					}
+					return ownedBy(filepath.Join(dst, "index.html"), 65534)
+				},
+			},
+		},
+	})
+	if fis, err := os.ReadDir(dst); err != nil || len(fis) == 0 {
+		t.Fatalf("the forced-down 3.x server got nothing: %v", err)
+	}
+}
+
+func ownedBy(p string, uid uint32) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid {
+		return fmt.Errorf("%s is owned by uid %d, want %d", p, st.Uid, uid)
+	}
+	return nil
 }
