@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 // TestAccDirectory_protocol29: a server that speaks rsync protocol 29 (as
@@ -119,4 +124,35 @@ func ownedBy(p string, uid uint32) error {
 		return fmt.Errorf("%s is owned by uid %d, want %d", p, st.Uid, uid)
 	}
 	return nil
+}
+
+// TestAccManifest_protocol29: the manifest of a remote tree on a protocol-29
+// server carries md4 sums computed there; its hash is the one this
+// machine computes for the same tree with md4, file for file.
+func TestAccManifest_protocol29(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	rules, err := filter.New(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _, err := tree.Local(context.Background(), src+"/", rules, tree.Content, csum.MD4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := providerConfig(srv, map[string]string{"rsync_path": `"rsync --protocol=29"`}) + `
+data "rsync_manifest" "remote" {
+  path = ` + hclString(remoteDest(srv, src+"/")) + `
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.rsync_manifest.remote", tfjsonpath.New("file_count"), knownvalue.Int64Exact(2)),
+				statecheck.ExpectKnownValue("data.rsync_manifest.remote", tfjsonpath.New("hash"), knownvalue.StringExact(local.Hash())),
+			},
+		}},
+	})
 }
