@@ -58,13 +58,14 @@ func openrsyncServer(t *testing.T) string {
 }
 
 // TestInteropOpenrsync: openrsync (protocol 27, the rsync of OpenBSD and,
-// patched, of macOS) as the sender of a pull, with delta and delete.
-// Only the pull: this openrsync crashes on --log-format (push; the stock
-// rsync client crashes it the same way), fails every file as a -c sender
-// ("hash_file_by_path") and has no --list-only.
+// patched, of macOS) as the server: push and pull, each with delta and
+// delete. Not -c or the listing: this openrsync fails every file as a -c
+// sender ("hash_file_by_path") and has no --list-only.
 func TestInteropOpenrsync(t *testing.T) {
 	bin := openrsyncServer(t)
-	pullAndCheckOld(t, Options{RsyncPath: bin, Delete: true, Logger: testLogger(t)}, 27)
+	opts := Options{RsyncPath: bin, Delete: true, Logger: testLogger(t)}
+	t.Run("push", func(t *testing.T) { pushAndCheckOld(t, opts, 27) })
+	t.Run("pull", func(t *testing.T) { pullAndCheckOld(t, opts, 27) })
 }
 
 // TestInteropOldPush: push, delta push (with a stray file deleted),

@@ -54,7 +54,7 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
 		return nil, err
 	}
-	args := []string{"--server", serverFlags(opts), "--log-format=%i"}
+	args := []string{"--server", serverFlags(opts)}
 	if opts.Delete {
 		args = append(args, "--delete")
 	}
