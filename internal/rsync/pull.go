@@ -2,7 +2,10 @@ package rsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -35,6 +38,13 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 	listOpts := opts
 	listOpts.Compress = false
 	s, err := start(ctx, t, listOpts, args)
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Code == 1 && strings.Contains(ee.Messages, "--list-only") {
+		// openrsync has no --list-only. A sender does the same without it
+		// when the receiver asks for nothing (the option only changes what
+		// a client prints), so list as a pull that requests no file.
+		s, err = start(ctx, t, listOpts, slices.DeleteFunc(args, func(a string) bool { return a == "--list-only" }))
+	}
 	if err != nil {
 		return nil, err
 	}
