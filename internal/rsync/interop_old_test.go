@@ -59,7 +59,7 @@ func openrsyncServer(t *testing.T) string {
 
 // TestInteropOpenrsync: openrsync (protocol 27, the rsync of OpenBSD and,
 // patched, of macOS) as the server: push and pull, each with delta and
-// delete, and the listing without checksums (it has no --list-only). Not
+// delete, plain and with -z (zlib), and the listing without checksums (it has no --list-only). Not
 // -c: this openrsync fails every file as a -c sender (flist.c tests
 // hash_file_by_path's result the wrong way round).
 func TestInteropOpenrsync(t *testing.T) {
@@ -67,6 +67,10 @@ func TestInteropOpenrsync(t *testing.T) {
 	opts := Options{RsyncPath: bin, Delete: true, Logger: testLogger(t)}
 	t.Run("push", func(t *testing.T) { pushAndCheckOld(t, opts, 27) })
 	t.Run("pull", func(t *testing.T) { pullAndCheckOld(t, opts, 27) })
+	z := opts
+	z.Compress = true
+	t.Run("push-z", func(t *testing.T) { pushAndCheckOld(t, z, 27) })
+	t.Run("pull-z", func(t *testing.T) { pullAndCheckOld(t, z, 27) })
 	t.Run("list", func(t *testing.T) { listAndCheckOld(t, Options{RsyncPath: bin, Logger: testLogger(t)}, 27) })
 }
 
