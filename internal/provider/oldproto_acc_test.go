@@ -156,3 +156,39 @@ data "rsync_manifest" "remote" {
 		}},
 	})
 }
+
+// TestAccDirectory_protocol27MaxDelete: below protocol 29 the server does
+// not report deletions, so a dry run cannot count them; max_delete still
+// holds. A create (whose plan has no listing to count from) into a
+// directory holding three extra entries (a file, a directory and its file,
+// counted as rsync reports them from 29 on) stops at max_delete = 2 with
+// nothing deleted, and goes through with 3.
+func TestAccDirectory_protocol27MaxDelete(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	dst := t.TempDir()
+	writeFile(t, filepath.Join(dst, "extra.txt"), "only on the server\n")
+	writeFile(t, filepath.Join(dst, "old/x.txt"), "only on the server\n")
+	config := func(limit string) string {
+		return providerConfig(srv, map[string]string{"rsync_path": `"rsync --protocol=27"`}) + rsyncDir("test", map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true", "max_delete": limit,
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config("2"), ExpectError: regexp.MustCompile(`(?s)Too many deletions.*delete 3 files or directories`)},
+			{
+				PreConfig: func() {
+					for _, p := range []string{"extra.txt", "old/x.txt"} {
+						if _, err := os.Stat(filepath.Join(dst, p)); err != nil {
+							t.Fatalf("max_delete did not stop the deletion of %s: %v", p, err)
+						}
+					}
+				},
+				Config: config("3"),
+				Check:  checkTreesEqual(src, dst),
+			},
+		},
+	})
+}
