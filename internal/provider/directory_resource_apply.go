@@ -270,7 +270,15 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		if diags.HasError() {
 			return nil, diags
 		}
-		if n, first := deletions(res.Changes); int64(n) > *c.MaxDelete {
+		n, first := deletions(res.Changes)
+		if deletionsUnreported(c, res) {
+			n, first, d = r.listedDeletions(ctx, cn, c)
+			diags.Append(d...)
+			if diags.HasError() {
+				return nil, diags
+			}
+		}
+		if int64(n) > *c.MaxDelete {
 			diags.AddAttributeError(path.Root("max_delete"), "Too many deletions", maxDeleteError(n, *c.MaxDelete, first))
 			return nil, diags
 		}

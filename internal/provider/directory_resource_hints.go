@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
@@ -66,12 +67,23 @@ func failureHint(err error, h hintContext) string {
 		return "The SSH connection was lost during the transfer (the network path broke or stalled, or the server " +
 			"went away). " + interruptedHint
 	}
+	var unsupported *rsync.UnsupportedError
+	if errors.As(err, &unsupported) {
+		return fmt.Sprintf("The server's rsync speaks protocol %d (%s). Remove the setting that needs %s, or "+
+			"install rsync 3.x on the server and point rsync_path at it.", unsupported.Protocol,
+			rsync.ProtocolPeers(unsupported.Protocol), unsupported.Option)
+	}
 	if localFailure(err) || !h.remoteInvolved() {
 		return localHint(h)
 	}
 	var ee *rsync.ExitError
 	if errors.As(err, &ee) {
 		switch {
+		case (ee.Code == 1 || ee.Code == 2) && (strings.Contains(ee.Messages, "usermap") || strings.Contains(ee.Messages, "groupmap")):
+			// owner/group travel as --usermap/--groupmap (rsync 3.1+).
+			return "owner and group are applied with rsync's --chown (--usermap/--groupmap, rsync 3.1 and later), " +
+				"which the server's rsync does not have (rsync 2.6.x and openrsync, the rsync of macOS and OpenBSD, " +
+				"lack it). Remove owner and group, or install rsync 3.1+ on the server and point rsync_path at it."
 		case ee.Code == 126 || ee.Code == 127:
 			return fmt.Sprintf("The remote command %q could not be run. Install rsync on the remote host, "+
 				"or set the provider's rsync_path to the command that starts it.", h.rsyncPath)

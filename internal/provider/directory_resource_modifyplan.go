@@ -78,6 +78,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(r.checkServerFeatures(ctx, cn, c)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	listingChanged := false
 	var dest *tree.Manifest

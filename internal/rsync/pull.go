@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -39,6 +41,13 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 	args = append(args, serverLongOptions(listOpts, false)...)
 	args = append(args, "--list-only", ".", remotePathArg(remotePath))
 	s, err := start(ctx, t, listOpts, args)
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Code == 1 && strings.Contains(ee.Messages, "--list-only") {
+		// openrsync has no --list-only. A sender does the same without it
+		// when the receiver asks for nothing (the option only changes what
+		// a client prints), so list as a pull that requests no file.
+		s, err = start(ctx, t, listOpts, slices.DeleteFunc(args, func(a string) bool { return a == "--list-only" }))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +93,16 @@ func (s *session) list(rules *filter.List, opts Options) (*Listing, error) {
 	if err := s.expectDone("end of phase 0"); err != nil {
 		return nil, err
 	}
-	s.writeNdx(wire.NdxDone)
-	s.writeNdx(wire.NdxDone)
+	for range s.maxPhase() {
+		s.writeNdx(wire.NdxDone)
+	}
 	if s.protocol >= 31 {
 		s.writeNdx(wire.NdxDone)
 	}
-	if err := s.expectDone("end of phase 1"); err != nil {
-		return nil, err
+	if s.maxPhase() > 1 {
+		if err := s.expectDone("end of phase 1"); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.expectDone("end of transfer"); err != nil {
 		return nil, err
@@ -138,18 +150,26 @@ func (s *session) recvFileList(opts Options, checksum bool) ([]*flist.Entry, int
 		}
 		entries = append(entries, e)
 	}
-	uids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	uids, err := flist.ReadIDListProto(s.r, s.protocol, s.id0Names(), len(entries)+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read uid list: %w", err)
 	}
-	gids, err := flist.ReadIDList(s.r, s.id0Names(), len(entries)+1)
+	gids, err := flist.ReadIDListProto(s.r, s.protocol, s.id0Names(), len(entries)+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read gid list: %w", err)
 	}
+	ioError := dec.IOError
+	if s.protocol < 30 {
+		// flist.c:recv_file_list "Recv the io_error flag"
+		ioError |= s.r.Int32()
+		if err := s.r.Err(); err != nil {
+			return nil, 0, fmt.Errorf("read io_error: %w", err)
+		}
+	}
 	s.uidNames, s.gidNames = uids, gids
-	flist.Sort(entries)
+	flist.SortProto(entries, s.protocol)
 	entries = dedupe(entries)
-	return entries, dec.IOError, nil
+	return entries, ioError, nil
 }
 
 // dedupe removes duplicate names from a sorted list, keeping a directory
@@ -170,7 +190,7 @@ func dedupe(entries []*flist.Entry) []*flist.Entry {
 
 func (s *session) expectDone(what string) error {
 	for {
-		ndx := s.r.ReadNdx(&s.ndxIn)
+		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {
 			return fmt.Errorf("read %s: %w", what, err)
 		}
@@ -194,14 +214,15 @@ type senderStats struct {
 }
 
 func (s *session) readStats() (senderStats, error) {
+	// main.c:report writes varlong30s: longints below protocol 30.
 	st := senderStats{
-		Read:      s.r.Varlong(3),
-		Written:   s.r.Varlong(3),
-		TotalSize: s.r.Varlong(3),
+		Read:      s.r.Varlong30(3, s.protocol),
+		Written:   s.r.Varlong30(3, s.protocol),
+		TotalSize: s.r.Varlong30(3, s.protocol),
 	}
 	if s.protocol >= 29 {
-		st.FlistBuildMs = s.r.Varlong(3)
-		st.FlistXferMs = s.r.Varlong(3)
+		st.FlistBuildMs = s.r.Varlong30(3, s.protocol)
+		st.FlistXferMs = s.r.Varlong30(3, s.protocol)
 	}
 	if err := s.r.Err(); err != nil {
 		return st, fmt.Errorf("read transfer stats: %w", err)

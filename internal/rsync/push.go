@@ -90,7 +90,7 @@ func push(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filte
 	if len(opts.LinkDest) > MaxLinkDest {
 		return nil, fmt.Errorf("%d link-dest directories; rsync accepts at most %d", len(opts.LinkDest), MaxLinkDest)
 	}
-	args := []string{"--server", serverFlags(opts, true), "--log-format=%i"}
+	args := []string{"--server", serverFlags(opts, true)}
 	args = append(args, serverLongOptions(opts, true)...)
 	if opts.Delete {
 		args = append(args, "--delete")
@@ -182,6 +182,11 @@ func serverLongOptions(opts Options, receiver bool) []string {
 
 // send is the sender role (sender.c:send_files after flist.c:send_file_list).
 func (s *session) send(walk *flist.WalkResult, rules *filter.List, opts Options) (*Result, error) {
+	if s.protocol < 29 {
+		// The walk is in the order of 29+; file indexes are positions in
+		// the protocol's own order (flist.c:f_name_cmp).
+		flist.SortProto(walk.Entries, s.protocol)
+	}
 	// A receiver that deletes wants our filter rules first
 	// (exclude.c:send_filter_list).
 	if opts.Delete {
@@ -238,13 +243,16 @@ func (s *session) sendFileList(walk *flist.WalkResult, opts Options) error {
 	}
 	uids, gids := flist.IDNames(entries)
 	u0, g0 := flist.ID0Names()
-	if err := flist.WriteIDList(s.w, uids, s.id0Names(), u0); err != nil {
+	if err := flist.WriteIDListProto(s.w, uids, s.protocol, s.id0Names(), u0); err != nil {
 		return fmt.Errorf("send uid list: %w", err)
 	}
-	if err := flist.WriteIDList(s.w, gids, s.id0Names(), g0); err != nil {
+	if err := flist.WriteIDListProto(s.w, gids, s.protocol, s.id0Names(), g0); err != nil {
 		return fmt.Errorf("send gid list: %w", err)
 	}
-	return nil
+	if s.protocol < 30 {
+		s.w.Int32(walk.IOError) // flist.c:send_file_list "send the io_error flag"
+	}
+	return s.w.Err()
 }
 
 // sendFiles answers the generator's requests until its third NDX_DONE
@@ -265,9 +273,9 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 	s.prog = startProgress(opts, s.log, "push", entries)
 	defer s.prog.finish()
 	phase := 0
-	const maxPhase = 2 // protocol ≥ 29: a redo phase and the delay-updates phase
+	maxPhase := s.maxPhase()
 	for {
-		ndx := s.r.ReadNdx(&s.ndxIn)
+		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {
 			return nil, fmt.Errorf("read file request: %w", err)
 		}
@@ -287,6 +295,13 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 				return nil, err
 			}
 			continue
+		case s.protocol < 30 && int(ndx) == len(entries):
+			// A protocol-29 keepalive: the list's length with ITEM_IS_NEW
+			// (rsync.c:read_ndx_and_attrs); below 29 there are none.
+			if s.itemFlags() && s.r.Shortint() == itemIsNew && s.r.Err() == nil {
+				continue
+			}
+			return nil, fmt.Errorf("%w: the receiver asked for file index %d of %d", wire.ErrMalformed, ndx, len(entries))
 		case ndx < 0 || int(ndx) >= len(entries):
 			return nil, fmt.Errorf("%w: the receiver asked for file index %d of %d", wire.ErrMalformed, ndx, len(entries))
 		}
@@ -298,7 +313,12 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 
 // answer handles one generator request (sender.c:send_files loop body).
 func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase int, dryRun bool) error {
-	iflags := s.r.Shortint()
+	// Below 29 a request is a transfer with no flags (rsync.c:
+	// read_ndx_and_attrs: ITEM_TRANSFER|ITEM_MISSING_DATA).
+	iflags := uint16(itemTransfer)
+	if s.itemFlags() {
+		iflags = s.r.Shortint()
+	}
 	var basisType byte
 	var xname string
 	if iflags&itemBasisTypeFollows != 0 {
@@ -313,6 +333,9 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	e := walk.Entries[ndx]
 	echo := func() {
 		s.writeNdx(ndx)
+		if !s.itemFlags() {
+			return // sender.c:write_ndx_and_attrs
+		}
 		s.w.Shortint(iflags)
 		if iflags&itemBasisTypeFollows != 0 {
 			s.w.Byte(basisType)
@@ -350,6 +373,11 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).
 		s.log.Warn("cannot open source file", "path", local, "error", err)
 		res.Warnings = append(res.Warnings, fmt.Sprintf("cannot open %s: %v", local, err))
+		if !s.muxOut() {
+			// Below 30 the sender just sends nothing for it (sender.c);
+			// the receiver is not waiting for a particular file.
+			return nil
+		}
 		if werr := s.sendNoSend(ndx); werr != nil {
 			return werr
 		}
@@ -366,7 +394,7 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	echo()
 	writeSumHead(s.w, sig.Head)
 	if s.whole == nil {
-		s.whole = s.algo.NewFile()
+		s.whole = s.algo.NewTransfer(s.seed, s.protocol)
 	}
 	whole := s.whole
 	whole.Reset()
@@ -448,7 +476,7 @@ func writeSumHead(w *wire.Writer, h delta.SumHead) {
 
 func (s *session) writeNdx(ndx int32) {
 	var buf [8]byte
-	s.w.Raw(s.ndxOut.AppendNdx(buf[:0], ndx))
+	s.w.Raw(s.ndxOut.AppendNdxProto(buf[:0], ndx, s.protocol))
 }
 
 // readDelStats reads the deletion counters that follow NDX_DEL_STATS

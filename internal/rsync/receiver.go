@@ -300,8 +300,11 @@ func (r *receiver) generate(ctx context.Context) error {
 			return err
 		}
 	}
-	s.writeNdx(wire.NdxDone)
-	s.writeNdx(wire.NdxDone)
+	// The end of the redo phase, and from 29 of the delay-updates phase
+	// (generator.c:generate_files).
+	for range s.maxPhase() {
+		s.writeNdx(wire.NdxDone)
+	}
 	if s.protocol >= 31 {
 		s.writeNdx(wire.NdxDone)
 	}
@@ -455,7 +458,9 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 	}
 	r.requested[ndx].Store(true)
 	s.writeNdx(ndx)
-	s.w.Shortint(iflags)
+	if s.itemFlags() { // below 29 a request is its index (generator.c:recv_generator)
+		s.w.Shortint(iflags)
+	}
 	if r.opts.DryRun {
 		return s.w.Err()
 	}
@@ -468,7 +473,7 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 	if f, err := os.Open(path); err == nil {
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-			head = delta.NewSumHead(fi.Size(), s.algo.Len(), redo)
+			head = delta.NewSumHeadMax(fi.Size(), s.algo.Len(), redo, s.maxBlock())
 			if r.basisReader == nil {
 				r.basisReader = bufio.NewReaderSize(f, 256<<10)
 			}
@@ -672,24 +677,33 @@ func (r *receiver) receiveFiles() error {
 	phase := 0
 	var redo []int32
 	for {
-		ndx := s.r.ReadNdx(&s.ndxIn)
+		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {
 			return fmt.Errorf("read file index: %w", err)
 		}
 		if ndx == wire.NdxDone {
 			phase++
-			switch phase {
-			case 1:
+			if phase == 1 {
 				r.redo <- redo // the generator sends these, then ends its phases
-			case 3:
+			}
+			if phase > s.maxPhase() { // the sender's last NDX_DONE
 				return nil
 			}
 			continue
 		}
+		if s.protocol < 30 && int(ndx) == len(r.entries) && s.itemFlags() {
+			// A protocol-29 keepalive (rsync.c:read_ndx_and_attrs).
+			if s.r.Shortint() == itemIsNew && s.r.Err() == nil {
+				continue
+			}
+		}
 		if ndx < 0 || int(ndx) >= len(r.entries) {
 			return fmt.Errorf("%w: the sender sent file index %d of %d", wire.ErrMalformed, ndx, len(r.entries))
 		}
-		iflags := s.r.Shortint()
+		iflags := uint16(itemTransfer) // below 29 only transfers are sent
+		if s.itemFlags() {
+			iflags = s.r.Shortint()
+		}
 		if iflags&itemBasisTypeFollows != 0 {
 			s.r.Byte()
 		}
@@ -771,7 +785,7 @@ func (r *receiver) receiveFile(e *flist.Entry) (ok bool, err error) {
 		}
 	}()
 	if r.whole == nil {
-		r.whole = s.algo.NewFile()
+		r.whole = s.algo.NewTransfer(s.seed, s.protocol)
 		r.out = bufio.NewWriterSize(nil, 256<<10)
 	}
 	whole := r.whole

@@ -23,10 +23,11 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
 
-// Protocol versions we speak. Below 30 the file list, checksums and ndx
-// coding differ; those servers (rsync < 3.0) are not supported.
+// Protocol versions we speak. 27–29 are rsync 2.6.x and openrsync (macOS,
+// OpenBSD): no compat flags, fixed-width file lists and indexes, md4 and
+// no name negotiation (see oldproto.go).
 const (
-	MinProtocol     = 30
+	MinProtocol     = 27
 	DefaultProtocol = 32
 )
 
@@ -165,7 +166,10 @@ func (s *session) handshake(opts Options) error {
 	}
 	s.protocol = min(ours, theirs)
 	if s.protocol < MinProtocol {
-		return fmt.Errorf("the server speaks rsync protocol %d; protocol %d or later (rsync 3.0+) is required", theirs, MinProtocol)
+		return fmt.Errorf("the server speaks rsync protocol %d; protocol %d or later (rsync 2.6+, openrsync) is required", theirs, MinProtocol)
+	}
+	if s.protocol < 30 {
+		return s.handshakeOld(opts)
 	}
 	s.compat = uint32(s.r.Varint())
 	if err := s.r.Err(); err != nil {
@@ -180,6 +184,9 @@ func (s *session) handshake(opts Options) error {
 		a, ok := csum.ByName(opts.ChecksumChoice)
 		if !ok {
 			return fmt.Errorf("checksum choice %q is not supported (use xxh128, xxh3, xxh64 or md5)", opts.ChecksumChoice)
+		}
+		if a == csum.MD4 {
+			return fmt.Errorf("checksum choice %q is not supported at protocol %d (use xxh128, xxh3, xxh64 or md5)", opts.ChecksumChoice, s.protocol)
 		}
 		offer = []csum.Algo{a}
 	}
@@ -383,7 +390,7 @@ func (s *session) finish(ctx context.Context) error {
 func (s *session) fail(ctx context.Context, cause error) error {
 	defer s.stopCtx()
 	defer s.closeDecoder()
-	if s.gotExit && s.out != nil {
+	if s.gotExit && s.out != nil && s.muxOut() {
 		// Answer MSG_ERROR_EXIT as a sender does: an empty one
 		// (io.c:read_a_msg, cleanup.c:_exit_cleanup).
 		_ = s.out.WriteMsg(wire.MsgErrorExit, nil)

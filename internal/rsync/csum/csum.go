@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/zeebo/xxh3"
+	"golang.org/x/crypto/md4" //nolint:staticcheck // protocols 27–29 define their checksums as MD4; there is no choice to make
 )
 
 // Algo is a strong checksum algorithm.
@@ -26,6 +27,10 @@ const (
 	XXH3
 	XXH64
 	MD5
+	// MD4 is the only strong checksum of protocols 27–29 (no negotiation
+	// before 30: checksum.c:parse_csum_name, CSUM_MD4_OLD). It is never
+	// offered at 30 and later.
+	MD4
 )
 
 // Offered is our negotiation list, in rsync's canonical order.
@@ -42,6 +47,8 @@ func (a Algo) Name() string {
 		return "xxh64"
 	case MD5:
 		return "md5"
+	case MD4:
+		return "md4"
 	}
 	return fmt.Sprintf("csum(%d)", int(a))
 }
@@ -60,6 +67,10 @@ func ByName(name string) (Algo, bool) {
 		return XXH64, true
 	case "md5":
 		return MD5, true
+	case "md4":
+		// Known so that a listing made at protocol 27–29 (md4 sums) can be
+		// named and reproduced locally; never offered in a negotiation.
+		return MD4, true
 	}
 	return 0, false
 }
@@ -111,10 +122,51 @@ func (a Algo) NewFile() hash.Hash {
 		return &le64Hash{h: xxh3.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxh3.Hasher).Sum64() }} //nolint:forcetypeassert // h is the xxh3.New() beside it
 	case XXH64:
 		return &le64Hash{h: xxhash.New(), sum64: func(h hash.Hash) uint64 { return h.(*xxhash.Digest).Sum64() }} //nolint:forcetypeassert // h is the xxhash.New() beside it
+	case MD4:
+		// checksum.c:file_checksum, CSUM_MD4_OLD: plain MD4 of the file.
+		// Protocol 27 fixed the "busted" MD4 of older peers (the tail of a
+		// multiple of 64 bytes and the 64-bit bit count, lib/mdfour.c), so
+		// from 27 on it is standard MD4.
+		return md4.New()
 	default:
 		return md5.New()
 	}
 }
+
+// NewTransfer returns the streaming hash of the whole-file checksum that
+// follows a file's tokens (checksum.c:sum_init). From protocol 30 it is
+// the unseeded file hash; below 30 (md4) it is MD4 of the seed, as 4
+// little-endian bytes even when it is 0, then the data.
+func (a Algo) NewTransfer(seed int32, protocol int) hash.Hash {
+	h := a.NewFile()
+	if a == MD4 && protocol < 30 {
+		return &seededHash{h: h, seed: seed}
+	}
+	return h
+}
+
+// seededHash is a hash whose state starts with the 4-byte seed, again after
+// every Reset.
+type seededHash struct {
+	h    hash.Hash
+	seed int32
+	init bool
+}
+
+func (x *seededHash) start() {
+	if !x.init {
+		var s [4]byte
+		binary.LittleEndian.PutUint32(s[:], uint32(x.seed))
+		x.h.Write(s[:])
+		x.init = true
+	}
+}
+
+func (x *seededHash) Write(p []byte) (int, error) { x.start(); return x.h.Write(p) }
+func (x *seededHash) Reset()                      { x.h.Reset(); x.init = false }
+func (x *seededHash) Size() int                   { return x.h.Size() }
+func (x *seededHash) BlockSize() int              { return x.h.BlockSize() }
+func (x *seededHash) Sum(b []byte) []byte         { x.start(); return x.h.Sum(b) }
 
 // Block computes the strong sum of one block with the session seed and
 // appends the full digest to dst (checksum.c:get_checksum2). seedFirst is
@@ -132,6 +184,18 @@ func (a Algo) Block(dst, block []byte, seed int32, seedFirst bool) []byte {
 		d := xxhash.NewWithSeed(uint64(int64(seed)))
 		_, _ = d.Write(block)
 		return binary.LittleEndian.AppendUint64(dst, d.Sum64())
+	case MD4:
+		// checksum.c:get_checksum2, CSUM_MD4_OLD: rsync's built-in MD4
+		// (the implied md4 of protocols < 30 never goes through OpenSSL),
+		// which appends the seed after the block, and only a non-zero one.
+		h := md4.New()
+		h.Write(block)
+		if seed != 0 {
+			var s [4]byte
+			binary.LittleEndian.PutUint32(s[:], uint32(seed))
+			h.Write(s[:])
+		}
+		return h.Sum(dst)
 	default:
 		h := md5.New()
 		var s [4]byte

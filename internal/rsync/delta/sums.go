@@ -7,11 +7,12 @@ import (
 
 // Limits the protocol puts on a sum head (io.c:read_sum_head, rsync.h).
 const (
-	MaxBlockSize   = 1 << 17 // MAX_BLOCK_SIZE at protocol ≥ 30
-	MinBlockSize   = 700     // BLOCK_SIZE
-	MaxSumLength   = 16      // SUM_LENGTH
-	MaxLiteralRun  = 32 << 10
-	MinShortSumLen = 2
+	MaxBlockSize    = 1 << 17 // MAX_BLOCK_SIZE at protocol ≥ 30
+	OldMaxBlockSize = 1 << 13 // OLD_MAX_BLOCK_SIZE: protocols < 30 reject larger blocks
+	MinBlockSize    = 700     // BLOCK_SIZE
+	MaxSumLength    = 16      // SUM_LENGTH
+	MaxLiteralRun   = 32 << 10
+	MinShortSumLen  = 2
 )
 
 // SumHead describes a basis file's block signature (rsync.h struct sum_struct
@@ -68,6 +69,12 @@ func (h SumHead) FileLen() int64 {
 // fileLen as stock rsync does (generator.c:sum_sizes_sqroot). redo selects
 // the full strong sum used in the redo phase.
 func NewSumHead(fileLen int64, digestLen int, redo bool) SumHead {
+	return NewSumHeadMax(fileLen, digestLen, redo, MaxBlockSize)
+}
+
+// NewSumHeadMax is NewSumHead with the protocol's largest block
+// (generator.c:sum_sizes_sqroot: OldMaxBlockSize below protocol 30).
+func NewSumHeadMax(fileLen int64, digestLen int, redo bool, maxBlock int64) SumHead {
 	var blength int64
 	if fileLen <= MinBlockSize*MinBlockSize {
 		blength = MinBlockSize
@@ -77,8 +84,8 @@ func NewSumHead(fileLen int64, digestLen int, redo bool) SumHead {
 		for l := fileLen; l>>2 != 0; l >>= 2 {
 			c <<= 1
 		}
-		if c >= MaxBlockSize || c == 0 {
-			blength = MaxBlockSize
+		if c >= maxBlock || c == 0 {
+			blength = maxBlock
 		} else {
 			blength = 0
 			for ; c >= 8; c >>= 1 {

@@ -165,7 +165,7 @@ func checkDecoded(t *testing.T, c Codec, data []byte) {
 	// the wire, though a hostile peer can set the flag anyway.
 	want := make([]*Entry, len(entries))
 	for i, e := range entries {
-		want[i] = expectDecoded(c, e)
+		want[i] = expectDecodedProto(c, e)
 	}
 	ioError := int32(0)
 	if clean {
@@ -275,6 +275,8 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		"FuzzFileList":          fileListSeeds(),
 		"FuzzFileListHardLinks": hardLinkSeeds(),
 		"FuzzIDList":            idListSeeds(),
+		"FuzzFileListOld":       fileListOldSeeds(),
+		"FuzzIDListOld":         idListOldSeeds(),
 	} {
 		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}

@@ -19,15 +19,21 @@ type IDName struct {
 // non-zero id whose name is known, then 0, then — with ID0_NAMES — the name
 // of id 0.
 func WriteIDList(w *wire.Writer, ids []IDName, id0Names bool, id0Name string) error {
+	return WriteIDListProto(w, ids, 30, id0Names, id0Name)
+}
+
+// WriteIDListProto is WriteIDList at a given protocol: ids are int32s
+// below 30 (uidlist.c write_varint30), where there are no id-0 names.
+func WriteIDListProto(w *wire.Writer, ids []IDName, protocol int, id0Names bool, id0Name string) error {
 	for _, in := range ids {
 		if in.ID == 0 || in.Name == "" || len(in.Name) > maxIDName {
 			continue
 		}
-		w.Varint(int32(in.ID))
+		w.Varint30(int32(in.ID), protocol)
 		w.Byte(byte(len(in.Name)))
 		w.Raw([]byte(in.Name))
 	}
-	w.Varint(0)
+	w.Varint30(0, protocol)
 	if id0Names {
 		if len(id0Name) > maxIDName {
 			id0Name = ""
@@ -41,9 +47,15 @@ func WriteIDList(w *wire.Writer, ids []IDName, id0Names bool, id0Name string) er
 // ReadIDList reads a uid or gid list (uidlist.c:recv_id_list), bounded to
 // maxEntries entries.
 func ReadIDList(r *wire.Reader, id0Names bool, maxEntries int) ([]IDName, error) {
+	return ReadIDListProto(r, 30, id0Names, maxEntries)
+}
+
+// ReadIDListProto is ReadIDList at a given protocol (int32 ids below 30,
+// uidlist.c read_varint30).
+func ReadIDListProto(r *wire.Reader, protocol int, id0Names bool, maxEntries int) ([]IDName, error) {
 	var out []IDName
 	for {
-		id := uint32(r.Varint())
+		id := uint32(r.Varint30(protocol))
 		if r.Err() != nil {
 			return nil, fmt.Errorf("read id list: %w", r.Err())
 		}

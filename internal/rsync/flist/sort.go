@@ -83,3 +83,23 @@ func compareDirNames(a, b string) int {
 func Sort(entries []*Entry) {
 	slices.SortStableFunc(entries, Compare)
 }
+
+// CompareProto is Compare at a given protocol. Before 29 f_name_cmp has no
+// directory rule: every component is an item (t_path is t_ITEM), so two
+// names compare as their full paths, bytes unsigned, "." included as the
+// string "." (flist.c:f_name_cmp).
+func CompareProto(a, b *Entry, protocol int) int {
+	if protocol < 29 {
+		return strings.Compare(a.Name, b.Name)
+	}
+	return Compare(a, b)
+}
+
+// SortProto sorts entries stably in the order of the given protocol.
+func SortProto(entries []*Entry, protocol int) {
+	if protocol < 29 {
+		slices.SortStableFunc(entries, func(a, b *Entry) int { return strings.Compare(a.Name, b.Name) })
+		return
+	}
+	Sort(entries)
+}

@@ -27,6 +27,11 @@ const (
 	xmitModNsec         = 1 << 13
 	xmitSameAtime       = 1 << 14
 	xmitCrtimeEqMtime   = 1 << 17
+
+	// Protocols before 30 give some bits other meanings (rsync.h).
+	xmitSameRdevPre28   = 1 << 2  // protocols < 28: no extended flags; rdev as before
+	xmitSameDevPre30    = 1 << 10 // protocols 28–29, hard links (-H) only
+	xmitRdevMinor8Pre30 = 1 << 11 // protocols 28–29: the rdev minor is one byte
 )
 
 // Limits on what a peer may describe, checked before allocation.
@@ -63,6 +68,7 @@ type state struct {
 	uid, gid  uint32
 	haveIDs   bool
 	rdevMajor uint32
+	rdevMinor uint32 // protocols < 28 keep the whole rdev
 	name      string
 }
 
@@ -103,16 +109,38 @@ func (e *Encoder) Encode(ent *Entry) error {
 		flags |= xmitModNsec
 	}
 	isDev := c.PreserveDevices && ent.IsDevice()
-	if isDev && ent.RdevMajor == st.rdevMajor {
-		flags |= xmitSameRdevMajor
-	}
-	if !isDev && c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
-		flags |= xmitSameRdevMajor // protocol 30 sends a zero rdev for specials
+	// Fifos and sockets need no rdev; below 31 one still travels for them
+	// (a zero minor, the major of the previous device), made as short as
+	// the protocol allows (flist.c:send_file_entry).
+	special := !isDev && c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31
+	switch {
+	case c.Protocol < 28 && isDev:
+		// Below 28 the whole previous rdev is kept, as the 32-bit dev_t
+		// that travels.
+		if linuxMakedev(ent.RdevMajor, ent.RdevMinor) == linuxMakedev(st.rdevMajor, st.rdevMinor) {
+			flags |= xmitSameRdevPre28
+		}
+	case c.Protocol < 28 && special:
+		flags |= xmitSameRdevPre28
+	case isDev:
+		if ent.RdevMajor == st.rdevMajor {
+			flags |= xmitSameRdevMajor
+		}
+		if c.Protocol < 30 && ent.RdevMinor <= 0xff {
+			flags |= xmitRdevMinor8Pre30
+		}
+	case special:
+		flags |= xmitSameRdevMajor // protocols 28–30 send a zero minor for specials
+		if c.Protocol < 30 {
+			flags |= xmitRdevMinor8Pre30
+		}
 	}
 	// A later name of a hard-linked inode is sent as its name and the
 	// index of the first one: the receiver copies everything else.
 	firstLink := int32(-1)
-	if c.PreserveHardLinks && ent.HlinkGroup != 0 && !ent.IsDir() {
+	// Below 30 hard links are a device and inode pair (XMIT_SAME_DEV_pre30),
+	// which this encoder does not write: the session refuses -H there.
+	if c.PreserveHardLinks && c.Protocol >= 30 && ent.HlinkGroup != 0 && !ent.IsDir() {
 		flags |= xmitHlinked
 		if first, ok := e.hlinks[ent.HlinkGroup]; ok {
 			firstLink = first
@@ -137,12 +165,24 @@ func (e *Encoder) Encode(ent *Entry) error {
 		flags |= xmitLongName
 	}
 
-	if c.VarintFlags {
+	switch {
+	case c.VarintFlags:
 		if flags == 0 {
 			flags = xmitExtendedFlags // 0 would end the list
 		}
 		e.w.Varint(int32(flags))
-	} else {
+	case c.Protocol < 28:
+		// One byte, no extended flags: a zero byte ends the list, so an
+		// entry without low bits borrows a meaningless one.
+		if flags&0xff == 0 {
+			if ent.IsDir() {
+				flags |= xmitLongName
+			} else {
+				flags |= xmitTopDir
+			}
+		}
+		e.w.Byte(byte(flags))
+	default:
 		if flags == 0 && !ent.IsDir() {
 			flags |= xmitTopDir // filler bit: a zero byte would end the list
 		}
@@ -157,7 +197,7 @@ func (e *Encoder) Encode(ent *Entry) error {
 		e.w.Byte(byte(l1))
 	}
 	if flags&xmitLongName != 0 {
-		e.w.Varint(int32(l2))
+		e.w.Varint30(int32(l2), c.Protocol)
 	} else {
 		e.w.Byte(byte(l2))
 	}
@@ -175,13 +215,24 @@ func (e *Encoder) Encode(ent *Entry) error {
 		e.w.Varint(firstLink)
 		return e.w.Err()
 	}
-	if isDev {
-		st.rdevMajor = ent.RdevMajor
+	switch {
+	case isDev:
+		st.rdevMajor, st.rdevMinor = ent.RdevMajor, ent.RdevMinor
+	case c.Protocol < 28 && !special:
+		// Below 28 any other entry resets the kept rdev, on both sides
+		// (flist.c:send_file_entry, recv_file_entry "rdev = MAKEDEV(0, 0)").
+		st.rdevMajor, st.rdevMinor = 0, 0
 	}
 
-	e.w.Varlong(ent.Size, 3)
+	e.w.Varlong30(ent.Size, 3, c.Protocol)
 	if flags&xmitSameTime == 0 {
-		e.w.Varlong(ent.ModTime, 4)
+		if c.Protocol < 30 {
+			// 4 bytes, read back unsigned (flist.c:recv_file_entry
+			// read_uint): 1970..2106; times outside it cannot be sent.
+			e.w.Int32(int32(uint32(clampUint32(ent.ModTime))))
+		} else {
+			e.w.Varlong(ent.ModTime, 4)
+		}
 	}
 	if flags&xmitModNsec != 0 {
 		e.w.Varint(ent.ModNsec)
@@ -190,27 +241,45 @@ func (e *Encoder) Encode(ent *Entry) error {
 		e.w.Int32(int32(ent.Mode))
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
-		e.w.Varint(int32(ent.UID))
+		e.w.Varint30(int32(ent.UID), c.Protocol)
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
-		e.w.Varint(int32(ent.GID))
+		e.w.Varint30(int32(ent.GID), c.Protocol)
 	}
-	if isDev {
-		if flags&xmitSameRdevMajor == 0 {
-			e.w.Varint(int32(ent.RdevMajor))
+	if isDev || special {
+		minor := ent.RdevMinor
+		if special {
+			minor = 0
 		}
-		e.w.Varint(int32(ent.RdevMinor))
-	} else if c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
-		e.w.Varint(0)
+		switch {
+		case c.Protocol < 28:
+			if flags&xmitSameRdevPre28 == 0 {
+				e.w.Int32(int32(linuxMakedev(ent.RdevMajor, minor)))
+			}
+		default:
+			if flags&xmitSameRdevMajor == 0 {
+				e.w.Varint30(int32(ent.RdevMajor), c.Protocol)
+			}
+			switch {
+			case c.Protocol >= 30:
+				e.w.Varint(int32(minor))
+			case flags&xmitRdevMinor8Pre30 != 0:
+				e.w.Byte(byte(minor))
+			default:
+				e.w.Int32(int32(minor))
+			}
+		}
 	}
 	if c.PreserveLinks && ent.IsSymlink() {
-		e.w.Varint(int32(len(ent.LinkTarget)))
+		e.w.Varint30(int32(len(ent.LinkTarget)), c.Protocol)
 		e.w.Raw([]byte(ent.LinkTarget))
 	}
-	if c.ChecksumLen > 0 && ent.IsRegular() {
+	if c.ChecksumLen > 0 && (ent.IsRegular() || c.Protocol < 28) {
 		sum := ent.Checksum
-		if len(sum) != c.ChecksumLen {
-			sum = make([]byte, c.ChecksumLen) // unreadable file: all zeros, as rsync sends
+		if len(sum) != c.ChecksumLen || !ent.IsRegular() {
+			// An unreadable file is all zeros, as rsync sends; below 28
+			// every entry carries "a useless set of nulls".
+			sum = make([]byte, c.ChecksumLen)
 		}
 		e.w.Raw(sum)
 	}
@@ -219,7 +288,14 @@ func (e *Encoder) Encode(ent *Entry) error {
 
 // End writes the end-of-list marker with the sender's io_error bits
 // (flist.c:write_end_of_flist).
+//
+// Below protocol 30 the end is one zero byte; the io_error bits follow the
+// id lists as an int32 (flist.c:send_file_list), which the caller writes.
 func (e *Encoder) End(ioError int32) error {
+	if e.c.Protocol < 30 {
+		e.w.Byte(0)
+		return e.w.Err()
+	}
 	if e.c.VarintFlags {
 		e.w.Varint(0)
 		e.w.Varint(ioError)
@@ -259,7 +335,8 @@ func (d *Decoder) Next() (*Entry, error) {
 		flags = uint32(r.Varint())
 	} else {
 		flags = uint32(r.Byte())
-		if flags&xmitExtendedFlags != 0 {
+		// Below 28 bit 2 is SAME_RDEV, not a second flags byte.
+		if c.Protocol >= 28 && flags&xmitExtendedFlags != 0 {
 			flags |= uint32(r.Byte()) << 8
 		}
 	}
@@ -272,7 +349,7 @@ func (d *Decoder) Next() (*Entry, error) {
 		}
 		return nil, r.Err()
 	}
-	if flags == xmitExtendedFlags|xmitIOErrorEndlist {
+	if c.Protocol >= 30 && flags == xmitExtendedFlags|xmitIOErrorEndlist {
 		d.IOError = r.Varint()
 		return nil, r.Err()
 	}
@@ -285,6 +362,12 @@ func (d *Decoder) Next() (*Entry, error) {
 	if !c.PreserveHardLinks {
 		unasked |= xmitHlinked
 	}
+	if c.Protocol < 30 {
+		// Bit 10 is SAME_DEV and bit 9 HLINKED: hard links as device and
+		// inode pairs, which we never ask for below 30 (the session refuses
+		// -H there); bit 11 is RDEV_MINOR_8; nothing above bit 11 exists.
+		unasked = xmitHlinked | xmitSameDevPre30 | ^uint32(0xfff)
+	}
 	if flags&unasked != 0 {
 		return nil, fmt.Errorf("%w: entry %d has flags %#x for features we did not ask for", wire.ErrMalformed, idx, flags)
 	}
@@ -295,7 +378,7 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	var l2 int
 	if flags&xmitLongName != 0 {
-		l2 = int(r.Varint())
+		l2 = int(r.Varint30(c.Protocol))
 	} else {
 		l2 = int(r.Byte())
 	}
@@ -315,10 +398,13 @@ func (d *Decoder) Next() (*Entry, error) {
 		return d.nextLink(idx, name)
 	}
 	ent := &Entry{Name: name}
-	ent.Size = r.Varlong(3)
-	if flags&xmitSameTime != 0 {
+	ent.Size = r.Varlong30(3, c.Protocol)
+	switch {
+	case flags&xmitSameTime != 0:
 		ent.ModTime = st.modtime
-	} else {
+	case c.Protocol < 30:
+		ent.ModTime = int64(uint32(r.Int32())) // flist.c:recv_file_entry read_uint
+	default:
 		ent.ModTime = r.Varlong(4)
 	}
 	if flags&xmitModNsec != 0 {
@@ -330,38 +416,38 @@ func (d *Decoder) Next() (*Entry, error) {
 		ent.Mode = uint32(r.Int32())
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
-		ent.UID = uint32(r.Varint())
+		ent.UID = uint32(r.Varint30(c.Protocol))
 	} else {
 		ent.UID = st.uid
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
-		ent.GID = uint32(r.Varint())
+		ent.GID = uint32(r.Varint30(c.Protocol))
 	} else {
 		ent.GID = st.gid
 	}
-	if c.PreserveDevices && ent.IsDevice() {
-		if flags&xmitSameRdevMajor != 0 {
-			ent.RdevMajor = st.rdevMajor
-		} else {
-			ent.RdevMajor = uint32(r.Varint())
+	switch {
+	case (c.PreserveDevices && ent.IsDevice()) || (c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31):
+		d.readRdev(ent, flags)
+		if ent.IsSpecial() {
+			ent.RdevMajor, ent.RdevMinor = 0, 0 // what travelled is filler
 		}
-		ent.RdevMinor = uint32(r.Varint())
-		st.rdevMajor = ent.RdevMajor
-	} else if c.PreserveSpecials && ent.IsSpecial() && c.Protocol < 31 {
-		if flags&xmitSameRdevMajor == 0 {
-			st.rdevMajor = uint32(r.Varint()) // recv_file_entry keeps it too
-		}
-		r.Varint()
+	case c.Protocol < 28:
+		// Below 28 any other entry resets the kept rdev
+		// (flist.c:recv_file_entry "rdev = MAKEDEV(0, 0)").
+		st.rdevMajor, st.rdevMinor = 0, 0
 	}
 	if c.PreserveLinks && ent.IsSymlink() {
-		n := int(r.Varint())
+		n := int(r.Varint30(c.Protocol))
 		if r.Err() == nil && (n <= 0 || n > maxLinkLen) {
 			return nil, fmt.Errorf("%w: entry %d (%q) symlink target length %d", wire.ErrMalformed, idx, name, n)
 		}
 		ent.LinkTarget = string(r.Bytes(n, maxLinkLen, "symlink target"))
 	}
-	if c.ChecksumLen > 0 && ent.IsRegular() {
-		ent.Checksum = r.Bytes(c.ChecksumLen, c.ChecksumLen, "checksum")
+	if c.ChecksumLen > 0 && (ent.IsRegular() || c.Protocol < 28) {
+		sum := r.Bytes(c.ChecksumLen, c.ChecksumLen, "checksum")
+		if ent.IsRegular() { // below 28 the others carry zeros
+			ent.Checksum = sum
+		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("read entry %d (%q): %w", idx, name, err)
@@ -423,6 +509,46 @@ func (d *Decoder) nextLink(idx int, name string) (*Entry, error) {
 	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
 	st.uid, st.gid = ent.UID, ent.GID
 	return &ent, nil
+}
+
+// readRdev reads a device's (or, before 31, a special file's) rdev in the
+// protocol's encoding (flist.c:recv_file_entry), keeping the "same as
+// before" state as rsync does.
+func (d *Decoder) readRdev(ent *Entry, flags uint32) {
+	c, st, r := &d.c, &d.st, d.r
+	if c.Protocol < 28 {
+		if flags&xmitSameRdevPre28 == 0 {
+			st.rdevMajor, st.rdevMinor = linuxSplitdev(uint32(r.Int32()))
+		}
+		ent.RdevMajor, ent.RdevMinor = st.rdevMajor, st.rdevMinor
+		return
+	}
+	if flags&xmitSameRdevMajor == 0 {
+		st.rdevMajor = uint32(r.Varint30(c.Protocol))
+	}
+	ent.RdevMajor = st.rdevMajor
+	switch {
+	case c.Protocol >= 30:
+		ent.RdevMinor = uint32(r.Varint())
+	case flags&xmitRdevMinor8Pre30 != 0:
+		ent.RdevMinor = uint32(r.Byte())
+	default:
+		ent.RdevMinor = uint32(r.Int32())
+	}
+}
+
+// linuxMakedev and linuxSplitdev are glibc's 32-bit dev_t layout, which a
+// protocol < 28 peer sends as its raw rdev (an int32).
+func linuxMakedev(major, minor uint32) uint32 {
+	return (minor & 0xff) | (major&0xfff)<<8 | (minor&^0xff)<<12
+}
+
+func linuxSplitdev(dev uint32) (major, minor uint32) {
+	return (dev >> 8) & 0xfff, (dev & 0xff) | (dev>>12)&0xfff00
+}
+
+func clampUint32(v int64) int64 {
+	return min(max(v, 0), 0xffffffff)
 }
 
 // CheckName rejects names a receiver must never act on: absolute paths,

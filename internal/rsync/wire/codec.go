@@ -300,3 +300,62 @@ func AppendVarlong(dst []byte, v int64, minBytes int) []byte {
 	}
 	return append(dst, b[:cnt]...)
 }
+
+// Longint reads a protocol < 30 64-bit value (io.c:read_longint): an
+// int32, or 0xffffffff followed by the int64.
+func (r *Reader) Longint() int64 {
+	v := r.Int32()
+	if v != -1 || r.err != nil {
+		return int64(v)
+	}
+	r.Full(r.buf[:8])
+	return int64(binary.LittleEndian.Uint64(r.buf[:8]))
+}
+
+// Longint writes v as io.c:write_longint does: 4 bytes when it fits in
+// 0..2^31-1, else 0xffffffff and 8 bytes.
+func (w *Writer) Longint(v int64) {
+	if v >= 0 && v <= 0x7fffffff {
+		w.Int32(int32(v))
+		return
+	}
+	w.Int32(-1)
+	binary.LittleEndian.PutUint64(w.buf[:8], uint64(v))
+	w.Raw(w.buf[:8])
+}
+
+// Varint30 reads a varint at protocol ≥ 30 and an int32 before
+// (io.h:read_varint30).
+func (r *Reader) Varint30(protocol int) int32 {
+	if protocol < 30 {
+		return r.Int32()
+	}
+	return r.Varint()
+}
+
+// Varint30 writes a varint at protocol ≥ 30 and an int32 before.
+func (w *Writer) Varint30(v int32, protocol int) {
+	if protocol < 30 {
+		w.Int32(v)
+		return
+	}
+	w.Varint(v)
+}
+
+// Varlong30 reads a varlong at protocol ≥ 30 and a longint before
+// (io.h:read_varlong30).
+func (r *Reader) Varlong30(minBytes, protocol int) int64 {
+	if protocol < 30 {
+		return r.Longint()
+	}
+	return r.Varlong(minBytes)
+}
+
+// Varlong30 writes a varlong at protocol ≥ 30 and a longint before.
+func (w *Writer) Varlong30(v int64, minBytes, protocol int) {
+	if protocol < 30 {
+		w.Longint(v)
+		return
+	}
+	w.Varlong(v, minBytes)
+}

@@ -351,6 +351,7 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		"FuzzNdx":       ndxSeeds(),
 		"FuzzVstring":   vstringSeeds(),
 		"FuzzMuxReader": muxSeeds(),
+		"FuzzLongint":   longintSeeds(),
 	} {
 		t.Run(target, func(t *testing.T) { fuzzseed.Check(t, target, seeds, true) })
 	}

@@ -92,3 +92,22 @@ func (r *Reader) ReadNdx(s *NdxState) int32 {
 	}
 	return num
 }
+
+// ReadNdxProto reads a file index as the protocol codes it: a plain int32
+// below 30 (io.c:read_ndx), delta-coded from 30.
+func (r *Reader) ReadNdxProto(s *NdxState, protocol int) int32 {
+	if protocol < 30 {
+		return r.Int32()
+	}
+	return r.ReadNdx(s)
+}
+
+// AppendNdxProto appends ndx as the protocol codes it (io.c:write_ndx).
+func (s *NdxState) AppendNdxProto(dst []byte, ndx int32, protocol int) []byte {
+	if protocol < 30 {
+		var b [4]byte
+		b[0], b[1], b[2], b[3] = byte(ndx), byte(ndx>>8), byte(ndx>>16), byte(ndx>>24)
+		return append(dst, b[:]...)
+	}
+	return s.AppendNdx(dst, ndx)
+}
