@@ -98,10 +98,8 @@ func TestAccDirectory_mkpath(t *testing.T) {
 					"chmod": `"D750,F640"`, "mkpath": fmt.Sprint(mkpath), "owner": `"nobody"`, "group": `"nogroup"`,
 				})
 			}
-			missing := `Push failed … No such file or directory`
-			if c.local {
-				missing = `Copy failed … no such file or directory`
-			}
+			// Without mkpath the create's plan finds the parent missing.
+			missing := `Destination's parent directory is missing … does not exist`
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{

@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,10 @@ func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncCon
 		return createProbe{}, diags
 	}
 	if !c.Ends.Dst.Remote {
+		if fi, err := os.Stat(root.RemovePath); err == nil && !fi.IsDir() {
+			// Not a directory: the apply says what is wrong with it.
+			return createProbe{}, diags
+		}
 		exists, err := localExists(root.RemovePath)
 		if err != nil {
 			diags.AddAttributeError(fwpath.Root("destination"), "Cannot check the destination",

@@ -263,7 +263,11 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	m.ID = m.Destination
 	m.LastSync = lastSyncValue(res.Stats)
 	if m.Pending.IsUnknown() {
-		m.Pending = pendingValue(changesFromResult(res.Changes))
+		// The plan could not list it; after the apply nothing is pending.
+		m.Pending = pendingValue(tree.Changes{})
+	}
+	if m.Drift.IsUnknown() {
+		m.Drift = driftValue(nil)
 	}
 	m.CurrentRelease = types.StringValue(target)
 	m.Releases = stringList(kept)
