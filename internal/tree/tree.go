@@ -74,7 +74,7 @@ type Item struct {
 	// (MarkUnlisted), whose contents are unknown: not compared, not
 	// deleted.
 	Unreadable bool
-	Rdev    uint64 // devices: major << 32 | minor
+	Rdev       uint64 // devices: major << 32 | minor
 	// LinkTo, with HardLinks, is the name of the first entry (in rsync
 	// order) of the hard-link set this later entry belongs to; "" for
 	// every other entry.
