@@ -12,7 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/zeebo/xxh3"
-	"golang.org/x/crypto/md4" //nolint:staticcheck // protocols 27–29 define their checksums as MD4; there is no choice to make
+	"golang.org/x/crypto/md4" //nolint:staticcheck,gosec // protocols 27–29 define their checksums as MD4; there is no choice to make
 )
 
 // Algo is a strong checksum algorithm.
@@ -127,7 +127,7 @@ func (a Algo) NewFile() hash.Hash {
 		// Protocol 27 fixed the "busted" MD4 of older peers (the tail of a
 		// multiple of 64 bytes and the 64-bit bit count, lib/mdfour.c), so
 		// from 27 on it is standard MD4.
-		return md4.New()
+		return md4.New() //nolint:gosec // the protocol's checksum, not a security choice (see the import)
 	default:
 		return md5.New()
 	}
@@ -188,7 +188,7 @@ func (a Algo) Block(dst, block []byte, seed int32, seedFirst bool) []byte {
 		// checksum.c:get_checksum2, CSUM_MD4_OLD: rsync's built-in MD4
 		// (the implied md4 of protocols < 30 never goes through OpenSSL),
 		// which appends the seed after the block, and only a non-zero one.
-		h := md4.New()
+		h := md4.New() //nolint:gosec // the protocol's checksum, not a security choice (see the import)
 		h.Write(block)
 		if seed != 0 {
 			var s [4]byte
