@@ -48,6 +48,14 @@ type Options struct {
 	MaxProtocol int
 	// Logger receives debug/trace output. nil means no logging.
 	Logger hclog.Logger
+
+	// EstimateOnly makes Push change nothing and send no file data: it
+	// learns from the server's block signatures what the push would send
+	// (estimate.go), file by file, in Result.Estimates. Only the regular
+	// files named in EstimatePaths (file-list names) are looked at; Delete,
+	// Checksum, Compress, Owner and Group do not apply.
+	EstimateOnly  bool
+	EstimatePaths []string
 }
 
 // ChangeKind says what a transfer did (or, in a dry run, would do) to a path.
@@ -89,6 +97,9 @@ type Result struct {
 	Compression string // "none" without -z
 	// Warnings are non-fatal messages from the remote rsync.
 	Warnings []string
+	// Estimates are an EstimateOnly push's per-file counts, in the order
+	// the server asked for the files.
+	Estimates []FileEstimate
 }
 
 // ExitError is a non-zero exit of the remote rsync, with its own messages.
