@@ -50,6 +50,11 @@ type directoryModel struct {
 	LastSync        types.Object `tfsdk:"last_sync"`
 	// Connection overrides the provider's SSH settings (connection.go).
 	Connection *connectionModel `tfsdk:"ssh"`
+
+	// The plan's estimate of the bytes the apply sends
+	// (directory_resource_estimate.go).
+	EstimateTransfer types.Bool  `tfsdk:"estimate_transfer"`
+	EstimateMaxBytes types.Int64 `tfsdk:"estimate_max_bytes"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {

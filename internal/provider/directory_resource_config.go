@@ -38,6 +38,11 @@ type syncConfig struct {
 	Chmod string
 	Owner string
 	Group string
+
+	// Estimate is estimate_transfer; EstimateMax estimate_max_bytes
+	// (directory_resource_estimate.go).
+	Estimate    bool
+	EstimateMax int64
 }
 
 // syncConfigOf builds a syncConfig from a model whose values are known.
@@ -60,6 +65,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 	if c.Drift == "" {
 		c.Drift = driftChecksum
 	}
+	c.Estimate, c.EstimateMax = estimateSettings(m)
 	if c.OnDestroy == "" {
 		c.OnDestroy = onDestroyKeep
 	}
@@ -105,6 +111,9 @@ func configKnown(m directoryModel) bool {
 		if v.IsUnknown() {
 			return false
 		}
+	}
+	if m.EstimateTransfer.IsUnknown() || m.EstimateMaxBytes.IsUnknown() {
+		return false
 	}
 	return connectionKnown(m.Connection)
 }

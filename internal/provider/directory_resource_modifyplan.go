@@ -199,6 +199,14 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
 	}
+	if work && diff != nil {
+		est, d := r.estimateTransfer(ctx, cn, c, estimateInput{
+			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
+			ByChecksum: c.Checksum || len(quickCheckBlind(src, dest)) > 0,
+		})
+		resp.Diagnostics.Append(d...)
+		out.Pending = pendingValue(*diff, est)
+	}
 	if work {
 		// What the apply will leave, for the next plan to tell drift
 		// apart; the apply keeps it only if it succeeds.
