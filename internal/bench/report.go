@@ -289,13 +289,18 @@ func (r *Report) Markdown() string {
 		w("and neither preserves permissions and times nor deletes; its destination is checked for the same files, sizes and content.\n")
 	}
 
+	writePlanSection(w, r.Scenarios)
+
 	w("\n<details><summary>Every round</summary>\n\n")
 	w("| Scenario | round | tool | wall | user | sys | RSS | wire up | wire down | sent (tool) | literal | remote CPU | note |\n")
 	w("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, s := range r.Scenarios {
 		peerName := "rsync"
-		if s.Op == OpApply {
+		switch s.Op {
+		case OpApply:
 			peerName = "file"
+		case OpPlan:
+			peerName = "no-estimate"
 		}
 		for i := range max(len(s.Ours), len(s.Rsync)) {
 			for _, set := range []struct {
