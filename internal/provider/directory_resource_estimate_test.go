@@ -108,3 +108,35 @@ func TestPendingEstimateValues(t *testing.T) {
 		t.Errorf("nothing pending: %v, %v", empty["transfer_bytes"], empty["bytes"])
 	}
 }
+
+// TestEstimateStore: the estimate kept beside a listing comes back only
+// for the same listing, destination key and source; "not made" is kept
+// too (the re-plan must not make one the approved plan did not); remove
+// takes it with the listing.
+func TestEstimateStore(t *testing.T) {
+	s := &listingStore{dir: t.TempDir()}
+	ref := []byte(`{"token":"0123456789abcdef-0123456789abcdef0123456789abcdef","sum":"x"}`)
+	other := []byte(`{"token":"0123456789abcdef-ffffffffffffffffffffffffffffffff","sum":"x"}`)
+	est := &transferEstimate{Transfer: 1414, Matched: 1_998_586, Files: map[string]fileAmount{"big": {Literal: 1414, Size: 2_000_000}}}
+	s.saveEstimate(t.Context(), ref, "key", "xxh128:aa", est)
+	got, ok := s.loadEstimate(ref, "key", "xxh128:aa")
+	if !ok || got == nil || got.Transfer != 1414 || got.Files["big"].Size != 2_000_000 {
+		t.Fatalf("loaded %+v, %v", got, ok)
+	}
+	for _, c := range []struct {
+		ref         []byte
+		key, source string
+	}{{other, "key", "xxh128:aa"}, {ref, "other", "xxh128:aa"}, {ref, "key", "xxh128:bb"}, {nil, "key", "xxh128:aa"}, {[]byte(`{"token":"../x"}`), "key", "xxh128:aa"}} {
+		if _, ok := s.loadEstimate(c.ref, c.key, c.source); ok {
+			t.Errorf("loaded an estimate for %s %s %s", c.ref, c.key, c.source)
+		}
+	}
+	s.saveEstimate(t.Context(), other, "key", "xxh128:aa", nil)
+	if got, ok := s.loadEstimate(other, "key", "xxh128:aa"); !ok || got != nil {
+		t.Errorf("a plan without an estimate: loaded %+v, %v", got, ok)
+	}
+	s.remove(ref)
+	if _, ok := s.loadEstimate(ref, "key", "xxh128:aa"); ok {
+		t.Error("remove left the estimate")
+	}
+}

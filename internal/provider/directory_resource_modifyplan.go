@@ -75,6 +75,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 
 	listingChanged := false
 	var dest *tree.Manifest
+	var listingFrom estimateListing // where dest came from, for the estimate's reuse
 	listDest := false
 	emptyDest := false
 	if priorExists {
@@ -84,12 +85,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 		if c.Drift != driftNone {
 			if m, ok := manifests.get(r.destKey(c)); ok {
-				dest = m
+				dest, listingFrom = m, listingOfRefresh
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
 				// The apply walk's re-plan: plan from the listing the
 				// first plan used (listing_store.go).
-				dest = m
+				dest, listingFrom = m, listingSaved
 				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else {
 				listDest = true
@@ -200,7 +201,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
 	}
 	if work && diff != nil {
-		est, d := r.estimateTransfer(ctx, cn, c, estimateInput{
+		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
 			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
 			ByChecksum: c.Checksum || len(quickCheckBlind(src, dest)) > 0,
 		})
