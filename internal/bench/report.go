@@ -160,6 +160,8 @@ func (r *Report) Markdown() string {
 		}
 	}
 
+	writePlanSection(w, r.Scenarios)
+
 	w("\n## Goals (the issues' Done-when; reported, not gating)\n\n")
 	writeVerdicts(&b, goals, "met", "NOT met")
 	var unmet []string
@@ -288,8 +290,6 @@ func (r *Report) Markdown() string {
 		w("and `provisioner \"file\"` with a `connection` block (the throwaway sshd's key, `host_key` pinned, `agent = false`): Terraform's built-in scp client, which copies every file on every change ")
 		w("and neither preserves permissions and times nor deletes; its destination is checked for the same files, sizes and content.\n")
 	}
-
-	writePlanSection(w, r.Scenarios)
 
 	w("\n<details><summary>Every round</summary>\n\n")
 	w("| Scenario | round | tool | wall | user | sys | RSS | wire up | wire down | sent (tool) | literal | remote CPU | note |\n")
