@@ -309,3 +309,55 @@ func TestAccEstimate_notMade(t *testing.T) {
 		},
 	})
 }
+
+// TestAccEstimate_readOnlyDestination: a destination on a read-only file
+// system still plans, with its estimate (the server writes nothing to
+// make it); the apply then fails as it must, and succeeds once the file
+// system is writable again.
+func TestAccEstimate_readOnlyDestination(t *testing.T) {
+	srv := accSetup(t)
+	rng := rand.New(rand.NewSource(18))
+	src := newSource(t)
+	writeAged(t, filepath.Join(src, "f.bin"), seededBytes(rng, 200_000), -3*time.Hour)
+	dst := mountTmpfs(t, "4m")
+	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+	})
+	var before string
+	planned := false // the plan succeeded and was checked; the apply is what fails
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{
+			{Config: config, Check: checkTreesEqual(src, dst)},
+			{
+				PreConfig: func() {
+					flipByte(t, filepath.Join(src, "f.bin"), 100_000, -2*time.Hour)
+					remount(t, dst, "ro")
+					before = testtree.Snapshot(t, dst)
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					snapshotUnchanged{t, dst, &before},
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("pending").AtMapKey("transfer_bytes"), knownvalue.Int64Func(func(n int64) error {
+						if n <= 0 || n > 2*1000 {
+							return fmt.Errorf("%d, want a block or two of f.bin", n)
+						}
+						planned = true
+						return nil
+					})),
+				}},
+				ExpectError: regexp.MustCompile(`(?i)read-only`),
+			},
+			{
+				PreConfig: func() {
+					if !planned {
+						t.Fatal("the plan against the read-only destination did not get to its checks")
+					}
+					remount(t, dst, "rw")
+				},
+				Config:    config,
+				Check:     checkTreesEqual(src, dst),
+			},
+		},
+	})
+}
