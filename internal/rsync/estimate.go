@@ -21,10 +21,11 @@ package rsync
 // only. We do the same with the batch file left out: echo to the server,
 // match against the signature locally, count.
 //
-// Checked on the wire with rsync 3.5.0 and 3.2.7 (both as client and
-// server): the stock client's stream after the file list holds only the
-// echoes and the NDX_DONEs; the server's holds the requests with their
-// block sums. The server offers only md5 in this mode ("When writing a
+// Seen on the wire with rsync 3.5.0 and 3.2.7 as server (captures
+// l-push-onlywritebatch and l2-…-srv327, decoded by
+// TestCaptureOnlyWriteBatch; 3.2.7 as client too, by hand): the stock
+// client's stream after the file list holds only the echoes and the
+// NDX_DONEs; the server's holds the requests with their block sums. The server offers only md5 in this mode ("When writing a
 // batch file, we always negotiate an old-style choice",
 // compat.c:get_default_nno_list), which our client accepts like any other
 // choice. The mode exists unchanged from 3.0.0 (receiver.c at v3.0.9,
@@ -70,28 +71,46 @@ func estimateArgs(destPath string) []string {
 	return []string{"--server", "-logDtprIe" + capabilities, "--only-write-batch=X", ".", remotePathArg(destPath)}
 }
 
-// estimateSubset keeps of a walk the entries the estimate lists: the
-// regular files named in want, every directory above them and the root.
-// The generator insists that each file's parent directory be in the list
-// (generator.c:recv_generator, "ABORTING due to invalid path from
-// sender").
-func estimateSubset(walk *flist.WalkResult, want []string) []*flist.Entry {
-	files := make(map[string]bool, len(want))
-	dirs := map[string]bool{}
+// estimateSet is what an estimate lists: the regular files named in want,
+// every directory above them and the root. The generator insists that
+// each file's parent directory be in the list (generator.c:recv_generator,
+// "ABORTING due to invalid path from sender").
+type estimateSet struct {
+	files, dirs map[string]bool
+}
+
+func newEstimateSet(want []string) estimateSet {
+	set := estimateSet{files: make(map[string]bool, len(want)), dirs: map[string]bool{}}
 	for _, p := range want {
-		files[p] = true
-		for d := path.Dir(p); d != "." && d != "/" && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
+		set.files[p] = true
+		for d := path.Dir(p); d != "." && d != "/" && !set.dirs[d]; d = path.Dir(d) {
+			set.dirs[d] = true
 		}
 	}
-	out := make([]*flist.Entry, 0, len(want)+len(dirs)+1)
+	return set
+}
+
+// skip is the walk's skipper: the walk reads only the directories on the
+// way to the files asked about and stats only what is listed, so the cost
+// follows the changed set, not the tree.
+func (set estimateSet) skip(name string, isDir bool) bool {
+	if isDir {
+		return !set.dirs[name]
+	}
+	return !set.files[name]
+}
+
+// subset keeps of a walk the entries the estimate lists (a name that is a
+// directory here but a file in want, or the reverse, is left out).
+func (set estimateSet) subset(walk *flist.WalkResult) []*flist.Entry {
+	out := make([]*flist.Entry, 0, len(set.files)+len(set.dirs)+1)
 	for i, e := range walk.Entries {
 		switch {
 		case i == 0 && e.IsDir():
 			out = append(out, e) // the transfer root
-		case e.IsRegular() && files[e.Name]:
+		case e.IsRegular() && set.files[e.Name]:
 			out = append(out, e)
-		case e.IsDir() && dirs[e.Name]:
+		case e.IsDir() && set.dirs[e.Name]:
 			out = append(out, e)
 		}
 	}
@@ -138,10 +157,17 @@ type discardTokens struct{}
 func (discardTokens) Literal([]byte) error      { return nil }
 func (discardTokens) Match(int32, []byte) error { return nil }
 
-// estimate runs an EstimateOnly push of walk's files named in
+// estimate runs an EstimateOnly push of the files of source named in
 // opts.EstimatePaths.
-func estimate(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filter.List, destPath string, opts Options) (*Result, error) {
-	walk.Entries = estimateSubset(walk, opts.EstimatePaths)
+func estimate(ctx context.Context, t Transport, source string, rules *filter.List, destPath string, opts Options) (*Result, error) {
+	set := newEstimateSet(opts.EstimatePaths)
+	walk, err := flist.Walk(source, func(name string, isDir bool) bool {
+		return set.skip(name, isDir) || rules.Excluded(name, isDir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	walk.Entries = set.subset(walk)
 	opts.Delete, opts.Checksum, opts.Compress, opts.DryRun = false, false, false, false
 	s, err := start(ctx, t, opts, estimateArgs(destPath))
 	if err != nil {

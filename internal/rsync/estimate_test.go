@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -138,5 +139,29 @@ func TestInteropEstimate(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInteropEstimateSourceDir: a source without a trailing slash lists
+// its files under its own name ("src/big.bin"), and the estimate finds the
+// server's copies under destination/src.
+func TestInteropEstimateSourceDir(t *testing.T) {
+	src, dst := estimateTrees(t)
+	parent := t.TempDir()
+	if out, err := exec.Command("cp", "-a", dst, filepath.Join(parent, "src")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	before := testtree.Snapshot(t, parent)
+	res, err := Push(context.Background(), ExecTransport{}, src, parent+"/",
+		Options{Logger: testLogger(t), EstimateOnly: true, EstimatePaths: []string{"src/big.bin", "src/sub/deep.txt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := testtree.Snapshot(t, parent); after != before {
+		t.Fatalf("the estimate changed the destination:\n%s\n%s", before, after)
+	}
+	if len(res.Estimates) != 2 || res.Estimates[0].Path != "src/big.bin" || !res.Estimates[0].Basis || res.Estimates[0].Literal > 2*1416 ||
+		res.Estimates[1].Path != "src/sub/deep.txt" || !res.Estimates[1].Basis {
+		t.Fatalf("estimates %+v", res.Estimates)
 	}
 }

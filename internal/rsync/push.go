@@ -47,15 +47,15 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err != nil {
 		return nil, err
 	}
+	if opts.EstimateOnly {
+		return estimate(ctx, t, source, rules, destPath, opts)
+	}
 	walk, err := flist.Walk(source, rules.Excluded)
 	if err != nil {
 		return nil, err
 	}
 	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
 		return nil, err
-	}
-	if opts.EstimateOnly {
-		return estimate(ctx, t, walk, rules, destPath, opts)
 	}
 	args := []string{"--server", serverFlags(opts), "--log-format=%i"}
 	if opts.Delete {
