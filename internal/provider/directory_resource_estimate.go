@@ -29,15 +29,15 @@ const defaultEstimateMaxBytes = 1 << 30
 // estimateSettings reads estimate_transfer (default true) and
 // estimate_max_bytes. Both are optional without a default, so that
 // resources created before they existed plan no change.
-func estimateSettings(m directoryModel) (on bool, max int64) {
-	on, max = true, defaultEstimateMaxBytes
+func estimateSettings(m directoryModel) (on bool, limit int64) {
+	on, limit = true, defaultEstimateMaxBytes
 	if !m.EstimateTransfer.IsNull() && !m.EstimateTransfer.IsUnknown() {
 		on = m.EstimateTransfer.ValueBool()
 	}
 	if !m.EstimateMaxBytes.IsNull() && !m.EstimateMaxBytes.IsUnknown() {
-		max = m.EstimateMaxBytes.ValueInt64()
+		limit = m.EstimateMaxBytes.ValueInt64()
 	}
-	return on, max
+	return on, limit
 }
 
 // fileAmount is what the apply sends of one file.

@@ -355,8 +355,8 @@ func TestAccEstimate_readOnlyDestination(t *testing.T) {
 					}
 					remount(t, dst, "rw")
 				},
-				Config:    config,
-				Check:     checkTreesEqual(src, dst),
+				Config: config,
+				Check:  checkTreesEqual(src, dst),
 			},
 		},
 	})

@@ -55,7 +55,7 @@ func FuzzEstimateRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, requests []byte) {
-		_, _, written, hung := estimateScripted(src, requests)
+		_, written, hung, _ := estimateScripted(src, requests)
 		if hung {
 			t.Fatal("the estimate hung on the server's requests")
 		}
@@ -69,9 +69,9 @@ func FuzzEstimateRequests(f *testing.F) {
 // server that answers the handshake and then sends requests; it returns
 // the push's result and error, everything the push wrote after the
 // handshake, and whether it had to be stopped.
-func estimateScripted(src string, requests []byte) (*Result, error, []byte, bool) {
+func estimateScripted(src string, requests []byte) (res *Result, written []byte, hung bool, err error) {
 	var mu sync.Mutex
-	var written bytes.Buffer
+	var got bytes.Buffer
 	drained := make(chan struct{})
 	tr := pipeTransport{serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
 		s := &session{log: hclog.NewNullLogger(), stderr: newTailBuffer(1)}
@@ -89,7 +89,7 @@ func estimateScripted(src string, requests []byte) (*Result, error, []byte, bool
 			for {
 				n, err := in.Read(buf)
 				mu.Lock()
-				written.Write(buf[:n])
+				got.Write(buf[:n])
 				mu.Unlock()
 				if err != nil {
 					return
@@ -108,12 +108,12 @@ func estimateScripted(src string, requests []byte) (*Result, error, []byte, bool
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := Push(ctx, tr, src+"/", "dst/", Options{Logger: hclog.NewNullLogger(), EstimateOnly: true, EstimatePaths: []string{"a"}})
-	hung := ctx.Err() != nil
+	res, err = Push(ctx, tr, src+"/", "dst/", Options{Logger: hclog.NewNullLogger(), EstimateOnly: true, EstimatePaths: []string{"a"}})
+	hung = ctx.Err() != nil
 	<-drained
 	mu.Lock()
 	defer mu.Unlock()
-	return res, err, written.Bytes(), hung
+	return res, got.Bytes(), hung, err
 }
 
 // TestEstimateScripted: the fuzzer's first seed is a complete estimate —
@@ -123,7 +123,7 @@ func TestEstimateScripted(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "a"), estimateSecret, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err, written, hung := estimateScripted(src, estimateRequests([4]int32{0, 0, 0, 0}, nil))
+	res, written, hung, err := estimateScripted(src, estimateRequests([4]int32{0, 0, 0, 0}, nil))
 	if err != nil || hung {
 		t.Fatalf("estimate: %v (hung %v)", err, hung)
 	}
