@@ -160,6 +160,8 @@ func (r *Report) Markdown() string {
 		}
 	}
 
+	writePlanSection(w, r.Scenarios)
+
 	w("\n## Goals (the issues' Done-when; reported, not gating)\n\n")
 	writeVerdicts(&b, goals, "met", "NOT met")
 	var unmet []string
@@ -294,8 +296,11 @@ func (r *Report) Markdown() string {
 	w("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, s := range r.Scenarios {
 		peerName := "rsync"
-		if s.Op == OpApply {
+		switch s.Op {
+		case OpApply:
 			peerName = "file"
+		case OpPlan:
+			peerName = "no-estimate"
 		}
 		for i := range max(len(s.Ours), len(s.Rsync)) {
 			for _, set := range []struct {

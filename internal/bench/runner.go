@@ -32,6 +32,9 @@ const (
 	// OpApply is terraform apply of a configuration that copies Source
 	// into Dest (see terraform.go).
 	OpApply Op = "apply"
+	// OpPlan is terraform plan of rsync_directory, with and without the
+	// transfer estimate (issue 18).
+	OpPlan Op = "plan"
 )
 
 // Job is one run: an operation on Source (local) and Dest (on the remote).

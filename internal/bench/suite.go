@@ -67,6 +67,7 @@ type Config struct {
 var ScenarioNames = []string{
 	"initial", "noop", "edit-1pct", "drift", "drift-changed", "manifest", "tiny-initial", "hash", "hash-1g",
 	"tf-initial", "tf-edit-1pct", "wan-initial", "wan-edit-1pct", "wan-tf-initial", "wan-tf-edit-1pct", "delta-31b",
+	"tf-plan-initial", "tf-plan-1pct",
 }
 
 // ScenarioResult is every round of one scenario.
@@ -203,7 +204,8 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
 	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage(), DstFS: FSType(dstParent)}
-	if selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct") {
+	if selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct") ||
+		selected("tf-plan-initial") || selected("tf-plan-1pct") {
 		src := cfg.ProviderSrc
 		if src == "" {
 			src = "."
@@ -246,6 +248,15 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 		if !selected(sc.name) {
 			continue
 		}
+		if sc.op == OpPlan {
+			logf("scenario %s: %s", sc.name, sc.title)
+			res := s.runPlan(ctx, sc, filepath.Join(dstRoot, sc.name))
+			if res.Err != nil {
+				logf("scenario %s FAILED: %v", sc.name, res.Err)
+			}
+			rep.Scenarios = append(rep.Scenarios, res)
+			continue
+		}
 		logf("scenario %s: %s", sc.name, sc.title)
 		res := s.runScenario(ctx, sc, filepath.Join(dstRoot, sc.name))
 		if res.Err != nil {
@@ -264,6 +275,9 @@ const (
 	peerDrift    = "rsync -ac -n --delete"
 	peerManifest = "rsync -r -c --list-only"
 	peerFile     = "file provisioner"
+	// peerNoEstimate is the plan scenarios' reference: the same plan
+	// without the transfer estimate.
+	peerNoEstimate = "estimate_transfer = false"
 )
 
 // scenarios lists every scenario the prepared trees allow, in the order
@@ -320,6 +334,12 @@ func scenarios(cfg Config, tr *trees, r *rig) []scenario {
 			wanRounds = min(wanRounds, cfg.WANApplyRounds)
 		}
 		all = append(all, apply("", r.lan, 0), apply("wan-", r.wan, wanRounds))
+		all = append(all,
+			scenario{name: "tf-plan-initial", op: OpPlan, peer: peerNoEstimate, proxy: r.lan, web: tr.web,
+				title: fmt.Sprintf("terraform plan, create (%s files / %s, empty destination)", count(cfg.Files), FormatBytes(tr.web.Bytes))},
+			scenario{name: "tf-plan-1pct", op: OpPlan, peer: peerNoEstimate, proxy: r.lan, web: tr.web, edited: tr.edited,
+				title: "terraform plan after " + title},
+		)
 	}
 	if tr.tiny != nil {
 		all = append(all, scenario{name: "tiny-initial", title: fmt.Sprintf("%s tiny files (%s), initial push", count(cfg.TinyFiles), FormatBytes(tr.tiny.Bytes)),

@@ -40,6 +40,10 @@ variable "user" { type = string }
 variable "private_key_file" { type = string }
 variable "known_hosts_file" { type = string }
 variable "host_key" { type = string }
+variable "estimate" {
+  type    = bool
+  default = true
+}
 `
 
 // ourConfig is the configuration of our side: one rsync_directory with
@@ -65,6 +69,8 @@ resource "rsync_directory" "site" {
   source      = var.source_dir
   destination = "${var.user}@127.0.0.1:${var.destination}/"
   delete      = true
+
+  estimate_transfer = var.estimate
 }
 `
 
@@ -106,14 +112,21 @@ type TerraformRunner struct {
 	// provider's, with timestamps) into the working directory: for finding
 	// where an apply spends its time, not for measuring (logging costs).
 	DebugLog bool
+	// Plan runs `terraform plan` instead of apply (rsync_directory only);
+	// NoEstimate sets estimate_transfer = false (plan.go).
+	Plan       bool
+	NoEstimate bool
 }
 
 // Name is the label of the run in progress lines and the per-round table.
 func (r TerraformRunner) Name() string {
-	if r.Kind == TFRsyncDirectory {
-		return "ours"
+	switch {
+	case r.Kind != TFRsyncDirectory:
+		return "file"
+	case r.NoEstimate:
+		return "no-estimate"
 	}
-	return "file"
+	return "ours"
 }
 
 // Run applies the configuration with job.Source as source_dir, job.Dest
@@ -130,22 +143,32 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 		return Run{}, err
 	}
 	e := job.Endpoint
-	args := []string{"-chdir=" + job.WorkDir, "apply", "-auto-approve", "-input=false", "-no-color",
-		"-var", "source_dir=" + job.Source + "/",
-		"-var", "destination=" + job.Dest,
-		"-var", "tree_id=" + job.TreeID,
+	verb := []string{"apply", "-auto-approve"}
+	if r.Plan {
+		verb = []string{"plan"}
+	}
+	args := append(append([]string{"-chdir=" + job.WorkDir}, verb...), "-input=false", "-no-color",
+		"-var", "source_dir="+job.Source+"/",
+		"-var", "destination="+job.Dest,
+		"-var", "tree_id="+job.TreeID,
 		"-var", fmt.Sprintf("port=%d", e.Port),
-		"-var", "user=" + e.User,
-		"-var", "private_key_file=" + e.KeyFile,
-		"-var", "known_hosts_file=" + e.KnownHostsFile,
-		"-var", "host_key=" + e.HostKey,
+		"-var", "user="+e.User,
+		"-var", "private_key_file="+e.KeyFile,
+		"-var", "known_hosts_file="+e.KnownHostsFile,
+		"-var", "host_key="+e.HostKey,
+	)
+	if r.NoEstimate {
+		args = append(args, "-var", "estimate=false")
 	}
 	env := terraformEnv(r.CLIConfig)
 	if r.DebugLog {
 		env = append(env, "TF_LOG=debug", "TF_LOG_PATH="+filepath.Join(job.WorkDir, fmt.Sprintf("debug-%s.log", job.TreeID)))
 	}
 	u, stdout, err := r.Launch.Run(ctx, job.UsageFile, nil, env, r.Terraform, args...)
-	_ = os.WriteFile(filepath.Join(job.WorkDir, fmt.Sprintf("apply-%s.log", job.TreeID)), stdout, 0o644)
+	_ = os.WriteFile(filepath.Join(job.WorkDir, fmt.Sprintf("%s-%s.log", verb[0], job.TreeID)), stdout, 0o644)
+	if r.Plan {
+		return planRun(u, stdout, err, r.NoEstimate)
+	}
 	if err != nil {
 		return Run{}, fmt.Errorf("terraform apply (%s): %w", r.Kind, err)
 	}

@@ -28,7 +28,8 @@ func prepareTrees(ctx context.Context, cfg Config, dir string, selected func(str
 	webSpec := WebRootSpec{Seed: cfg.Seed, Files: cfg.Files, Size: cfg.Size, BigSize: cfg.BigSize}
 	mutSpec := MutationSpec{Seed: cfg.Seed + 1, Fraction: cfg.EditFrac, BigEdit: cfg.BigEdit}
 	needEdit := selected("edit-1pct") || selected("wan-edit-1pct") || selected("delta-31b") ||
-		selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct")
+		selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct") ||
+		selected("tf-plan-initial") || selected("tf-plan-1pct")
 	needDrift := selected("drift-changed")
 	needWeb := needEdit || needDrift || selected("initial") || selected("noop") || selected("wan-initial") ||
 		selected("drift") || selected("manifest") || selected("hash")

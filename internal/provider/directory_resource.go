@@ -60,6 +60,10 @@ type directoryModel struct {
 	Release        *releaseModel `tfsdk:"release"`
 	CurrentRelease types.String  `tfsdk:"current_release"`
 	Releases       types.List    `tfsdk:"releases"`
+	// The plan's estimate of the bytes the apply sends
+	// (directory_resource_estimate.go).
+	EstimateTransfer types.Bool  `tfsdk:"estimate_transfer"`
+	EstimateMaxBytes types.Int64 `tfsdk:"estimate_max_bytes"`
 }
 
 func (r *directoryResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {

@@ -5,7 +5,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -105,7 +104,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 	m.LastSync = lastSyncValue(res.Stats)
 	if m.Pending.IsUnknown() {
 		// The plan could not list it; after the apply nothing is pending.
-		m.Pending = pendingValue(tree.Changes{})
+		m.Pending = pendingValue(tree.Changes{}, nil)
 	}
 	if m.Drift.IsUnknown() {
 		m.Drift = driftValue(nil)
@@ -200,12 +199,7 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 			return nil, diags
 		}
 		if c.Ends.Dir == dirPush {
-			dst = pushDestPath(dst)
-			if fi, serr := os.Stat(src); serr == nil && !fi.IsDir() && !strings.HasSuffix(dst, "/") {
-				// A single file lands inside destination (where Read
-				// looks for it), never as destination itself.
-				dst += "/"
-			}
+			src, dst = pushTarget(src, dst)
 			res, err = rsync.Push(ctx, t, src, dst, opts)
 		} else {
 			res, err = rsync.Pull(ctx, t, pushDestPath(src), localDestDir(dst), opts)

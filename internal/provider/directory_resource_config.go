@@ -48,6 +48,10 @@ type syncConfig struct {
 	// TransferDir, when set, is the directory the transfer writes instead
 	// of the destination (a release's directory).
 	TransferDir string
+	// Estimate is estimate_transfer; EstimateMax estimate_max_bytes
+	// (directory_resource_estimate.go).
+	Estimate    bool
+	EstimateMax int64
 }
 
 // transferDest is the path the transfer writes: TransferDir, else the
@@ -82,6 +86,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 	if c.Drift == "" {
 		c.Drift = driftChecksum
 	}
+	c.Estimate, c.EstimateMax = estimateSettings(m)
 	if c.OnDestroy == "" {
 		c.OnDestroy = onDestroyKeep
 	}
@@ -147,6 +152,9 @@ func configKnown(m directoryModel) bool {
 				return false
 			}
 		}
+	}
+	if m.EstimateTransfer.IsUnknown() || m.EstimateMaxBytes.IsUnknown() {
+		return false
 	}
 	return connectionKnown(m.Connection)
 }

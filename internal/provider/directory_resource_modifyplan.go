@@ -85,6 +85,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 
 	listingChanged := false
 	var dest *tree.Manifest
+	var listingFrom estimateListing // where dest came from, for the estimate's reuse
 	listDest := false
 	emptyDest := false
 	if priorExists {
@@ -94,12 +95,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 		if c.Drift != driftNone && (c.Release == nil || c.Release.Current != "") {
 			if m, ok := manifests.get(r.destKey(c)); ok {
-				dest = m
+				dest, listingFrom = m, listingOfRefresh
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
 				// The apply walk's re-plan: plan from the listing the
 				// first plan used (listing_store.go).
-				dest = m
+				dest, listingFrom = m, listingSaved
 				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else {
 				listDest = true
@@ -224,6 +225,14 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
+	}
+	if work && diff != nil {
+		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
+			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
+			ByChecksum: c.Checksum || len(quickCheckBlind(src, dest)) > 0,
+		})
+		resp.Diagnostics.Append(d...)
+		out.Pending = pendingValue(*diff, est)
 	}
 	if work {
 		// What the apply will leave, for the next plan to tell drift

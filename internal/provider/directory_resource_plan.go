@@ -40,6 +40,11 @@ var pendingAttrTypes = map[string]attr.Type{
 	"create_count": types.Int64Type,
 	"update_count": types.Int64Type,
 	"delete_count": types.Int64Type,
+
+	// The estimate (directory_resource_estimate.go).
+	"transfer_bytes": types.Int64Type,
+	"matched_bytes":  types.Int64Type,
+	"bytes":          types.MapType{ElemType: types.StringType},
 }
 
 var lastSyncAttrTypes = map[string]attr.Type{
@@ -52,8 +57,9 @@ var lastSyncAttrTypes = map[string]attr.Type{
 }
 
 // pendingValue is the pending object for a set of changes: the first
-// pendingCap paths of each kind, and the full counts.
-func pendingValue(c tree.Changes) types.Object {
+// pendingCap paths of each kind, the full counts, and the estimate of the
+// bytes to send (nil: not made; none are sent when nothing is pending).
+func pendingValue(c tree.Changes, est *transferEstimate) types.Object {
 	list := func(paths []string) attr.Value {
 		if len(paths) > pendingCap {
 			paths = paths[:pendingCap]
@@ -71,6 +77,10 @@ func pendingValue(c tree.Changes) types.Object {
 		"create_count": types.Int64Value(int64(len(c.Create))),
 		"update_count": types.Int64Value(int64(len(c.Update))),
 		"delete_count": types.Int64Value(int64(len(c.Delete))),
+
+		"transfer_bytes": est.transferValue(c),
+		"matched_bytes":  est.matchedValue(c),
+		"bytes":          est.bytesValue(c),
 	})
 }
 
@@ -165,6 +175,8 @@ type planInput struct {
 	// DriftPaths are the paths of Diff that changed on the destination
 	// since the last apply (attributeDrift).
 	DriftPaths []string
+	// Estimate is what the apply will send, when the plan worked it out.
+	Estimate *transferEstimate
 }
 
 // planComputed plans the computed attributes and says whether the apply
@@ -200,7 +212,7 @@ func planComputed(in planInput) (computedValues, bool) {
 		out.DestinationHash = types.StringNull()
 	}
 	if in.Diff != nil {
-		out.Pending = pendingValue(*in.Diff)
+		out.Pending = pendingValue(*in.Diff, in.Estimate)
 		out.Drift = driftValue(in.DriftPaths)
 	}
 	return out, true

@@ -20,7 +20,7 @@ func priorValues() computedValues {
 	return computedValues{
 		SourceHash:      types.StringValue("xxh128:aaaa"),
 		DestinationHash: types.StringValue("xxh128:aaaa"),
-		Pending:         pendingValue(tree.Changes{Update: []string{"old.txt"}}),
+		Pending:         pendingValue(tree.Changes{Update: []string{"old.txt"}}, nil),
 		LastSync:        lastSyncValue(rsync.Stats{FilesTransferred: 1}),
 	}
 }
@@ -49,7 +49,7 @@ func TestPlanComputed(t *testing.T) {
 			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Diff: edit, Drift: driftChecksum},
 			wantWork: true,
 			check: func(t *testing.T, out computedValues) {
-				if !out.Pending.Equal(pendingValue(*edit)) {
+				if !out.Pending.Equal(pendingValue(*edit, nil)) {
 					t.Errorf("pending = %v", out.Pending)
 				}
 				if !out.DestinationHash.IsUnknown() || !out.LastSync.IsUnknown() {
@@ -65,7 +65,7 @@ func TestPlanComputed(t *testing.T) {
 			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:bbbb", Diff: empty, Drift: driftChecksum},
 			wantWork: true,
 			check: func(t *testing.T, out computedValues) {
-				if out.SourceHash.ValueString() != "xxh128:bbbb" || !out.Pending.Equal(pendingValue(tree.Changes{})) {
+				if out.SourceHash.ValueString() != "xxh128:bbbb" || !out.Pending.Equal(pendingValue(tree.Changes{}, nil)) {
 					t.Errorf("out = %+v", out)
 				}
 			},
@@ -146,7 +146,7 @@ func TestPendingValueCaps(t *testing.T) {
 	for i := 0; i < 250; i++ {
 		c.Create = append(c.Create, filepath.Join("d", strings.Repeat("x", i%7+1)))
 	}
-	v := pendingValue(c)
+	v := pendingValue(c, nil)
 	attrs := v.Attributes()
 	if n := len(attrs["create"].(types.List).Elements()); n != pendingCap {
 		t.Errorf("create lists %d paths, want %d", n, pendingCap)

@@ -200,6 +200,20 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 					"create_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to create."},
 					"update_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to update."},
 					"delete_count": schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of paths to delete."},
+
+					// The estimate (directory_resource_estimate.go).
+					"transfer_bytes": schema.Int64Attribute{Computed: true,
+						MarkdownDescription: "File data the apply will send, before compression: new files whole, changed files " +
+							"only the parts the server's copy does not have, found by matching the local files against block " +
+							"checksums the server computes from its copies at plan time (nothing is written on the server). " +
+							"Null when the estimate was not made (`estimate_transfer = false`, more than `estimate_max_bytes` to " +
+							"compare, a pull or local copy, or a server that cannot give it: the plan then says why)."},
+					"matched_bytes": schema.Int64Attribute{Computed: true,
+						MarkdownDescription: "File data of the changed files that the server already holds and the apply will " +
+							"re-use instead of sending. Null when `transfer_bytes` is."},
+					"bytes": schema.MapAttribute{ElementType: types.StringType, Computed: true,
+						MarkdownDescription: "For each listed file that the apply sends data of, how much: `\"1.4 kB of 2.0 GB\"` " +
+							"(of a file changed on the server: `\"… (changed on the server)\"`; a new file: `\"… all of it (new)\"`)."},
 				},
 			},
 			"drift": schema.SingleNestedAttribute{
@@ -228,6 +242,21 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
+			},
+			// The plan's estimate of the bytes the apply sends
+			// (directory_resource_estimate.go).
+			"estimate_transfer": schema.BoolAttribute{
+				MarkdownDescription: "Whether the plan works out how much file data the apply will send " +
+					"(`pending.transfer_bytes`, `pending.matched_bytes`, `pending.bytes`). Default `true`. The server computes " +
+					"block checksums of the changed files that it already has, and nothing else; set `false` to spare it that " +
+					"read at every plan.",
+				Optional: true,
+			},
+			"estimate_max_bytes": schema.Int64Attribute{
+				MarkdownDescription: "The most data of changed files already on the destination that the plan compares to " +
+					"estimate the transfer. Default 1 GiB (1073741824). Beyond it the plan skips the estimate and says so.",
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.AtLeast(0)},
 			},
 			"last_sync": schema.SingleNestedAttribute{
 				MarkdownDescription: "Transfer statistics of the last apply that synced.",

@@ -163,6 +163,7 @@ func (s *listingStore) remove(private []byte) {
 	var ref listingRef
 	if json.Unmarshal(private, &ref) == nil && validToken(ref.Token) {
 		os.Remove(filepath.Join(s.dir, ref.Token))
+		os.Remove(filepath.Join(s.dir, ref.Token+estimateSuffix))
 	}
 }
 
@@ -206,13 +207,14 @@ func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
 			}
 			continue
 		}
-		if strings.HasPrefix(e.Name(), keySum+"-") && e.Name() != keep {
+		if strings.HasPrefix(e.Name(), keySum+"-") && e.Name() != keep && validToken(e.Name()) {
 			mine = append(mine, file{e.Name(), info.ModTime()})
 		}
 	}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].mod.After(mine[j].mod) })
 	for i := listingKeepPerKey - 1; i < len(mine); i++ {
 		os.Remove(filepath.Join(s.dir, mine[i].name))
+		os.Remove(filepath.Join(s.dir, mine[i].name+estimateSuffix))
 	}
 }
 

@@ -39,11 +39,13 @@ func TestAccApplyPlansFromRefreshListing(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(src, "index.html"), "<h1>changed</h1>\n")
 	tf.run(2, "plan", "-input=false", "-detailed-exitcode", "-out=tfplan")
-	if n := len(listings(t, store)); n != 1 {
-		t.Fatalf("after a plan the store holds %d listings, want the one refresh read", n)
+	if got := listings(t, store); len(got) != 2 || !strings.HasSuffix(got[0], estimateSuffix) && !strings.HasSuffix(got[1], estimateSuffix) {
+		t.Fatalf("after a plan the store holds %v, want the listing refresh read and the plan's transfer estimate", got)
 	}
-	// The server changes after the plan was approved.
+	// The server changes after the plan was approved: a new file, and the
+	// file the plan estimated (its estimate would now differ).
 	writeFile(t, filepath.Join(dst, "late.txt"), "written after the plan\n")
+	writeFile(t, filepath.Join(dst, "index.html"), "<h1>edited on the server after the plan</h1>\n")
 
 	out := tf.run(0, "apply", "-input=false", "tfplan").output()
 	if strings.Contains(out, "inconsistent") {
@@ -61,6 +63,9 @@ func TestAccApplyPlansFromRefreshListing(t *testing.T) {
 	}
 	if !strings.Contains(string(log), "using the destination listing refresh saved") {
 		t.Error("the apply walk's re-plan did not use the listing refresh saved")
+	}
+	if !strings.Contains(string(log), "using the transfer estimate of the approved plan") {
+		t.Error("the apply walk's re-plan estimated the transfer again instead of using the approved plan's estimate")
 	}
 	if !strings.Contains(string(log), "destination_hash is the source's") {
 		t.Error("the apply read the destination again instead of taking the source's hash")

@@ -83,6 +83,14 @@ type Options struct {
 	// the destination that is unchanged in one of them is hard-linked from
 	// it instead of sent, and a changed one uses it as the delta basis.
 	LinkDest []string
+
+	// EstimateOnly makes Push change nothing and send no file data: it
+	// learns from the server's block signatures what the push would send
+	// (estimate.go), file by file, in Result.Estimates. Only the regular
+	// files named in EstimatePaths (file-list names) are looked at; Delete,
+	// Checksum, Compress, Owner and Group do not apply.
+	EstimateOnly  bool
+	EstimatePaths []string
 }
 
 // MaxLinkDest is how many --link-dest directories rsync accepts
@@ -128,6 +136,9 @@ type Result struct {
 	Compression string // "none" without -z
 	// Warnings are non-fatal messages from the remote rsync.
 	Warnings []string
+	// Estimates are an EstimateOnly push's per-file counts, in the order
+	// the server asked for the files.
+	Estimates []FileEstimate
 }
 
 // ExitError is a non-zero exit of the remote rsync, with its own messages.

@@ -49,6 +49,9 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err != nil {
 		return nil, err
 	}
+	if opts.EstimateOnly {
+		return estimate(ctx, t, source, rules, destPath, opts)
+	}
 	walk, err := flist.WalkWith(source, rules.Excluded, walkOptions(opts))
 	if err != nil {
 		return nil, err
@@ -357,6 +360,12 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	}
 	if !e.IsRegular() {
 		return fmt.Errorf("%w: the receiver asked for the data of %q, which is not a regular file", wire.ErrMalformed, e.Name)
+	}
+	if s.estimate {
+		if phase == 0 {
+			res.Stats.FilesTransferred++
+		}
+		return s.estimateFile(res, walk, ndx, e, echo)
 	}
 	sig, err := s.readSignature(ndx)
 	if err != nil {

@@ -85,6 +85,8 @@ type session struct {
 
 	sent []sentItem // a sender's first-phase requests, for Result.Changes
 
+	estimate bool // a sender that only counts (estimate.go)
+
 	stderr     *tailBuffer
 	stderrDone chan struct{}
 	stopCtx    func() bool

@@ -1,0 +1,131 @@
+package provider
+
+// The estimate a plan made, kept for the apply walk's re-plan beside the
+// listing refresh saved (listing_store.go): that re-plan must plan the
+// same pending.transfer_bytes as the plan the user approved, and should
+// not have the server read the changed files a second time. A server
+// changed between plan and apply therefore does not fail the apply, as it
+// does not with the listing.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+)
+
+// estimateSuffix names the estimate beside its listing's file.
+const estimateSuffix = ".estimate"
+
+// storedEstimate is the file's content: whose plan it was (the listing's
+// key and the source's hash), and the estimate, if one was made.
+type storedEstimate struct {
+	Key      string            `json:"key"`
+	Source   string            `json:"source"`
+	Made     bool              `json:"made"`
+	Estimate *transferEstimate `json:"estimate,omitempty"`
+}
+
+// estimatePath is where the estimate of the listing private state refers
+// to is kept ("" when there is no such listing).
+func (s *listingStore) estimatePath(private []byte) string {
+	if s == nil || len(private) == 0 {
+		return ""
+	}
+	var ref listingRef
+	if json.Unmarshal(private, &ref) != nil || !validToken(ref.Token) {
+		return ""
+	}
+	return filepath.Join(s.dir, ref.Token+estimateSuffix)
+}
+
+// saveEstimate keeps est (nil: not made) as the estimate planned from the
+// listing private state refers to, for key and a source hashing to source.
+func (s *listingStore) saveEstimate(ctx context.Context, private []byte, key, source string, est *transferEstimate) {
+	p := s.estimatePath(private)
+	if p == "" {
+		return
+	}
+	b, err := json.Marshal(storedEstimate{Key: key, Source: source, Made: est != nil, Estimate: est})
+	if err == nil {
+		err = writeFileAtomic(p, b)
+	}
+	if err != nil {
+		tflog.Debug(ctx, "could not keep the transfer estimate for the apply's re-plan; it will estimate again", map[string]interface{}{"error": err.Error()})
+	}
+}
+
+// loadEstimate returns the estimate a plan from the same listing, key and
+// source kept, and whether there is one.
+func (s *listingStore) loadEstimate(private []byte, key, source string) (*transferEstimate, bool) {
+	p := s.estimatePath(private)
+	if p == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	var st storedEstimate
+	if json.Unmarshal(b, &st) != nil || st.Key != key || st.Source != source || st.Made != (st.Estimate != nil) {
+		return nil, false
+	}
+	return st.Estimate, true
+}
+
+// writeFileAtomic writes b to p through a temporary file beside it, so a
+// reader finds the old file or the new one.
+func writeFileAtomic(p string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), p)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
+}
+
+// estimateListing says where a plan's destination listing came from.
+type estimateListing int
+
+const (
+	listingListed    estimateListing = iota // listed by the plan itself
+	listingOfRefresh                        // refresh's, in this process: the plan walk
+	listingSaved                            // refresh's, saved for the apply walk's re-plan
+)
+
+// plannedEstimate is the plan's estimate: in the apply walk's re-plan the
+// one the approved plan made from the same listing and source, when it was
+// kept; otherwise a new one, kept for that re-plan when the listing came
+// from refresh.
+func (r *directoryResource) plannedEstimate(ctx context.Context, cn *conn, c syncConfig, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}, from estimateListing, in estimateInput) (*transferEstimate, diag.Diagnostics) {
+	var ref []byte
+	if from != listingListed {
+		ref, _ = private.GetKey(ctx, privateListing)
+	}
+	key, source := r.destKey(c), in.Src.Hash()
+	if from == listingSaved {
+		if est, ok := r.settings.listings.loadEstimate(ref, key, source); ok {
+			tflog.Debug(ctx, "using the transfer estimate of the approved plan", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			return est, nil
+		}
+	}
+	est, diags := r.estimateTransfer(ctx, cn, c, in)
+	if from == listingOfRefresh {
+		r.settings.listings.saveEstimate(ctx, ref, key, source, est)
+	}
+	return est, diags
+}
