@@ -33,7 +33,7 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	var planned []byte
 	if c, d := syncConfigOf(ctx, plan); !d.HasError() {
 		if src, ok := manifests.take(plannedSourceKey(r.destKey(c))); ok {
-			planned = newBaseline(src, c.Drift == driftMetadata).encode()
+			planned = newBaseline(src, src.Hash(), c.Drift == driftMetadata).encode()
 		}
 	}
 	resp.Diagnostics.Append(keepBaseline(ctx, planned, plan, resp.Private)...)

@@ -87,8 +87,8 @@ func fingerprint(it *tree.Item, metadata bool) uint64 {
 }
 
 // newBaseline records src, the tree a sync is planned to leave.
-func newBaseline(src *tree.Manifest, metadata bool) baseline {
-	b := baseline{Hash: src.Hash(), Metadata: metadata}
+func newBaseline(src *tree.Manifest, srcHash string, metadata bool) baseline {
+	b := baseline{Hash: srcHash, Metadata: metadata}
 	if len(src.Items) > baselineMaxItems {
 		return b
 	}
@@ -145,6 +145,8 @@ func (b baseline) has(it *tree.Item) bool {
 type driftInput struct {
 	Diff     tree.Changes
 	Src, Dst *tree.Manifest
+	// SrcHash is Src.Hash(), which the plan has already made.
+	SrcHash string
 	// Baseline is the last apply's record, if private state has one.
 	Baseline    baseline
 	HasBaseline bool
@@ -182,12 +184,14 @@ func attributeDrift(in driftInput) driftResult {
 	if in.HasBaseline && len(in.Baseline.prints) > 0 {
 		return driftResult{Paths: driftByBaseline(in)}
 	}
-	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.Src.Hash()
+	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.SrcHash
 	if srcUnchanged {
 		return driftResult{Paths: allPaths(in.Diff)}
 	}
-	if in.HasBaseline && in.Dst != nil && (in.Dst.Hash() == in.Baseline.Hash || in.Dst.Hash() == in.Baseline.Dest) {
-		return driftResult{}
+	if in.HasBaseline && in.Dst != nil {
+		if h := in.Dst.Hash(); h == in.Baseline.Hash || h == in.Baseline.Dest {
+			return driftResult{}
+		}
 	}
 	if !known(in.PriorSourceHash) {
 		return driftResult{} // a first sync (or after import): nothing to drift from

@@ -22,7 +22,7 @@ func manifest(items ...tree.Item) *tree.Manifest {
 // the apply left (or, missing there, the source's entry still is).
 func TestAttributeDriftByBaseline(t *testing.T) {
 	applied := manifest(file("a", "1"), file("b", "1"), file("c", "1"), file("d", "1"), file("e", "1"))
-	b, ok := decodeBaseline(newBaseline(applied, false).encode())
+	b, ok := decodeBaseline(newBaseline(applied, applied.Hash(), false).encode())
 	if !ok || len(b.prints) != 6 {
 		t.Fatalf("baseline round trip: ok=%v prints=%d", ok, len(b.prints))
 	}
@@ -31,7 +31,7 @@ func TestAttributeDriftByBaseline(t *testing.T) {
 	src := manifest(file("a", "2"), file("b", "1"), file("c", "1"), file("d", "1"), file("f", "1"))
 	dst := manifest(file("a", "1"), file("b", "9"), file("d", "1"), file("e", "1"), file("g", "1"))
 	diff := tree.Diff(src, dst, true, nil)
-	got := attributeDrift(driftInput{Diff: diff, Src: src, Dst: dst, Baseline: b, HasBaseline: true,
+	got := attributeDrift(driftInput{Diff: diff, Src: src, SrcHash: src.Hash(), Dst: dst, Baseline: b, HasBaseline: true,
 		PriorSourceHash: types.StringValue(applied.Hash())})
 	slices.Sort(got.Paths)
 	want := []string{"b", "c", "g"}
@@ -50,22 +50,22 @@ func TestAttributeDriftByHash(t *testing.T) {
 	big := baseline{Hash: applied.Hash(), Dest: applied.Hash()} // a tree too large for prints
 	prior := types.StringValue(applied.Hash())
 
-	onlyServer := attributeDrift(driftInput{Diff: tree.Diff(applied, serverEdited, true, nil), Src: applied, Dst: serverEdited,
+	onlyServer := attributeDrift(driftInput{Diff: tree.Diff(applied, serverEdited, true, nil), Src: applied, SrcHash: applied.Hash(), Dst: serverEdited,
 		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
 	if !slices.Equal(onlyServer.Paths, []string{"b"}) {
 		t.Errorf("source unchanged: drift = %v, want [b]", onlyServer.Paths)
 	}
-	onlyLocal := attributeDrift(driftInput{Diff: tree.Diff(edited, applied, true, nil), Src: edited, Dst: applied,
+	onlyLocal := attributeDrift(driftInput{Diff: tree.Diff(edited, applied, true, nil), Src: edited, SrcHash: edited.Hash(), Dst: applied,
 		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
 	if len(onlyLocal.Paths) != 0 || onlyLocal.Unattributed {
 		t.Errorf("destination unchanged: drift = %+v, want none", onlyLocal)
 	}
-	both := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, Dst: serverEdited,
+	both := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, SrcHash: edited.Hash(), Dst: serverEdited,
 		Baseline: big, HasBaseline: true, PriorSourceHash: prior})
 	if !both.Unattributed || len(both.Paths) != 0 {
 		t.Errorf("both changed: drift = %+v, want unattributed", both)
 	}
-	imported := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, Dst: serverEdited,
+	imported := attributeDrift(driftInput{Diff: tree.Diff(edited, serverEdited, true, nil), Src: edited, SrcHash: edited.Hash(), Dst: serverEdited,
 		PriorSourceHash: types.StringNull()})
 	if imported.Unattributed || len(imported.Paths) != 0 {
 		t.Errorf("after import: drift = %+v, want none (nothing to drift from)", imported)
@@ -85,7 +85,7 @@ func TestDecodeBaselineRejectsDamage(t *testing.T) {
 	for i := range big {
 		big[i] = file(string(rune('a'+i%26))+string(rune(i)), "x")
 	}
-	if b := newBaseline(&tree.Manifest{Mode: tree.Content, Items: big}, false); b.Prints != "" {
+	if b := newBaseline(&tree.Manifest{Mode: tree.Content, Items: big}, "x", false); b.Prints != "" {
 		t.Errorf("a tree of %d entries kept %d bytes of fingerprints", len(big), len(b.Prints))
 	}
 }

@@ -186,10 +186,11 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
 				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
 	}
+	srcHash := src.Hash() // hashed once: every decision below compares it
 	var drifted driftResult
 	if diff != nil && priorExists {
 		b, ok := r.priorBaseline(ctx, req.Private)
-		drifted = attributeDrift(driftInput{Diff: *diff, Src: src, Dst: dest, Baseline: b, HasBaseline: ok, PriorSourceHash: prior.SourceHash})
+		drifted = attributeDrift(driftInput{Diff: *diff, Src: src, SrcHash: srcHash, Dst: dest, Baseline: b, HasBaseline: ok, PriorSourceHash: prior.SourceHash})
 	}
 	var rp *releasePlan
 	if c.Release != nil {
@@ -197,7 +198,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		p := planRelease(c, priorExists, src.Hash())
+		p := planRelease(c, priorExists, srcHash)
 		rp = &p
 		resp.Diagnostics.Append(r.checkPruneLimit(ctx, cn, c, p.Prune, "so the plan stops here")...)
 		if resp.Diagnostics.HasError() {
@@ -207,7 +208,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	out, work := planComputed(planInput{
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
-		SourceHash:     src.Hash(),
+		SourceHash:     srcHash,
 		Diff:           diff,
 		ListingChanged: listingChanged,
 		Resync:         priorExists && (ownershipChanged(prior, plan) || (rp != nil && rp.Work)),
@@ -237,12 +238,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if work {
 		// What the apply will leave, for the next plan to tell drift
 		// apart; the apply keeps it only if it succeeds.
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, newBaseline(src, c.Drift == driftMetadata).encode())...)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, newBaseline(src, srcHash, c.Drift == driftMetadata).encode())...)
 		if !priorExists {
 			manifests.put(plannedSourceKey(r.destKey(c)), src)
 		}
 		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
-			"destination": c.Ends.Dst.Raw, "source_hash": src.Hash(), "diff_known": diff != nil,
+			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diff != nil,
 		})
 	}
 	// Files rsync's quick check cannot see (same size and time, other
