@@ -32,7 +32,7 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	// source it planned in this process.
 	var planned []byte
 	if c, d := syncConfigOf(ctx, plan); !d.HasError() {
-		if src, ok := manifests.take(plannedSourceKey(r.destKey(c))); ok {
+		if src, ok := r.settings.manifests.take(plannedSourceKey(r.destKey(c))); ok {
 			planned = newBaseline(src, src.Hash(), c.Drift == driftMetadata).encode()
 		}
 	}
@@ -118,7 +118,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 			// its listing would hash to source_hash, so it is not read
 			// again (the next refresh does).
 			m.DestinationHash = m.SourceHash
-			manifests.drop(r.destKey(c))
+			r.settings.manifests.drop(r.destKey(c))
 			tflog.Debug(ctx, "destination_hash is the source's: the sync mirrored it", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 		} else {
 			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))

@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
@@ -177,11 +176,6 @@ func (r *directoryResource) destKey(c syncConfig) string {
 		mode = "remote"
 	}
 	return cacheKey("dst-"+mode+"-"+c.Drift, acct, c.root().ListPath, c.Filters, manifestMode(c.Drift))
-}
-
-// srcKey is the cache key of a remote source's listing.
-func (r *directoryResource) srcKey(c syncConfig) string {
-	return cacheKey("src", r.account(c, c.Ends.Src.Spec), c.Ends.Src.Path(), c.Filters, tree.Content)
 }
 
 // account names the SSH account a remote is reached through: user, host,

@@ -32,7 +32,7 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	manifests.drop(r.destKey(c))
+	r.settings.manifests.drop(r.destKey(c))
 	if c.Release != nil {
 		r.deleteRelease(ctx, resp, c)
 		return

@@ -20,10 +20,14 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
-// manifestCache keeps the destination manifests Read fetched, for the
-// ModifyPlan that follows in the same provider process (Terraform runs
-// refresh, then plan, in one process per command; apply re-plans each
-// resource in the apply walk). Entries are keyed by everything that
+// manifestCache keeps the manifests Read fetched, for the ModifyPlan that
+// follows in the same walk (Terraform refreshes, then plans, each resource
+// with one configured provider; the apply walk configures another, in a
+// process of its own, and re-plans each resource there). It lives in the
+// configured provider's settings, not in the process: the acceptance
+// tests serve every command from one process, and a process-wide cache
+// let a test's apply walk see the plan walk's readings, which a real
+// apply never does. Entries are keyed by everything that
 // defines the listing — the host and account, the path listed, the
 // filters and the mode — so a changed configuration misses and lists
 // again. Read replaces its entry every time, so a later command never sees
@@ -34,9 +38,16 @@ type manifestCache struct {
 	m  map[string]*tree.Manifest
 }
 
-var manifests = &manifestCache{m: map[string]*tree.Manifest{}}
+// newManifestCache returns an empty cache. A nil *manifestCache keeps
+// nothing: every reading is made afresh.
+func newManifestCache() *manifestCache {
+	return &manifestCache{m: map[string]*tree.Manifest{}}
+}
 
 func (c *manifestCache) get(key string) (*tree.Manifest, bool) {
+	if c == nil {
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, ok := c.m[key]
@@ -44,6 +55,9 @@ func (c *manifestCache) get(key string) (*tree.Manifest, bool) {
 }
 
 func (c *manifestCache) put(key string, m *tree.Manifest) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[key] = m
@@ -51,6 +65,9 @@ func (c *manifestCache) put(key string, m *tree.Manifest) {
 
 // take returns the manifest under key and removes it.
 func (c *manifestCache) take(key string) (*tree.Manifest, bool) {
+	if c == nil {
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, ok := c.m[key]
@@ -59,6 +76,9 @@ func (c *manifestCache) take(key string) (*tree.Manifest, bool) {
 }
 
 func (c *manifestCache) drop(key string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, key)
@@ -158,22 +178,25 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	for _, w := range warnings {
 		diags.AddAttributeWarning(path.Root("destination"), warningSummary(w, "Destination partly unreadable"), safeText(w))
 	}
-	manifests.put(r.destKey(c), m)
+	r.settings.manifests.put(r.destKey(c), m)
 	return m, diags
 }
 
 // sourceManifest reads the source tree: a local one hashed here with algo,
-// a remote one from its server's checksummed listing (cached for the
-// apply's re-plan in the same process). It describes the tree as it will
+// a remote one from its server's checksummed listing. It describes the tree as it will
 // land: with chmod applied to its permissions.
 func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, diags diag.Diagnostics) {
 	var warnings []string
 	var err error
+	ahead, aheadOK := r.settings.manifests.take(r.sourceAheadKey(c))
 	if c.Ends.Src.Remote {
-		key := r.srcKey(c)
-		if cached, ok := manifests.get(key); ok && useCache {
-			return withChmod(cached, c.Chmod), nil
+		if aheadOK && useCache {
+			tflog.Debug(ctx, "using the source listing made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
+			return withChmod(ahead, c.Chmod), nil
 		}
+		// Not cached beyond this plan: the apply walk's re-plan must see
+		// the source as it is then, or a saved plan of a source that
+		// changed would pass for current (checkSourceSincePlan).
 		t, d := cn.transport(ctx)
 		diags.Append(d...)
 		if diags.HasError() {
@@ -181,12 +204,8 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		}
 		p := pushDestPath(c.Ends.Src.Path())
 		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
-		if err == nil {
-			manifests.put(key, m)
-		}
 	} else {
-		ahead, ok := manifests.take(r.sourceAheadKey(c))
-		if ok && useCache && ahead.Algo == algo {
+		if aheadOK && useCache && ahead.Algo == algo {
 			tflog.Debug(ctx, "using the source hash made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
 			return withChmod(ahead, c.Chmod), nil
 		}
@@ -221,31 +240,54 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 	return withChmod(m, c.Chmod), diags
 }
 
-// sourceAheadKey is the cache key of the source hash Read makes for the
-// ModifyPlan that follows: the source and where it goes.
+// sourceAheadKey is the cache key of the source reading Read makes for the
+// ModifyPlan that follows: the source (with the account that reaches a
+// remote one) and where it goes.
 func (r *directoryResource) sourceAheadKey(c syncConfig) string {
-	return cacheKey("src-ahead "+r.destKey(c), "", c.Ends.Src.Path(), c.Filters, tree.Content)
+	acct := ""
+	if c.Ends.Src.Remote {
+		acct = r.account(c, c.Ends.Src.Spec)
+	}
+	return cacheKey("src-ahead "+r.destKey(c), acct, c.Ends.Src.Path(), c.Filters, tree.Content)
 }
 
-// hashSourceAhead hashes a local source while Read waits on the server
-// (its listing is the server's work: this side is idle), so that the
-// ModifyPlan that follows in this process — Terraform plans a resource
-// right after refreshing it — does not hash it after the listing. Only a
-// clean hash is kept, and ModifyPlan takes it out of the cache whether or
-// not it uses it (a later plan hashes afresh). The returned function waits
-// for the hash.
-func (r *directoryResource) hashSourceAhead(ctx context.Context, c syncConfig, algo csum.Algo) (wait func()) {
+// hashSourceAhead reads the source while Read waits on the destination
+// (a local source is hashed here while the server lists; a pulled source
+// is listed by its server while this side hashes the local destination),
+// so that the ModifyPlan that follows in this process — Terraform plans a
+// resource right after refreshing it — finds it read, and so that Read can
+// record what the plan saw (privateSourceAtRefresh). Only a clean reading
+// is kept, and ModifyPlan takes it out of the cache whether or not it uses
+// it: a later plan, and the apply walk's re-plan, read the source afresh.
+// The returned function waits for the reading. A failure here is not
+// reported: the plan reads the source again and reports it there.
+func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo) (wait func()) {
 	key := r.sourceAheadKey(c)
-	manifests.drop(key)
-	if c.Ends.Src.Remote || !c.SourceKnown {
+	r.settings.manifests.drop(key)
+	if !c.SourceKnown {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m, warnings, err := hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		var m *tree.Manifest
+		var warnings []string
+		var err error
+		if c.Ends.Src.Remote {
+			// Read uses cn for nothing else in a pull: its destination
+			// is local.
+			t, d := cn.transport(ctx)
+			if d.HasError() {
+				tflog.Debug(ctx, "could not reach the source during refresh; the plan will", map[string]interface{}{"source": c.Ends.Src.Raw})
+				return
+			}
+			p := pushDestPath(c.Ends.Src.Path())
+			m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
+		} else {
+			m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		}
 		if err == nil && len(warnings) == 0 {
-			manifests.put(key, m)
+			r.settings.manifests.put(key, m)
 		}
 	}()
 	return func() { <-done }

@@ -94,7 +94,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			listingChanged = r.destKey(pc) != r.destKey(c)
 		}
 		if c.Drift != driftNone && (c.Release == nil || c.Release.Current != "") {
-			if m, ok := manifests.get(r.destKey(c)); ok {
+			if m, ok := r.settings.manifests.get(r.destKey(c)); ok {
 				dest, listingFrom = m, listingOfRefresh
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
@@ -240,7 +240,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		// apart; the apply keeps it only if it succeeds.
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, newBaseline(src, srcHash, c.Drift == driftMetadata).encode())...)
 		if !priorExists {
-			manifests.put(plannedSourceKey(r.destKey(c)), src)
+			r.settings.manifests.put(plannedSourceKey(r.destKey(c)), src)
 		}
 		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diff != nil,

@@ -30,9 +30,6 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if c.Ends.Src.Remote {
-		manifests.drop(r.srcKey(c)) // the source is listed afresh by this command's plan
-	}
 	if c.Release != nil {
 		r.readRelease(ctx, resp, state, c)
 		return
@@ -40,7 +37,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()
-	aheadDone := r.hashSourceAhead(ctx, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+	aheadDone := r.hashSourceAhead(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
 	defer aheadDone()
 
 	// The existence check and the listing run at once (two sessions on
@@ -88,7 +85,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if !exists {
 		tflog.Warn(ctx, "the copied tree is gone from the destination; removing rsync_directory from state",
 			map[string]interface{}{"destination": state.Destination.ValueString(), "path": root.RemovePath})
-		manifests.drop(r.destKey(c))
+		r.settings.manifests.drop(r.destKey(c))
 		resp.State.RemoveResource(ctx)
 		return
 	}

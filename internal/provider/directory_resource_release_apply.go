@@ -112,7 +112,7 @@ func (r *directoryResource) readRelease(ctx context.Context, resp *resource.Read
 	if !st.Exists {
 		tflog.Warn(ctx, "the app root is gone from the destination; removing rsync_directory from state",
 			map[string]interface{}{"destination": state.Destination.ValueString()})
-		manifests.drop(r.destKey(c))
+		r.settings.manifests.drop(r.destKey(c))
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -290,7 +290,7 @@ func (r *directoryResource) releaseDestHash(ctx context.Context, cn *conn, m *di
 	if algo, ok := tree.AlgoOfHash(m.SourceHash.ValueString()); fresh && ok && c.Drift == driftChecksum && len(res.Warnings) == 0 &&
 		(!c.Ends.Dst.Remote || algo.Name() == res.Checksum) {
 		m.DestinationHash = m.SourceHash
-		manifests.drop(r.destKey(c))
+		r.settings.manifests.drop(r.destKey(c))
 		return diags
 	}
 	dest, d := r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))

@@ -61,7 +61,7 @@ func (r *directoryResource) sourceIdentity(c syncConfig) string {
 // that warned).
 func (r *directoryResource) sourceAtRefresh(c syncConfig, wait func()) []byte {
 	wait()
-	m, ok := manifests.get(r.sourceAheadKey(c))
+	m, ok := r.settings.manifests.get(r.sourceAheadKey(c))
 	if !ok {
 		return nil
 	}

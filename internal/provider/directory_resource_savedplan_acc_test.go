@@ -20,19 +20,22 @@ import (
 // apply then sync as usual.
 func TestAccDirectory_savedPlanStaleSource(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		remote bool // push; else local to local
-	}{{"push", true}, {"local", false}} {
+		name string
+		dir  direction
+	}{{"push", dirPush}, {"pull", dirPull}, {"local", dirLocal}} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := accSetup(t)
 			src := smallTree(t)
 			dst := t.TempDir()
-			dest := dst + "/"
-			if tc.remote {
+			source, dest := src+"/", dst+"/"
+			switch tc.dir {
+			case dirPush:
 				dest = remoteDest(srv, dest)
+			case dirPull:
+				source = remoteDest(srv, source)
 			}
 			r := newTFRunner(t, providerConfig(srv, nil)+rsyncDir("test", map[string]string{
-				"source": hclString(src + "/"), "destination": hclString(dest),
+				"source": hclString(source), "destination": hclString(dest),
 			}))
 			r.run(0, "apply", "-input=false", "-auto-approve")
 
@@ -45,7 +48,7 @@ func TestAccDirectory_savedPlanStaleSource(t *testing.T) {
 				t.Fatalf("apply of a stale saved plan succeeded:\n%s", got.output())
 			}
 			out := errorText(got.output())
-			if !words("Source changed since the plan … The source " + src + "/ changed after terraform plan read it … Nothing was copied … Run terraform plan again").MatchString(out) {
+			if !words("Source changed since the plan … The source " + source + " changed after terraform plan read it … Nothing was copied … Run terraform plan again").MatchString(out) {
 				t.Fatalf("apply of a stale saved plan: want our error naming the source, got:\n%s", got.output())
 			}
 			for _, p := range []string{"css/site.css", "index.html"} {

@@ -101,6 +101,9 @@ type connSettings struct {
 	// destinations records the destinations planned in this process, to
 	// warn about two that overlap (directory_resource_overlap.go).
 	destinations *destRegistry
+	// manifests hands Read's readings to the ModifyPlan that follows
+	// (directory_resource_manifest.go); nil: nothing is kept.
+	manifests *manifestCache
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -219,6 +222,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.pool = sshconn.NewPool(sshconn.PoolOptions{})
 	s.listings = newListingStore()
 	s.destinations = newDestRegistry()
+	s.manifests = newManifestCache()
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",
