@@ -171,7 +171,13 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	resp.Diagnostics.Append(unreadableWarning(c, dest)...)
 	var diff *tree.Changes
 	if dest != nil {
-		d := tree.Diff(src, dest, c.Delete, nil)
+		// A remote destination is written by the stock rsync, which keeps
+		// u+rwx on its directories when it does not run as root; whether
+		// it does is not known here, so such a directory counts as the
+		// same whoever the receiver is (the one thing a root receiver's
+		// plan then misses: u+rwx added by hand to such a directory). Our
+		// own receiver sets the source's mode.
+		d := tree.DiffWith(src, dest, tree.DiffOptions{Delete: c.Delete, OwnerDirPerms: c.Ends.Dst.Remote})
 		d.Delete, diags = unprotected(d.Delete, c)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {

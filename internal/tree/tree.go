@@ -411,6 +411,29 @@ func (c Changes) Empty() bool { return len(c.Create)+len(c.Update)+len(c.Delete)
 // count as deletions when del is set and protect (may be nil) does not
 // exclude them.
 func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
+	return DiffWith(src, dst, DiffOptions{Delete: del, Protect: protect})
+}
+
+// DiffOptions say how Diff compares.
+type DiffOptions struct {
+	// Delete: entries only in the destination are deletions, unless
+	// Protect (may be nil) excludes them.
+	Delete  bool
+	Protect *filter.List
+	// OwnerDirPerms: the destination was written by a stock rsync that
+	// does not run as root, which keeps u+rwx on every directory it
+	// creates or updates (so that it can go on writing into it) and
+	// leaves them so: a source directory of mode 0311 lands as 0711, and
+	// rsync itself itemizes it again on every run. A destination
+	// directory whose permissions are the source's with u+rwx added
+	// counts as the same, or every plan would list it for an apply that
+	// cannot change it.
+	OwnerDirPerms bool
+}
+
+// DiffWith is Diff with options.
+func DiffWith(src, dst *Manifest, o DiffOptions) Changes {
+	del, protect := o.Delete, o.Protect
 	var c Changes
 	have := make(map[string]*Item, len(dst.Items))
 	for i := range dst.Items {
@@ -452,7 +475,7 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 		switch {
 		case !ok:
 			c.Create = append(c.Create, display(s))
-		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable):
+		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable, o.OwnerDirPerms):
 			c.Update = append(c.Update, display(s))
 		}
 	}
@@ -468,8 +491,14 @@ func Diff(src, dst *Manifest, del bool, protect *filter.List) Changes {
 	return c
 }
 
-func sameItem(a, b *Item, metadata bool) bool {
-	if a.Kind != b.Kind || a.Perm != b.Perm {
+// sameItem reports whether destination item b already is source item a:
+// by digest, or by size and mtime when metadata is set; ownerDirPerms is
+// DiffOptions.OwnerDirPerms.
+func sameItem(a, b *Item, metadata, ownerDirPerms bool) bool {
+	if a.Kind != b.Kind {
+		return false
+	}
+	if a.Perm != b.Perm && (a.Kind != Dir || !ownerDirPerms || a.Perm|0o700 != b.Perm) {
 		return false
 	}
 	if a.LinkTo != b.LinkTo || a.Rdev != b.Rdev {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
@@ -104,6 +105,39 @@ func TestDiffDeletesSpecials(t *testing.T) {
 	}
 	if src.Hash() == tree.FromEntries(entries(), "", tree.Content, csum.XXH128).Hash() {
 		t.Error("a fifo does not change the destination's hash")
+	}
+}
+
+// TestDiffOwnerDirPerms: with OwnerDirPerms a destination directory that
+// is the source's with u+rwx added (what a stock rsync not running as root
+// leaves) is the same; any other difference, and a file's, still counts;
+// without the option the directory is an update.
+func TestDiffOwnerDirPerms(t *testing.T) {
+	tr := func(dirMode, fileMode uint32) *tree.Manifest {
+		return tree.FromEntries([]*flist.Entry{
+			{Name: ".", Mode: flist.SIFDIR | 0o755},
+			{Name: "locked", Mode: flist.SIFDIR | dirMode},
+			{Name: "plain", Mode: flist.SIFIFO | fileMode},
+		}, "", tree.Content, csum.XXH128)
+	}
+	src := tr(0o311, 0o311)
+	for _, tc := range []struct {
+		name      string
+		dst       *tree.Manifest
+		owner     bool
+		wantDirty []string
+	}{
+		{"u+rwx added, lenient", tr(0o711, 0o311), true, nil},
+		{"u+rwx added, strict", tr(0o711, 0o311), false, []string{"locked/"}},
+		{"other bits, lenient", tr(0o751, 0o311), true, []string{"locked/"}},
+		{"fewer bits, lenient", tr(0o111, 0o311), true, []string{"locked/"}},
+		{"not a directory, lenient", tr(0o311, 0o711), true, []string{"plain"}},
+		{"equal, strict", tr(0o311, 0o311), false, nil},
+	} {
+		got := tree.DiffWith(src, tc.dst, tree.DiffOptions{OwnerDirPerms: tc.owner})
+		if len(got.Create)+len(got.Delete) != 0 || strings.Join(got.Update, ",") != strings.Join(tc.wantDirty, ",") {
+			t.Errorf("%s: Diff = %+v, want updates %v", tc.name, got, tc.wantDirty)
+		}
 	}
 }
 
