@@ -1,6 +1,9 @@
 package sshtest
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -52,6 +55,44 @@ func TestDropbearRunsCommand(t *testing.T) {
 	home := filepath.Join(s.Dir, "home")
 	if out := run(t, client, `printf '%s %s' "$HOME" "$(pwd)"`); out != home+" "+home {
 		t.Errorf("HOME and working directory %q, want %s (the rig's home)", out, home)
+	}
+	// Eight commands can run at once on one connection, as long as each
+	// has started before any ends: Dropbear closes a session still
+	// waiting for its exec when another command exits (why sshconn's pool
+	// gives Dropbear one session at a time).
+	var running []*ssh.Session
+	var outs []*bytes.Buffer
+	var stdins []io.WriteCloser
+	defer func() {
+		for _, ss := range running {
+			ss.Close()
+		}
+	}()
+	for i := range 8 {
+		ss, err := client.NewSession()
+		if err != nil {
+			t.Fatalf("session %d of 8: %v", i+1, err)
+		}
+		running = append(running, ss)
+		in, err := ss.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := new(bytes.Buffer)
+		ss.Stdout = out
+		if err := ss.Start("cat"); err != nil {
+			t.Fatalf("session %d of 8: start: %v", i+1, err)
+		}
+		stdins, outs = append(stdins, in), append(outs, out)
+	}
+	for i, in := range stdins {
+		fmt.Fprintf(in, "session %d\n", i+1)
+		in.Close()
+	}
+	for i, ss := range running {
+		if err := ss.Wait(); err != nil || outs[i].String() != fmt.Sprintf("session %d\n", i+1) {
+			t.Errorf("session %d: %q, %v", i+1, outs[i], err)
+		}
 	}
 	if log := s.Log(); !strings.Contains(log, "Pubkey auth succeeded for '"+s.User+"'") {
 		t.Errorf("dropbear log does not show the key login:\n%s", log)
