@@ -89,3 +89,35 @@ func TestAccDropbear_pushDriftRepair(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDropbear_tenResources: ten resources on one Dropbear host, with
+// the host key pinned. Their plans and applies share one pooled
+// connection, which gives Dropbear one session at a time: with several at
+// once Dropbear closes sessions still waiting for their command, and this
+// failed as "rsync does not run on the destination host".
+func TestAccDropbear_tenResources(t *testing.T) {
+	srv := accSetupDropbear(t)
+	src := smallTree(t)
+	base := t.TempDir()
+	config := providerConfig(srv, map[string]string{"known_hosts_file": "", "host_key": hclString(srv.HostKeyAuthorized)}) +
+		rsyncDir("many", map[string]string{
+			"count": "10", "source": hclString(src + "/"),
+			"destination": fmt.Sprintf("format(\"%%s/d%%d/\", %s, count.index)", hclString(remoteDest(srv, base))),
+		})
+
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			// The framework also checks that the plan after apply is empty.
+			Config: config,
+			Check: func(*terraform.State) error {
+				for i := range 10 {
+					if err := checkTreesEqual(src, filepath.Join(base, fmt.Sprintf("d%d", i)))(nil); err != nil {
+						return fmt.Errorf("d%d: %w", i, err)
+					}
+				}
+				return nil
+			},
+		}},
+	})
+}
