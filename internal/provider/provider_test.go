@@ -31,6 +31,21 @@ func protoV6ProviderFactories() map[string]func() (tfprotov6.ProviderServer, err
 // that is stopped when the test ends.
 func accSetup(t *testing.T) *sshtest.Server {
 	t.Helper()
+	accEnv(t)
+	return sshtest.Start(t)
+}
+
+// accSetupDropbear is accSetup with Dropbear as the server (missing
+// Dropbear fails the test too, TF_ACC being set).
+func accSetupDropbear(t *testing.T) *sshtest.Server {
+	t.Helper()
+	accEnv(t)
+	return sshtest.StartDropbear(t)
+}
+
+// accEnv is accSetup without the server: the checks and the environment.
+func accEnv(t *testing.T) {
+	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance tests run only with TF_ACC=1 (make test sets it)")
 	}
@@ -58,7 +73,6 @@ func accSetup(t *testing.T) *sshtest.Server {
 		}
 	}
 	t.Setenv("CHECKPOINT_DISABLE", "1")
-	return sshtest.Start(t)
 }
 
 // providerAddrs are the addresses a configuration can give this provider

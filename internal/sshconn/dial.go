@@ -198,11 +198,15 @@ func (h *hop) dialOnce(ctx context.Context, via *ssh.Client, auth *authSession) 
 		}
 	}
 	act := newActivityConn(conn)
+	algos := h.policy.algorithms(addr, conn.RemoteAddr())
+	if algos == nil {
+		algos = defaultAlgorithms()
+	}
 	clientCfg := &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              auth.methods,
 		HostKeyCallback:   h.policy.callback,
-		HostKeyAlgorithms: h.policy.algorithms(addr, conn.RemoteAddr()),
+		HostKeyAlgorithms: algos,
 	}
 	client, err := handshake(ctx, act, addr, clientCfg, cfg.Timeout, auth.agent)
 	if err != nil {

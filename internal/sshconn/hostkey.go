@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,8 +30,8 @@ func (e *HostKeyError) Error() string { return e.msg }
 // hostKeyPolicy is how one connection verifies the server.
 type hostKeyPolicy struct {
 	callback ssh.HostKeyCallback
-	// algorithms returns the host key algorithms to offer, or nil for the
-	// library default. Offering only the types we can verify makes a
+	// algorithms returns the host key algorithms to offer, or nil when the
+	// policy prefers no key type (Dial then offers defaultAlgorithms). Offering only the types we can verify makes a
 	// server with several host keys present one we know, instead of one
 	// we would then have to reject.
 	algorithms func(addr string, remote net.Addr) []string
@@ -136,6 +137,26 @@ var plainAlgorithms = []string{
 var certAlgorithms = []string{
 	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
 	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// defaultAlgorithms is what Dial offers when the policy knows no key type
+// for the host (insecure_ignore_host_key, a new host under accept-new, a
+// host known only through a @cert-authority line): OpenSSH's order,
+// certificates, then ed25519, ECDSA, RSA with SHA-2 — not x/crypto's
+// default, which puts ECDSA and RSA before ed25519. Dropbear 2022.83
+// lists rsa-sha2-256 and ssh-rsa even when it has no RSA host key, and its
+// session dies on an assertion when a client picks one, so a client that
+// prefers RSA cannot reach an ed25519-only Dropbear at all. The SHA-1
+// ssh-rsa stays last, as in x/crypto's default, for old servers that have
+// nothing else; algorithms x/crypto adds later follow.
+func defaultAlgorithms() []string {
+	algos := slices.Concat(certAlgorithms, []string{ssh.CertAlgoRSAv01}, plainAlgorithms, []string{ssh.KeyAlgoRSA})
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !slices.Contains(algos, a) {
+			algos = append(algos, a)
+		}
+	}
+	return algos
 }
 
 // errNoAuthority is how ssh.CertChecker says that no @cert-authority line
@@ -249,7 +270,7 @@ func knownHostsPolicy(file string, extra []string, acceptNew bool) (*hostKeyPoli
 			// then any plain key we know (or, knowing none, any key:
 			// the callback will still refuse an unknown one).
 			if plain == nil {
-				return nil // the library default puts certificates first
+				return nil // defaultAlgorithms puts certificates first
 			}
 			return append(append([]string(nil), certAlgorithms...), plain...)
 		},
@@ -311,7 +332,7 @@ var probeKey = func() ssh.PublicKey {
 // known_hosts lists for addr, as OpenSSH's ssh does. Without it, a server
 // with both an ECDSA and an ed25519 key, known to us by its ed25519 key,
 // would present ECDSA (Go prefers it) and fail as "changed". It returns nil
-// (library default) when the host has no plain-key entries, e.g. only a
+// (defaultAlgorithms) when the host has no plain-key entries, e.g. only a
 // @cert-authority line.
 func knownAlgorithms(cb ssh.HostKeyCallback, addr string, remote net.Addr, filter func([]knownhosts.KnownKey) []knownhosts.KnownKey) []string {
 	var keyErr *knownhosts.KeyError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,7 @@ import (
 //     (sshd's MaxSessions, default 10, refuses more: "open failed"); further
 //     Starts wait for a free slot. If the server allows fewer than that, the
 //     pool learns the real limit from the refusal and waits instead of
-//     failing;
+//     failing. Dropbear gets one at a time (see oneSessionAtATime);
 //   - at most MaxDialsPerHost connection attempts at once per host:port
 //     (sshd's MaxStartups, default 10:30:100, starts dropping unauthenticated
 //     connections beyond 10);
@@ -342,7 +343,11 @@ func (p *Pool) connect(e *entry) (*pconn, error) {
 		return nil, err
 	}
 	p.dials.Add(1)
-	c := &pconn{link: newLink(client, act, e.hop.cfg), limit: p.opts.MaxSessions,
+	limit := p.opts.MaxSessions
+	if oneSessionAtATime(client) {
+		limit = 1
+	}
+	c := &pconn{link: newLink(client, act, e.hop.cfg), limit: limit,
 		changed: make(chan struct{}), procs: map[*process]struct{}{}}
 	c.onDeath(c.dead)
 	// The bastion's entry is held by this entry for its whole life (see
@@ -350,6 +355,20 @@ func (p *Pool) connect(e *entry) (*pconn, error) {
 	// bastion's connection dies, the channel this one runs in closes and
 	// this one dies with it.
 	return c, nil
+}
+
+// oneSessionAtATime reports whether the server must get one session at a
+// time per connection. Dropbear (2022.83 and the releases since) closes a
+// session channel that has not started its command yet whenever another
+// session's command on the connection exits: svr-chansession.c's
+// sesscheckclose counts "no process yet" as ready to close, and each
+// SIGCHLD re-checks every channel. Two resources on one Dropbear host would
+// then fail at random with EOF in reply to their exec, and when the exec
+// crosses the close, Dropbear aborts the whole connection (assertion
+// `!channel->sent_close' in common-channel.c), ending every transfer on
+// it. One session at a time costs only the parallelism on that host.
+func oneSessionAtATime(client *ssh.Client) bool {
+	return strings.HasPrefix(string(client.ServerVersion()), "SSH-2.0-dropbear")
 }
 
 // gate returns the dial-slot gate for a host:port.

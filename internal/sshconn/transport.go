@@ -77,6 +77,9 @@ type hooks struct {
 	// bare transport.
 	linkDone <-chan struct{}
 	linkErr  func() error
+	// beforeExec, for tests, runs between opening a session and asking
+	// it to run the command, with the attempt's number.
+	beforeExec func(attempt int)
 }
 
 // lostGrace is how long a process whose session broke off waits for its
@@ -99,7 +102,29 @@ func (h hooks) lostReason() error {
 	}
 }
 
+// startAttempts bounds how often startProcess opens a fresh session when
+// the server closed the previous one before answering its exec request.
+const startAttempts = 3
+
+// errClosedBeforeExec: the server closed the session before it answered
+// the exec request, so the command never started. Dropbear does this to a
+// session waiting for its exec whenever another command on the connection
+// exits (see oneSessionAtATime). The pool keeps Dropbear to one session at
+// a time, but a command we abandoned (Kill) may still exit later on the
+// server, so a fresh session is tried. (Had the exec crossed the close,
+// Dropbear drops the connection instead, and the pool reconnects.)
+var errClosedBeforeExec = errors.New("the server closed the session before starting the command")
+
 func startProcess(client *ssh.Client, command string, h hooks) (*process, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := startOnce(client, command, h, attempt)
+		if !errors.Is(err, errClosedBeforeExec) || attempt == startAttempts {
+			return p, err
+		}
+	}
+}
+
+func startOnce(client *ssh.Client, command string, h hooks, attempt int) (*process, error) {
 	session, err := client.NewSession()
 	if err != nil {
 		// OpenSSH answers "connect failed: open failed" when a connection
@@ -119,8 +144,16 @@ func startProcess(client *ssh.Client, command string, h hooks) (*process, error)
 		session.Close()
 		return nil, fmt.Errorf("ssh: session pipes: %w", err)
 	}
+	if h.beforeExec != nil {
+		h.beforeExec(attempt)
+	}
 	if err := session.Start(command); err != nil {
 		session.Close()
+		if errors.Is(err, io.EOF) {
+			// A channel closed before the reply: the request was never
+			// served (a server answers an exec before the command can end).
+			err = fmt.Errorf("%w (attempt %d of %d)", errClosedBeforeExec, attempt, startAttempts)
+		}
 		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, client.RemoteAddr(), err)
 	}
 	return newProcess(session, stdin, stdout, stderr, h), nil

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -152,13 +151,8 @@ func (s *Server) writeAuthFiles(o *options) error {
 
 // writeShadow writes a shadow file with one entry, User's, for password.
 func (s *Server) writeShadow(password string) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: not running as root", ErrPasswordUnsupported)
-	}
-	for _, tool := range []string{"unshare", "mount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%w: %w", ErrPasswordUnsupported, err)
-		}
+	if err := checkNamespace(); err != nil {
+		return fmt.Errorf("%w: %w", ErrPasswordUnsupported, err)
 	}
 	hash, err := cryptSHA512(password)
 	if err != nil {
@@ -202,12 +196,7 @@ func cryptSHA512(password string) (string, error) {
 }
 
 // passwordCommand runs sshd in a private mount namespace with the rig's
-// shadow file over /etc/shadow. unshare and sh both exec, so the pid is
-// sshd's (waitReady relies on it), and sshd's argv[0] stays absolute, as
-// its re-exec needs. The namespace, and the bind mount with it, vanish
-// with the last sshd process.
+// shadow file over /etc/shadow.
 func (s *Server) passwordCommand(sshd, cfgPath string) *exec.Cmd {
-	return exec.Command("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-		`mount --bind "$1" /etc/shadow || exit 1; shift; exec "$@"`,
-		"sh", filepath.Join(s.Dir, "shadow"), sshd, "-D", "-e", "-f", cfgPath)
+	return privateMounts([]bindMount{{filepath.Join(s.Dir, "shadow"), "/etc/shadow"}}, sshd, "-D", "-e", "-f", cfgPath)
 }

@@ -1,7 +1,6 @@
 package sshtest
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -12,11 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // DefaultSSHD is the sshd binary the rig runs unless WithSSHD says otherwise.
@@ -51,6 +48,7 @@ type Server struct {
 	// in KEY-cert.pub), set only with WithHostCertificate.
 	HostCertificate string
 
+	daemon  string // "sshd" or "dropbear", in messages
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd.Wait returns
 	waitErr error         // cmd.Wait's result, readable after exited is closed
@@ -78,6 +76,9 @@ type options struct {
 	hostKey   *KeyPair // WithKeys: fixed keys instead of fresh ones
 	clientKey *KeyPair
 	logLevel  string // WithLogLevel; default VERBOSE
+
+	dropbear    string // StartDropbearServer: the binary (WithDropbear)
+	hostKeyType string // StartDropbearServer: dropbearkey -t (WithHostKeyType)
 }
 
 // WithLogLevel sets sshd's LogLevel (default VERBOSE). DEBUG1 logs what
@@ -119,14 +120,6 @@ func WithStartTimeout(d time.Duration) Option {
 	return func(o *options) { o.startTimeout = d }
 }
 
-// bindAttempts is how many ports StartServer tries. The free port is found
-// by listening on :0 and closing, so another process can take it before
-// sshd binds; that race is rare, and a fresh port fixes it.
-const bindAttempts = 5
-
-// errBindRace marks a start that failed only because the port was taken.
-var errBindRace = errors.New("port taken before sshd could bind it")
-
 // StartServer writes a config, keys and known_hosts into dir (which must
 // exist and be private to the caller) and starts sshd in the foreground on
 // 127.0.0.1 with a free port. It returns once the port answers with an SSH
@@ -135,6 +128,9 @@ func StartServer(dir string, opts ...Option) (*Server, error) {
 	o := options{sshd: DefaultSSHD, startTimeout: 10 * time.Second, pickPort: freePort}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.dropbear != "" || o.hostKeyType != "" {
+		return nil, errors.New("sshtest: WithDropbear and WithHostKeyType are for StartDropbearServer")
 	}
 	if !filepath.IsAbs(o.sshd) {
 		return nil, fmt.Errorf("sshtest: sshd path %q must be absolute (sshd re-executes itself by path)", o.sshd)
@@ -158,7 +154,6 @@ func StartServer(dir string, opts ...Option) (*Server, error) {
 		Dir:            dir,
 		ClientKeyFile:  filepath.Join(dir, "client_key"),
 		KnownHostsFile: filepath.Join(dir, "known_hosts"),
-		logPath:        filepath.Join(dir, "sshd.log"),
 	}
 	if s.User, err = currentUser(); err != nil {
 		return nil, err
@@ -170,15 +165,10 @@ func StartServer(dir string, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 
-	for attempt := 1; ; attempt++ {
-		err := s.start(&o)
-		if err == nil {
-			return s, nil
-		}
-		if !errors.Is(err, errBindRace) || attempt == bindAttempts || o.port != 0 {
-			return nil, err
-		}
+	if err := s.run(&o, sshdDaemon(&o)); err != nil {
+		return nil, err
 	}
+	return s, nil
 }
 
 // currentUser is the account sshd must let us log in as. A process not
@@ -195,37 +185,49 @@ func currentUser() (string, error) {
 }
 
 func (s *Server) writeKeys(o *options) error {
-	host, client := o.hostKey, o.clientKey
-	var err error
+	host := o.hostKey
 	if host == nil {
+		var err error
 		if host, err = NewKeyPair(); err != nil {
 			return fmt.Errorf("sshtest: host key: %w", err)
 		}
 	}
+	s.HostKeyAuthorized = host.Authorized
+	s.HostPublicKey = host.Public
+	// sshd refuses a host key file readable by others, whatever StrictModes
+	// says.
+	if err := writeFile(filepath.Join(s.Dir, "host_key"), host.PEM, 0o600); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(s.Dir, "host_key.pub"), host.Authorized+"\n", 0o644); err != nil {
+		return err
+	}
+	return s.writeClientKey(o, filepath.Join(s.Dir, "authorized_keys"))
+}
+
+// writeClientKey writes the client key (o's or a fresh one) to
+// ClientKeyFile and its public half to authorizedKeys.
+func (s *Server) writeClientKey(o *options, authorizedKeys string) error {
+	client := o.clientKey
 	if client == nil {
+		var err error
 		if client, err = NewKeyPair(); err != nil {
 			return fmt.Errorf("sshtest: client key: %w", err)
 		}
 	}
-	s.HostKeyAuthorized = host.Authorized
-	s.HostPublicKey = host.Public
 	s.ClientKeyPEM = client.PEM
 	s.ClientSigner = client.Signer
-
-	// sshd refuses a host key file readable by others, whatever StrictModes
-	// says; the client key gets the same mode so OpenSSH's ssh -i accepts it.
+	// Mode 0600, so that OpenSSH's ssh -i accepts the key too.
 	files := []struct {
-		name, content string
+		path, content string
 		mode          os.FileMode
 	}{
-		{"host_key", host.PEM, 0o600},
-		{"host_key.pub", host.Authorized + "\n", 0o644},
-		{"client_key", client.PEM, 0o600},
-		{"client_key.pub", client.Authorized + "\n", 0o644},
-		{"authorized_keys", client.Authorized + "\n", 0o600},
+		{s.ClientKeyFile, client.PEM, 0o600},
+		{s.ClientKeyFile + ".pub", client.Authorized + "\n", 0o644},
+		{authorizedKeys, client.Authorized + "\n", 0o600},
 	}
 	for _, f := range files {
-		if err := writeFile(filepath.Join(s.Dir, f.name), f.content, f.mode); err != nil {
+		if err := writeFile(f.path, f.content, f.mode); err != nil {
 			return err
 		}
 	}
@@ -242,80 +244,35 @@ func writeFile(path, content string, mode os.FileMode) error {
 	return nil
 }
 
-// start makes one attempt: pick a port, write the config, run sshd, wait.
-func (s *Server) start(o *options) error {
-	port, err := o.pickPort()
-	if o.port != 0 {
-		port, err = o.port, nil
+// sshdDaemon runs OpenSSH's sshd with a config written for each attempt.
+func sshdDaemon(o *options) daemon {
+	return daemon{
+		name: "sshd",
+		hint: "is openssh-server installed?",
+		command: func(s *Server, pidPath string) (*exec.Cmd, error) {
+			cfgPath := filepath.Join(s.Dir, "sshd_config")
+			if err := writeFile(cfgPath, s.config(o, pidPath), 0o600); err != nil {
+				return nil, err
+			}
+			if o.password != "" {
+				return s.passwordCommand(o.sshd, cfgPath), nil
+			}
+			// -D: stay in the foreground so Stop can kill and reap it.
+			// -e: log to stderr, which goes to the log file (children
+			// inherit it).
+			return exec.Command(o.sshd, "-D", "-e", "-f", cfgPath), nil
+		},
 	}
-	if err != nil {
-		return err
-	}
-	s.Port = port
-
-	cfgPath := filepath.Join(s.Dir, "sshd_config")
-	if err := writeFile(cfgPath, s.config(o), 0o600); err != nil {
-		return err
-	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostPublicKey)
-	if err := writeFile(s.KnownHostsFile, line+"\n", 0o600); err != nil {
-		return err
-	}
-	pidPath := filepath.Join(s.Dir, "sshd.pid")
-	_ = os.Remove(pidPath) // a stale pid from a failed attempt would fool waitReady
-
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("sshtest: open sshd log: %w", err)
-	}
-	// The log keeps every attempt; judge this attempt by its own part.
-	logStart := 0
-	if fi, err := logFile.Stat(); err == nil {
-		logStart = int(fi.Size())
-	}
-	fmt.Fprintf(logFile, "--- sshtest: starting %s on %s ---\n", o.sshd, s.Addr())
-
-	// -D: stay in the foreground so Stop can kill and reap it.
-	// -e: log to stderr, which goes to the log file (children inherit it).
-	cmd := exec.Command(o.sshd, "-D", "-e", "-f", cfgPath)
-	if o.password != "" {
-		cmd = s.passwordCommand(o.sshd, cfgPath)
-	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("sshtest: run %s: %w (is openssh-server installed?)", o.sshd, err)
-	}
-	logFile.Close() // the child holds its own copy
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-
-	err = s.waitReady(pidPath, o.startTimeout)
-	if err == nil {
-		return nil
-	}
-	s.kill()
-	log := s.Log()
-	if logStart <= len(log) && strings.Contains(log[logStart:], "Address already in use") {
-		return fmt.Errorf("sshtest: %w (port %d)", errBindRace, port)
-	}
-	return fmt.Errorf("sshtest: sshd on %s did not start: %w\n--- sshd log (%s) ---\n%s", s.Addr(), err, s.logPath, log)
 }
 
-func (s *Server) config(o *options) string {
+func (s *Server) config(o *options, pidPath string) string {
 	q := func(p string) string { return `"` + p + `"` }
 	var b strings.Builder
 	b.WriteString("# Written by sshtest for a throwaway test server.\n")
 	fmt.Fprintf(&b, "Port %d\n", s.Port)
 	b.WriteString("ListenAddress 127.0.0.1\n")
 	fmt.Fprintf(&b, "HostKey %s\n", q(filepath.Join(s.Dir, "host_key")))
-	fmt.Fprintf(&b, "PidFile %s\n", q(filepath.Join(s.Dir, "sshd.pid")))
+	fmt.Fprintf(&b, "PidFile %s\n", q(pidPath))
 	// AuthorizedKeysFile expands %-tokens; double any literal percent.
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", q(strings.ReplaceAll(filepath.Join(s.Dir, "authorized_keys"), "%", "%%")))
 	// The temp dir and its parents are not root-owned 0755 as StrictModes
@@ -359,61 +316,6 @@ func (s *Server) config(o *options) string {
 	return b.String()
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1. The listener is
-// closed before sshd binds, hence the retry in StartServer.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("sshtest: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil //nolint:forcetypeassert // a "tcp" listener's address is a *net.TCPAddr
-}
-
-// waitReady returns when our sshd has bound the port and answers with an
-// SSH banner. sshd writes its pid file only after binding, so a pid file
-// holding our child's pid proves the banner comes from our sshd and not
-// from some other process that won the port.
-func (s *Server) waitReady(pidPath string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	want := strconv.Itoa(s.cmd.Process.Pid)
-	lastErr := errors.New("no pid file yet")
-	for {
-		select {
-		case <-s.exited:
-			return fmt.Errorf("sshd exited: %w", s.waitErr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %w", timeout, lastErr)
-		}
-		if pid, err := os.ReadFile(pidPath); err != nil || strings.TrimSpace(string(pid)) != want {
-			lastErr = errors.New("sshd has not written its pid file (not bound yet)")
-		} else if lastErr = readBanner(s.Addr()); lastErr == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// readBanner connects and reads the server's identification line.
-func readBanner(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("read SSH banner: %w", err)
-	}
-	if !strings.HasPrefix(line, "SSH-2.0-") {
-		return fmt.Errorf("unexpected banner %q", strings.TrimSpace(line))
-	}
-	return nil
-}
-
 // Addr is "127.0.0.1:PORT".
 func (s *Server) Addr() string {
 	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
@@ -429,43 +331,4 @@ func (s *Server) ClientConfig() *ssh.ClientConfig {
 		HostKeyAlgorithms: []string{s.HostPublicKey.Type()},
 		Timeout:           10 * time.Second,
 	}
-}
-
-// Log returns everything sshd has logged so far (LogLevel VERBOSE).
-func (s *Server) Log() string {
-	b, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return fmt.Sprintf("(cannot read sshd log: %v)", err)
-	}
-	return string(b)
-}
-
-// Stop terminates sshd and waits for it to exit, which releases the port.
-// Sessions already open live on in their own processes until their client
-// disconnects, as with any sshd restart. Stop is idempotent. It reports an
-// error if sshd had died on its own before Stop, so tests notice crashes.
-func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		select {
-		case <-s.exited:
-			s.stopErr = fmt.Errorf("sshtest: sshd on %s exited before Stop: %w\n--- sshd log ---\n%s", s.Addr(), s.waitErr, s.Log())
-			return
-		default:
-		}
-		s.kill()
-	})
-	return s.stopErr
-}
-
-// kill asks sshd to exit (SIGTERM lets it remove its pid file), then
-// forces it after a grace period, and reaps it.
-func (s *Server) kill() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		return
-	case <-time.After(5 * time.Second):
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
 }
