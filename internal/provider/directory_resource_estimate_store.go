@@ -8,7 +8,9 @@ package provider
 // does not with the listing.
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -21,12 +23,15 @@ import (
 const estimateSuffix = ".estimate"
 
 // storedEstimate is the file's content: whose plan it was (the listing's
-// key and the source's hash), and the estimate, if one was made.
+// key and the source's hash), and the estimate, if one was made. It is
+// gob-encoded, as the listing is: the estimate is keyed by file names,
+// which need not be UTF-8, and JSON would replace their invalid bytes
+// (the re-plan then lost "bad\xff.bin" from pending.bytes).
 type storedEstimate struct {
-	Key      string            `json:"key"`
-	Source   string            `json:"source"`
-	Made     bool              `json:"made"`
-	Estimate *transferEstimate `json:"estimate,omitempty"`
+	Key      string
+	Source   string
+	Made     bool
+	Estimate *transferEstimate
 }
 
 // estimatePath is where the estimate of the listing private state refers
@@ -49,9 +54,10 @@ func (s *listingStore) saveEstimate(ctx context.Context, private []byte, key, so
 	if p == "" {
 		return
 	}
-	b, err := json.Marshal(storedEstimate{Key: key, Source: source, Made: est != nil, Estimate: est})
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(storedEstimate{Key: key, Source: source, Made: est != nil, Estimate: est})
 	if err == nil {
-		err = writeFileAtomic(p, b)
+		err = writeFileAtomic(p, buf.Bytes())
 	}
 	if err != nil {
 		tflog.Debug(ctx, "could not keep the transfer estimate for the apply's re-plan; it will estimate again", map[string]interface{}{"error": err.Error()})
@@ -70,7 +76,7 @@ func (s *listingStore) loadEstimate(private []byte, key, source string) (*transf
 		return nil, false
 	}
 	var st storedEstimate
-	if json.Unmarshal(b, &st) != nil || st.Key != key || st.Source != source || st.Made != (st.Estimate != nil) {
+	if gob.NewDecoder(bytes.NewReader(b)).Decode(&st) != nil || st.Key != key || st.Source != source || st.Made != (st.Estimate != nil) {
 		return nil, false
 	}
 	return st.Estimate, true
