@@ -99,7 +99,19 @@ func (h hooks) lostReason() error {
 	}
 }
 
+// StartSubsystem starts an SSH subsystem (such as "sftp") in a new
+// session; its stdin and stdout carry the subsystem's protocol.
+func (t *transport) StartSubsystem(ctx context.Context, name string) (rsync.Process, error) {
+	return startCtx(ctx, func() (*process, error) { return startSession(t.client, name, true, hooks{}) })
+}
+
 func startProcess(client *ssh.Client, command string, h hooks) (*process, error) {
+	return startSession(client, command, false, h)
+}
+
+// startSession opens a session running command, or the subsystem named
+// by command when subsystem is set.
+func startSession(client *ssh.Client, command string, subsystem bool, h hooks) (*process, error) {
 	session, err := client.NewSession()
 	if err != nil {
 		// OpenSSH answers "connect failed: open failed" when a connection
@@ -119,7 +131,12 @@ func startProcess(client *ssh.Client, command string, h hooks) (*process, error)
 		session.Close()
 		return nil, fmt.Errorf("ssh: session pipes: %w", err)
 	}
-	if err := session.Start(command); err != nil {
+	if subsystem {
+		if err := session.RequestSubsystem(command); err != nil {
+			session.Close()
+			return nil, fmt.Errorf("ssh: start the %s subsystem on %s: %w", command, client.RemoteAddr(), err)
+		}
+	} else if err := session.Start(command); err != nil {
 		session.Close()
 		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, client.RemoteAddr(), err)
 	}
