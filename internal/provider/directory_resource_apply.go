@@ -198,10 +198,28 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		if diags.HasError() {
 			return nil, diags
 		}
-		if c.Ends.Dir == dirPush {
+		sftp, d := cn.useSFTP(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		switch {
+		case sftp:
+			s, d := cn.sftpSession(ctx)
+			diags.Append(d...)
+			if diags.HasError() {
+				return nil, diags
+			}
+			if c.Ends.Dir == dirPush {
+				src, dst = pushTarget(src, dst)
+				res, err = s.Push(ctx, src, dst, opts)
+			} else {
+				res, err = s.Pull(ctx, pushDestPath(src), localDestDir(dst), opts)
+			}
+		case c.Ends.Dir == dirPush:
 			src, dst = pushTarget(src, dst)
 			res, err = rsync.Push(ctx, t, src, dst, opts)
-		} else {
+		default:
 			res, err = rsync.Pull(ctx, t, pushDestPath(src), localDestDir(dst), opts)
 		}
 	}

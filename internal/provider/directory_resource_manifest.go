@@ -141,12 +141,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	var warnings []string
 	var err error
 	if c.Ends.Dst.Remote {
-		t, d := cn.transport(ctx)
-		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
-		}
-		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.rsyncPath(c))
+		m, warnings, err = cn.listVia(ctx, root.ListPath, root.Prefix, c.Filters, mode)
 	} else {
 		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
 	}
@@ -174,13 +169,8 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		if cached, ok := manifests.get(key); ok && useCache {
 			return withChmod(cached, c.Chmod), nil
 		}
-		t, d := cn.transport(ctx)
-		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
-		}
 		p := pushDestPath(c.Ends.Src.Path())
-		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
+		m, warnings, err = cn.listVia(ctx, p, tree.ContentRoot(p), c.Filters, tree.Content)
 		if err == nil {
 			manifests.put(key, m)
 		}

@@ -31,6 +31,12 @@ func protoV6ProviderFactories() map[string]func() (tfprotov6.ProviderServer, err
 // that is stopped when the test ends.
 func accSetup(t *testing.T) *sshtest.Server {
 	t.Helper()
+	return accSetupWith(t)
+}
+
+// accSetupWith is accSetup with options for the test server.
+func accSetupWith(t *testing.T, opts ...sshtest.Option) *sshtest.Server {
+	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance tests run only with TF_ACC=1 (make test sets it)")
 	}
@@ -58,7 +64,7 @@ func accSetup(t *testing.T) *sshtest.Server {
 		}
 	}
 	t.Setenv("CHECKPOINT_DISABLE", "1")
-	return sshtest.Start(t)
+	return sshtest.Start(t, opts...)
 }
 
 // providerAddrs are the addresses a configuration can give this provider

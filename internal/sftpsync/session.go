@@ -113,8 +113,11 @@ func drain(p rsync.Process) {
 
 // Close ends the session.
 func (s *Session) Close() error {
-	err := s.client.Close()
+	// Every call has returned, so nothing is lost by ending the session
+	// first: the client's Close then returns at once, where a graceful
+	// close waits for the server to notice our EOF and could block.
 	_ = s.proc.Kill()
+	err := s.client.Close()
 	_, _ = s.proc.Wait()
 	s.rawMu.Lock()
 	if s.raw != nil {

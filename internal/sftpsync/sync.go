@@ -38,6 +38,19 @@ type job struct {
 	rules           *filter.List
 	log             hclog.Logger
 	res             *rsync.Result
+	// touched are the directories (entry names) something was created
+	// in, renamed into or removed from: their mtime moved, and is set
+	// again at the end.
+	touched map[string]bool
+}
+
+// touch records that the directory holding name changed.
+func (j *job) touch(name string) {
+	parent := "."
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		parent = name[:i]
+	}
+	j.touched[parent] = true
 }
 
 // SplitSource reads rsync's trailing-slash rule: "dir/" (or "dir/.", ".")
@@ -81,7 +94,7 @@ func newJob(src, dst side, source, dstDir string, opts rsync.Options) (*job, err
 		log = hclog.NewNullLogger()
 	}
 	return &job{src: src, dst: dst, srcPath: root, prefix: prefix, dstDir: dstDir, opts: opts,
-		rules: rules, log: log, res: &rsync.Result{Compression: "none"}}, nil
+		rules: rules, log: log, res: &rsync.Result{Compression: "none"}, touched: map[string]bool{}}, nil
 }
 
 // run does the sync: list both sides, delete what the source lacks (when
@@ -179,7 +192,7 @@ func (j *job) run(ctx context.Context) (*rsync.Result, error) {
 	// moves its mtime.
 	for _, e := range slices.Backward(dirs) {
 		d := have[e.Name]
-		if d != nil && d.ModTime == e.ModTime || j.opts.DryRun {
+		if d != nil && d.ModTime == e.ModTime && !j.touched[e.Name] || j.opts.DryRun {
 			continue
 		}
 		if err := j.dst.fs.Chtimes(at(j.dstDir, e.Name), time.Unix(e.ModTime, 0)); err != nil {
@@ -236,6 +249,7 @@ func (j *job) cleanTemps(ctx context.Context, dst []*flist.Entry, want, have map
 			return err
 		}
 		delete(have, d.Name)
+		j.touch(d.Name)
 		if j.opts.DryRun {
 			continue
 		}
@@ -261,6 +275,7 @@ func (j *job) deleteExtraneous(ctx context.Context, dst []*flist.Entry, want, ha
 		j.change(d, rsync.ChangeDelete, "*deleting")
 		j.res.Stats.Deleted++
 		delete(have, d.Name)
+		j.touch(d.Name)
 		if j.opts.DryRun {
 			continue
 		}
@@ -283,6 +298,7 @@ func (j *job) replaceKind(d *flist.Entry) error {
 	if j.opts.DryRun {
 		return nil
 	}
+	j.touch(d.Name)
 	p := at(j.dstDir, d.Name)
 	if err := removeAll(j.dst.fs, p); err != nil {
 		return fmt.Errorf("remove %s to replace it: %w", p, err)
@@ -322,6 +338,7 @@ func removeAll(f fsys, p string) error {
 
 func (j *job) syncDir(e, d *flist.Entry, p string) error {
 	if d == nil {
+		j.touch(e.Name)
 		j.change(e, rsync.ChangeCreate, "cd+++++++++")
 		if j.opts.DryRun {
 			return nil
@@ -401,6 +418,7 @@ func (j *job) syncFile(ctx context.Context, e, d *flist.Entry, p string) error {
 	}
 	j.res.Stats.FilesTransferred++
 	j.res.Stats.LiteralBytes += e.Size
+	j.touch(e.Name)
 	if j.opts.DryRun {
 		return nil
 	}
@@ -498,6 +516,7 @@ func (j *job) syncLink(e, d *flist.Entry, p string) error {
 		}
 		return nil
 	}
+	j.touch(e.Name)
 	if d == nil {
 		j.change(e, rsync.ChangeCreate, "cL+++++++++")
 	} else {

@@ -131,16 +131,22 @@ func startSession(client *ssh.Client, command string, subsystem bool, h hooks) (
 		session.Close()
 		return nil, fmt.Errorf("ssh: session pipes: %w", err)
 	}
+	wait := session.Wait
 	if subsystem {
 		if err := session.RequestSubsystem(command); err != nil {
 			session.Close()
 			return nil, fmt.Errorf("ssh: start the %s subsystem on %s: %w", command, client.RemoteAddr(), err)
 		}
+		// x/crypto/ssh's Session.Wait serves only sessions begun with
+		// Start ("ssh: session not started" at once otherwise): a
+		// subsystem has ended when its output has.
+		end := &endReader{r: stdout, done: make(chan struct{})}
+		stdout, wait = end, end.wait
 	} else if err := session.Start(command); err != nil {
 		session.Close()
 		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, client.RemoteAddr(), err)
 	}
-	return newProcess(session, stdin, stdout, stderr, h), nil
+	return newProcess(session, wait, stdin, stdout, stderr, h), nil
 }
 
 // errExited fails writes to the stdin of a command that has exited. It
@@ -189,7 +195,34 @@ type process struct {
 	watchMu   sync.Mutex
 }
 
-func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Reader, h hooks) *process {
+// endReader reports when its reader has ended: wait returns then, nil
+// after a clean EOF.
+type endReader struct {
+	r    io.Reader
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() {
+			if err != io.EOF {
+				e.err = err
+			}
+			close(e.done)
+		})
+	}
+	return n, err
+}
+
+func (e *endReader) wait() error {
+	<-e.done
+	return e.err
+}
+
+func newProcess(session *ssh.Session, wait func() error, stdin io.WriteCloser, stdout, stderr io.Reader, h hooks) *process {
 	p := &process{session: session, done: make(chan struct{}), terminated: make(chan struct{})}
 	if h.started != nil {
 		h.started(p)
@@ -233,7 +266,7 @@ func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Re
 	go pump(p.stderrW, stderr)
 
 	go func() {
-		p.waitErr = session.Wait()
+		p.waitErr = wait()
 		var exitErr *ssh.ExitError
 		if p.waitErr != nil && !errors.As(p.waitErr, &exitErr) {
 			// No exit status: the session broke off, most likely with
