@@ -114,15 +114,22 @@ func (c *conn) engine(ctx context.Context) (engineChoice, diag.Diagnostics) {
 	}
 	choice := engineChoice{SFTP: true, Why: `transport = "sftp"`}
 	if mode == transportAuto {
-		code, msg, err := runCommand(ctx, t, rsyncPath+" --version")
+		out, code, msg, err := runCommandOutput(ctx, t, rsyncPath+" --version")
 		if err != nil {
 			diags.AddAttributeError(path.Root(c.attrName()), "Cannot run a command on the remote host",
 				fmt.Sprintf("Running `%s --version` on %s to choose between rsync and SFTP failed: %s.", rsyncPath, ep.Spec.Host, safeText(err.Error())))
 			return engineChoice{}, diags
 		}
-		if code == 0 {
+		_, isRsync := rsync.ParseVersion(out)
+		switch {
+		case code == 0 && isRsync:
 			choice = engineChoice{}
-		} else {
+		case code == 0:
+			// A host that runs every session as something else (sshd's
+			// ForceCommand internal-sftp, a menu) exits 0 without an
+			// rsync version.
+			choice.Why = fmt.Sprintf("`%s --version` printed no rsync version on %s", rsyncPath, ep.Spec.Host)
+		default:
 			choice.Why = fmt.Sprintf("`%s --version` exited with status %d on %s (%s)", rsyncPath, code, ep.Spec.Host,
 				safeText(strings.TrimSpace(msg)))
 		}

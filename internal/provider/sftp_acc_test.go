@@ -202,3 +202,77 @@ func (r *binRunner) writeMain(t *testing.T, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAccSFTP_pullImportManifest: over SFTP (a host without rsync) a pull
+// lands what rsync -a would; the rsync_manifest data source reads the
+// remote tree; a resource imported by its destination plans nothing to
+// send (pending unchanged: empty) and its next plan after the apply is
+// empty.
+func TestAccSFTP_pullImportManifest(t *testing.T) {
+	srv := noRsyncHost(t)
+	remote := filepath.Join(t.TempDir(), "remote")
+	if err := os.Mkdir(remote, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, remote, testtree.Rich())
+	local := filepath.Join(t.TempDir(), "pulled")
+	pulled := rsyncDir("pull", map[string]string{
+		"source": hclString(remoteDest(srv, remote+"/")), "destination": hclString(local + "/"), "delete": "true",
+	})
+	manifest := fmt.Sprintf("\ndata \"rsync_manifest\" \"m\" {\n  path = %s\n  mode = \"metadata\"\n}\noutput \"files\" {\n  value = data.rsync_manifest.m.file_count\n}\n",
+		hclString(remoteDest(srv, remote+"/")))
+	r := newBinRunner(t, map[string]string{"main.tf": sftpProvider(srv, "") + pulled + manifest})
+	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
+	sftpOracle(t, remote, local)
+	out := r.run(0, "output", "-no-color", "files")
+	if strings.TrimSpace(out.stdout) != "9" {
+		t.Errorf("rsync_manifest over SFTP counts %q files, want 9", strings.TrimSpace(out.stdout))
+	}
+	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+		t.Fatalf("the second plan of the pull is not empty (exit %d):\n%s", res.code, res.output())
+	}
+
+	// Import a push destination that already holds the source.
+	src := smallTree(t)
+	dst := filepath.Join(t.TempDir(), "site")
+	preload(t, src, dst)
+	dest := remoteDest(srv, dst+"/")
+	r2 := newBinRunner(t, map[string]string{"main.tf": sftpProvider(srv, "") + rsyncDir("test", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(dest),
+	})})
+	r2.run(0, "import", "-input=false", "-no-color", "rsync_directory.test", dest)
+	plan := r2.run(0, "plan", "-input=false", "-no-color")
+	if !strings.Contains(plan.output(), "Syncing over SFTP") || strings.Contains(plan.output(), "pending") {
+		t.Errorf("the plan after import is not over SFTP with nothing pending:\n%s", plan.output())
+	}
+	r2.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
+	sftpOracle(t, src, dst)
+	if res := r2.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+		t.Fatalf("the plan after the import's apply is not empty (exit %d):\n%s", res.code, res.output())
+	}
+}
+
+// TestAccSFTP_forceCommandHost: a host that runs every session as
+// internal-sftp (sshd's ForceCommand), whatever the command: auto finds
+// no rsync there (internal-sftp exits 1 on EOF; a 0 without a version
+// line counts as no rsync too) and syncs over SFTP, drift by metadata.
+func TestAccSFTP_forceCommandHost(t *testing.T) {
+	srv := accSetupWith(t, sshtest.WithExtraConfig("Subsystem sftp internal-sftp\nForceCommand internal-sftp"))
+	src := smallTree(t)
+	dst := filepath.Join(t.TempDir(), "site")
+	r := newBinRunner(t, map[string]string{
+		"main.tf": sftpProvider(srv, "") + rsyncDir("test", map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
+		}),
+	})
+	plan := r.run(0, "plan", "-input=false", "-no-color")
+	want := words("Warning: Syncing over SFTP … reached over SFTP: `rsync --version` … Drift is detected by size, modification time, type and permissions only")
+	if !want.MatchString(plan.output()) {
+		t.Errorf("the plan does not say %q:\n%s", want, plan.output())
+	}
+	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
+	sftpOracle(t, src, dst)
+	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
+	}
+}
