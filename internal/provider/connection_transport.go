@@ -340,3 +340,33 @@ func sftpRefusals(c syncConfig) diag.Diagnostics {
 
 // overSFTP reports whether the engine is already known to be SFTP.
 func (c *conn) overSFTP() bool { return c.choice != nil && c.choice.SFTP }
+
+// sftpSpecials refuses a source that holds device files, fifos or sockets
+// the options would copy: SFTP cannot create them, so the plan would never
+// settle. devices = false and specials = false leave them out, as rsync's
+// --no-devices and --no-specials do.
+func sftpSpecials(src *tree.Manifest) diag.Diagnostics {
+	var diags diag.Diagnostics
+	var devices, specials []string
+	for _, it := range src.Items {
+		switch {
+		case it.Ignored:
+		case it.Kind == tree.CharDevice || it.Kind == tree.BlockDevice:
+			devices = append(devices, it.Name)
+		case it.Kind == tree.Fifo || it.Kind == tree.Socket:
+			specials = append(specials, it.Name)
+		}
+	}
+	for _, x := range []struct {
+		attr, what string
+		names      []string
+	}{{"devices", "device files", devices}, {"specials", "fifos or sockets", specials}} {
+		if len(x.names) > 0 {
+			diags.AddAttributeError(path.Root(x.attr), "Not possible over SFTP",
+				fmt.Sprintf("The source holds %d %s (%s), which SFTP (the transport of this resource) cannot create. "+
+					"Set %s = false to leave them out, or exclude them, or install rsync on the server.",
+					len(x.names), x.what, firstPaths(x.names, 10), x.attr))
+		}
+	}
+	return diags
+}

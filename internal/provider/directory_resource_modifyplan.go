@@ -158,6 +158,9 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		connected()
 	}
 	resp.Diagnostics.Append(diags...)
+	if src != nil && cn.overSFTP() {
+		resp.Diagnostics.Append(sftpSpecials(src)...)
+	}
 	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, src)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {

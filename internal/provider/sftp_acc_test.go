@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 import (
@@ -6,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,6 +275,38 @@ func TestAccSFTP_forceCommandHost(t *testing.T) {
 	}
 	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
+	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
+	}
+}
+
+// TestAccSFTP_specials: a fifo in the source fails the plan over SFTP,
+// naming specials; with specials = false it is left out and the sync
+// settles.
+func TestAccSFTP_specials(t *testing.T) {
+	srv := noRsyncHost(t)
+	src := smallTree(t)
+	if err := syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "site")
+	main := func(extra map[string]string) string {
+		attrs := map[string]string{"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/"))}
+		for k, v := range extra {
+			attrs[k] = v
+		}
+		return sftpProvider(srv, "") + rsyncDir("test", attrs)
+	}
+	r := newBinRunner(t, map[string]string{"main.tf": main(nil)})
+	plan := r.run(1, "plan", "-input=false", "-no-color")
+	if want := words("Error: Not possible over SFTP … The source holds 1 fifos or sockets (pipe) … Set specials = false"); !want.MatchString(plan.output()) {
+		t.Errorf("the plan does not fail with %q:\n%s", want, plan.output())
+	}
+	r.writeMain(t, main(map[string]string{"specials": "false"}))
+	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
+	if _, err := os.Lstat(filepath.Join(dst, "pipe")); !os.IsNotExist(err) {
+		t.Errorf("the fifo landed: %v", err)
+	}
 	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
 	}
