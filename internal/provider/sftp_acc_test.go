@@ -78,19 +78,19 @@ func TestAccSFTP_autoFallback(t *testing.T) {
 	}
 	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
 	}
 
 	// An edit on the server is drift, named in the plan, and repaired.
 	writeFile(t, filepath.Join(dst, "index.html"), "<h1>defaced</h1>\n")
-	res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+	res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode")
 	if res.code != 2 || !strings.Contains(res.output(), `"index.html"`) {
 		t.Fatalf("the plan after a server edit (exit %d) does not name index.html:\n%s", res.code, res.output())
 	}
 	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the plan after the repair is not empty (exit %d):\n%s", res.code, res.output())
 	}
 
@@ -170,7 +170,7 @@ func TestAccSFTP_contentDrift(t *testing.T) {
 	}
 	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
 	}
 	// Same size, same mtime, other content: only a digest sees it.
@@ -190,7 +190,7 @@ func TestAccSFTP_contentDrift(t *testing.T) {
 	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+	res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode")
 	if res.code != 2 || !strings.Contains(res.output(), `"index.html"`) {
 		t.Fatalf("the plan after a same-size edit (exit %d) does not name index.html:\n%s", res.code, res.output())
 	}
@@ -231,7 +231,7 @@ func TestAccSFTP_pullImportManifest(t *testing.T) {
 	if strings.TrimSpace(out.stdout) != "9" {
 		t.Errorf("rsync_manifest over SFTP counts %q files, want 9", strings.TrimSpace(out.stdout))
 	}
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan of the pull is not empty (exit %d):\n%s", res.code, res.output())
 	}
 
@@ -250,7 +250,7 @@ func TestAccSFTP_pullImportManifest(t *testing.T) {
 	}
 	r2.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
-	if res := r2.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r2.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the plan after the import's apply is not empty (exit %d):\n%s", res.code, res.output())
 	}
 }
@@ -275,7 +275,7 @@ func TestAccSFTP_forceCommandHost(t *testing.T) {
 	}
 	r.run(0, "apply", "-input=false", "-auto-approve", "-no-color")
 	sftpOracle(t, src, dst)
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
 	}
 }
@@ -307,7 +307,7 @@ func TestAccSFTP_specials(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dst, "pipe")); !os.IsNotExist(err) {
 		t.Errorf("the fifo landed: %v", err)
 	}
-	if res := r.exec(5*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
+	if res := r.exec(10*time.Minute, "plan", "-input=false", "-no-color", "-detailed-exitcode"); res.code != 0 {
 		t.Fatalf("the second plan is not empty (exit %d):\n%s", res.code, res.output())
 	}
 }

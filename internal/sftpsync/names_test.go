@@ -56,7 +56,9 @@ func (f fakeInfo) ModTime() time.Time { return time.Unix(1, 0) }
 func (f fakeInfo) IsDir() bool        { return f.mode.IsDir() }
 func (f fakeInfo) Sys() any           { return nil }
 
-func (h hostileFS) Lstat(string) (fs.FileInfo, error) { return fakeInfo{"root", fs.ModeDir | 0o755}, nil }
+func (h hostileFS) Lstat(string) (fs.FileInfo, error) {
+	return fakeInfo{"root", fs.ModeDir | 0o755}, nil
+}
 func (h hostileFS) ReadDir(string) ([]fs.FileInfo, error) {
 	var out []fs.FileInfo
 	for _, n := range h.names {
@@ -68,7 +70,7 @@ func (h hostileFS) ReadDir(string) ([]fs.FileInfo, error) {
 	}
 	return out, nil
 }
-func (h hostileFS) ReadLink(string) (string, error)     { return h.target, nil }
+func (h hostileFS) ReadLink(string) (string, error)    { return h.target, nil }
 func (h hostileFS) Open(string) (io.ReadCloser, error) { return nil, errors.New("not here") }
 
 // TestWalkRejectsHostileNames: a directory listing naming "..", a path

@@ -343,7 +343,7 @@ func (j *job) syncDir(e, d *flist.Entry, p string) error {
 		if j.opts.DryRun {
 			return nil
 		}
-		if err := j.dst.fs.Mkdir(p); err != nil && !(e.Name == "." && errors.Is(err, fs.ErrExist)) {
+		if err := j.dst.fs.Mkdir(p); err != nil && (e.Name != "." || !errors.Is(err, fs.ErrExist)) {
 			return fmt.Errorf("create directory %s: %w", p, err)
 		}
 		return j.chmod(p, e.Perm())
