@@ -113,6 +113,7 @@ func (c *conn) engine(ctx context.Context) (engineChoice, diag.Diagnostics) {
 		return ch, nil
 	}
 	choice := engineChoice{SFTP: true, Why: `transport = "sftp"`}
+	var rsyncFailure string // auto: what running rsync_path answered, in the words of rsync's own plan error
 	if mode == transportAuto {
 		out, code, msg, err := runCommandOutput(ctx, t, rsyncPath+" --version")
 		if err != nil {
@@ -132,15 +133,21 @@ func (c *conn) engine(ctx context.Context) (engineChoice, diag.Diagnostics) {
 		default:
 			choice.Why = fmt.Sprintf("`%s --version` exited with status %d on %s (%s)", rsyncPath, code, ep.Spec.Host,
 				safeText(strings.TrimSpace(msg)))
+			rsyncFailure = fmt.Sprintf("`%s --version` exited with status %d on %s: %s. The remote command %q could not be run.",
+				rsyncPath, code, ep.Spec.Host, safeText(strings.TrimSpace(msg)), rsyncPath)
 		}
 	}
 	if choice.SFTP {
 		if _, d := c.sftpSession(ctx); d.HasError() {
 			if mode == transportAuto {
-				diags.AddAttributeError(path.Root(c.attrName()), "Neither rsync nor SFTP works on the remote host",
-					fmt.Sprintf("%s, and the SFTP subsystem could not be started either: %s. Install rsync on the host (or "+
-						"set rsync_path to the command that starts it), or enable its sshd's SFTP subsystem "+
-						"(`Subsystem sftp internal-sftp`).", capitalize(choice.Why), diagText(d)))
+				if rsyncFailure == "" {
+					rsyncFailure = capitalize(choice.Why) + "."
+				}
+				diags.AddAttributeError(path.Root(c.attrName()), fmt.Sprintf("rsync does not run on the %s host", c.attrName()),
+					fmt.Sprintf("%s Install rsync on the remote host, or set the provider's rsync_path to the command that "+
+						"starts it. (transport = \"auto\" would sync over SFTP instead, but the host's SFTP subsystem "+
+						"could not be started either: %s. Enabling it in sshd, `Subsystem sftp internal-sftp`, is the "+
+						"other way.)", rsyncFailure, diagText(d)))
 				return engineChoice{}, diags
 			}
 			return engineChoice{}, d
