@@ -22,6 +22,8 @@ var errUnsupported = errors.New("not supported by this side")
 // are the same code (sync.go).
 type fsys interface {
 	Lstat(p string) (fs.FileInfo, error)
+	// Stat follows symlinks (for a transfer's root only, as rsync does).
+	Stat(p string) (fs.FileInfo, error)
 	ReadDir(p string) ([]fs.FileInfo, error)
 	ReadLink(p string) (string, error)
 	Open(p string) (io.ReadCloser, error)
@@ -46,6 +48,8 @@ type localFS struct{}
 func (localFS) native(p string) string { return filepath.FromSlash(p) }
 
 func (l localFS) Lstat(p string) (fs.FileInfo, error) { return os.Lstat(l.native(p)) }
+
+func (l localFS) Stat(p string) (fs.FileInfo, error) { return os.Stat(l.native(p)) }
 
 func (l localFS) ReadDir(p string) ([]fs.FileInfo, error) {
 	ents, err := os.ReadDir(l.native(p))
@@ -108,6 +112,7 @@ type remoteFS struct {
 }
 
 func (r *remoteFS) Lstat(p string) (fs.FileInfo, error)     { return r.c.Lstat(p) }
+func (r *remoteFS) Stat(p string) (fs.FileInfo, error)      { return r.c.Stat(p) }
 func (r *remoteFS) ReadDir(p string) ([]fs.FileInfo, error) { return r.c.ReadDir(p) }
 func (r *remoteFS) ReadLink(p string) (string, error)       { return r.c.ReadLink(p) }
 func (r *remoteFS) Open(p string) (io.ReadCloser, error)    { return r.c.Open(p) }

@@ -56,6 +56,7 @@ func (f fakeInfo) ModTime() time.Time { return time.Unix(1, 0) }
 func (f fakeInfo) IsDir() bool        { return f.mode.IsDir() }
 func (f fakeInfo) Sys() any           { return nil }
 
+func (h hostileFS) Stat(p string) (fs.FileInfo, error) { return h.Lstat(p) }
 func (h hostileFS) Lstat(string) (fs.FileInfo, error) {
 	return fakeInfo{"root", fs.ModeDir | 0o755}, nil
 }

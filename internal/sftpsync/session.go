@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -217,7 +218,7 @@ func (s *Session) Pull(ctx context.Context, remoteSource, localDest string, opts
 		src += "/"
 	}
 	j, err := newJob(s.remoteSide(ctx, opts.Checksum), side{fs: localFS{}, digest: localDigests}, src,
-		strings.TrimRight(localDest, "/"), opts)
+		strings.TrimRight(filepath.ToSlash(localDest), "/"), opts)
 	if err != nil {
 		return nil, err
 	}

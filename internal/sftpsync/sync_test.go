@@ -288,3 +288,31 @@ func TestPushCutMidFileLeavesNoTornFile(t *testing.T) {
 	}
 	rsyncOracle(t, src, dst)
 }
+
+// TestPushIntoSymlinkedRoot: a destination that is a symlink to a
+// directory is followed, as rsync follows it: the link stays, the files
+// land in the directory it names.
+func TestPushIntoSymlinkedRoot(t *testing.T) {
+	s := openLocal(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, []testtree.Entry{{Path: "a.txt", Mode: 0o644, Content: []byte("a")}})
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "current")
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Push(context.Background(), src+"/", link, rsync.Options{Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlinked root was replaced: %v %v", fi, err)
+	}
+	rsyncOracle(t, src, real)
+}

@@ -69,6 +69,13 @@ func walk(f fsys, root, prefix string, o walkOpts) ([]*flist.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if prefix == "." && fi.Mode()&fs.ModeSymlink != 0 {
+		// The contents of a directory named through a symlink: rsync
+		// follows the root ("dir/" means what dir points to).
+		if target, err := f.Stat(root); err == nil && target.IsDir() {
+			fi = target
+		}
+	}
 	var out []*flist.Entry
 	top, err := entryOf(f, root, prefix, fi)
 	if err != nil {
