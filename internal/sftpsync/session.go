@@ -226,6 +226,10 @@ func (s *Session) Pull(ctx context.Context, remoteSource, localDest string, opts
 		j.dstDir = "/"
 	}
 	res, err := j.run(ctx)
+	if res != nil {
+		// File data came from the server.
+		res.Stats.BytesReceived, res.Stats.BytesSent = res.Stats.BytesSent, 0
+	}
 	return res, s.wrap(ctx, err)
 }
 
