@@ -59,32 +59,40 @@ type engineChoice struct {
 }
 
 // engineCache keeps each account's choice for the provider process, so
-// that refresh, plan and apply in one command probe the server once.
+// that refresh, plan and apply in one command probe the server once, and
+// the resources of one host refreshed at once probe it once between them.
 type engineCache struct {
 	mu sync.Mutex
-	m  map[string]engineChoice
+	m  map[string]*engineEntry
 }
 
-func (e *engineCache) get(key string) (engineChoice, bool) {
-	if e == nil {
-		return engineChoice{}, false
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, ok := e.m[key]
-	return c, ok
+// engineEntry is one account's choice; its mu is held while it is made.
+type engineEntry struct {
+	mu     sync.Mutex
+	done   bool
+	choice engineChoice
 }
 
-func (e *engineCache) put(key string, c engineChoice) {
+// entry returns key's entry, locked: the caller sets it (done) when it
+// could choose, and unlocks it.
+func (e *engineCache) entry(key string) *engineEntry {
 	if e == nil {
-		return
+		en := &engineEntry{}
+		en.mu.Lock()
+		return en
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.m == nil {
-		e.m = map[string]engineChoice{}
+		e.m = map[string]*engineEntry{}
 	}
-	e.m[key] = c
+	en, ok := e.m[key]
+	if !ok {
+		en = &engineEntry{}
+		e.m[key] = en
+	}
+	e.mu.Unlock()
+	en.mu.Lock()
+	return en
 }
 
 // engine decides (once) which engine the connection uses: with "auto",
@@ -108,9 +116,16 @@ func (c *conn) engine(ctx context.Context) (engineChoice, diag.Diagnostics) {
 	ep, _ := c.ends.remote()
 	rsyncPath := c.r.settings.rsyncPath(c.connection)
 	key := mode + "\x00" + rsyncPath + "\x00" + c.r.account(syncConfig{Connection: c.connection}, ep.Spec)
-	if ch, ok := c.r.settings.engines.get(key); ok {
-		c.choice = &ch
-		return ch, nil
+	entry := c.r.settings.engines.entry(key)
+	defer entry.mu.Unlock()
+	if entry.done {
+		c.choice = &entry.choice
+		if entry.choice.SFTP {
+			if _, d := c.sftpSession(ctx); d.HasError() {
+				return engineChoice{}, d
+			}
+		}
+		return entry.choice, nil
 	}
 	choice := engineChoice{SFTP: true, Why: `transport = "sftp"`}
 	var rsyncFailure string // auto: what running rsync_path answered, in the words of rsync's own plan error
@@ -154,7 +169,7 @@ func (c *conn) engine(ctx context.Context) (engineChoice, diag.Diagnostics) {
 		}
 	}
 	tflog.Debug(ctx, "transport chosen", map[string]interface{}{"sftp": choice.SFTP, "why": choice.Why, "host": ep.Spec.Host})
-	c.r.settings.engines.put(key, choice)
+	entry.choice, entry.done = choice, true
 	c.choice = &choice
 	return choice, nil
 }
