@@ -300,12 +300,12 @@ func TestPushIntoSymlinkedRoot(t *testing.T) {
 	}
 	testtree.Write(t, src, []testtree.Entry{{Path: "a.txt", Mode: 0o644, Content: []byte("a")}})
 	base := t.TempDir()
-	real := filepath.Join(base, "real")
-	if err := os.Mkdir(real, 0o755); err != nil {
+	target := filepath.Join(base, "target")
+	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	link := filepath.Join(base, "current")
-	if err := os.Symlink("real", link); err != nil {
+	if err := os.Symlink("target", link); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Push(context.Background(), src+"/", link, rsync.Options{Delete: true}); err != nil {
@@ -314,5 +314,5 @@ func TestPushIntoSymlinkedRoot(t *testing.T) {
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("the symlinked root was replaced: %v %v", fi, err)
 	}
-	rsyncOracle(t, src, real)
+	rsyncOracle(t, src, target)
 }
