@@ -71,6 +71,7 @@ func (s *connSettings) applyProviderExtras(m providerModel) diag.Diagnostics {
 	s.KeepaliveInterval = keepalive(m.KeepaliveInterval, path.Root("keepalive_interval"), &diags)
 	s.ConnectRetryTimeout = optDuration(m.ConnectRetryTimeout, path.Root("connect_retry_timeout"), parseDurationOrZero, &diags)
 	s.SSHConfigFile, s.SSHConfigFileSet = m.SSHConfigFile.ValueString(), !m.SSHConfigFile.IsNull()
+	s.Transport = m.Transport.ValueString()
 	if m.Bastion != nil {
 		s.Bastion = bastionFromModel(m.Bastion, path.Root("bastion"), &diags)
 	}
@@ -157,7 +158,7 @@ func (c *connectionModel) values() map[string]attr.Value {
 		"agent": c.Agent, "agent_identity": c.AgentIdentity, "host_key": c.HostKey, "known_hosts_file": c.KnownHostsFile,
 		"insecure_ignore_host_key": c.InsecureIgnoreHostKey, "timeout": c.Timeout,
 		"keepalive_interval": c.KeepaliveInterval, "connect_retry_timeout": c.ConnectRetryTimeout, "rsync_path": c.RsyncPath,
-		"ssh_config_file": c.SSHConfigFile,
+		"ssh_config_file": c.SSHConfigFile, "transport": c.Transport,
 	}
 	if b := c.Bastion; b != nil {
 		for k, v := range map[string]attr.Value{
@@ -288,6 +289,9 @@ func (s *connSettings) override(c *connectionModel, diags *diag.Diagnostics) {
 	}
 	if set(c.SSHConfigFile) {
 		s.SSHConfigFile, s.SSHConfigFileSet = c.SSHConfigFile.ValueString(), true
+	}
+	if set(c.Transport) {
+		s.Transport = c.Transport.ValueString()
 	}
 }
 

@@ -53,6 +53,8 @@ type connectionModel struct {
 
 	// Defined in connection_sshconfig.go.
 	SSHConfigFile types.String `tfsdk:"ssh_config_file"`
+	// Defined in connection_transport.go.
+	Transport types.String `tfsdk:"transport"`
 }
 
 // bastionModel is a `bastion` block, in the provider or in `ssh`.
@@ -171,7 +173,7 @@ func connectionAttrs() []connAttr {
 			desc: "The remote command that starts rsync, e.g. `\"sudo rsync\"`." + o},
 	}
 	a = append(a, authAttrs(o)...)
-	a = append(a, sshConfigAttr(o))
+	a = append(a, sshConfigAttr(o), transportAttr(o))
 	// Terraform keeps every resource and data source argument in the state
 	// (sensitive ones are hidden from output, not from the state file).
 	// Write-only attributes would avoid that, but Read, which refreshes
@@ -214,7 +216,7 @@ func connectionDataSourceSchema() dsschema.SingleNestedAttribute {
 // defined here (the provider block's older ones live in provider.go).
 func addProviderConnectionAttributes(attrs map[string]pschema.Attribute) {
 	const scope = " A default for every resource; the `ssh` attribute of a resource can override it."
-	for name, a := range providerAttrs(append(authAttrs(scope), sshConfigAttr(scope))) {
+	for name, a := range providerAttrs(append(authAttrs(scope), sshConfigAttr(scope), transportAttr(scope))) {
 		attrs[name] = a
 	}
 	attrs["bastion"] = pschema.SingleNestedAttribute{

@@ -85,6 +85,21 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
 		c.Checksum = true
 	}
+	if _, remote := c.Ends.remote(); remote && c.SourceKnown {
+		// The plan refuses what SFTP cannot do when it reaches the host;
+		// a plan that could not (the host did not answer yet) is checked
+		// here, before anything changes.
+		cn := r.newConn(c)
+		sftp, d := cn.useSFTP(ctx)
+		cn.close()
+		diags.Append(d...)
+		if sftp {
+			diags.Append(sftpRefusals(c)...)
+		}
+		if diags.HasError() {
+			return diags
+		}
+	}
 	if c.Release != nil {
 		diags.Append(r.applyRelease(ctx, m, c, forceChecksum)...)
 		return diags
@@ -198,10 +213,28 @@ func (r *directoryResource) run(ctx context.Context, cn *conn, c syncConfig, opt
 		if diags.HasError() {
 			return nil, diags
 		}
-		if c.Ends.Dir == dirPush {
+		sftp, d := cn.useSFTP(ctx)
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		switch {
+		case sftp:
+			s, d := cn.sftpSession(ctx)
+			diags.Append(d...)
+			if diags.HasError() {
+				return nil, diags
+			}
+			if c.Ends.Dir == dirPush {
+				src, dst = pushTarget(src, dst)
+				res, err = s.Push(ctx, src, dst, opts)
+			} else {
+				res, err = s.Pull(ctx, pushDestPath(src), localDestDir(dst), opts)
+			}
+		case c.Ends.Dir == dirPush:
 			src, dst = pushTarget(src, dst)
 			res, err = rsync.Push(ctx, t, src, dst, opts)
-		} else {
+		default:
 			res, err = rsync.Pull(ctx, t, pushDestPath(src), localDestDir(dst), opts)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sftpsync"
 )
 
 func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
@@ -204,6 +205,10 @@ type conn struct {
 	attr       string // the attribute connection errors are reported on; default by direction
 	t          rsync.Transport
 	release    func()
+	// choice is the engine (connection_transport.go); sftp its SFTP
+	// session, when it is SFTP.
+	choice *engineChoice
+	sftp   *sftpsync.Session
 }
 
 func (r *directoryResource) newConn(c syncConfig) *conn {
@@ -243,6 +248,10 @@ func (c *conn) transport(ctx context.Context) (rsync.Transport, diag.Diagnostics
 }
 
 func (c *conn) close() {
+	if c.sftp != nil {
+		_ = c.sftp.Close()
+		c.sftp = nil
+	}
 	if c.release != nil {
 		c.release()
 		c.release, c.t = nil, nil

@@ -58,6 +58,22 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if sftp, d := cn.useSFTP(ctx); d.HasError() {
+		resp.Diagnostics.Append(d...)
+		return
+	} else if sftp {
+		s, d := cn.sftpSession(ctx)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		if err := s.RemoveAll(ctx, strings.TrimSuffix(root.RemovePath, "/")); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Cannot delete the destination",
+				fmt.Sprintf("on_destroy = \"delete\": removing %s on %s over SFTP failed: %s. Check that the SSH user may remove it, "+
+					"or set on_destroy = \"keep\".", root.RemovePath, c.Ends.Dst.Spec.Host, safeText(err.Error())))
+		}
+		return
+	}
 	cmd := removeCommand(strings.TrimSuffix(root.RemovePath, "/"), r.rsyncPath(c))
 	if err := runRemote(ctx, t, cmd); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("on_destroy"), "Cannot delete the destination",

@@ -161,12 +161,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	var warnings []string
 	var err error
 	if c.Ends.Dst.Remote {
-		t, d := cn.transport(ctx)
-		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
-		}
-		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, mode, r.rsyncPath(c))
+		m, warnings, err = cn.listVia(ctx, root.ListPath, root.Prefix, c.Filters, mode)
 	} else {
 		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
 	}
@@ -197,13 +192,8 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		// Not cached beyond this plan: the apply walk's re-plan must see
 		// the source as it is then, or a saved plan of a source that
 		// changed would pass for current (checkSourceSincePlan).
-		t, d := cn.transport(ctx)
-		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
-		}
 		p := pushDestPath(c.Ends.Src.Path())
-		m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
+		m, warnings, err = cn.listVia(ctx, p, tree.ContentRoot(p), c.Filters, tree.Content)
 	} else {
 		if aheadOK && useCache && ahead.Algo == algo {
 			tflog.Debug(ctx, "using the source hash made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
@@ -276,13 +266,11 @@ func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syn
 		if c.Ends.Src.Remote {
 			// Read uses cn for nothing else in a pull: its destination
 			// is local.
-			t, d := cn.transport(ctx)
-			if d.HasError() {
-				tflog.Debug(ctx, "could not reach the source during refresh; the plan will", map[string]interface{}{"source": c.Ends.Src.Raw})
-				return
-			}
 			p := pushDestPath(c.Ends.Src.Path())
-			m, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), c.Filters, tree.Content, r.rsyncPath(c))
+			m, warnings, err = cn.listVia(ctx, p, tree.ContentRoot(p), c.Filters, tree.Content)
+			if err != nil {
+				tflog.Debug(ctx, "could not list the source during refresh; the plan will", map[string]interface{}{"source": c.Ends.Src.Raw, "error": err.Error()})
+			}
 		} else {
 			m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
 		}

@@ -15,6 +15,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	pathpkg "path"
 	"path/filepath"
 	"strings"
 
@@ -105,6 +106,12 @@ func (r *directoryResource) mkpath(ctx context.Context, cn *conn, c syncConfig, 
 		diags.AddAttributeError(path.Root("chmod"), "Invalid chmod", err.Error())
 		return diags
 	}
+	if sftp, d := cn.useSFTP(ctx); d.HasError() {
+		diags.Append(d...)
+		return diags
+	} else if sftp {
+		return r.mkpathSFTP(ctx, cn, c, dir, mode, chmodOK)
+	}
 	cmd := mkpathCommand(dir, mode, chmodOK, c.Owner, c.Group, r.rsyncPath(c))
 	if cmd == "" {
 		return diags
@@ -120,6 +127,33 @@ func (r *directoryResource) mkpath(ctx context.Context, cn *conn, c syncConfig, 
 			fmt.Sprintf("mkpath = true: creating the directories above %s on %s failed: %s. Check that the SSH user (or "+
 				"rsync_path's prefix, such as sudo) may create them, and that no file stands where a directory must be.",
 				dir, c.Ends.Dst.Spec.Host, safeText(err.Error())))
+	}
+	return diags
+}
+
+// mkpathSFTP creates the missing parents of dir over SFTP, with the mode
+// chmod gives directories (the server's default without one).
+func (r *directoryResource) mkpathSFTP(ctx context.Context, cn *conn, c syncConfig, dir string, mode uint32, chmodOK bool) diag.Diagnostics {
+	var diags diag.Diagnostics
+	parent := pathpkg.Dir(strings.TrimRight(dir, "/"))
+	if strings.TrimRight(dir, "/") == "" || parent == "." || parent == "/" || parent == "~" {
+		return diags
+	}
+	s, d := cn.sftpSession(ctx)
+	diags.Append(d...)
+	if diags.HasError() {
+		return diags
+	}
+	if !chmodOK {
+		mode = 0
+	}
+	created, err := s.MkdirAll(ctx, parent, mode)
+	if err != nil {
+		diags.AddAttributeError(path.Root("mkpath"), "Cannot create the destination's parents",
+			fmt.Sprintf("mkpath = true: creating the directories above %s on %s over SFTP failed: %s. Check that the SSH "+
+				"user may create them, and that no file stands where a directory must be.", dir, c.Ends.Dst.Spec.Host, safeText(err.Error())))
+	} else if len(created) > 0 {
+		tflog.Info(ctx, "created the destination's parent directories over SFTP (mkpath)", map[string]interface{}{"created": created})
 	}
 	return diags
 }

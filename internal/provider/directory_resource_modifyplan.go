@@ -120,6 +120,13 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			emptyDest = true // nothing there yet: every entry is created
 		}
 	}
+	if _, remote := c.Ends.remote(); remote && (priorExists || cn.t != nil) {
+		// Over SFTP: say so, and refuse what SFTP cannot do.
+		resp.Diagnostics.Append(r.planTransport(ctx, cn, c)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
 	var src *tree.Manifest
 	if listDest {
@@ -151,6 +158,9 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		connected()
 	}
 	resp.Diagnostics.Append(diags...)
+	if src != nil && cn.overSFTP() {
+		resp.Diagnostics.Append(sftpSpecials(src)...)
+	}
 	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, src)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
@@ -233,7 +243,11 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
 	}
-	if work && diff != nil {
+	if work && diff != nil && cn.overSFTP() {
+		// Whole files: what the apply sends is the changed files' sizes,
+		// which pending already lists; there are no block checksums to ask.
+		out.Pending = pendingValue(*diff, nil)
+	} else if work && diff != nil {
 		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
 			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
 			ByChecksum: c.Checksum || len(quickCheckBlind(src, dest)) > 0,

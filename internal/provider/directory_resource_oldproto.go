@@ -18,7 +18,8 @@ import (
 // deletionsUnreported reports whether a dry run's changes leave out what
 // the server will delete.
 func deletionsUnreported(c syncConfig, res *rsync.Result) bool {
-	return c.Ends.Dir == dirPush && res.Protocol < 29
+	// Protocol is 0 for an SFTP sync, which reports every deletion.
+	return c.Ends.Dir == dirPush && res.Protocol > 0 && res.Protocol < 29
 }
 
 // listedDeletions is what a push with delete will delete: the destination

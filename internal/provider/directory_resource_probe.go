@@ -101,18 +101,27 @@ func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncCon
 	cn.t, cn.release = t, release
 
 	rsyncPath := r.rsyncPath(c)
-	if code, msg, err := runCommand(ctx, t, rsyncPath+" --version"); err != nil || code != 0 {
-		why := msg
-		if err != nil {
-			why = err.Error()
+	if r.settings.transportMode(c.Connection) == transportRsync {
+		if code, msg, err := runCommand(ctx, t, rsyncPath+" --version"); err != nil || code != 0 {
+			why := msg
+			if err != nil {
+				why = err.Error()
+			}
+			diags.AddAttributeError(fwpath.Root("destination"), "rsync does not run on the destination host",
+				fmt.Sprintf("`%s --version` exited with status %d on %s: %s. The remote command %q could not be run, and "+
+					"transport = \"rsync\" asks for rsync. Install rsync on the remote host, set the provider's rsync_path "+
+					"to the command that starts it, or set transport = \"auto\" (or \"sftp\") to sync over SFTP instead.",
+					rsyncPath, code, ep.Spec.Host, safeText(strings.TrimSpace(why)), rsyncPath))
+			return createProbe{}, diags
 		}
-		diags.AddAttributeError(fwpath.Root("destination"), "rsync does not run on the destination host",
-			fmt.Sprintf("`%s --version` exited with status %d on %s: %s. The remote command %q could not be run. "+
-				"Install rsync on the remote host, or set the provider's rsync_path to the command that starts it.",
-				rsyncPath, code, ep.Spec.Host, safeText(strings.TrimSpace(why)), rsyncPath))
+	}
+	// With "auto", the choice: rsync when it runs, else SFTP, else an error.
+	_, d = cn.engine(ctx)
+	diags.Append(d...)
+	if diags.HasError() {
 		return createProbe{}, diags
 	}
-	exists, err := remoteExists(ctx, t, existsCommand(root.RemovePath))
+	exists, err := cn.exists(ctx, root.RemovePath)
 	if err != nil {
 		diags.AddAttributeError(fwpath.Root("destination"), "Cannot check the destination",
 			fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+
@@ -125,7 +134,7 @@ func (r *directoryResource) probeCreate(ctx context.Context, cn *conn, c syncCon
 	dst := strings.TrimRight(ep.Path(), "/")
 	if dst != "" && dst != "." && dst != "~" && !c.MkPath {
 		parent := path.Dir(dst)
-		ok, err := remoteExists(ctx, t, existsCommand(parent))
+		ok, err := cn.exists(ctx, parent)
 		if err == nil && !ok {
 			diags.AddAttributeError(fwpath.Root("destination"), "Destination's parent directory is missing",
 				fmt.Sprintf("%s does not exist on %s, so %s cannot be created in it (rsync creates only the last "+

@@ -55,14 +55,15 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		}
 	}
 	if c.Ends.Dst.Remote {
-		t, d := cn.transport(ctx)
+		// The engine is chosen before the two run, so that they share it.
+		_, d := cn.engine(ctx)
 		resp.Diagnostics.Append(d...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		go list()
 		var err error
-		exists, err = remoteExists(ctx, t, existsCommand(root.RemovePath))
+		exists, err = cn.exists(ctx, root.RemovePath)
 		<-listed
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",

@@ -146,13 +146,13 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 	if ep.Remote {
 		cn := &conn{r: &d.dir, ends: syncEnds{Src: ep, Dir: dirPull}, connection: m.Connection, attr: "path"}
 		defer cn.close()
-		t, diags := cn.transport(ctx)
+		_, diags := cn.engine(ctx)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		p := pushDestPath(ep.Path())
-		man, warnings, err = listRemote(ctx, t, p, tree.ContentRoot(p), f, mode, d.dir.settings.rsyncPath(m.Connection))
+		man, warnings, err = cn.listVia(ctx, p, tree.ContentRoot(p), f, mode)
 	} else {
 		if serr := checkSource(ep.Path()); serr != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("path"), "Path not found", serr.Error()+".")

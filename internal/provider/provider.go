@@ -63,6 +63,8 @@ type providerModel struct {
 
 	// Defined in connection_sshconfig.go.
 	SSHConfigFile types.String `tfsdk:"ssh_config_file"`
+	// Defined in connection_transport.go.
+	Transport types.String `tfsdk:"transport"`
 }
 
 // connSettings are the provider-level defaults every resource connects with.
@@ -91,6 +93,10 @@ type connSettings struct {
 	// ~/.ssh/config when it exists.
 	SSHConfigFile    string
 	SSHConfigFileSet bool
+	// Transport is transport ("" = auto); engines the choices made
+	// (connection_transport.go).
+	Transport string
+	engines   *engineCache
 
 	// pool shares SSH connections among everything this provider
 	// instance does; set by Configure (connPool falls back otherwise).
@@ -221,6 +227,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	}
 	s.pool = sshconn.NewPool(sshconn.PoolOptions{})
 	s.listings = newListingStore()
+	s.engines = &engineCache{}
 	s.destinations = newDestRegistry()
 	s.manifests = newManifestCache()
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{

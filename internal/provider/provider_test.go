@@ -31,8 +31,14 @@ func protoV6ProviderFactories() map[string]func() (tfprotov6.ProviderServer, err
 // that is stopped when the test ends.
 func accSetup(t *testing.T) *sshtest.Server {
 	t.Helper()
+	return accSetupWith(t)
+}
+
+// accSetupWith is accSetup with options for the test server.
+func accSetupWith(t *testing.T, opts ...sshtest.Option) *sshtest.Server {
+	t.Helper()
 	accEnv(t)
-	return sshtest.Start(t)
+	return sshtest.Start(t, opts...)
 }
 
 // accSetupDropbear is accSetup with Dropbear as the server (missing

@@ -482,6 +482,16 @@ type poolTransport struct {
 // for a free session slot, and reconnecting once if the connection has
 // died.
 func (t *poolTransport) Start(ctx context.Context, command string) (rsync.Process, error) {
+	return t.start(ctx, command, false)
+}
+
+// StartSubsystem starts an SSH subsystem (such as "sftp") in a new
+// session on the pooled connection, as Start runs a command.
+func (t *poolTransport) StartSubsystem(ctx context.Context, name string) (rsync.Process, error) {
+	return t.start(ctx, name, true)
+}
+
+func (t *poolTransport) start(ctx context.Context, command string, subsystem bool) (rsync.Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ssh: start remote command: %w", err)
 	}
@@ -526,7 +536,13 @@ func (t *poolTransport) Start(ctx context.Context, command string) (rsync.Proces
 			linkErr:  c.Err,
 		}
 		p, err := startCtx(ctx, func() (*process, error) {
-			p, err := startProcess(c.client, command, h)
+			var p *process
+			var err error
+			if subsystem {
+				p, err = startSession(c.client, command, true, h, 1)
+			} else {
+				p, err = startProcess(c.client, command, h)
+			}
 			if err != nil {
 				c.releaseSlot()
 			}

@@ -115,16 +115,24 @@ const startAttempts = 3
 // Dropbear drops the connection instead, and the pool reconnects.)
 var errClosedBeforeExec = errors.New("the server closed the session before starting the command")
 
+// StartSubsystem starts an SSH subsystem (such as "sftp") in a new
+// session; its stdin and stdout carry the subsystem's protocol.
+func (t *transport) StartSubsystem(ctx context.Context, name string) (rsync.Process, error) {
+	return startCtx(ctx, func() (*process, error) { return startSession(t.client, name, true, hooks{}, 1) })
+}
+
 func startProcess(client *ssh.Client, command string, h hooks) (*process, error) {
 	for attempt := 1; ; attempt++ {
-		p, err := startOnce(client, command, h, attempt)
+		p, err := startSession(client, command, false, h, attempt)
 		if !errors.Is(err, errClosedBeforeExec) || attempt == startAttempts {
 			return p, err
 		}
 	}
 }
 
-func startOnce(client *ssh.Client, command string, h hooks, attempt int) (*process, error) {
+// startSession opens a session running command, or the subsystem named
+// by command when subsystem is set; attempt counts startProcess's tries.
+func startSession(client *ssh.Client, command string, subsystem bool, h hooks, attempt int) (*process, error) {
 	session, err := client.NewSession()
 	if err != nil {
 		// OpenSSH answers "connect failed: open failed" when a connection
@@ -147,7 +155,18 @@ func startOnce(client *ssh.Client, command string, h hooks, attempt int) (*proce
 	if h.beforeExec != nil {
 		h.beforeExec(attempt)
 	}
-	if err := session.Start(command); err != nil {
+	wait := session.Wait
+	if subsystem {
+		if err := session.RequestSubsystem(command); err != nil {
+			session.Close()
+			return nil, fmt.Errorf("ssh: start the %s subsystem on %s: %w", command, client.RemoteAddr(), err)
+		}
+		// x/crypto/ssh's Session.Wait serves only sessions begun with
+		// Start ("ssh: session not started" at once otherwise): a
+		// subsystem has ended when its output has.
+		end := &endReader{r: stdout, done: make(chan struct{})}
+		stdout, wait = end, end.wait
+	} else if err := session.Start(command); err != nil {
 		session.Close()
 		if errors.Is(err, io.EOF) {
 			// A channel closed before the reply: the request was never
@@ -156,7 +175,7 @@ func startOnce(client *ssh.Client, command string, h hooks, attempt int) (*proce
 		}
 		return nil, fmt.Errorf("ssh: run %q on %s: %w", command, client.RemoteAddr(), err)
 	}
-	return newProcess(session, stdin, stdout, stderr, h), nil
+	return newProcess(session, wait, stdin, stdout, stderr, h), nil
 }
 
 // errExited fails writes to the stdin of a command that has exited. It
@@ -205,7 +224,34 @@ type process struct {
 	watchMu   sync.Mutex
 }
 
-func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Reader, h hooks) *process {
+// endReader reports when its reader has ended: wait returns then, nil
+// after a clean EOF.
+type endReader struct {
+	r    io.Reader
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() {
+			if err != io.EOF {
+				e.err = err
+			}
+			close(e.done)
+		})
+	}
+	return n, err
+}
+
+func (e *endReader) wait() error {
+	<-e.done
+	return e.err
+}
+
+func newProcess(session *ssh.Session, wait func() error, stdin io.WriteCloser, stdout, stderr io.Reader, h hooks) *process {
 	p := &process{session: session, done: make(chan struct{}), terminated: make(chan struct{})}
 	if h.started != nil {
 		h.started(p)
@@ -249,7 +295,7 @@ func newProcess(session *ssh.Session, stdin io.WriteCloser, stdout, stderr io.Re
 	go pump(p.stderrW, stderr)
 
 	go func() {
-		p.waitErr = session.Wait()
+		p.waitErr = wait()
 		var exitErr *ssh.ExitError
 		if p.waitErr != nil && !errors.As(p.waitErr, &exitErr) {
 			// No exit status: the session broke off, most likely with
