@@ -157,7 +157,7 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 	}
 	total := int64(bigSize + 1<<20 + driftSize + len("to be deleted\n") + len("a\n"))
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -270,7 +270,7 @@ func TestAccEstimate_notMade(t *testing.T) {
 		plancheck.ExpectKnownValue(res, transfer, knownvalue.Null()),
 		plancheck.ExpectKnownValue(res, tfjsonpath.New("pending").AtMapKey("bytes"), knownvalue.Null()),
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: cfg("", nil)},
@@ -325,7 +325,7 @@ func TestAccEstimate_readOnlyDestination(t *testing.T) {
 	})
 	var before string
 	planned := false // the plan succeeded and was checked; the apply is what fails
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},
