@@ -1,3 +1,5 @@
+//go:build unix
+
 package provider
 
 import (
@@ -5,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -45,9 +46,6 @@ func TestPlanGuardDetects(t *testing.T) {
 		}, "/parent drwxr-xr-x"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "inode" && runtime.GOOS == "windows" {
-				t.Skip("no inode numbers in os.FileInfo on Windows")
-			}
 			root := t.TempDir()
 			site := filepath.Join(root, "site")
 			must(t, os.MkdirAll(filepath.Join(site, "d"), 0o755))
