@@ -7,18 +7,17 @@ package provider
 // deletions, releases, mkpath, pulls, read-only destinations), not only in
 // the estimate's own tests.
 //
-// Tests that drive the terraform CLI themselves (tfRunner) get the same
-// check around each `terraform plan` (guardPlan).
-//
 // For each config step, after the step's PreConfig, it snapshots each
 // server-side path the configuration names (a remote source or
-// destination): the path itself recursively (names, types, modes, sizes,
-// mtimes, inodes) and, one line each, the directories above it within the
-// test's temporary tree, so that creating a missing destination or one of
-// its parents shows too. After the plan, before the apply, the snapshot
-// must be unchanged. It snapshots again after the apply and holds the two
-// plans Terraform makes after it (the empty-plan checks, without and with
-// refresh) to that second snapshot.
+// destination; those of the test's earlier steps too): the path itself
+// recursively (names, types, modes, sizes, mtimes, inodes) and, one line
+// each, the directories above it within the test's temporary tree, so that
+// creating a missing destination or one of its parents shows too. After
+// the plan, before the apply, the snapshot must be unchanged. It snapshots
+// again after the apply and holds the two plans Terraform makes after it
+// (the empty-plan checks, without and with refresh) to that second
+// snapshot. Tests that drive the terraform CLI themselves (tfRunner) get
+// the same check around each `terraform plan` (guardPlan).
 //
 // The test's sshd serves this machine's file system, so the server's paths
 // are local paths here. Only paths inside the temporary directory are
@@ -50,8 +49,12 @@ func accTest(t *testing.T, tc resource.TestCase) {
 	t.Helper()
 	var n guardCount
 	steps := make([]resource.TestStep, len(tc.Steps))
+	var configs strings.Builder
 	for i, s := range tc.Steps {
-		steps[i] = guardStep(t, s, &n)
+		// The paths of earlier steps too: a step that moves the
+		// destination plans against the old one (replace, delete).
+		configs.WriteString(s.Config)
+		steps[i] = guardStep(t, s, serverTargets(configs.String()), &n)
 	}
 	tc.Steps = steps
 	resource.Test(t, tc)
@@ -63,11 +66,11 @@ type guardCount struct{ plans, snapshots int }
 
 // guardStep adds the snapshot and its checks to a config step. Import and
 // refresh-only steps do not plan a configuration and are left alone.
-func guardStep(t *testing.T, s resource.TestStep, n *guardCount) resource.TestStep {
+func guardStep(t *testing.T, s resource.TestStep, targets []string, n *guardCount) resource.TestStep {
 	if s.Config == "" || s.ImportState || s.RefreshState {
 		return s
 	}
-	g := &planGuard{t: t, targets: serverTargets(s.Config), n: n}
+	g := &planGuard{t: t, targets: targets, n: n}
 	pre := s.PreConfig
 	s.PreConfig = func() {
 		if pre != nil {
