@@ -249,7 +249,9 @@ func TestAccPlanTruth_createPlanUnreachable(t *testing.T) {
 	closedPort := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now: connection refused
 	config := providerConfig(srv, map[string]string{"port": fmt.Sprint(closedPort)}) + rsyncDir("test", map[string]string{
-		"source": hclString(smallTree(t) + "/"), "destination": hclString("127.0.0.1:/srv/site/"),
+		// A path in the test's tree, so the plan guard snapshots it
+		// (nothing answers there, so it stays absent).
+		"source": hclString(smallTree(t) + "/"), "destination": hclString("127.0.0.1:" + filepath.Join(t.TempDir(), "site") + "/"),
 	})
 	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
