@@ -16,7 +16,9 @@ package provider
 // the plan, before the apply, the snapshot must be unchanged. It snapshots
 // again after the apply and holds the two plans Terraform makes after it
 // (the empty-plan checks, without and with refresh) to that second
-// snapshot. Tests that drive the terraform CLI themselves (tfRunner) get
+// snapshot. A plan that fails (a step expecting the error) is checked at
+// the start of the next step, or when the test ends if nothing was ever
+// applied. Tests that drive the terraform CLI themselves (tfRunner) get
 // the same check around each `terraform plan` (guardPlan).
 //
 // The test's sshd serves this machine's file system, so the server's paths
@@ -44,46 +46,84 @@ import (
 
 // accTest is resource.Test with every config step's plans held to writing
 // nothing on the server (see the file comment). Acceptance tests call it
-// instead of resource.Test; TestAccTestsUseGuard enforces that.
+// instead of resource.Test; TestAcceptanceTestsUseGuard enforces that.
 func accTest(t *testing.T, tc resource.TestCase) {
 	t.Helper()
-	var n guardCount
+	c := &caseGuard{t: t}
 	steps := make([]resource.TestStep, len(tc.Steps))
 	var configs strings.Builder
 	for i, s := range tc.Steps {
 		// The paths of earlier steps too: a step that moves the
 		// destination plans against the old one (replace, delete).
 		configs.WriteString(s.Config)
-		steps[i] = guardStep(t, s, serverTargets(configs.String()), &n)
+		steps[i] = c.guardStep(s, serverTargets(configs.String()))
 	}
 	tc.Steps = steps
 	resource.Test(t, tc)
-	t.Logf("plan guard: %d plans checked against %d snapshots of server paths; none wrote", n.plans, n.snapshots)
+	// A last step whose plan failed: nothing ran after that plan but
+	// the destroy, which touches nothing when no apply ever ran.
+	if !c.applied {
+		c.checkFailedPlan()
+	}
+	t.Logf("plan guard: %d plans checked (%d of them failed plans) against %d snapshots of server paths; none wrote",
+		c.plans, c.failedPlans, c.snapshots)
 }
 
-// guardCount is what the guard checked in one test, for its log.
-type guardCount struct{ plans, snapshots int }
+// caseGuard is the guard of one test case: what it checked, for its log,
+// and the step whose plan may have failed.
+type caseGuard struct {
+	t                             testing.TB
+	plans, failedPlans, snapshots int
+	// last is the latest step that took a snapshot; applied is set once
+	// any step's plan passed its pre-apply check (an apply may follow).
+	last    *planGuard
+	applied bool
+}
+
+// checkFailedPlan checks the latest step, when no check of its ran: its
+// plan failed (an error the step expected), so no apply followed, and
+// what changed since its snapshot was changed by that plan.
+func (c *caseGuard) checkFailedPlan() {
+	g := c.last
+	if g == nil || g.snap == nil || g.checked {
+		return
+	}
+	g.checked = true
+	c.failedPlans++
+	if errs := c.compare(g); len(errs) > 0 {
+		c.t.Errorf("a plan that failed wrote on the server; a plan must write nothing there:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// compare counts a check of g's snapshot and returns what changed.
+func (c *caseGuard) compare(g *planGuard) []string {
+	c.plans++
+	c.snapshots += len(g.targets)
+	return compareServerSnapshots(g.snap, snapshotServer(c.t, g.targets))
+}
 
 // guardStep adds the snapshot and its checks to a config step. Import and
 // refresh-only steps do not plan a configuration and are left alone.
-func guardStep(t *testing.T, s resource.TestStep, targets []string, n *guardCount) resource.TestStep {
+func (c *caseGuard) guardStep(s resource.TestStep, targets []string) resource.TestStep {
 	if s.Config == "" || s.ImportState || s.RefreshState {
 		return s
 	}
-	g := &planGuard{t: t, targets: targets, n: n}
+	g := &planGuard{c: c, targets: targets}
 	pre := s.PreConfig
 	s.PreConfig = func() {
+		c.checkFailedPlan() // before this step's PreConfig changes anything
 		if pre != nil {
 			pre()
 		}
-		g.snap = snapshotServer(t, g.targets)
+		g.snap = snapshotServer(c.t, g.targets)
+		c.last = g
 	}
-	check := planUnchanged{g}
 	// First, before any check of the test's own that might touch the
 	// server to set up what comes next.
 	if !s.PlanOnly {
-		s.ConfigPlanChecks.PreApply = append([]plancheck.PlanCheck{check}, s.ConfigPlanChecks.PreApply...)
+		s.ConfigPlanChecks.PreApply = append([]plancheck.PlanCheck{planUnchanged{g, true}}, s.ConfigPlanChecks.PreApply...)
 	}
+	check := planUnchanged{g, false}
 	s.ConfigPlanChecks.PostApplyPreRefresh = append([]plancheck.PlanCheck{check}, s.ConfigPlanChecks.PostApplyPreRefresh...)
 	s.ConfigPlanChecks.PostApplyPostRefresh = append([]plancheck.PlanCheck{check}, s.ConfigPlanChecks.PostApplyPostRefresh...)
 	// Last, after the test's own Check and state checks, which may change
@@ -124,10 +164,10 @@ func (r *tfRunner) guardPlan(args []string) func() {
 
 // planGuard is one step's server paths and their latest snapshot.
 type planGuard struct {
-	t       *testing.T
+	c       *caseGuard
 	targets []string
 	snap    map[string]string
-	n       *guardCount
+	checked bool // a plan of this step was checked
 }
 
 // resnapshot is the state check, after the apply, that takes the snapshot
@@ -135,30 +175,35 @@ type planGuard struct {
 type resnapshot struct{ g *planGuard }
 
 func (r resnapshot) CheckState(_ context.Context, _ statecheck.CheckStateRequest, _ *statecheck.CheckStateResponse) {
-	r.g.snap = snapshotServer(r.g.t, r.g.targets)
+	r.g.snap = snapshotServer(r.g.c.t, r.g.targets)
 }
 
 // planUnchanged is the plan check: the server as snapshotted, and every
-// server path the plan names among the snapshotted ones.
-type planUnchanged struct{ g *planGuard }
+// server path the plan names among the snapshotted ones. preApply marks
+// the check of the plan an apply follows.
+type planUnchanged struct {
+	g        *planGuard
+	preApply bool
+}
 
-func (c planUnchanged) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	if c.g.snap == nil {
+func (p planUnchanged) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	g := p.g
+	if g.snap == nil {
 		resp.Error = fmt.Errorf("plan guard: no snapshot of the server was taken before this plan")
 		return
 	}
+	g.checked = true
+	if p.preApply {
+		g.c.applied = true
+	}
 	var errs []string
-	for _, p := range plannedServerPaths(req) {
-		if _, ok := c.g.snap[p]; !ok {
+	for _, sp := range plannedServerPaths(req) {
+		if _, ok := g.snap[sp]; !ok {
 			errs = append(errs, fmt.Sprintf("the plan names the server path %s, which the guard did not snapshot "+
-				"(only absolute paths in the temporary directory, written literally in the step's configuration, are)", p))
+				"(only absolute paths in the temporary directory, written literally in the step's configuration, are)", sp))
 		}
 	}
-	errs = append(errs, compareServerSnapshots(c.g.snap, snapshotServer(c.g.t, c.g.targets))...)
-	if c.g.n != nil {
-		c.g.n.plans++
-		c.g.n.snapshots += len(c.g.targets)
-	}
+	errs = append(errs, g.c.compare(g)...)
 	if len(errs) > 0 {
 		resp.Error = fmt.Errorf("a plan must write nothing on the server:\n%s", strings.Join(errs, "\n"))
 	}
@@ -239,7 +284,7 @@ func inTempTree(p string) bool {
 // snapshotServer snapshots each target: the directories above it in the
 // temporary tree, one line each (creating an entry in a directory changes
 // its mtime), then the target itself, recursively, or "absent".
-func snapshotServer(t *testing.T, targets []string) map[string]string {
+func snapshotServer(t testing.TB, targets []string) map[string]string {
 	t.Helper()
 	out := make(map[string]string, len(targets))
 	for _, p := range targets {

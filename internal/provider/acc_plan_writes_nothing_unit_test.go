@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,7 +95,7 @@ func TestPlanGuardTargets(t *testing.T) {
 		t.Fatalf("targets %q, want %q", got, want)
 	}
 
-	g := &planGuard{t: t, targets: got}
+	g := &planGuard{c: &caseGuard{t: t}, targets: got}
 	g.snap = snapshotServer(t, g.targets)
 	plan := func(dest string) plancheck.CheckPlanRequest {
 		return plancheck.CheckPlanRequest{Plan: &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{{
@@ -102,13 +103,49 @@ func TestPlanGuardTargets(t *testing.T) {
 		}}}}
 	}
 	var resp plancheck.CheckPlanResponse
-	planUnchanged{g}.CheckPlan(context.Background(), plan("me@127.0.0.1:"+dst), &resp)
+	planUnchanged{g, true}.CheckPlan(context.Background(), plan("me@127.0.0.1:"+dst), &resp)
 	if resp.Error != nil {
 		t.Fatalf("unchanged, snapshotted: %v", resp.Error)
 	}
-	planUnchanged{g}.CheckPlan(context.Background(), plan("me@127.0.0.1:site/"), &resp)
+	planUnchanged{g, true}.CheckPlan(context.Background(), plan("me@127.0.0.1:site/"), &resp)
 	if resp.Error == nil || !regexp.MustCompile(`server path site/, which the guard did not snapshot`).MatchString(resp.Error.Error()) {
 		t.Fatalf("a plan against a path not snapshotted: %v", resp.Error)
+	}
+}
+
+// errorRecorder is a testing.TB whose Errorf is recorded, not failed.
+type errorRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errorRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestPlanGuardFailedPlan: a step whose plan failed (no check of its ran)
+// is compared with its snapshot when the next one starts; a step whose
+// plan was checked is not compared again (the test may since have changed
+// the server on purpose).
+func TestPlanGuardFailedPlan(t *testing.T) {
+	site := filepath.Join(t.TempDir(), "site")
+	rec := &errorRecorder{TB: t}
+	c := &caseGuard{t: rec}
+	g := &planGuard{c: c, targets: []string{site}}
+	g.snap = snapshotServer(t, g.targets)
+	c.last = g
+	must(t, os.Mkdir(site, 0o755)) // as if the failed plan created the destination
+	c.checkFailedPlan()
+	if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "a plan that failed wrote on the server") ||
+		!strings.Contains(rec.errs[0], site+" absent") || c.failedPlans != 1 {
+		t.Fatalf("a failed plan's write: errors %q, failed plans %d", rec.errs, c.failedPlans)
+	}
+	c.checkFailedPlan() // checked once
+	checked := &planGuard{c: c, targets: []string{site}, snap: map[string]string{site: "different"}, checked: true}
+	c.last = checked
+	c.checkFailedPlan()
+	if len(rec.errs) != 1 {
+		t.Fatalf("compared again: %q", rec.errs)
 	}
 }
 
