@@ -121,7 +121,7 @@ func TestAccBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.TrimPrefix(c.id, "input/"), func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				ErrorCheck:               recordErrors(t, c.id),
 				Steps:                    []resource.TestStep{{Config: c.config(t, srv), ExpectError: expectOutcome(c.id)}},

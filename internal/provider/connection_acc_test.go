@@ -54,7 +54,7 @@ func TestAccSSH_bastion(t *testing.T) {
 			}, "    "),
 		}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},
@@ -85,7 +85,7 @@ func TestAccSSH_bastionRefused(t *testing.T) {
 			}, "    "),
 		}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config:      config,
@@ -115,7 +115,7 @@ func TestAccSSH_agent(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		"ssh": hclObject(map[string]string{"agent_identity": hclString(fingerprint)}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},
@@ -138,7 +138,7 @@ func TestAccSSH_agentOff(t *testing.T) {
 		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, t.TempDir()+"/")),
 		"ssh": hclObject(map[string]string{"agent": "false"}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps:                    []resource.TestStep{{Config: config, ExpectError: words("no authentication method: set private_key")}},
 	})
@@ -157,7 +157,7 @@ func TestAccSSH_hostKeyMismatch(t *testing.T) {
 		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		"ssh": hclObject(map[string]string{"host_key": hclString(other.Authorized)}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config: config,
@@ -289,7 +289,7 @@ func TestAccSSH_passphrase(t *testing.T) {
 	dir := rsyncDir("test", map[string]string{"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/"))})
 	without := providerConfig(srv, map[string]string{"private_key_file": hclString(keyFile)})
 	with := strings.Replace(without, "provider \"rsync\" {\n", "provider \"rsync\" {\n  private_key_passphrase = \"correct horse\"\n", 1)
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: without + dir, ExpectError: words("private key is encrypted: set private_key_passphrase")},
@@ -325,7 +325,7 @@ func TestAccSSH_password(t *testing.T) {
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 			"ssh": hclObject(map[string]string{"password": hclString("s3cret pass"), "agent": "false"}, "  "),
 		})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps:                    []resource.TestStep{{Config: config, Check: checkTreesEqual(src, dst)}},
 	})
@@ -343,7 +343,7 @@ func TestAccSSH_invalidSettings(t *testing.T) {
 			"source": hclString(t.TempDir() + "/"), "destination": hclString(remoteDest(srv, "/tmp/x/")), "ssh": ssh,
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: dir(`{ bastion = { port = 22 } }`), ExpectError: words(`attribute "host" is required`)},

@@ -28,7 +28,7 @@ func TestAccDirectory_maxDelete(t *testing.T) {
 		})
 	}
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: cfg("checksum", 1), Check: checkTreesEqual(src, dst)},
@@ -70,7 +70,7 @@ func TestAccDirectory_onDestroy(t *testing.T) {
 		rsyncDir("keep", map[string]string{"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, keepDst))}) +
 		rsyncDir("del", map[string]string{"source": hclString(src), "destination": hclString(remoteDest(srv, delDst)), "on_destroy": `"delete"`})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

@@ -28,7 +28,7 @@ func TestAccDirectory_pull(t *testing.T) {
 		"on_destroy": `"delete"`,
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		CheckDestroy: func(*terraform.State) error {
 			mustExist(t, filepath.Join(remote, "index.html")) // the source is never touched
@@ -74,7 +74,7 @@ func TestAccDirectory_localToLocal(t *testing.T) {
 		"source": hclString(src), "destination": hclString(dst),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -100,7 +100,7 @@ func TestAccDirectory_localToLocal(t *testing.T) {
 
 func TestAccDirectory_bothRemote(t *testing.T) {
 	srv := accSetup(t)
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -124,7 +124,7 @@ func TestAccDirectory_singleFile(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(filepath.Join(src, "index.html")), "destination": hclString(remoteDest(srv, dst)),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

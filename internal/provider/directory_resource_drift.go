@@ -181,7 +181,7 @@ func attributeDrift(in driftInput) driftResult {
 	if in.HasBaseline && in.Baseline.Imported {
 		return driftResult{} // no apply yet: what is there was there before
 	}
-	if in.HasBaseline && len(in.Baseline.prints) > 0 {
+	if in.HasBaseline && len(in.Baseline.prints) > 0 && in.Baseline.comparable(in.Dst) {
 		return driftResult{Paths: driftByBaseline(in)}
 	}
 	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.SrcHash
@@ -197,6 +197,21 @@ func attributeDrift(in driftInput) driftResult {
 		return driftResult{} // a first sync (or after import): nothing to drift from
 	}
 	return driftResult{Unattributed: true}
+}
+
+// comparable reports whether the baseline's fingerprints can be compared
+// with the entries of dst: their file digests are of the same algorithm.
+// They are not after a create against a server below protocol 30: the
+// create's plan, with nothing to list, hashed the source with the default
+// digest, while the server's listing is of md4 sums; every file would then
+// look changed on the server. The hashes decide instead, and the apply
+// recorded the destination's in the server's own digest (Dest).
+func (b baseline) comparable(dst *tree.Manifest) bool {
+	if b.Metadata || dst == nil || dst.Mode != tree.Content {
+		return true
+	}
+	algo, ok := tree.AlgoOfHash(b.Hash)
+	return !ok || algo == dst.Algo
 }
 
 func driftByBaseline(in driftInput) []string {

@@ -26,7 +26,7 @@ func TestAccDirectory_localEditPlansUpdate(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -85,7 +85,7 @@ func TestAccDirectory_serverEditIsDrift(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},
@@ -132,7 +132,7 @@ func TestAccDirectory_deleteRemovesServerAdditions(t *testing.T) {
 		"delete": "true", "exclude": `["*.log"]`, "protect": `["/uploads/"]`,
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -177,7 +177,7 @@ func TestAccDirectory_driftNone(t *testing.T) {
 		"drift_detection": `"none"`, "delete": "true",
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -225,7 +225,7 @@ func TestAccDirectory_metadataDrift(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "drift_detection": `"metadata"`,
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -258,7 +258,7 @@ func TestAccDirectory_editKeepingSizeAndTime(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},

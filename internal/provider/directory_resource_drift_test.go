@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -69,6 +70,34 @@ func TestAttributeDriftByHash(t *testing.T) {
 		PriorSourceHash: types.StringNull()})
 	if imported.Unattributed || len(imported.Paths) != 0 {
 		t.Errorf("after import: drift = %+v, want none (nothing to drift from)", imported)
+	}
+}
+
+// TestAttributeDriftOtherDigest: fingerprints made with another digest
+// than the destination's listing (a create against a protocol 29 server,
+// planned with the default digest; refresh lists md4) are not compared;
+// the hashes decide: a destination still as the apply recorded it has no
+// drift, a source unchanged since the apply makes the listed paths drift.
+func TestAttributeDriftOtherDigest(t *testing.T) {
+	withAlgo := func(m *tree.Manifest, a csum.Algo) *tree.Manifest { m.Algo = a; return m }
+	planned := withAlgo(manifest(file("a", "1"), file("b", "1")), csum.XXH128)
+	b, ok := decodeBaseline(newBaseline(planned, planned.Hash(), false).encode())
+	applied := withAlgo(manifest(file("a", "4"), file("b", "4")), csum.MD4) // the same files, md4 sums
+	b.Dest = applied.Hash()
+	if !ok || b.comparable(applied) {
+		t.Fatalf("a %s baseline compared with an md4 listing (ok=%v)", planned.Algo.Name(), ok)
+	}
+	edited := withAlgo(manifest(file("a", "5"), file("b", "4")), csum.MD4)
+	local := attributeDrift(driftInput{Diff: tree.Diff(edited, applied, true, nil), Src: edited, SrcHash: edited.Hash(), Dst: applied,
+		Baseline: b, HasBaseline: true, PriorSourceHash: types.StringValue(planned.Hash())})
+	if len(local.Paths) != 0 || local.Unattributed {
+		t.Errorf("a local edit after the create: drift = %+v, want none", local)
+	}
+	serverEdited := withAlgo(manifest(file("a", "4"), file("b", "9")), csum.MD4)
+	server := attributeDrift(driftInput{Diff: tree.Diff(applied, serverEdited, true, nil), Src: applied, SrcHash: applied.Hash(), Dst: serverEdited,
+		Baseline: b, HasBaseline: true, PriorSourceHash: types.StringValue(applied.Hash())})
+	if !slices.Equal(server.Paths, []string{"b"}) {
+		t.Errorf("a server edit, source unchanged: drift = %+v, want [b]", server)
 	}
 }
 

@@ -198,12 +198,19 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	if !c.Estimate || in.Diff == nil || in.Src == nil || in.Dst == nil || in.Diff.Empty() {
 		return nil, diags
 	}
-	if c.Ends.Dir != dirPush {
-		tflog.Info(ctx, "the transfer estimate is made for pushes only (a local source and a remote destination)",
-			map[string]interface{}{"destination": c.Ends.Dst.Raw})
+	w := planEstimateWork(*in.Diff, in.Src, in.Dst, in.ByChecksum)
+	switch c.Ends.Dir {
+	case dirLocal:
+		return localEstimate(ctx, c, w, in), diags
+	case dirPull:
+		diags.AddAttributeWarning(path.Root("source"), "Transfer size not estimated for a pull",
+			"The source is remote, so the apply's data comes from the server's rsync, which matches its files against "+
+				"this machine's block checksums only as it sends them: the stock rsync has no way to count the delta "+
+				"without sending the data (a dry run exchanges no checksums, and a sending server does not take "+
+				"--only-write-batch). pending.transfer_bytes, matched_bytes and bytes are left null; the plan is otherwise "+
+				"complete, and last_sync reports what the apply received. Set estimate_transfer = false not to be told again.")
 		return nil, diags
 	}
-	w := planEstimateWork(*in.Diff, in.Src, in.Dst, in.ByChecksum)
 	if w.CompareBytes > c.EstimateMax {
 		diags.AddAttributeWarning(path.Root("estimate_max_bytes"), "Transfer size not estimated",
 			fmt.Sprintf("The %d changed files that already exist on the destination hold %s, more than estimate_max_bytes "+
@@ -244,6 +251,28 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 		"compared_files": len(w.Compare), "new_files": len(w.Whole),
 	})
 	return est, diags
+}
+
+// localEstimate is a local copy's estimate, exact without reading any
+// file: the local engine copies whole files (rsync.Options.WholeFile, as
+// rsync does between local paths), so each file whose data the apply
+// sends counts its size and nothing is matched.
+func localEstimate(ctx context.Context, c syncConfig, w estimateWork, in estimateInput) *transferEstimate {
+	est := &transferEstimate{Files: make(map[string]fileAmount, len(w.Whole)+len(w.Compare))}
+	for p, f := range w.Whole {
+		est.Files[p] = f
+		est.Transfer += f.Literal
+	}
+	srcIdx := indexItems(in.Src)
+	for _, p := range w.Compare {
+		size := srcIdx[p].Size
+		est.Files[p] = fileAmount{Literal: size, Size: size}
+		est.Transfer += size
+	}
+	tflog.Info(ctx, "estimated the transfer of a local copy (whole files)", map[string]interface{}{
+		"destination": c.Ends.Dst.Raw, "transfer_bytes": est.Transfer, "files": len(est.Files),
+	})
+	return est
 }
 
 // compareWithServer runs the estimate exchange for the named files

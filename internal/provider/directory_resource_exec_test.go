@@ -96,7 +96,9 @@ func (r *tfRunner) run(want int, args ...string) string {
 	cmd.Dir, cmd.Env = r.dir, r.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	planned := r.guardPlan(args)
 	err := cmd.Run()
+	planned()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

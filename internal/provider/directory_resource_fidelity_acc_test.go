@@ -105,7 +105,7 @@ func TestAccDirectory_devicesSpecials(t *testing.T) {
 				}
 				return fidelityTestConfig(srv, direction, src, dst, attrs)
 			}
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{
@@ -198,7 +198,7 @@ func TestAccDirectory_hardLinks(t *testing.T) {
 				}
 				return nil
 			}
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					// Without -H: three copies; the plan after is empty.
@@ -259,7 +259,7 @@ func TestAccDirectory_sparse(t *testing.T) {
 			writeFile(t, filepath.Join(src, "disk.img"), string(data))
 			dst := filepath.Join(t.TempDir(), "dst")
 			config := fidelityTestConfig(srv, direction, src, dst, map[string]string{"sparse": "true"})
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{
@@ -318,7 +318,7 @@ func TestAccDirectory_backupDir(t *testing.T) {
 					return nil
 				}
 			}
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{Config: config},
@@ -362,7 +362,7 @@ func TestAccDirectory_bwlimit(t *testing.T) {
 			writeFile(t, filepath.Join(src, "blob"), string(data))
 			dst := filepath.Join(t.TempDir(), "dst")
 			var start time.Time
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{{
 					PreConfig: func() { start = time.Now() },
@@ -407,7 +407,7 @@ func TestAccDirectory_destinationFifoPlanned(t *testing.T) {
 		}
 		return nil
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config("true")},

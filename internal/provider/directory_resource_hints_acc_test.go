@@ -42,7 +42,7 @@ func TestAccDirectory_hintsFitTheSide(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{{
 					Config: providerConfig(srv, nil) + rsyncDir("test", map[string]string{

@@ -30,7 +30,7 @@ func TestAccDirectory_import(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(dest),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -79,7 +79,7 @@ func TestAccDirectory_importWithSource(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(dest),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

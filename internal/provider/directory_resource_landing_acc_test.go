@@ -56,7 +56,7 @@ func TestAccDirectory_singleFileLocalDest(t *testing.T) {
 			config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 				"source": hclString(tc.source), "destination": hclString(dst),
 			})
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{
@@ -110,7 +110,7 @@ func TestAccDirectory_symlinkedDestRoot(t *testing.T) {
 			config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 				"source": hclString(tc.source(src + "/")), "destination": hclString(dest), "delete": "true",
 			})
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{

@@ -100,7 +100,7 @@ func TestAccDirectory_mkpath(t *testing.T) {
 			}
 			// Without mkpath the create's plan finds the parent missing.
 			missing := `Destination's parent directory is missing … does not exist`
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{Config: config(false), ExpectError: words(missing)},

@@ -88,7 +88,7 @@ func TestAccDirectory_chmod(t *testing.T) {
 	settled := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 		plancheck.ExpectEmptyPlan(), expectDrift{res, "destination_hash", false},
 	}}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -153,7 +153,7 @@ func TestAccDirectory_chmodPull(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(remoteDest(srv, remote+"/")), "destination": hclString(dst + "/"), "chmod": `"a+rX,u+w"`,
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -181,7 +181,7 @@ func TestAccDirectory_chmodInvalid(t *testing.T) {
 		{"", `chmod: "" is not an rsync --chmod string: empty chmod string`},
 	} {
 		t.Run(tc.chmod, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{{
 					Config: providerConfig(srv, nil) + rsyncDir("test", map[string]string{
@@ -213,7 +213,7 @@ func TestAccDirectory_ownerGroup(t *testing.T) {
 			"owner": hclString(owner), "group": hclString(group),
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -262,7 +262,7 @@ func TestAccDirectory_ownerGroup(t *testing.T) {
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst2+"/")),
 			"owner": `"root"`, "group": `"root"`,
 		})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config: asNobody,
@@ -287,7 +287,7 @@ func TestAccDirectory_protectStillCopies(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
 		"delete": "true", "protect": `["/uploads/", ".env"]`,
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -340,7 +340,7 @@ func TestAccDirectory_protectPull(t *testing.T) {
 		"source": hclString(remoteDest(srv, remote+"/")), "destination": hclString(dst + "/"),
 		"delete": "true", "protect": `[".env"]`,
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(remote, dst)},

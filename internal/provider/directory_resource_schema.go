@@ -206,8 +206,9 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 						MarkdownDescription: "File data the apply will send, before compression: new files whole, changed files " +
 							"only the parts the server's copy does not have, found by matching the local files against block " +
 							"checksums the server computes from its copies at plan time (nothing is written on the server). " +
-							"Null when the estimate was not made (`estimate_transfer = false`, more than `estimate_max_bytes` to " +
-							"compare, a pull or local copy, or a server that cannot give it: the plan then says why)."},
+							"For a local copy, which copies changed files whole, their size. Null when the estimate was not made " +
+							"(`estimate_transfer = false`, more than `estimate_max_bytes` to compare, a pull, or a server that " +
+							"cannot give it: the plan then says why)."},
 					"matched_bytes": schema.Int64Attribute{Computed: true,
 						MarkdownDescription: "File data of the changed files that the server already holds and the apply will " +
 							"re-use instead of sending. Null when `transfer_bytes` is."},

@@ -36,7 +36,7 @@ func TestAccDirectory_deletePlansSpecials(t *testing.T) {
 		})
 	}
 	fifo := filepath.Join(dst, "css/pipe")
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: cfg(1), Check: checkTreesEqual(src, dst)},

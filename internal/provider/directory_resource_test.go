@@ -60,7 +60,7 @@ func TestAccDirectory_richTree(t *testing.T) {
 	dest := remoteDest(srv, dst+"/")
 	config := directoryConfig(providerConfig(srv, nil), src+"/", dest)
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -110,7 +110,7 @@ func TestAccDirectory_directoryItself(t *testing.T) {
 	dst := t.TempDir()
 	dest := remoteDest(srv, dst)
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -139,7 +139,7 @@ func TestAccDirectory_pinnedHostKey(t *testing.T) {
 		"user":             hclString(srv.User),
 	})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -161,7 +161,7 @@ func TestAccDirectory_unknownHostKey(t *testing.T) {
 	}
 	p := providerConfig(srv, map[string]string{"known_hosts_file": hclString(emptyKnownHosts)})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -185,7 +185,7 @@ func TestAccDirectory_wrongPrivateKey(t *testing.T) {
 	}
 	p := providerConfig(srv, map[string]string{"private_key_file": hclString(keyFile)})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -200,7 +200,7 @@ func TestAccDirectory_missingSource(t *testing.T) {
 	srv := accSetup(t)
 	missing := filepath.Join(t.TempDir(), "no-such-dir") + "/"
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -228,7 +228,7 @@ func TestAccDirectory_sourceChange(t *testing.T) {
 	dest := remoteDest(srv, dst+"/")
 	p := providerConfig(srv, nil)
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -258,7 +258,7 @@ func TestAccDirectory_rsyncPath(t *testing.T) {
 	dst := t.TempDir()
 	p := providerConfig(srv, map[string]string{"rsync_path": hclString(shellQuote(rsync327))})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -274,7 +274,7 @@ func TestAccDirectory_rsyncPathNotFound(t *testing.T) {
 	src := newSource(t)
 	p := providerConfig(srv, map[string]string{"rsync_path": `"/nonexistent/rsync"`})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

@@ -132,6 +132,24 @@ func TestAccEstimate(t *testing.T) {
 	}
 }
 
+// TestAccEstimate_oldProtocols: the same against servers forced down to
+// protocol 29 and 27 (rsync 3.5.0 and 3.2.7): md4 block and file sums
+// with the seed where those protocols put it, the old file-list and
+// request encodings; the estimate is made and the apply sends what it
+// said.
+func TestAccEstimate_oldProtocols(t *testing.T) {
+	srv := accSetup(t)
+	r327 := shellQuote(sshtest.Rsync327(t))
+	for _, v := range []struct{ name, rsyncPath string }{
+		{"3.5.0-protocol29", hclString("rsync --protocol=29")},
+		{"3.5.0-protocol27", hclString("rsync --protocol=27")},
+		{"3.2.7-protocol29", hclString(r327 + " --protocol=29")},
+		{"3.2.7-protocol27", hclString(r327 + " --protocol=27")},
+	} {
+		t.Run(v.name, func(t *testing.T) { estimateSteps(t, srv, v.rsyncPath) })
+	}
+}
+
 func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 	rng := rand.New(rand.NewSource(18))
 	src := newSource(t)
@@ -141,6 +159,7 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 	writeAged(t, filepath.Join(src, "drift.bin"), seededBytes(rng, driftSize), -3*time.Hour)
 	writeAged(t, filepath.Join(src, "old.txt"), []byte("to be deleted\n"), -3*time.Hour)
 	writeAged(t, filepath.Join(src, "sub", "a.txt"), []byte("a\n"), -3*time.Hour)
+	settleDirs(t, src) // whole seconds: below protocol 31 times have no nanoseconds
 	parent := t.TempDir()
 	dst := filepath.Join(parent, "site")
 	config := providerConfig(srv, map[string]string{"rsync_path": rsyncPath}) + rsyncDir("test", map[string]string{
@@ -157,7 +176,7 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 	}
 	total := int64(bigSize + 1<<20 + driftSize + len("to be deleted\n") + len("a\n"))
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -208,6 +227,7 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 						t.Fatal(err)
 					}
 					flipByte(t, filepath.Join(dst, "drift.bin"), driftSize/3, time.Hour)
+					settleDirs(t, src)
 					snap()
 				},
 				Config: config,
@@ -270,7 +290,7 @@ func TestAccEstimate_notMade(t *testing.T) {
 		plancheck.ExpectKnownValue(res, transfer, knownvalue.Null()),
 		plancheck.ExpectKnownValue(res, tfjsonpath.New("pending").AtMapKey("bytes"), knownvalue.Null()),
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: cfg("", nil)},
@@ -325,7 +345,7 @@ func TestAccEstimate_readOnlyDestination(t *testing.T) {
 	})
 	var before string
 	planned := false // the plan succeeded and was checked; the apply is what fails
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config, Check: checkTreesEqual(src, dst)},

@@ -143,7 +143,9 @@ func (r *tfRunner) execAs(limit time.Duration, cred *syscall.Credential, tf stri
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
+	planned := r.guardPlan(args)
 	err := cmd.Run()
+	planned()
 	res := tfResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start), timedOut: ctx.Err() != nil}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -36,7 +36,7 @@ data "rsync_manifest" "meta" {
   mode = "metadata"
 }
 `
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -57,7 +57,7 @@ data "rsync_manifest" "meta" {
 
 func TestAccManifest_missingPath(t *testing.T) {
 	srv := accSetup(t)
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

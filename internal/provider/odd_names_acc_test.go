@@ -49,7 +49,7 @@ func TestAccDirectory_oddNames(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
 	})
 	q := strconv.Quote
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

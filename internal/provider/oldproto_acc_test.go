@@ -35,7 +35,7 @@ func TestAccDirectory_protocol29(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true",
 	})
 	md4Hash := knownvalue.StringRegexp(regexp.MustCompile(`^md4:[0-9a-f]{32}$`))
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -91,7 +91,7 @@ func TestAccDirectory_oldServerOwnerRefusedAtPlan(t *testing.T) {
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "owner": `"nobody"`,
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -145,7 +145,7 @@ data "rsync_manifest" "remote" {
   path = ` + hclString(remoteDest(srv, src+"/")) + `
 }
 `
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config: config,
@@ -174,7 +174,7 @@ func TestAccDirectory_protocol27MaxDelete(t *testing.T) {
 			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true", "max_delete": limit,
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config("2"), ExpectError: regexp.MustCompile(`(?s)Too many deletions.*delete 3 files or directories`)},

@@ -77,7 +77,7 @@ func TestAccPlanTruth_serverEditListsOnlyThatFile(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true",
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -118,7 +118,7 @@ func TestAccPlanTruth_driftApartFromLocal(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true",
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: config},
@@ -171,7 +171,7 @@ func TestAccPlanTruth_createPlanListsDeletions(t *testing.T) {
 	for k, v := range attrs {
 		limited[k] = v
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -209,7 +209,7 @@ func TestAccPlanTruth_createPlanWrongHostKey(t *testing.T) {
 		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, t.TempDir())),
 		"ssh": hclObject(map[string]string{"host_key": hclString(other.Authorized)}, "  "),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config:      config,
@@ -227,7 +227,7 @@ func TestAccPlanTruth_createPlanMissingParent(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(smallTree(t) + "/"), "destination": hclString(remoteDest(srv, missing+"/site/")),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config:      config,
@@ -249,9 +249,11 @@ func TestAccPlanTruth_createPlanUnreachable(t *testing.T) {
 	closedPort := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now: connection refused
 	config := providerConfig(srv, map[string]string{"port": fmt.Sprint(closedPort)}) + rsyncDir("test", map[string]string{
-		"source": hclString(smallTree(t) + "/"), "destination": hclString("127.0.0.1:/srv/site/"),
+		// A path in the test's tree, so the plan guard snapshots it
+		// (nothing answers there, so it stays absent).
+		"source": hclString(smallTree(t) + "/"), "destination": hclString("127.0.0.1:" + filepath.Join(t.TempDir(), "site") + "/"),
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config:             config,
@@ -281,7 +283,7 @@ func TestAccPlanTruth_importThenPlan(t *testing.T) {
 	config := providerConfig(srv, nil) + rsyncDir("test", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(dest), "delete": "true",
 	})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{

@@ -200,7 +200,7 @@ func TestAccRelease_deploy(t *testing.T) {
 			var first, second string
 			var bigInode, indexInode uint64
 			firstIndex := func() string { return filepath.Join(app, "releases", first, "index.html") }
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{

@@ -76,7 +76,7 @@ func keepSharedDrift(t *testing.T, srv *sshtest.Server, overrides map[string]str
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		CheckDestroy: func(*terraform.State) error {
 			if err := mustNotExist(filepath.Join(app, "current"), filepath.Join(app, "releases")); err != nil {
@@ -203,7 +203,7 @@ func TestAccRelease_localAppRoot(t *testing.T) {
 			config := releaseDir(srv, nil, source, app, "", nil)
 			var first string
 			var big, index uint64
-			resource.Test(t, resource.TestCase{
+			accTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories(),
 				Steps: []resource.TestStep{
 					{
@@ -348,7 +348,7 @@ func TestAccRelease_privilegePrefix(t *testing.T) {
 	}
 	config := releaseDir(srv, map[string]string{"rsync_path": `"setpriv --reuid=65534 --regid=65534 --clear-groups rsync"`},
 		src, remoteDest(srv, app+"/"), "", nil)
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			Config: config,

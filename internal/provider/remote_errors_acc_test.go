@@ -147,7 +147,7 @@ func failThenRecover(t *testing.T, id, config string, fix func(), check resource
 			resource.TestStep{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
 		)
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ErrorCheck:               recordErrors(t, id),
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps:                    steps,

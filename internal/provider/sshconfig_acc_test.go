@@ -178,7 +178,7 @@ func TestAccSSHConfig_identityFilesAndExplicit(t *testing.T) {
 	explicit := map[string]string{
 		"port": fmt.Sprint(srv.Port), "user": hclString(srv.User), "private_key_file": hclString(srv.ClientKeyFile),
 	}
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: provider + web1, Check: checkTreesEqual(src, dst1)},
@@ -245,7 +245,7 @@ func TestAccSSHConfig_acceptNew(t *testing.T) {
 	src, dst := smallTree(t), t.TempDir()
 	tf := fmt.Sprintf("provider \"rsync\" {\n  ssh_config_file = %s\n  agent = false\n}\n", hclString(cfgPath)) +
 		rsyncDir("test", map[string]string{"source": hclString(src + "/"), "destination": hclString("web3:" + dst + "/")})
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{Config: tf, Check: checkTreesEqual(src, dst)},

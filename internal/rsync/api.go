@@ -91,6 +91,14 @@ type Options struct {
 	// Checksum, Compress, Owner and Group do not apply.
 	EstimateOnly  bool
 	EstimatePaths []string
+
+	// WholeFile is rsync -W for our receiver (Pull, Local): it sends no
+	// block signatures, so the sender sends every file it is asked for
+	// whole. Local sets it, as rsync does when both paths are local
+	// (options.c: whole_file unless --no-whole-file): reading the old copy
+	// to checksum it costs more than copying, and the plan's estimate of a
+	// local copy is then exact without reading a file.
+	WholeFile bool
 }
 
 // MaxLinkDest is how many --link-dest directories rsync accepts

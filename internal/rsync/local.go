@@ -20,10 +20,13 @@ import (
 // Local copies the local tree source to the local path dest, as
 // `rsync -a source dest` between two local paths does: our receiver (the
 // same code that pulls) talks to our sender, which plays the server, over
-// a pair of pipes. Delta matching against what dest already holds works as
-// it does over the network.
+// a pair of pipes. As rsync between two local paths does, it copies
+// changed files whole (Options.WholeFile): the delta saves no bytes that
+// cross a network, and reading the old copy to checksum it costs more than
+// copying.
 func Local(ctx context.Context, source, dest string, opts Options) (*Result, error) {
 	opts = withBackupExcluded(opts, dest)
+	opts.WholeFile = true
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err

@@ -464,24 +464,17 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 	if r.opts.DryRun {
 		return s.w.Err()
 	}
-	var head delta.SumHead
-	var sig *delta.Signature
 	path, err := r.localPath(e)
 	if err != nil {
 		return err
 	}
-	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-			head = delta.NewSumHeadMax(fi.Size(), s.algo.Len(), redo, s.maxBlock())
-			if r.basisReader == nil {
-				r.basisReader = bufio.NewReaderSize(f, 256<<10)
-			}
-			r.basisReader.Reset(f)
-			sig, err = delta.MakeSignature(r.basisReader, head, s.strong())
-			if err != nil {
-				return fmt.Errorf("block signature of %s: %w", path, err)
-			}
+	// WholeFile: an empty sum head, no basis, and the sender sends the
+	// file whole (generator.c: whole_file → write_sum_head(f_out, NULL)).
+	var head delta.SumHead
+	var sig *delta.Signature
+	if !r.opts.WholeFile {
+		if head, sig, err = r.basisSignature(path, redo); err != nil {
+			return err
 		}
 	}
 	writeSumHead(s.w, head)
@@ -492,6 +485,32 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 		}
 	}
 	return s.w.Err()
+}
+
+// basisSignature is the block signature of the file at path, the basis
+// the sender's delta builds on; an empty head when there is no regular,
+// non-empty file there.
+func (r *receiver) basisSignature(path string, redo bool) (delta.SumHead, *delta.Signature, error) {
+	s := r.s
+	f, err := os.Open(path)
+	if err != nil {
+		return delta.SumHead{}, nil, nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return delta.SumHead{}, nil, nil
+	}
+	head := delta.NewSumHeadMax(fi.Size(), s.algo.Len(), redo, s.maxBlock())
+	if r.basisReader == nil {
+		r.basisReader = bufio.NewReaderSize(f, 256<<10)
+	}
+	r.basisReader.Reset(f)
+	sig, err := delta.MakeSignature(r.basisReader, head, s.strong())
+	if err != nil {
+		return delta.SumHead{}, nil, fmt.Errorf("block signature of %s: %w", path, err)
+	}
+	return head, sig, nil
 }
 
 // attrFlags reports the metadata differences rsync itemizes for an entry
