@@ -47,7 +47,7 @@ func TestAccDropbear_pushDriftRepair(t *testing.T) {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{
 			{
@@ -105,7 +105,7 @@ func TestAccDropbear_tenResources(t *testing.T) {
 			"destination": fmt.Sprintf("format(\"%%s/d%%d/\", %s, count.index)", hclString(remoteDest(srv, base))),
 		})
 
-	resource.Test(t, resource.TestCase{
+	accTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(),
 		Steps: []resource.TestStep{{
 			// The framework also checks that the plan after apply is empty.
