@@ -123,7 +123,14 @@ func (r *directoryResource) plannedEstimate(ctx context.Context, cn *conn, c syn
 		ref, _ = private.GetKey(ctx, privateListing)
 	}
 	key, source := r.destKey(c), in.Src.Hash()
-	if from == listingSaved {
+	// Refresh's listing in this process is looked up too: a provider
+	// served in one process for plan and apply (debug mode, reattach, as
+	// the CLI-driven tests do) still holds it in the apply walk, which
+	// must plan the approved estimate without asking the server again —
+	// an apply whose connection fails then fails on that, not on an
+	// inconsistent plan. A listing is saved once per refresh, so the plan
+	// walk finds no estimate of its own listing but one it made itself.
+	if from != listingListed {
 		if est, ok := r.settings.listings.loadEstimate(ref, key, source); ok {
 			tflog.Debug(ctx, "using the transfer estimate of the approved plan", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			return est, nil
