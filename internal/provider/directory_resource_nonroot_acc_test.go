@@ -22,27 +22,13 @@ import (
 // settles again.
 func TestAccDirectory_nonRootReceiverDirModes(t *testing.T) {
 	srv := accSetup(t)
-	if os.Geteuid() != 0 {
-		t.Fatal("this test gives the destination to nobody and needs root; CI runs as root")
-	}
 	src := smallTree(t)
 	locked := filepath.Join(src, "locked")
 	writeFile(t, filepath.Join(locked, "note.txt"), "v1\n")
 	if err := os.Chmod(locked, 0o311); err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "www")
-	if err := os.Mkdir(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{filepath.Dir(filepath.Dir(dst)), filepath.Dir(dst)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chown(dst, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	dst := nobodysDestination(t)
 	r := newTFRunner(t, providerConfig(srv, map[string]string{"rsync_path": asNobody})+rsyncDir("test", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
 	}))
@@ -65,4 +51,27 @@ func TestAccDirectory_nonRootReceiverDirModes(t *testing.T) {
 		t.Errorf("locked/note.txt on the server: %q, %v", b, err)
 	}
 	r.run(0, "plan", "-input=false", "-detailed-exitcode")
+}
+
+// nobodysDestination makes an empty destination directory owned by nobody
+// (uid 65534), which the remote rsync run as nobody (asNobody) can write
+// and every directory above it lets nobody reach (t.TempDir's are 0700).
+func nobodysDestination(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test gives the destination to nobody and needs root; CI runs as root")
+	}
+	dst := filepath.Join(t.TempDir(), "www")
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(filepath.Dir(dst)), filepath.Dir(dst)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(dst, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

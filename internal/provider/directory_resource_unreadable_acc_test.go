@@ -27,27 +27,13 @@ import (
 // the source's on every plan.
 func TestAccDirectory_unreadableDestination(t *testing.T) {
 	srv := accSetup(t)
-	if os.Geteuid() != 0 {
-		t.Fatal("this test gives the destination to nobody and needs root; CI runs as root")
-	}
 	src := smallTree(t)
 	writeFile(t, filepath.Join(src, "secret.txt"), "only root reads this\n")
 	if err := os.Chmod(filepath.Join(src, "secret.txt"), 0); err != nil {
 		t.Fatal(err)
 	}
 	settleDirTime(t, src)
-	dst := filepath.Join(t.TempDir(), "www")
-	if err := os.Mkdir(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{filepath.Dir(filepath.Dir(dst)), filepath.Dir(dst)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chown(dst, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	dst := nobodysDestination(t)
 	writeFile(t, filepath.Join(dst, "lost+found/x"), "root's\n")
 	if err := os.Chmod(filepath.Join(dst, "lost+found"), 0o700); err != nil {
 		t.Fatal(err)
