@@ -99,10 +99,16 @@ func TestAccDropbear_tenResources(t *testing.T) {
 	srv := accSetupDropbear(t)
 	src := smallTree(t)
 	base := t.TempDir()
+	// The destinations are written out, not computed, so that the plan
+	// guard (accTest) snapshots each of them.
+	var dests []string
+	for i := range 10 {
+		dests = append(dests, hclString(remoteDest(srv, fmt.Sprintf("%s/d%d/", base, i))))
+	}
 	config := providerConfig(srv, map[string]string{"known_hosts_file": "", "host_key": hclString(srv.HostKeyAuthorized)}) +
 		rsyncDir("many", map[string]string{
 			"count": "10", "source": hclString(src + "/"),
-			"destination": fmt.Sprintf("format(\"%%s/d%%d/\", %s, count.index)", hclString(remoteDest(srv, base))),
+			"destination": "[" + strings.Join(dests, ", ") + "][count.index]",
 		})
 
 	accTest(t, resource.TestCase{
