@@ -23,9 +23,14 @@ const (
 	LiteralBlocks Metric = "literal-blocks" // ours: literal bytes / block length
 	Literal       Metric = "literal"        // ours: literal bytes
 	Throughput    Metric = "GB/s"           // ours: bytes hashed per second of tree.Local (10^9 bytes)
+	// RSSGrowth is how much more the provider's peak RSS grew than the
+	// rsync CLI's from the smallest scale size, in MB (scale.go).
+	RSSGrowth Metric = "rss-growth-MB"
 )
 
-func (m Metric) isRatio() bool { return m != LiteralBlocks && m != Literal && m != Throughput }
+func (m Metric) isRatio() bool {
+	return m != LiteralBlocks && m != Literal && m != Throughput && m != RSSGrowth
+}
 
 // atLeast reports whether the metric's limit is a floor (more is better).
 func (m Metric) atLeast() bool { return m == Throughput }
@@ -125,6 +130,14 @@ var Goals = []Limit{
 	{"*", Wire, 1.05, "issue 6"},
 	{"delta-31b", LiteralBlocks, 2, "issue 3"},
 	{"delta-31b", Sent, 1.05, "issue 3"},
+	{"scale-apply-300k", Wall, 1.0, "issue 15: initial apply no slower than the rsync CLI"},
+	{"scale-plan-300k", Wall, 1.0, "issue 15: a no-change plan no slower than rsync -ac -n --delete"},
+	{"scale-apply-300k", RSSGrowth, 8, "issue 15: the provider's peak RSS grows by no more than rsync's plus 8 MB"},
+	{"scale-plan-300k", RSSGrowth, 8, "issue 15: the provider's peak RSS grows by no more than rsync's plus 8 MB"},
+	{"scale-apply-1m", Wall, 1.0, "issue 15"},
+	{"scale-plan-1m", Wall, 1.0, "issue 15"},
+	{"scale-apply-1m", RSSGrowth, 8, "issue 15"},
+	{"scale-plan-1m", RSSGrowth, 8, "issue 15"},
 }
 
 // Verdict is one limit checked against one scenario.
@@ -205,6 +218,9 @@ func (r ScenarioResult) Value(m Metric) (float64, bool) {
 			return float64(x.HashBytes) / x.Work.Seconds() / 1e9
 		})
 		return v, v > 0
+	}
+	if m == RSSGrowth {
+		return r.rssGrowth()
 	}
 	if len(r.Ours) == 0 || len(r.Rsync) == 0 {
 		return 0, false

@@ -122,7 +122,7 @@ func planRun(u Usage, stdout []byte, err error, noEstimate bool) (Run, error) {
 func writePlanSection(w func(string, ...any), list []ScenarioResult) {
 	var plans []ScenarioResult
 	for _, s := range list {
-		if s.Op == OpPlan && s.Err == nil && len(s.Ours) > 0 && len(s.Rsync) > 0 {
+		if s.Op == OpPlan && !s.isScale() && s.Err == nil && len(s.Ours) > 0 && len(s.Rsync) > 0 {
 			plans = append(plans, s)
 		}
 	}

@@ -83,6 +83,9 @@ func (r *Report) Markdown() string {
 	w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	goals := Evaluate(Goals, r.Scenarios)
 	for _, s := range r.Scenarios {
+		if s.isScale() {
+			continue // their own section, writeScaleSection
+		}
 		if s.Err != nil {
 			w("| %s | %s | **FAILED**: %s |||||||||||||\n", s.Title, peerCell(s), oneLine(s.Err.Error()))
 			continue
@@ -161,6 +164,7 @@ func (r *Report) Markdown() string {
 	}
 
 	writePlanSection(w, r.Scenarios)
+	writeScaleSection(w, r.Scenarios)
 
 	w("\n## Goals (the issues' Done-when; reported, not gating)\n\n")
 	writeVerdicts(&b, goals, "met", "NOT met")
@@ -296,10 +300,11 @@ func (r *Report) Markdown() string {
 	w("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, s := range r.Scenarios {
 		peerName := "rsync"
-		switch s.Op {
-		case OpApply:
+		switch {
+		case s.isScale():
+		case s.Op == OpApply:
 			peerName = "file"
-		case OpPlan:
+		case s.Op == OpPlan:
 			peerName = "no-estimate"
 		}
 		for i := range max(len(s.Ours), len(s.Rsync)) {
@@ -426,7 +431,7 @@ func findScenario(list []ScenarioResult, name string) *ScenarioResult {
 
 func firstGood(list []ScenarioResult) *ScenarioResult {
 	for i := range list {
-		if list[i].Err == nil && list[i].Op != OpApply && len(list[i].Ours) > 0 && len(list[i].Rsync) > 0 {
+		if list[i].Err == nil && list[i].Op != OpApply && !list[i].isScale() && len(list[i].Ours) > 0 && len(list[i].Rsync) > 0 {
 			return &list[i]
 		}
 	}

@@ -55,6 +55,7 @@ type Job struct {
 type Run struct {
 	Client  Usage  // the tool's process (its ssh child included for the CLI)
 	Server  *Usage // the remote rsync, when it ran under the launcher
+	Plugins []Usage // terraform: each provider process it started, when measured (TerraformRunner.PluginUsage)
 	Up      int64  // bytes client→server through the proxy
 	Down    int64  // bytes server→client through the proxy
 	Sent    int64  // bytes sent as the tool counts them (engine stats, rsync --stats)

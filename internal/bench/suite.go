@@ -30,6 +30,9 @@ type Config struct {
 	EditFrac  float64
 	BigEdit   int
 	TinyFiles int
+	// ScaleFiles are the sizes of the scale scenarios (tiny files through
+	// terraform, scale.go), smallest first.
+	ScaleFiles []int
 	HashSize  int64 // the hash-1g tree (0: no such scenario)
 	HashFiles int
 	Rounds    int
@@ -67,7 +70,7 @@ type Config struct {
 var ScenarioNames = []string{
 	"initial", "noop", "edit-1pct", "drift", "drift-changed", "manifest", "tiny-initial", "hash", "hash-1g",
 	"tf-initial", "tf-edit-1pct", "wan-initial", "wan-edit-1pct", "wan-tf-initial", "wan-tf-edit-1pct", "delta-31b",
-	"tf-plan-initial", "tf-plan-1pct",
+	"tf-plan-initial", "tf-plan-1pct", ScaleScenario,
 }
 
 // ScenarioResult is every round of one scenario.
@@ -80,6 +83,9 @@ type ScenarioResult struct {
 	Checked     string // what was asserted about every run's result, beyond the destination check
 	Err         error
 	BlockLen    int64    // the receiver's block length for the big file (delta scenario)
+	// Baseline is the same scale scenario at the smallest size, for the
+	// peak RSS growth (scale.go).
+	Baseline *ScenarioResult
 	Profiles    []string // profile files written for our engine
 }
 
@@ -205,13 +211,13 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	}}
 	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage(), DstFS: FSType(dstParent)}
 	if selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct") ||
-		selected("tf-plan-initial") || selected("tf-plan-1pct") {
+		selected("tf-plan-initial") || selected("tf-plan-1pct") || (selected(ScaleScenario) && len(cfg.ScaleFiles) > 0) {
 		src := cfg.ProviderSrc
 		if src == "" {
 			src = "."
 		}
 		logf("terraform: building the provider from %s", src)
-		s.tf = setupTerraform(ctx, filepath.Join(work, "terraform"), cfg.Terraform, src)
+		s.tf = setupTerraform(ctx, filepath.Join(work, "terraform"), cfg.Terraform, src, cfg.Launch)
 		rep.Terraform = s.tf.Version
 		if s.tf.Err != nil {
 			logf("terraform scenarios cannot run: %v", s.tf.Err)
@@ -263,6 +269,10 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 			logf("scenario %s FAILED: %v", sc.name, res.Err)
 		}
 		rep.Scenarios = append(rep.Scenarios, res)
+	}
+	if len(tr.scale) > 0 {
+		logf("scenarios %s: %s tiny files through terraform", ScaleScenario, strings.Join(scaleSizes(tr.scale), ", "))
+		rep.Scenarios = append(rep.Scenarios, s.runScale(ctx, tr.scale, filepath.Join(dstRoot, ScaleScenario))...)
 	}
 	rep.Took = time.Since(started)
 	rep.LoadEnd = LoadAverage()

@@ -116,6 +116,13 @@ type TerraformRunner struct {
 	// NoEstimate sets estimate_transfer = false (plan.go).
 	Plan       bool
 	NoEstimate bool
+	// NoChange makes the plan `terraform plan -detailed-exitcode`, which
+	// must find nothing to change (the scale scenarios' second step).
+	NoChange bool
+	// PluginUsage is a directory where every provider process terraform
+	// starts records its own usage (see pluginWrapper); Run reads them
+	// into Run.Plugins.
+	PluginUsage string
 }
 
 // Name is the label of the run in progress lines and the per-round table.
@@ -144,7 +151,10 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 	}
 	e := job.Endpoint
 	verb := []string{"apply", "-auto-approve"}
-	if r.Plan {
+	switch {
+	case r.Plan && r.NoChange:
+		verb = []string{"plan", "-detailed-exitcode"}
+	case r.Plan:
 		verb = []string{"plan"}
 	}
 	args := append(append([]string{"-chdir=" + job.WorkDir}, verb...), "-input=false", "-no-color",
@@ -164,8 +174,32 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 	if r.DebugLog {
 		env = append(env, "TF_LOG=debug", "TF_LOG_PATH="+filepath.Join(job.WorkDir, fmt.Sprintf("debug-%s.log", job.TreeID)))
 	}
+	if r.PluginUsage != "" {
+		if err := os.RemoveAll(r.PluginUsage); err != nil {
+			return Run{}, err
+		}
+		if err := os.MkdirAll(r.PluginUsage, 0o755); err != nil {
+			return Run{}, err
+		}
+		env = append(env, pluginUsageEnv+"="+r.PluginUsage)
+	}
 	u, stdout, err := r.Launch.Run(ctx, job.UsageFile, nil, env, r.Terraform, args...)
 	_ = os.WriteFile(filepath.Join(job.WorkDir, fmt.Sprintf("%s-%s.log", verb[0], job.TreeID)), stdout, 0o644)
+	var plugins []Usage
+	if err == nil && r.PluginUsage != "" {
+		if plugins, err = readPluginUsage(r.PluginUsage); err != nil {
+			return Run{}, err
+		}
+	}
+	if r.Plan && r.NoChange {
+		if err != nil {
+			return Run{}, fmt.Errorf("terraform plan -detailed-exitcode (exit 2: it found changes): %w: %s", err, lastLines(string(stdout), 30))
+		}
+		if !bytes.Contains(stdout, []byte("No changes.")) {
+			return Run{}, fmt.Errorf("terraform plan: no \"No changes.\" in its output: %s", lastLines(string(stdout), 10))
+		}
+		return Run{Client: u, Plugins: plugins, Note: "terraform plan: No changes."}, nil
+	}
 	if r.Plan {
 		return planRun(u, stdout, err, r.NoEstimate)
 	}
@@ -175,7 +209,7 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 	if !bytes.Contains(stdout, []byte("Apply complete!")) {
 		return Run{}, fmt.Errorf("terraform apply (%s): no \"Apply complete!\" in its output: %s", r.Kind, lastLines(string(stdout), 10))
 	}
-	run := Run{Client: u}
+	run := Run{Client: u, Plugins: plugins}
 	if r.Kind == TFRsyncDirectory {
 		ls, err := lastSync(filepath.Join(job.WorkDir, "terraform.tfstate"))
 		if err != nil {
@@ -256,11 +290,11 @@ type terraformSetup struct {
 	Err       error // why the terraform scenarios cannot run
 }
 
-// setupTerraform builds the provider from the module in src into dir and
-// writes the CLI config there: dev_overrides for our provider, and as the
+// setupTerraform builds the provider from the module in src into dir,
+// puts pluginWrapper in front of it, and writes the CLI config there: dev_overrides for our provider, and as the
 // only installation method an empty filesystem mirror, so that nothing
 // can reach the network (nothing needs to: terraform_data is built in).
-func setupTerraform(ctx context.Context, dir, terraformBin, src string) *terraformSetup {
+func setupTerraform(ctx context.Context, dir, terraformBin, src string, launch Launcher) *terraformSetup {
 	st := &terraformSetup{}
 	bin, err := exec.LookPath(terraformBin)
 	if err != nil {
@@ -281,11 +315,16 @@ func setupTerraform(ctx context.Context, dir, terraformBin, src string) *terrafo
 			return st
 		}
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(plugins, "terraform-provider-rsync"), ".")
+	providerBin := filepath.Join(dir, "provider", "terraform-provider-rsync")
+	build := exec.CommandContext(ctx, "go", "build", "-o", providerBin, ".")
 	build.Dir = src
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		st.Err = fmt.Errorf("building the provider in %s: %w: %s", src, err, lastLines(string(out), 10))
+		return st
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "terraform-provider-rsync"), []byte(pluginWrapper(launch, providerBin)), 0o755); err != nil {
+		st.Err = err
 		return st
 	}
 	st.CLIConfig = filepath.Join(dir, "terraformrc")
@@ -325,4 +364,51 @@ func replaceWithEdits(src string, web *Tree, edited *Mutation) error {
 		}
 	}
 	return copyDirTimes(web.Root, src)
+}
+
+// pluginUsageEnv names the directory where pluginWrapper has each provider
+// process record its usage; unset, the wrapper only execs the provider.
+const pluginUsageEnv = "BENCH_PLUGIN_USAGE_DIR"
+
+// pluginWrapper is the script dev_overrides points terraform at: it execs
+// the provider, through the launcher when pluginUsageEnv is set, so that
+// each provider process terraform starts (schema, plan walk, apply walk)
+// leaves its own record: terraform's rusage folds the plugins into
+// terraform's own, whose peak RSS (~75 MB) hides theirs. Terraform talks
+// to the plugin over the stdio the launcher passes on unchanged.
+func pluginWrapper(launch Launcher, provider string) string {
+	quoted := make([]string, len(launch.Argv))
+	for i, a := range launch.Argv {
+		quoted[i] = shellQuote(a)
+	}
+	return fmt.Sprintf(`#!/bin/sh
+if [ -n "$%[1]s" ]; then
+  exec %[2]s "$%[1]s/provider-$$.json" %[3]s "$@"
+fi
+exec %[3]s "$@"
+`, pluginUsageEnv, strings.Join(quoted, " "), shellQuote(provider))
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// readPluginUsage reads the records pluginWrapper left in dir, one per
+// provider process; terraform has reaped them all when it exits.
+func readPluginUsage(dir string) ([]Usage, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "provider-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no provider usage records in %s: terraform started no provider through the wrapper", dir)
+	}
+	out := make([]Usage, 0, len(names))
+	for _, n := range names {
+		u, err := readUsage(n, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *u)
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ type trees struct {
 	drifted             *Drifted  // a destination that drifted from the web root
 	hashBig             *Tree     // the larger tree of the hash-1g scenario
 	tiny                *Tree     // the tiny-files tree
+	scale               []*Tree   // the scale scenarios' tiny-files trees, smallest first
 	deltaBase, deltaNew string    // one big file, before and after the edit
 }
 
@@ -78,6 +79,19 @@ func prepareTrees(ctx context.Context, cfg Config, dir string, selected func(str
 		})
 		if err != nil {
 			return nil, err
+		}
+	}
+	if selected(ScaleScenario) {
+		for _, n := range cfg.ScaleFiles {
+			logf("scale tree: %d tiny files", n)
+			key := struct{ Seed, N uint64 }{cfg.Seed + 5, uint64(n)}
+			t, err := cached(filepath.Join(dir, "scale-"+shortCount(n)), key, func(root string) (*Tree, error) {
+				return GenerateTinyTree(ctx, root, cfg.Seed+5, n)
+			})
+			if err != nil {
+				return nil, err
+			}
+			tr.scale = append(tr.scale, t)
 		}
 	}
 	if selected("tiny-initial") {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,7 +50,7 @@ func run() int {
 	cfg := bench.Config{Log: os.Stderr}
 	var (
 		size, big, wanRate, only, out string
-		hashSize                      string
+		hashSize, scale               string
 		seed                          uint64
 	)
 	flag.IntVar(&cfg.Files, "files", 10000, "files in the web root")
@@ -58,6 +59,7 @@ func run() int {
 	flag.Float64Var(&cfg.EditFrac, "edit", 0.01, "share of the web root's small files edited in the edit scenarios")
 	flag.IntVar(&cfg.BigEdit, "big-edit", 31, "bytes overwritten in the middle of the big file")
 	flag.IntVar(&cfg.TinyFiles, "tiny", 100000, "files in the tiny-files tree")
+	flag.StringVar(&scale, "scale-files", "1000,300000", "comma-separated sizes of the scale scenarios' tiny-files trees, taken through terraform (e.g. 1000,300000,1000000; generating a million files takes minutes)")
 	flag.StringVar(&hashSize, "hash-size", "", "size of the larger tree the hash-1g scenario hashes (default: 2.5 × -size, 1GB at full size; 0: no such scenario)")
 	flag.IntVar(&cfg.HashFiles, "hash-files", 0, "files in that tree (default: 2.5 × -files)")
 	flag.IntVar(&cfg.WANApplyRounds, "wan-apply-rounds", 0, "rounds of the WAN terraform scenarios, at most -rounds (0: -rounds; each round's four applies take ~2 min at full size)")
@@ -106,6 +108,9 @@ func run() int {
 	if cfg.WAN.BitsPerSec, err = bench.ParseRate(wanRate); err != nil {
 		return usageError(err)
 	}
+	if cfg.ScaleFiles, err = parseCounts(scale); err != nil {
+		return usageError(fmt.Errorf("-scale-files: %w", err))
+	}
 	cfg.Seed = seed
 	if only != "" {
 		cfg.Only = strings.Split(only, ",")
@@ -149,4 +154,24 @@ func run() int {
 func usageError(err error) int {
 	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 	return 2
+}
+
+// parseCounts reads "1000,300000" into ascending counts.
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive count", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("sizes must ascend (the smallest is the baseline of the RSS growth): %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
