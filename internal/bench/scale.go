@@ -100,7 +100,7 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 	}
 	tf := func(plan bool, usage string) TerraformRunner {
 		return TerraformRunner{Kind: TFRsyncDirectory, Terraform: s.tf.Terraform, CLIConfig: s.tf.CLIConfig, Launch: s.cfg.Launch,
-			DebugLog: s.cfg.TerraformLog, Plan: plan, NoChange: plan, PluginUsage: usage}
+			DebugLog: s.cfg.TerraformLog, Plan: plan, NoChange: plan, PluginUsage: usage, ProfileDir: s.profileDir(usage)}
 	}
 	cli := CLIRunner{Rsync: s.cfg.Rsync, SSH: s.cfg.SSH, Launch: s.cfg.Launch}
 	endpoint := s.endpoint(s.rig.lan)
@@ -255,4 +255,23 @@ func scaleSizes(ts []*Tree) []string {
 		out[i] = count(len(t.Files))
 	}
 	return out
+}
+
+// profileDir is where the provider processes of one terraform run write
+// their profiles (-provider-profile), named after its usage directory.
+func (s *suite) profileDir(usage string) string {
+	if s.cfg.ProviderProfile == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(s.dstRoot, usage)
+	if err != nil {
+		rel = filepath.Base(usage)
+	}
+	root, err := filepath.Abs(s.cfg.ProviderProfile)
+	if err != nil {
+		root = s.cfg.ProviderProfile
+	}
+	dir := filepath.Join(root, strings.ReplaceAll(rel, string(filepath.Separator), "-"))
+	_ = os.MkdirAll(dir, 0o755)
+	return dir
 }

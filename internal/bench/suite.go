@@ -54,6 +54,10 @@ type Config struct {
 	// TerraformLog has every terraform run write a debug log into its
 	// working directory (under the destinations; see TerraformRunner).
 	TerraformLog bool
+	// ProviderProfile, when set, has every provider process terraform
+	// starts write CPU and peak-heap profiles into this directory (the
+	// provider is then built with profiling, see profprovider).
+	ProviderProfile string
 	// ProviderSrc is the module directory the provider is built from for
 	// the terraform scenarios ("" = the current directory).
 	ProviderSrc string
@@ -217,7 +221,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 			src = "."
 		}
 		logf("terraform: building the provider from %s", src)
-		s.tf = setupTerraform(ctx, filepath.Join(work, "terraform"), cfg.Terraform, src, cfg.Launch)
+		s.tf = setupTerraform(ctx, filepath.Join(work, "terraform"), cfg.Terraform, src, cfg.Launch, cfg.ProviderProfile != "")
 		rep.Terraform = s.tf.Version
 		if s.tf.Err != nil {
 			logf("terraform scenarios cannot run: %v", s.tf.Err)

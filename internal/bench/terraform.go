@@ -123,6 +123,9 @@ type TerraformRunner struct {
 	// starts records its own usage (see pluginWrapper); Run reads them
 	// into Run.Plugins.
 	PluginUsage string
+	// ProfileDir: where the provider (built with profiling) writes its
+	// profiles; "" = none.
+	ProfileDir string
 }
 
 // Name is the label of the run in progress lines and the per-round table.
@@ -182,6 +185,9 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 			return Run{}, err
 		}
 		env = append(env, pluginUsageEnv+"="+r.PluginUsage)
+	}
+	if r.ProfileDir != "" {
+		env = append(env, "BENCH_PROVIDER_PROFILE_DIR="+r.ProfileDir)
 	}
 	u, stdout, err := r.Launch.Run(ctx, job.UsageFile, nil, env, r.Terraform, args...)
 	_ = os.WriteFile(filepath.Join(job.WorkDir, fmt.Sprintf("%s-%s.log", verb[0], job.TreeID)), stdout, 0o644)
@@ -291,10 +297,11 @@ type terraformSetup struct {
 }
 
 // setupTerraform builds the provider from the module in src into dir,
-// puts pluginWrapper in front of it, and writes the CLI config there: dev_overrides for our provider, and as the
+// puts pluginWrapper in front of it, and writes the CLI config there
+// (profile: the provider with profiling, internal/cmd/bench/profprovider): dev_overrides for our provider, and as the
 // only installation method an empty filesystem mirror, so that nothing
 // can reach the network (nothing needs to: terraform_data is built in).
-func setupTerraform(ctx context.Context, dir, terraformBin, src string, launch Launcher) *terraformSetup {
+func setupTerraform(ctx context.Context, dir, terraformBin, src string, launch Launcher, profile bool) *terraformSetup {
 	st := &terraformSetup{}
 	bin, err := exec.LookPath(terraformBin)
 	if err != nil {
@@ -316,7 +323,11 @@ func setupTerraform(ctx context.Context, dir, terraformBin, src string, launch L
 		}
 	}
 	providerBin := filepath.Join(dir, "provider", "terraform-provider-rsync")
-	build := exec.CommandContext(ctx, "go", "build", "-o", providerBin, ".")
+	pkg := "."
+	if profile {
+		pkg = "./internal/cmd/bench/profprovider"
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", providerBin, pkg)
 	build.Dir = src
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

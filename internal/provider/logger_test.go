@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -11,6 +12,8 @@ import (
 )
 
 func TestEngineLoggerWritesThroughTflog(t *testing.T) {
+	t.Setenv("TF_LOG_PROVIDER", "")
+	t.Setenv("TF_LOG", "trace")
 	var buf bytes.Buffer
 	ctx := tflogtest.RootLogger(context.Background(), &buf)
 	l := newEngineLogger(ctx).Named("push").With("host", "web1")
@@ -43,6 +46,47 @@ func TestEngineLoggerWritesThroughTflog(t *testing.T) {
 	}
 }
 
+// With Terraform's logging off, the engine's lines are dropped before
+// they are formatted: terraform would discard them.
+func TestEngineLoggerQuietWhenTerraformKeepsNothing(t *testing.T) {
+	t.Setenv("TF_LOG_PROVIDER", "")
+	t.Setenv("TF_LOG", "")
+	var buf bytes.Buffer
+	l := newEngineLogger(tflogtest.RootLogger(context.Background(), &buf))
+	l.Trace("sent file", "path", "a")
+	l.Error("remote rsync", "message", "x")
+	if buf.Len() != 0 || l.IsError() {
+		t.Errorf("logged %q (IsError %v) with TF_LOG unset; want nothing", buf.String(), l.IsError())
+	}
+	t.Setenv("TF_LOG", "warn")
+	l = newEngineLogger(tflogtest.RootLogger(context.Background(), &buf))
+	l.Info("dropped")
+	l.Warn("kept")
+	if got := buf.String(); strings.Contains(got, "dropped") || !strings.Contains(got, "kept") {
+		t.Errorf("TF_LOG=warn logged %q; want only the warning", got)
+	}
+}
+
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestKeptLogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		provider, all string
+		want          hclog.Level
+	}{
+		{"", "", hclog.Off},
+		{"", "trace", hclog.Trace},
+		{"", "INFO", hclog.Info},
+		{"warn", "trace", hclog.Warn},
+		{"", "json", hclog.Trace},
+		{"", "bogus", hclog.Trace},
+		{"off", "trace", hclog.Off},
+	} {
+		env := map[string]string{"TF_LOG_PROVIDER": tc.provider, "TF_LOG": tc.all}
+		if got := keptLogLevel(func(k string) string { return env[k] }); got != tc.want {
+			t.Errorf("TF_LOG_PROVIDER=%q TF_LOG=%q: level %v, want %v", tc.provider, tc.all, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+// Command profprovider is the provider with profiling, for the bench only
+// (`bench -provider-profile DIR`): the same provider as the product's
+// main.go, plus, when BENCH_PROVIDER_PROFILE_DIR is set, a CPU profile of
+// the whole process and a heap profile at its peak, one pair per process
+// (terraform starts several: schema, plan walk, apply walk). It is a tool,
+// not product: the released binary carries no profiling.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/provider"
+)
+
+// ProfileDirEnv names the directory the profiles go to.
+const ProfileDirEnv = "BENCH_PROVIDER_PROFILE_DIR"
+
+func main() {
+	stop := func() {}
+	if dir := os.Getenv(ProfileDirEnv); dir != "" {
+		var err error
+		if stop, err = startProfiles(dir); err != nil {
+			log.Fatal(err)
+		}
+	}
+	err := providerserver.Serve(context.Background(), provider.New("bench"), providerserver.ServeOpts{
+		Address: "registry.terraform.io/rsyncprovider/rsync",
+	})
+	stop()
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// startProfiles starts the CPU profile and a watcher that writes a heap
+// profile whenever the live heap reaches a new high (by 10%), so that the
+// last one written shows what was live at the peak. stop ends both.
+func startProfiles(dir string) (stop func(), err error) {
+	prefix := filepath.Join(dir, fmt.Sprintf("provider-%d", os.Getpid()))
+	cpu, err := os.Create(prefix + ".cpu.pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc < peak+peak/10 || ms.HeapAlloc < 4<<20 {
+				continue
+			}
+			peak = ms.HeapAlloc
+			if f, err := os.Create(prefix + ".heap.pprof"); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		pprof.StopCPUProfile()
+		_ = cpu.Close()
+	}, nil
+}
