@@ -53,15 +53,15 @@ type Job struct {
 
 // Run is one tool's run, as measured.
 type Run struct {
-	Client  Usage  // the tool's process (its ssh child included for the CLI)
-	Server  *Usage // the remote rsync, when it ran under the launcher
+	Client  Usage   // the tool's process (its ssh child included for the CLI)
+	Server  *Usage  // the remote rsync, when it ran under the launcher
 	Plugins []Usage // terraform: each provider process it started, when measured (TerraformRunner.PluginUsage)
-	Up      int64  // bytes client→server through the proxy
-	Down    int64  // bytes server→client through the proxy
-	Sent    int64  // bytes sent as the tool counts them (engine stats, rsync --stats)
-	Literal int64  // file data sent as literals
-	Matched int64  // file data matched against the basis
-	Files   int    // regular files transferred
+	Up      int64   // bytes client→server through the proxy
+	Down    int64   // bytes server→client through the proxy
+	Sent    int64   // bytes sent as the tool counts them (engine stats, rsync --stats)
+	Literal int64   // file data sent as literals
+	Matched int64   // file data matched against the basis
+	Files   int     // regular files transferred
 	SSH     Handshake
 	Conns   int    // SSH connections the run opened through the proxy
 	Note    string // e.g. the negotiated checksum

@@ -33,9 +33,9 @@ type Config struct {
 	// ScaleFiles are the sizes of the scale scenarios (tiny files through
 	// terraform, scale.go), smallest first.
 	ScaleFiles []int
-	HashSize  int64 // the hash-1g tree (0: no such scenario)
-	HashFiles int
-	Rounds    int
+	HashSize   int64 // the hash-1g tree (0: no such scenario)
+	HashFiles  int
+	Rounds     int
 	// WANApplyRounds caps the rounds of the WAN terraform scenarios, whose
 	// four applies per round take ~2 minutes at full size (0: Rounds).
 	WANApplyRounds int
@@ -86,11 +86,11 @@ type ScenarioResult struct {
 	Ours, Rsync []Run  // Rsync: the peer's runs (the rsync CLI, or Terraform's file provisioner)
 	Checked     string // what was asserted about every run's result, beyond the destination check
 	Err         error
-	BlockLen    int64    // the receiver's block length for the big file (delta scenario)
+	BlockLen    int64 // the receiver's block length for the big file (delta scenario)
 	// Baseline is the same scale scenario at the smallest size, for the
 	// peak RSS growth (scale.go).
 	Baseline *ScenarioResult
-	Profiles    []string // profile files written for our engine
+	Profiles []string // profile files written for our engine
 }
 
 type scenario struct {
