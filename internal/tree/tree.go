@@ -61,24 +61,27 @@ func DefaultOptions() Options { return Options{Devices: true, Specials: true} }
 // Item is one manifest entry. Name is relative to the tree's root, which
 // is ".".
 type Item struct {
+	// Fields are ordered largest first: a manifest holds one Item per
+	// entry of the tree, and padding between small fields would cost 16
+	// bytes an entry (104 bytes, not 120).
 	Name    string
-	Kind    Kind
-	Perm    uint32 // permission bits (0 for symlinks)
 	Size    int64
 	ModTime int64
 	Digest  []byte // Content mode, files only
 	Target  string // symlinks
+	// LinkTo, with HardLinks, is the name of the first entry (in rsync
+	// order) of the hard-link set this later entry belongs to; "" for
+	// every other entry.
+	LinkTo string
+	Rdev   uint64 // devices: major << 32 | minor
+	Perm   uint32 // permission bits (0 for symlinks)
+	Kind   Kind
 	// Unreadable marks what the lister could not read: a file it could
 	// not checksum (rsync lists its checksum as zeros), compared by size,
 	// time and permissions instead; or a directory it could not list
 	// (MarkUnlisted), whose contents are unknown: not compared, not
 	// deleted.
 	Unreadable bool
-	Rdev       uint64 // devices: major << 32 | minor
-	// LinkTo, with HardLinks, is the name of the first entry (in rsync
-	// order) of the hard-link set this later entry belongs to; "" for
-	// every other entry.
-	LinkTo string
 	// Ignored marks a device or special file the options do not copy. It
 	// is not hashed and never created or updated, but it is there: on the
 	// source it keeps what stands at its name on the destination from
