@@ -175,3 +175,21 @@ func TestDiffUnreadable(t *testing.T) {
 		t.Error("an unreadable file's time is not in the hash")
 	}
 }
+
+// FromEntries consumes its list (each entry is let go once it is an
+// item), so that a large listing and its manifest do not peak together.
+func TestFromEntriesConsumesTheList(t *testing.T) {
+	list := []*flist.Entry{
+		{Name: ".", Mode: flist.SIFDIR | 0o755},
+		{Name: "a.txt", Mode: flist.SIFREG | 0o644, Size: 3, Checksum: []byte("0123456789abcdef")},
+	}
+	m := tree.FromEntries(list, "", tree.Content, csum.XXH128)
+	if len(m.Items) != 2 || m.Items[1].Name != "a.txt" || string(m.Items[1].Digest) != "0123456789abcdef" {
+		t.Fatalf("items = %+v", m.Items)
+	}
+	for i, e := range list {
+		if e != nil {
+			t.Errorf("entry %d (%s) still held after FromEntries", i, e.Name)
+		}
+	}
+}
