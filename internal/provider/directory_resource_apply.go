@@ -26,6 +26,7 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	defer r.forgetSourcesAfterWrite(ctx, plan)
 	resp.Diagnostics.Append(r.apply(ctx, &plan, false)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -48,6 +49,7 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	defer r.forgetSourcesAfterWrite(ctx, plan)
 	if !plan.LastSync.IsUnknown() {
 		// The plan found nothing to sync (only settings changed): record
 		// them, as planned.

@@ -33,6 +33,7 @@ func (r *directoryResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	r.settings.manifests.drop(r.destKey(c))
+	defer r.forgetSourcesAfterWrite(ctx, state)
 	if c.Release != nil {
 		r.deleteRelease(ctx, resp, c)
 		return

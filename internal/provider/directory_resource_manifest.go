@@ -179,7 +179,10 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 
 // sourceManifest reads the source tree: a local one hashed here with algo,
 // a remote one from its server's checksummed listing. It describes the tree as it will
-// land: with chmod applied to its permissions.
+// land: with chmod applied to its permissions. With useCache, it takes the
+// reading refresh made ahead, and a local source's walk is shared with the
+// other resources of this provider walk (source_walks.go); without, the
+// source is read now, for this caller alone (after an apply).
 func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, useCache bool) (m *tree.Manifest, diags diag.Diagnostics) {
 	var warnings []string
 	var err error
@@ -199,7 +202,11 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			tflog.Debug(ctx, "using the source hash made during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
 			return withChmod(ahead, c.Chmod), nil
 		}
-		m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		if useCache {
+			m, warnings, err = r.settings.sources.hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
+		} else {
+			m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+		}
 	}
 	if err != nil {
 		if !c.Ends.Src.Remote {
@@ -272,7 +279,7 @@ func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syn
 				tflog.Debug(ctx, "could not list the source during refresh; the plan will", map[string]interface{}{"source": c.Ends.Src.Raw, "error": err.Error()})
 			}
 		} else {
-			m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+			m, warnings, err = r.settings.sources.hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
 		}
 		if err == nil && len(warnings) == 0 {
 			r.settings.manifests.put(key, m)

@@ -38,6 +38,10 @@ func New(version string) func() provider.Provider {
 
 type rsyncProvider struct {
 	version string
+	// sourceWalked, when set, is handed to every configuration's
+	// sourceWalks (source_walks.go): tests count the source walks of a
+	// terraform command through it. Nil in the provider.
+	sourceWalked func(key string)
 }
 
 // providerModel is the provider block.
@@ -110,6 +114,9 @@ type connSettings struct {
 	// manifests hands Read's readings to the ModifyPlan that follows
 	// (directory_resource_manifest.go); nil: nothing is kept.
 	manifests *manifestCache
+	// sources shares a local source's walk among the resources of this
+	// walk (source_walks.go); nil: each resource walks it.
+	sources *sourceWalks
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -230,6 +237,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.engines = &engineCache{}
 	s.destinations = newDestRegistry()
 	s.manifests = newManifestCache()
+	s.sources = newSourceWalks(p.sourceWalked)
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",

@@ -1,0 +1,140 @@
+package provider
+
+// One walk of a local source per provider walk, shared by every resource
+// that syncs it (issue 15, fleets).
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// sourceWalks shares the walk and hash of a local source among the
+// resources of one provider walk. One source pushed to many hosts
+// (for_each over a server list) is the common case, and every resource
+// hashed the whole source again: twenty destinations read it twenty
+// times in the plan walk and twenty more in the apply walk's re-plans.
+//
+// It lives in the settings Configure makes, as manifestCache does:
+// Terraform configures a provider per graph walk (plan, apply), so the
+// apply walk never sees a plan walk's reading and hashes the source
+// afresh, which is what lets checkSourceSincePlan catch a source edited
+// between plan and apply. Within a walk, resources that ask while a walk
+// of the same source runs wait for it instead of starting their own
+// (Terraform plans ten resources at once by default).
+//
+// A walk is keyed by everything that decides the manifest: the path, the
+// filters and fidelity options (filterSet.key) and the digest algorithm;
+// chmod is applied by each resource to its copy (withChmod). A write to a
+// local path in this walk (a pull, a local copy, a local delete) drops
+// every reading, for the source may lie below it; writes to remote hosts
+// cannot change a local source and keep them. Readings that failed or
+// warned are not kept: the next resource reads again and reports for
+// itself. Manifests handed out are shared and must not be modified.
+type sourceWalks struct {
+	mu sync.Mutex
+	m  map[string]*sourceWalk
+	// walked, when set, is called with the key of every walk started
+	// (tests count them; nil in the provider).
+	walked func(key string)
+}
+
+// sourceWalk is one walk, running or done.
+type sourceWalk struct {
+	done     chan struct{}
+	m        *tree.Manifest
+	warnings []string
+	err      error
+}
+
+// newSourceWalks returns an empty set of walks; walked is the test hook
+// (nil: none). A nil *sourceWalks shares nothing: every caller walks.
+func newSourceWalks(walked func(key string)) *sourceWalks {
+	return &sourceWalks{m: map[string]*sourceWalk{}, walked: walked}
+}
+
+// sourceWalkKey is the key of a local source's walk.
+func sourceWalkKey(p string, f filterSet, algo csum.Algo) string {
+	return cacheKey("src-walk", "", p, f, tree.Content) + "\x00" + algo.Name()
+}
+
+// hashLocalSource reads a local source as hashLocal does (content mode,
+// algo), sharing the reading with every other caller of this walk.
+func (s *sourceWalks) hashLocalSource(ctx context.Context, p string, f filterSet, algo csum.Algo) (*tree.Manifest, []string, error) {
+	return s.get(ctx, sourceWalkKey(p, f, algo), func(ctx context.Context) (*tree.Manifest, []string, error) {
+		return hashLocal(ctx, p, f, tree.Content, algo)
+	})
+}
+
+// get returns the reading under key, made by walk unless one is done or
+// under way. A caller whose context ends stops waiting; a walk that
+// failed because its starter's context ended is made again by a waiter
+// whose context has not.
+func (s *sourceWalks) get(ctx context.Context, key string, walk func(context.Context) (*tree.Manifest, []string, error)) (*tree.Manifest, []string, error) {
+	if s == nil {
+		return walk(ctx)
+	}
+	for {
+		s.mu.Lock()
+		w, ok := s.m[key]
+		if !ok {
+			w = &sourceWalk{done: make(chan struct{})}
+			s.m[key] = w
+			s.mu.Unlock()
+			s.run(ctx, key, w, walk)
+			return w.m, w.warnings, w.err
+		}
+		s.mu.Unlock()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if w.err != nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue // run removed it: walk again under this context
+		}
+		return w.m, w.warnings, w.err
+	}
+}
+
+// run makes the walk w and publishes it; a failed or warning reading is
+// removed so that later callers read again.
+func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk func(context.Context) (*tree.Manifest, []string, error)) {
+	if s.walked != nil {
+		s.walked(key)
+	}
+	w.m, w.warnings, w.err = walk(ctx)
+	if w.err != nil || len(w.warnings) > 0 {
+		s.mu.Lock()
+		if s.m[key] == w {
+			delete(s.m, key)
+		}
+		s.mu.Unlock()
+	}
+	close(w.done)
+}
+
+// forget drops every reading (walks under way finish for those waiting
+// on them; later callers walk again): a local path was written.
+func (s *sourceWalks) forget() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m = map[string]*sourceWalk{}
+}
+
+// forgetSourcesAfterWrite drops the source readings of this walk once a
+// resource that writes a local path (its destination is local: a pull, a
+// local copy) has written or deleted: another resource's local source may
+// lie below it. A destination that cannot be told is taken as local.
+func (r *directoryResource) forgetSourcesAfterWrite(ctx context.Context, m directoryModel) {
+	c, d := syncConfigOf(ctx, m)
+	if d.HasError() || !c.Ends.Dst.Remote {
+		r.settings.sources.forget()
+	}
+}
