@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
@@ -42,11 +43,18 @@ func newTFRunner(t *testing.T, config string) *tfRunner {
 // newTFRunnerFiles is newTFRunner for a configuration of several files.
 func newTFRunnerFiles(t *testing.T, files map[string]string) *tfRunner {
 	t.Helper()
+	return newTFRunnerServing(t, files, New("test")())
+}
+
+// newTFRunnerServing is newTFRunnerFiles serving the provider p (a test
+// may give it hooks, e.g. rsyncProvider.sourceWalked).
+func newTFRunnerServing(t *testing.T, files map[string]string, p provider.Provider) *tfRunner {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfgCh := make(chan *plugin.ReattachConfig, 1)
 	closeCh := make(chan struct{})
 	go func() {
-		err := tf6server.Serve(providerAddrs()[0], providerserver.NewProtocol6(New("test")()),
+		err := tf6server.Serve(providerAddrs()[0], providerserver.NewProtocol6(p),
 			tf6server.WithDebug(ctx, cfgCh, closeCh),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
 			tf6server.WithLoggingSink(t))
