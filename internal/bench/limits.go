@@ -138,6 +138,8 @@ var Goals = []Limit{
 	{"scale-plan-1m", Wall, 1.0, "issue 15"},
 	{"scale-apply-1m", RSSGrowth, 8, "issue 15"},
 	{"scale-plan-1m", RSSGrowth, 8, "issue 15"},
+	{FleetPlan, Wall, 1.2, "issue 15: a no-change plan of 20 destinations ≤ 1.2× twenty rsync -ac -n --delete, 10 at a time"},
+	{FleetApply, Wall, 1.2, "issue 15: a one-file-edit apply of 20 destinations ≤ 1.2× twenty rsync -ac --delete, 10 at a time"},
 }
 
 // Verdict is one limit checked against one scenario.
@@ -188,6 +190,14 @@ func Evaluate(limits []Limit, results []ScenarioResult) []Verdict {
 				// "*" compares us with another tool; a plan scenario's
 				// reference is the same plan without the estimate, whose
 				// extra bytes are the estimate's (plan.go).
+				continue
+			}
+			if l.Scenario == "*" && r.Op == OpFleet {
+				// A terraform apply reads each destination (refresh's
+				// checksummed listing, server to us) and then pushes
+				// (the file list, us to server): two lists where
+				// rsync -ac sends one. Issue 15 bounds the fleet's
+				// wall time, not its bytes; the report shows them.
 				continue
 			}
 			v, ok := r.Value(l.Metric)

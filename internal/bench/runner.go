@@ -35,6 +35,9 @@ const (
 	// OpPlan is terraform plan of rsync_directory, with and without the
 	// transfer estimate (issue 18).
 	OpPlan Op = "plan"
+	// OpFleet is terraform plan or apply of one source to many
+	// destinations against the rsync CLI once per destination (fleet.go).
+	OpFleet Op = "fleet"
 )
 
 // Job is one run: an operation on Source (local) and Dest (on the remote).

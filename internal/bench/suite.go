@@ -33,6 +33,10 @@ type Config struct {
 	// ScaleFiles are the sizes of the scale scenarios (tiny files through
 	// terraform, scale.go), smallest first.
 	ScaleFiles []int
+	// FleetFiles and FleetDests size the fleet scenarios (fleet.go): one
+	// source of FleetFiles tiny files, FleetDests destinations.
+	FleetFiles int
+	FleetDests int
 	HashSize   int64 // the hash-1g tree (0: no such scenario)
 	HashFiles  int
 	Rounds     int
@@ -74,7 +78,7 @@ type Config struct {
 var ScenarioNames = []string{
 	"initial", "noop", "edit-1pct", "drift", "drift-changed", "manifest", "tiny-initial", "hash", "hash-1g",
 	"tf-initial", "tf-edit-1pct", "wan-initial", "wan-edit-1pct", "wan-tf-initial", "wan-tf-edit-1pct", "delta-31b",
-	"tf-plan-initial", "tf-plan-1pct", ScaleScenario,
+	"tf-plan-initial", "tf-plan-1pct", ScaleScenario, FleetPlan, FleetApply,
 }
 
 // ScenarioResult is every round of one scenario.
@@ -215,7 +219,8 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	}}
 	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage(), DstFS: FSType(dstParent)}
 	if selected("tf-initial") || selected("tf-edit-1pct") || selected("wan-tf-initial") || selected("wan-tf-edit-1pct") ||
-		selected("tf-plan-initial") || selected("tf-plan-1pct") || (selected(ScaleScenario) && len(cfg.ScaleFiles) > 0) {
+		selected("tf-plan-initial") || selected("tf-plan-1pct") || (selected(ScaleScenario) && len(cfg.ScaleFiles) > 0) ||
+		selectedFleet(selected) {
 		src := cfg.ProviderSrc
 		if src == "" {
 			src = "."
@@ -277,6 +282,17 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	if len(tr.scale) > 0 {
 		logf("scenarios %s: %s tiny files through terraform", ScaleScenario, strings.Join(scaleSizes(tr.scale), ", "))
 		rep.Scenarios = append(rep.Scenarios, s.runScale(ctx, tr.scale, filepath.Join(dstRoot, ScaleScenario))...)
+	}
+	if tr.fleet != nil {
+		logf("scenarios %s and %s: %d destinations of one %d-file source", FleetPlan, FleetApply, cfg.FleetDests, cfg.FleetFiles)
+		for _, res := range s.runFleet(ctx, tr.fleet, filepath.Join(dstRoot, "fleet")) {
+			if res.Err != nil {
+				logf("scenario %s FAILED: %v", res.Name, res.Err)
+			}
+			if selected(res.Name) {
+				rep.Scenarios = append(rep.Scenarios, res)
+			}
+		}
 	}
 	rep.Took = time.Since(started)
 	rep.LoadEnd = LoadAverage()

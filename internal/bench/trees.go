@@ -17,6 +17,7 @@ type trees struct {
 	hashBig             *Tree     // the larger tree of the hash-1g scenario
 	tiny                *Tree     // the tiny-files tree
 	scale               []*Tree   // the scale scenarios' tiny-files trees, smallest first
+	fleet               *Tree     // the fleet scenarios' source (tiny files)
 	deltaBase, deltaNew string    // one big file, before and after the edit
 }
 
@@ -99,6 +100,19 @@ func prepareTrees(ctx context.Context, cfg Config, dir string, selected func(str
 		key := struct{ Seed, N uint64 }{cfg.Seed, uint64(cfg.TinyFiles)}
 		tr.tiny, err = cached(filepath.Join(dir, "tiny"), key, func(root string) (*Tree, error) {
 			return GenerateTinyTree(ctx, root, cfg.Seed, cfg.TinyFiles)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if selectedFleet(selected) {
+		if cfg.FleetFiles < 1 || cfg.FleetDests < 1 {
+			return nil, fmt.Errorf("the fleet scenarios need at least one file and one destination (-fleet-files %d, -fleet-dests %d)", cfg.FleetFiles, cfg.FleetDests)
+		}
+		logf("fleet source: %d tiny files", cfg.FleetFiles)
+		key := struct{ Seed, N uint64 }{cfg.Seed + 4, uint64(cfg.FleetFiles)}
+		tr.fleet, err = cached(filepath.Join(dir, "fleet"), key, func(root string) (*Tree, error) {
+			return GenerateTinyTree(ctx, root, cfg.Seed+4, cfg.FleetFiles)
 		})
 		if err != nil {
 			return nil, err

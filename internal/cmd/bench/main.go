@@ -60,6 +60,8 @@ func run() int {
 	flag.IntVar(&cfg.BigEdit, "big-edit", 31, "bytes overwritten in the middle of the big file")
 	flag.IntVar(&cfg.TinyFiles, "tiny", 100000, "files in the tiny-files tree")
 	flag.StringVar(&scale, "scale-files", "1000,300000", "comma-separated sizes of the scale scenarios' tiny-files trees, taken through terraform (e.g. 1000,300000,1000000; generating a million files takes minutes)")
+	flag.IntVar(&cfg.FleetFiles, "fleet-files", 5000, "tiny files in the fleet scenarios' source")
+	flag.IntVar(&cfg.FleetDests, "fleet-dests", 20, "destinations of the fleet scenarios (one rsync_directory each, for_each)")
 	flag.StringVar(&hashSize, "hash-size", "", "size of the larger tree the hash-1g scenario hashes (default: 2.5 × -size, 1GB at full size; 0: no such scenario)")
 	flag.IntVar(&cfg.HashFiles, "hash-files", 0, "files in that tree (default: 2.5 × -files)")
 	flag.IntVar(&cfg.WANApplyRounds, "wan-apply-rounds", 0, "rounds of the WAN terraform scenarios, at most -rounds (0: -rounds; each round's four applies take ~2 min at full size)")
