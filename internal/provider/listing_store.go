@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -48,6 +49,11 @@ import (
 // maxAge, so plans that are never applied cannot fill the disk.
 type listingStore struct {
 	dir string
+	// swept makes the age sweep once per store, i.e. once per configured
+	// provider (per walk), not once per resource: the directory holds
+	// every destination's listings, and stat'ing each of them at every
+	// refresh cost a fleet of N destinations N full scans.
+	swept sync.Once
 }
 
 const (
@@ -183,9 +189,11 @@ func (s *listingStore) ensureDir() error {
 	return nil
 }
 
-// prune removes files older than listingMaxAge, and all but the newest
-// listingKeepPerKey of keySum's.
+// prune removes key's listings beyond the newest listingKeepPerKey (keep,
+// the one just written, among them) and, once per store, every file older
+// than listingMaxAge. Only key's own files are stat'ed here.
 func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
+	s.swept.Do(func() { s.sweepOld(ctx) })
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return
@@ -195,26 +203,39 @@ func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
 		mod  time.Time
 	}
 	var mine []file
-	now := time.Now()
 	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), keySum+"-") || e.Name() == keep || !validToken(e.Name()) {
+			continue
+		}
 		info, err := e.Info()
 		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		if now.Sub(info.ModTime()) > listingMaxAge {
-			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				tflog.Debug(ctx, "could not remove an old listing", map[string]interface{}{"error": err.Error()})
-			}
-			continue
-		}
-		if strings.HasPrefix(e.Name(), keySum+"-") && e.Name() != keep && validToken(e.Name()) {
-			mine = append(mine, file{e.Name(), info.ModTime()})
-		}
+		mine = append(mine, file{e.Name(), info.ModTime()})
 	}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].mod.After(mine[j].mod) })
 	for i := listingKeepPerKey - 1; i < len(mine); i++ {
 		os.Remove(filepath.Join(s.dir, mine[i].name))
 		os.Remove(filepath.Join(s.dir, mine[i].name+estimateSuffix))
+	}
+}
+
+// sweepOld removes every file older than listingMaxAge: listings of plans
+// never applied, of any destination.
+func (s *listingStore) sweepOld(ctx context.Context) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) <= listingMaxAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			tflog.Debug(ctx, "could not remove an old listing", map[string]interface{}{"error": err.Error()})
+		}
 	}
 }
 
