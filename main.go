@@ -54,7 +54,7 @@ func quietUnlessLogged() {
 			return
 		}
 	}
-	for _, v := range []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_RSYNC"} {
+	for _, v := range []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_RSYNC", "TF_LOG_PROVIDER_RSYNC_ENGINE"} {
 		if _, set := os.LookupEnv(v); !set {
 			_ = os.Setenv(v, "off")
 		}
