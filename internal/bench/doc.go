@@ -29,6 +29,7 @@
 //	cli.go       runner for the rsync command line
 //	terraform.go runner for terraform apply: rsync_directory vs terraform_data + provisioner "file"
 //	suite.go     scenarios, rounds, the sshd and proxies they share
+//	fleet.go     the fleet scenarios: for_each over many destinations vs the rsync CLI once per destination
 //	report.go    medians, ratios and the Markdown table
 //	limits.go    regression thresholds and the issues' goals
 //	machine.go   the machine description in the report header

@@ -299,3 +299,26 @@ func editFleetFile(p string, round int) error {
 	}
 	return nil
 }
+
+// ranFleet reports whether a fleet scenario is in the report.
+func ranFleet(list []ScenarioResult) bool {
+	for _, s := range list {
+		if s.Op == OpFleet {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFleetMethod is the report's note on how the fleet scenarios run.
+func writeFleetMethod(w func(string, ...any), c Config) {
+	w("- Fleet (issue 15): one source of %s tiny files (100 per directory), %d destinations on the same sshd. ", count(c.FleetFiles), c.FleetDests)
+	w("Ours: one configuration, `rsync_directory` with `for_each` over the destinations (`delete = true`, checksum drift detection, the transfer estimate on), ")
+	w("terraform at its default parallelism of %d; set up once by an unmeasured apply. Peer: `xargs -P %d` running the rsync CLI once per destination, ", fleetParallel, fleetParallel)
+	w("its destinations set up by a local copy. Each tool has its own source (hard links to the generated tree) and destinations. ")
+	w("fleet-plan: a no-change `terraform plan -detailed-exitcode` (must exit 0) vs `rsync -ac -n --delete -i` per destination (must itemize nothing); ")
+	w("fleet-apply: one file of the tool's source replaced by new content, then `terraform apply` (must change every resource) vs `rsync -ac --delete` per destination; ")
+	w("every destination is then compared with the source. Both sides read every file (refresh has the server checksum each destination; -c reads both ends). ")
+	w("Wall, CPU and peak RSS cover terraform and every provider process it starts, or xargs with every rsync and ssh; RSS is the largest single process ")
+	w("(terraform's own, for ours). The wire gate does not apply: the apply reads each destination in refresh and then pushes, two file lists to rsync -ac's one.\n")
+}

@@ -294,6 +294,9 @@ func (r *Report) Markdown() string {
 		w("and `provisioner \"file\"` with a `connection` block (the throwaway sshd's key, `host_key` pinned, `agent = false`): Terraform's built-in scp client, which copies every file on every change ")
 		w("and neither preserves permissions and times nor deletes; its destination is checked for the same files, sizes and content.\n")
 	}
+	if ranFleet(r.Scenarios) {
+		writeFleetMethod(w, c)
+	}
 
 	w("\n<details><summary>Every round</summary>\n\n")
 	w("| Scenario | round | tool | wall | user | sys | RSS | wire up | wire down | sent (tool) | literal | remote CPU | note |\n")
