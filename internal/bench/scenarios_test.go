@@ -38,3 +38,29 @@ func TestFullSizeIsMakeBench(t *testing.T) {
 		t.Error("measured(): regression gates are measured, the issues' bounds are not")
 	}
 }
+
+// TestFleetGoals: the fleet scenarios are judged on wall time against
+// issue 15's 1.2, and not by the "*" wire gate (refresh's listing and the
+// push are two file lists to rsync -ac's one).
+func TestFleetGoals(t *testing.T) {
+	run := func(wall time.Duration, wire int64) Run { return Run{Client: Usage{Wall: wall}, Up: wire} }
+	res := []ScenarioResult{
+		{Name: FleetPlan, Op: OpFleet, Ours: []Run{run(11*time.Second, 300)}, Rsync: []Run{run(10*time.Second, 100)}},
+		{Name: FleetApply, Op: OpFleet, Ours: []Run{run(13*time.Second, 300)}, Rsync: []Run{run(10*time.Second, 100)}},
+	}
+	got := map[string]Verdict{}
+	for _, v := range Evaluate(append(append([]Limit{}, Goals...), Thresholds...), res) {
+		if v.Metric == Wire {
+			t.Errorf("%s judged on wire bytes: %s", v.Scenario, v)
+		}
+		if v.Metric == Wall {
+			got[v.Scenario] = v
+		}
+	}
+	if v, ok := got[FleetPlan]; !ok || !v.OK || v.Max != 1.2 {
+		t.Errorf("fleet-plan at 1.1: %+v, want met against 1.2", v)
+	}
+	if v, ok := got[FleetApply]; !ok || v.OK {
+		t.Errorf("fleet-apply at 1.3: %+v, want not met", v)
+	}
+}

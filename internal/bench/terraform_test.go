@@ -117,7 +117,7 @@ func TestTerraformConfigs(t *testing.T) {
 			t.Skip("terraform not installed")
 		}
 	}
-	for name, cfg := range map[string]string{"ours": ourConfig, "file": fileConfig} {
+	for name, cfg := range map[string]string{"ours": ourConfig, "file": fileConfig, "fleet": fleetConfig} {
 		cmd := exec.Command(tf, "fmt", "-check", "-diff", "-")
 		cmd.Stdin = strings.NewReader(cfg)
 		cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
