@@ -175,3 +175,33 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// sdkLogLevelVars are the levels of the plugin SDK's own loggers (root,
+// protocol, framework) and of this provider's, as terraform-plugin-log
+// reads them.
+var sdkLogLevelVars = []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER_RSYNC", "TF_LOG_PROVIDER_RSYNC_ENGINE"}
+
+// QuietUnlessLogged sets those levels to off when Terraform keeps no
+// provider log (keptLogLevel is Off: TF_LOG_PROVIDER and TF_LOG unset);
+// main calls it before serving. terraform-plugin-log's loggers default to
+// TRACE, so every RPC still JSON-encoded dozens of the framework's trace
+// lines onto stderr for Terraform to parse and drop: ~20% of the
+// provider's CPU in a 10-resource apply walk (issue 15's fleet profile;
+// hashicorp/terraform-plugin-framework#1269), Terraform's parsing on top.
+// newEngineLogger already drops the engine's lines; this covers the SDK's.
+// A level the user set is left alone, as is everything when OpenTofu's
+// TOFU_LOG or TOFU_LOG_PROVIDER asks for logs.
+func QuietUnlessLogged() {
+	quietUnlessLogged(os.Getenv, os.LookupEnv, os.Setenv)
+}
+
+func quietUnlessLogged(getenv func(string) string, lookup func(string) (string, bool), setenv func(string, string) error) {
+	if keptLogLevel(getenv) != hclog.Off || getenv("TOFU_LOG") != "" || getenv("TOFU_LOG_PROVIDER") != "" {
+		return
+	}
+	for _, v := range sdkLogLevelVars {
+		if _, set := lookup(v); !set {
+			_ = setenv(v, "off")
+		}
+	}
+}

@@ -90,3 +90,42 @@ func TestKeptLogLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestQuietUnlessLogged(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		quiet bool
+	}{
+		{"terraform keeps nothing", map[string]string{}, true},
+		{"TF_LOG=OFF", map[string]string{"TF_LOG": "OFF"}, true},
+		{"TF_LOG set", map[string]string{"TF_LOG": "DEBUG"}, false},
+		{"TF_LOG_PROVIDER set", map[string]string{"TF_LOG_PROVIDER": "trace"}, false},
+		{"TF_LOG=JSON", map[string]string{"TF_LOG": "JSON"}, false},
+		{"TOFU_LOG set", map[string]string{"TOFU_LOG": "debug"}, false},
+		{"a level the user set is kept", map[string]string{"TF_LOG_SDK_PROTO": "warn"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+			quietUnlessLogged(func(k string) string { return env[k] }, lookup,
+				func(k, v string) error { env[k] = v; return nil })
+			for _, v := range sdkLogLevelVars {
+				got, set := env[v]
+				switch {
+				case tc.env[v] != "":
+					if got != tc.env[v] {
+						t.Errorf("%s = %q; the user's %q must be kept", v, got, tc.env[v])
+					}
+				case tc.quiet && got != "off":
+					t.Errorf("%s = %q, want off", v, got)
+				case !tc.quiet && set:
+					t.Errorf("%s = %q; with logging asked for nothing may change", v, got)
+				}
+			}
+		})
+	}
+}

@@ -32,6 +32,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	provider.QuietUnlessLogged() // as the product's main.go does
 	err := providerserver.Serve(context.Background(), provider.New("bench"), providerserver.ServeOpts{
 		Address: "registry.terraform.io/rsyncprovider/rsync",
 	})
