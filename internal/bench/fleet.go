@@ -236,27 +236,48 @@ func (s *suite) fleetTerraform(ctx context.Context, side fleetSide, usage, verb 
 	} else {
 		args = append(args, "-auto-approve")
 	}
+	base := strings.TrimSuffix(usage, ".json")
 	env := terraformEnv(s.tf.CLIConfig)
 	if s.cfg.TerraformLog {
-		env = append(env, "TF_LOG=debug", "TF_LOG_PATH="+strings.TrimSuffix(usage, ".json")+".debug.log")
+		env = append(env, "TF_LOG=debug", "TF_LOG_PATH="+base+".debug.log")
+	}
+	// Each provider process records its own usage (pluginWrapper), and
+	// writes profiles with -provider-profile.
+	plugins := base + ".providers"
+	if err := os.RemoveAll(plugins); err != nil {
+		return Run{}, err
+	}
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		return Run{}, err
+	}
+	env = append(env, pluginUsageEnv+"="+plugins)
+	if dir := s.profileDir(base); dir != "" {
+		env = append(env, "BENCH_PROVIDER_PROFILE_DIR="+dir)
 	}
 	u, stdout, err := s.cfg.Launch.Run(ctx, usage, nil, env, s.tf.Terraform, args...)
-	_ = os.WriteFile(strings.TrimSuffix(usage, ".json")+".log", stdout, 0o644)
+	_ = os.WriteFile(base+".log", stdout, 0o644)
 	if err != nil {
 		return Run{}, fmt.Errorf("terraform %s: %w", verb, err)
 	}
+	run := Run{Client: u}
+	if run.Plugins, err = readPluginUsage(plugins); err != nil {
+		return Run{}, err
+	}
 	n := len(side.dests)
+	procs := fmt.Sprintf("%d provider processes, the largest's peak RSS %s", len(run.Plugins), FormatBytes(maxPluginRSS(run)))
 	if verb == "plan" {
 		if !bytes.Contains(stdout, []byte("No changes.")) {
 			return Run{}, fmt.Errorf("terraform plan: no \"No changes.\" in its output: %s", lastLines(string(stdout), 10))
 		}
-		return Run{Client: u, Note: fmt.Sprintf("terraform plan: no changes in %d resources", n)}, nil
+		run.Note = fmt.Sprintf("terraform plan: no changes in %d resources; %s", n, procs)
+		return run, nil
 	}
 	m := fleetApplied.FindSubmatch(stdout)
 	if m == nil || (string(m[2]) != fmt.Sprint(n) && string(m[1]) != fmt.Sprint(n)) {
 		return Run{}, fmt.Errorf("terraform apply: want all %d resources changed: %s", n, lastLines(string(stdout), 10))
 	}
-	return Run{Client: u, Note: string(m[0])}, nil
+	run.Note = string(m[0]) + "; " + procs
+	return run, nil
 }
 
 // fleetCLI runs the rsync CLI once per destination, fleetParallel at a
@@ -320,5 +341,5 @@ func writeFleetMethod(w func(string, ...any), c Config) {
 	w("fleet-apply: one file of the tool's source replaced by new content, then `terraform apply` (must change every resource) vs `rsync -ac --delete` per destination; ")
 	w("every destination is then compared with the source. Both sides read every file (refresh has the server checksum each destination; -c reads both ends). ")
 	w("Wall, CPU and peak RSS cover terraform and every provider process it starts, or xargs with every rsync and ssh; RSS is the largest single process ")
-	w("(terraform's own, for ours). The wire gate does not apply: the apply reads each destination in refresh and then pushes, two file lists to rsync -ac's one.\n")
+	w("(terraform's own, for ours; each round's note gives the largest provider process's, recorded by pluginWrapper). The wire gate does not apply: the apply reads each destination in refresh and then pushes, two file lists to rsync -ac's one.\n")
 }

@@ -68,7 +68,7 @@ func run() int {
 	flag.StringVar(&cfg.Terraform, "terraform", "terraform", "terraform binary for the terraform scenarios")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the destinations, usage records and terraform working directories at the end (the next run removes them)")
 	flag.BoolVar(&cfg.TerraformLog, "terraform-log", false, "terraform runs write TF_LOG=debug logs into their working directories (kept when -keep is set; slows them: for finding where an apply spends its time)")
-	flag.StringVar(&cfg.ProviderProfile, "provider-profile", "", "scale scenarios: build the provider with profiling and have each provider process terraform starts write a CPU profile and a peak-heap profile into a subdirectory of this directory")
+	flag.StringVar(&cfg.ProviderProfile, "provider-profile", "", "scale and fleet scenarios: build the provider with profiling and have each provider process terraform starts write a CPU profile and a peak-heap profile into a subdirectory of this directory")
 	flag.StringVar(&cfg.ProviderSrc, "provider-src", ".", "module directory the provider binary is built from for the terraform scenarios")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds per scenario (medians are reported)")
 	flag.Uint64Var(&seed, "seed", 1, "seed of the generated trees")
