@@ -288,7 +288,7 @@ func median(runs []Run, f func(Run) float64) float64 {
 // 2026-11-25. The report prints it under the goals for each scenario with
 // a goal not met, so a run that meets the goal does not repeat it.
 var Bounds = map[string]string{
-	FleetPlan: "Profiled at 2,000 files × 10 destinations (terraform's debug log, -terraform-log; provider CPU profiles from a `-tags pprof` build with RSYNC_PROVIDER_CPUPROFILE): " +
+	FleetPlan: "Profiled at 2,000 files × 10 destinations (terraform's debug log, -terraform-log; provider CPU profiles, -provider-profile): " +
 		"the source is hashed once per walk (sourceWalks); terraform starts two provider processes (schema, validate) before the plan walk's (~0.3 s in all); the plan walk dials once and runs `rsync --version` " +
 		"once per host (~0.4 s under load), then each resource's refresh is one checksummed listing and one existence check, as sessions on the one SSH connection, " +
 		"while the CLI opens an SSH connection per destination and reads the source once per destination.",
