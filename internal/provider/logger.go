@@ -35,12 +35,15 @@ func newEngineLogger(ctx context.Context) hclog.Logger {
 // keptLogLevel is the lowest level of provider log line that Terraform
 // keeps, read as Terraform reads it (internal/logging in terraform): from
 // TF_LOG_PROVIDER, else TF_LOG; unset is off; a value that names no level
-// (e.g. JSON) logs everything. A provider process inherits terraform's
+// (e.g. JSON) logs everything. OpenTofu also reads TOFU_LOG_PROVIDER and
+// TOFU_LOG, which count the same. A provider process inherits terraform's
 // environment, so it sees what terraform sees.
 func keptLogLevel(getenv func(string) string) hclog.Level {
-	v := getenv("TF_LOG_PROVIDER")
-	if v == "" {
-		v = getenv("TF_LOG")
+	var v string
+	for _, name := range []string{"TF_LOG_PROVIDER", "TOFU_LOG_PROVIDER", "TF_LOG", "TOFU_LOG"} {
+		if v = getenv(name); v != "" {
+			break
+		}
 	}
 	switch v = strings.ToUpper(strings.TrimSpace(v)); v {
 	case "":
@@ -189,14 +192,13 @@ var sdkLogLevelVars = []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRA
 // provider's CPU in a 10-resource apply walk (issue 15's fleet profile;
 // hashicorp/terraform-plugin-framework#1269), Terraform's parsing on top.
 // newEngineLogger already drops the engine's lines; this covers the SDK's.
-// A level the user set is left alone, as is everything when OpenTofu's
-// TOFU_LOG or TOFU_LOG_PROVIDER asks for logs.
+// A level the user set is left alone.
 func QuietUnlessLogged() {
 	quietUnlessLogged(os.Getenv, os.LookupEnv, os.Setenv)
 }
 
 func quietUnlessLogged(getenv func(string) string, lookup func(string) (string, bool), setenv func(string, string) error) {
-	if keptLogLevel(getenv) != hclog.Off || getenv("TOFU_LOG") != "" || getenv("TOFU_LOG_PROVIDER") != "" {
+	if keptLogLevel(getenv) != hclog.Off {
 		return
 	}
 	for _, v := range sdkLogLevelVars {

@@ -83,8 +83,16 @@ func TestKeptLogLevel(t *testing.T) {
 		{"", "json", hclog.Trace},
 		{"", "bogus", hclog.Trace},
 		{"off", "trace", hclog.Off},
+		{"tofu:debug", "", hclog.Debug},
+		{"", "tofu:info", hclog.Info},
 	} {
 		env := map[string]string{"TF_LOG_PROVIDER": tc.provider, "TF_LOG": tc.all}
+		if v, ok := strings.CutPrefix(tc.provider, "tofu:"); ok {
+			env = map[string]string{"TOFU_LOG_PROVIDER": v}
+		}
+		if v, ok := strings.CutPrefix(tc.all, "tofu:"); ok {
+			env = map[string]string{"TOFU_LOG": v}
+		}
 		if got := keptLogLevel(func(k string) string { return env[k] }); got != tc.want {
 			t.Errorf("TF_LOG_PROVIDER=%q TF_LOG=%q: level %v, want %v", tc.provider, tc.all, got, tc.want)
 		}
