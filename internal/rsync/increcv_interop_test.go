@@ -1,0 +1,84 @@
+//go:build unix
+
+package rsync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
+)
+
+// incTree is a multi-level tree with empty directories at several depths,
+// so that the server sends many small lists, some empty.
+func incTree() []testtree.Entry {
+	tree := testtree.Rich()
+	for i := range 3 {
+		d := fmt.Sprintf("lvl%d", i)
+		tree = append(tree,
+			testtree.Entry{Path: d, Dir: true, Mode: 0o755},
+			testtree.Entry{Path: d + "/a", Dir: true, Mode: 0o755},
+			testtree.Entry{Path: d + "/a/b", Dir: true, Mode: 0o755},
+			testtree.Entry{Path: d + "/a/b/c", Dir: true, Mode: 0o700},
+			testtree.Entry{Path: d + "/a/b/c/deep.txt", Mode: 0o644, Content: []byte("deep " + d + "\n")},
+			testtree.Entry{Path: d + "/a/empty", Dir: true, Mode: 0o755},
+			testtree.Entry{Path: d + "/a/f.txt", Mode: 0o644, Content: []byte("f " + d + "\n")},
+			testtree.Entry{Path: d + "/z.txt", Mode: 0o644, Content: []byte("z\n")},
+		)
+	}
+	return tree
+}
+
+// TestInteropListIncremental: a checksummed listing taken with incremental
+// recursion (which the servers must have agreed to) is entry for entry the
+// listing taken without it, at every protocol that has it, from both
+// stock servers, for a source with and without its trailing slash.
+func TestInteropListIncremental(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, incTree())
+	for _, srv := range servers(t) {
+		for _, proto := range []int{32, 31, 30} {
+			for _, path := range []string{src + "/", src} {
+				t.Run(fmt.Sprintf("%s/p%d/%s", srv.version, proto, filepath.Base(path)+map[bool]string{true: "-slash"}[path == src+"/"]), func(t *testing.T) {
+					opts := Options{RsyncPath: fmt.Sprintf("%s --protocol=%d", srv.path, proto), Checksum: true, Logger: testLogger(t)}
+					inc, err := List(context.Background(), ExecTransport{}, path, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !inc.IncRecursive {
+						t.Fatal("the server did not send an incremental list")
+					}
+					opts.NoIncRecursive = true
+					whole, err := List(context.Background(), ExecTransport{}, path, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if whole.IncRecursive {
+						t.Fatal("the server sent an incremental list we did not offer")
+					}
+					if len(inc.Entries) != len(whole.Entries) || len(inc.Entries) < len(incTree()) {
+						t.Fatalf("%d entries incrementally, %d whole (tree: %d)", len(inc.Entries), len(whole.Entries), len(incTree()))
+					}
+					for i := range inc.Entries {
+						if !reflect.DeepEqual(inc.Entries[i], whole.Entries[i]) {
+							t.Errorf("entry %d: incremental %+v, whole %+v", i, inc.Entries[i], whole.Entries[i])
+						}
+					}
+					if inc.IOError != 0 || whole.IOError != 0 {
+						t.Errorf("io_error %d / %d", inc.IOError, whole.IOError)
+					}
+				})
+			}
+		}
+	}
+}
+
+var _ = flist.MaxEntries
