@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -294,6 +295,15 @@ func (r *receiver) deleteInList(fl *incPullList) error {
 	path, err := r.localPath(fl.parentEntry)
 	if err != nil {
 		return err
+	}
+	// The directory's own entry replaced whatever stood there, in its
+	// parent's list; a symlink here now would have us read and delete
+	// what it points to.
+	if fi, err := os.Lstat(path); err == nil && !fi.IsDir() {
+		if r.opts.DryRun {
+			return nil // a dry run leaves it, as it leaves the replacement out
+		}
+		return fmt.Errorf("%w: %s is no longer a directory; refusing to delete in it", errUnsafePath, path)
 	}
 	keep := make(map[string]bool, len(fl.entries))
 	for _, e := range fl.entries {
