@@ -55,6 +55,7 @@ type incLists struct {
 	// thousand files ahead, flist.c:send_extra_file_list), so only a
 	// hostile one reaches the bound.
 	held, maxHeld int
+	peak          int // the most held at once: what the transfer's memory followed
 	eof           bool
 }
 
@@ -159,6 +160,7 @@ func (l *incLists) read(dirNdx int32) (*incList, error) {
 	}
 	l.nextStart = int32(next)
 	l.held += len(fl.entries)
+	l.peak = max(l.peak, l.held)
 	return fl, nil
 }
 

@@ -145,6 +145,7 @@ func (s *session) receiveIncremental(ctx context.Context, localDest string, rule
 		return nil, err
 	}
 	s.uidNames, s.gidNames = dec.UIDNames, dec.GIDNames
+	s.log.Debug("incremental file lists done", "lists", lists.lists, "entries", p.total, "peak_entries_held", lists.peak)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.Changes = r.changes
