@@ -119,6 +119,13 @@ func (s *session) receiveIncremental(ctx context.Context, localDest string, rule
 		return nil, err
 	}
 	r.entries = nil
+	verb := "pull"
+	if _, local := s.proc.(*localProcess); local {
+		verb = "copy"
+	}
+	s.prog = startProgress(opts, s.log, verb, nil)
+	s.prog.grow(first.entries)
+	defer s.prog.finish()
 
 	genErr := make(chan error, 1)
 	genCtx, stopGen := context.WithCancel(ctx)
@@ -271,6 +278,9 @@ func (r *receiver) generateList(fl *incPullList) error {
 		if err := r.generateOne(fl.start+int32(i), e, nil); err != nil {
 			return err
 		}
+		if !fl.requested[i].Load() {
+			r.s.prog.fileDone(e) // up to date: done as it is
+		}
 		if i == 0 && dot {
 			// The first list's "." exists now; it is the directory the
 			// list fills.
@@ -392,6 +402,7 @@ func (r *receiver) receiveIncremental() error {
 			if err != nil {
 				return err
 			}
+			s.prog.grow(l.entries)
 			p.mu.Lock()
 			fl, err := p.admit(l, r.opts)
 			if err == nil {
@@ -468,6 +479,7 @@ func (r *receiver) receiveOne(ndx int32, phase int) error {
 		r.mu.Lock()
 		r.stats.FilesTransferred++
 		r.mu.Unlock()
+		s.prog.fileDone(e)
 	}
 	if again {
 		// Asked for again with full-length sums; the list stays open until

@@ -377,7 +377,7 @@ func (d *Decoder) Next() (*Entry, error) {
 	idx := d.n
 	d.n++
 	unasked := uint32(xmitUserNameFollows | xmitGrpNameFollows)
-	if c.IncRecurse {
+	if c.IncRecurse && c.Protocol >= 30 {
 		unasked = 0
 		if !c.PreserveUID {
 			unasked |= xmitUserNameFollows
@@ -444,7 +444,7 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
 		ent.UID = uint32(r.Varint30(c.Protocol))
-		if flags&xmitUserNameFollows != 0 {
+		if c.IncRecurse && flags&xmitUserNameFollows != 0 {
 			d.UIDNames = d.inlineName(d.UIDNames, &d.seenUID, ent.UID)
 		}
 	} else {
@@ -452,7 +452,7 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
 		ent.GID = uint32(r.Varint30(c.Protocol))
-		if flags&xmitGrpNameFollows != 0 {
+		if c.IncRecurse && flags&xmitGrpNameFollows != 0 {
 			d.GIDNames = d.inlineName(d.GIDNames, &d.seenGID, ent.GID)
 		}
 	} else {
