@@ -454,7 +454,7 @@ func (r *receiver) receiveOne(ndx int32, phase int) error {
 		return nil // an itemization echo we did not ask for: nothing to do
 	}
 	if iflags&itemTransfer == 0 || r.opts.DryRun {
-		r.answered(fl, ndx)
+		r.answered(fl)
 		return nil
 	}
 	if !e.IsRegular() {
@@ -491,12 +491,12 @@ func (r *receiver) receiveOne(ndx int32, phase int) error {
 	if !ok {
 		r.fail(fmt.Sprintf("%s failed verification -- update discarded", e.Name))
 	}
-	r.answered(fl, ndx)
+	r.answered(fl)
 	return nil
 }
 
 // answered counts one request of fl as done.
-func (r *receiver) answered(fl *incPullList, ndx int32) {
+func (r *receiver) answered(fl *incPullList) {
 	if fl.pending.Add(-1) < 0 {
 		fl.pending.Store(0)
 	}
@@ -513,7 +513,7 @@ func (r *receiver) answerNoSend() {
 	s.mu.Unlock()
 	for _, ndx := range ndxs {
 		if fl, i := r.inc.find(ndx); fl != nil && fl.requested[i].Load() {
-			r.answered(fl, ndx)
+			r.answered(fl)
 		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 // incremental recursion (as rsync 3.x does when offered 'i') and then runs
 // script, which writes what the server sends and may read what the client
 // sends; it reports whether the pull had to be stopped.
-func incScriptedPull(dest string, script func(s *session, in io.Reader) error, opts Options) (res *Result, hung bool, err error) {
+func incScriptedPull(dest string, script func(s *session, in io.Reader) error, opts Options) (hung bool, err error) {
 	done := make(chan struct{})
 	tr := pipeTransport{serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
 		defer close(done)
@@ -71,10 +71,10 @@ func incScriptedPull(dest string, script func(s *session, in io.Reader) error, o
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	res, err = Pull(ctx, tr, "src/", dest, opts)
+	_, err = Pull(ctx, tr, "src/", dest, opts)
 	hung = ctx.Err() != nil
 	<-done
-	return res, hung, err
+	return hung, err
 }
 
 // sendStream is a script that sends stream whatever the client says.
@@ -86,14 +86,14 @@ func sendStream(stream []byte) func(s *session, in io.Reader) error {
 	}
 }
 
-// incStreamOf builds a server's stream: lists, then raw indexes (with
+// incStreamOf builds a server's stream: lists, the end of lists, then raw indexes (with
 // their item flags) in the same index coding state.
-func incStreamOf(t testing.TB, lists []incListSpec, eof bool, then ...int32) []byte {
+func incStreamOf(t testing.TB, lists []incListSpec, then ...int32) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var ns wire.NdxState
 	w := wire.NewWriter(&buf)
-	writeIncLists(t, w, &ns, flist.NewEncoder(incTestCodec, w), lists, eof)
+	writeIncLists(t, w, &ns, flist.NewEncoder(incTestCodec, w), lists)
 	for _, ndx := range then {
 		w.Raw(ns.AppendNdx(nil, ndx))
 		if ndx >= 0 {
@@ -162,34 +162,34 @@ func TestHostileIncrementalPull(t *testing.T) {
 		text   string
 	}{
 		{"list for an unknown directory", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {9, []*flist.Entry{symlinkEntry("x", "y")}}}, true)
+			return incStreamOf(t, []incListSpec{top, {9, []*flist.Entry{symlinkEntry("x", "y")}}})
 		}, "described only"},
 		{"list for the root again", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {0, []*flist.Entry{symlinkEntry("x", "y")}}}, true)
+			return incStreamOf(t, []incListSpec{top, {0, []*flist.Entry{symlinkEntry("x", "y")}}})
 		}, "second file list"},
 		{"two lists for a directory", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {1, nil}, {1, []*flist.Entry{symlinkEntry("a/x", "y")}}}, true)
+			return incStreamOf(t, []incListSpec{top, {1, nil}, {1, []*flist.Entry{symlinkEntry("a/x", "y")}}})
 		}, "second file list"},
 		{"a name through the symlink", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {1, []*flist.Entry{symlinkEntry("link/x", "y")}}}, true)
+			return incStreamOf(t, []incListSpec{top, {1, []*flist.Entry{symlinkEntry("link/x", "y")}}})
 		}, "in the file list of"},
 		{"a list after the end of lists", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top}, true, int32(wire.NdxFlistOffset)-1)
+			return incStreamOf(t, []incListSpec{top}, int32(wire.NdxFlistOffset)-1)
 		}, "after the end"},
 		{"a file index in no list", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {1, nil}}, true, 4000)
+			return incStreamOf(t, []incListSpec{top, {1, nil}}, 4000)
 		}, "in no current list"},
 		{"data for what we did not ask for", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top, {1, nil}}, true, 2)
+			return incStreamOf(t, []incListSpec{top, {1, nil}}, 2)
 		}, "did not ask for"},
 		{"the end of lists twice", func(string) []byte {
-			return incStreamOf(t, []incListSpec{top}, true, wire.NdxFlistEOF)
+			return incStreamOf(t, []incListSpec{top}, wire.NdxFlistEOF)
 		}, "twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dest, outside := hostileDest(t)
-			_, hung, err := incScriptedPull(dest, sendStream(tc.stream(outside)), Options{Delete: true})
+			hung, err := incScriptedPull(dest, sendStream(tc.stream(outside)), Options{Delete: true})
 			if hung {
 				t.Fatal("the pull hung")
 			}
@@ -217,7 +217,7 @@ func TestHostileIncrementalPullSymlinkedDir(t *testing.T) {
 	stream := incStreamOf(t, []incListSpec{
 		{-1, []*flist.Entry{dirEntry("."), dirEntry("a")}},
 		{1, []*flist.Entry{symlinkEntry("a/planted", "x")}},
-	}, true)
+	})
 	// The server waits for the client to finish both lists (it asks for
 	// no file: a directory and a symlink), so both were worked through,
 	// delete-during included, before it ends the stream.
@@ -245,7 +245,7 @@ func TestHostileIncrementalPullSymlinkedDir(t *testing.T) {
 		}
 		return nil
 	}
-	_, hung, err := incScriptedPull(dest, script, Options{Delete: true})
+	hung, err := incScriptedPull(dest, script, Options{Delete: true})
 	if hung {
 		t.Fatal("the pull hung")
 	}

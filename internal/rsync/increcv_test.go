@@ -171,27 +171,27 @@ func TestCaptureIncrementalLists(t *testing.T) {
 	}
 }
 
-// incListBytes encodes lists as a sender sends them after the first:
-// each announced by NDX_FLIST_OFFSET-dirNdx (dirNdx -1: the first list,
-// unannounced), ended with a zero flag; then NDX_FLIST_EOF when eof.
+// incListBytes encodes lists as a sender sends them: each announced by
+// NDX_FLIST_OFFSET-dirNdx (dirNdx -1: the first list, unannounced), ended
+// with a zero flag; then NDX_FLIST_EOF.
 type incListSpec struct {
 	dirNdx  int32
 	entries []*flist.Entry
 }
 
-func incListBytes(t testing.TB, c flist.Codec, lists []incListSpec, eof bool) []byte {
+func incListBytes(t testing.TB, c flist.Codec, lists []incListSpec) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var ns wire.NdxState
 	w := wire.NewWriter(&buf)
-	writeIncLists(t, w, &ns, flist.NewEncoder(c, w), lists, eof)
+	writeIncLists(t, w, &ns, flist.NewEncoder(c, w), lists)
 	if err := w.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
-func writeIncLists(t testing.TB, w *wire.Writer, ns *wire.NdxState, enc *flist.Encoder, lists []incListSpec, eof bool) {
+func writeIncLists(t testing.TB, w *wire.Writer, ns *wire.NdxState, enc *flist.Encoder, lists []incListSpec) {
 	t.Helper()
 	for _, l := range lists {
 		if l.dirNdx >= 0 {
@@ -206,9 +206,7 @@ func writeIncLists(t testing.TB, w *wire.Writer, ns *wire.NdxState, enc *flist.E
 			t.Fatal(err)
 		}
 	}
-	if eof {
-		w.Raw(ns.AppendNdx(nil, wire.NdxFlistEOF))
-	}
+	w.Raw(ns.AppendNdx(nil, wire.NdxFlistEOF))
 }
 
 func fileEntry(name string) *flist.Entry {
@@ -240,7 +238,7 @@ func TestIncListsRejectHostileLists(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			data := incListBytes(t, incTestCodec, tc.lists, true)
+			data := incListBytes(t, incTestCodec, tc.lists)
 			st, err := walkIncStream(data, incTestCodec, maxHeldEntries)
 			if tc.text == "" {
 				if err == nil && st.firstNdx >= 0 {
@@ -255,7 +253,7 @@ func TestIncListsRejectHostileLists(t *testing.T) {
 	}
 	// Names that leave the tree are refused by the entry decoder.
 	for _, name := range []string{"a/../../x", "/etc/x", "a/./x", "a//x"} {
-		data := incListBytes(t, incTestCodec, []incListSpec{top, {1, []*flist.Entry{fileEntry(name)}}}, true)
+		data := incListBytes(t, incTestCodec, []incListSpec{top, {1, []*flist.Entry{fileEntry(name)}}})
 		if _, err := walkIncStream(data, incTestCodec, maxHeldEntries); err == nil {
 			t.Errorf("%q accepted", name)
 		}
@@ -274,7 +272,7 @@ func TestIncListsBoundHeld(t *testing.T) {
 	for i := range 40 {
 		lists = append(lists, incListSpec{int32(i + 1), []*flist.Entry{fileEntry(fmt.Sprintf("d%02d/x", i)), fileEntry(fmt.Sprintf("d%02d/y", i))}})
 	}
-	data := incListBytes(t, incTestCodec, lists, true)
+	data := incListBytes(t, incTestCodec, lists)
 	_, err := walkIncStream(data, incTestCodec, bound)
 	if err == nil || !strings.Contains(err.Error(), "ahead of the transfer") {
 		t.Fatalf("error %v, want the bound on held entries", err)
