@@ -260,3 +260,18 @@ func TestHostileIncrementalPullSymlinkedDir(t *testing.T) {
 		t.Fatalf("dest/a/planted: %v; want the list for a worked through", err)
 	}
 }
+
+// TestHostileIncrementalNotOffered: a server that turns incremental
+// recursion on when we did not offer it is refused at the handshake.
+func TestHostileIncrementalNotOffered(t *testing.T) {
+	dest, outside := hostileDest(t)
+	stream := incStreamOf(t, []incListSpec{{-1, []*flist.Entry{dirEntry("."), dirEntry("a")}}})
+	hung, err := incScriptedPull(dest, sendStream(stream), Options{NoIncRecursive: true})
+	if hung {
+		t.Fatal("the pull hung")
+	}
+	if err == nil || !strings.Contains(err.Error(), "did not offer") {
+		t.Fatalf("error %v, want the handshake's refusal", err)
+	}
+	assertOutsideUntouched(t, dest, outside)
+}

@@ -308,3 +308,23 @@ func TestIncListsBoundHeld(t *testing.T) {
 		t.Errorf("held %d entries at the peak", st.peakHeld)
 	}
 }
+
+// TestIncOffer: pulls and listings offer incremental recursion in their -e
+// argument unless told not to or with -H; the handshake takes the flag
+// only from a server we offered it to.
+func TestIncOffer(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want bool
+	}{
+		{Options{}, true},
+		{Options{Checksum: true, Delete: true, DryRun: true}, true},
+		{Options{NoIncRecursive: true}, false},
+		{Options{HardLinks: true}, false},
+	} {
+		args := []string{"--server", "--sender", serverFlags(tc.opts, false) + incOffer(tc.opts), ".", "src/"}
+		if got := offersIncRecurse(args); got != tc.want {
+			t.Errorf("%+v: %q offers incremental recursion: %v, want %v", tc.opts, args[2], got, tc.want)
+		}
+	}
+}
