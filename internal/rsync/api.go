@@ -99,6 +99,13 @@ type Options struct {
 	// to checksum it costs more than copying, and the plan's estimate of a
 	// local copy is then exact without reading a file.
 	WholeFile bool
+
+	// NoIncRecursive keeps Pull and List from offering incremental
+	// recursion (rsync --no-inc-recursive): the server then sends the whole
+	// file list before any file. Otherwise a protocol 30+ server sends it a
+	// directory at a time and the receiver holds about one directory's
+	// worth at a time (inclist.go).
+	NoIncRecursive bool
 }
 
 // MaxLinkDest is how many --link-dest directories rsync accepts
@@ -142,6 +149,9 @@ type Result struct {
 	Protocol    int
 	Checksum    string
 	Compression string // "none" without -z
+	// IncRecursive: the server sent its file list a directory at a time
+	// (incremental recursion, the CF_INC_RECURSE compat flag).
+	IncRecursive bool
 	// Warnings are non-fatal messages from the remote rsync.
 	Warnings []string
 	// Estimates are an EstimateOnly push's per-file counts, in the order

@@ -59,7 +59,7 @@ type progress struct {
 	counted []atomic.Bool
 	next    int // push: entries before next are accounted (the sender's goroutine only)
 
-	filesTotal, bytesTotal int64
+	filesTotal, bytesTotal atomic.Int64 // grow as an incremental pull's lists come
 	filesDone, bytesDone   atomic.Int64
 	start                  time.Time
 
@@ -89,8 +89,8 @@ func startProgress(opts Options, log hclog.Logger, verb string, entries []*flist
 		p.sizes[i] = -1
 		if e.IsRegular() {
 			p.sizes[i] = e.Size
-			p.filesTotal++
-			p.bytesTotal += e.Size
+			p.filesTotal.Add(1)
+			p.bytesTotal.Add(e.Size)
 		}
 	}
 	p.start = clock.Now()
@@ -117,6 +117,30 @@ func (p *progress) entryDone(i int) {
 	}
 	p.filesDone.Add(1)
 	p.bytesDone.Add(p.sizes[i])
+}
+
+// grow adds the regular files of a list that just came to the totals (an
+// incremental pull knows its tree a directory at a time); they are then
+// accounted with fileDone, not by index.
+func (p *progress) grow(entries []*flist.Entry) {
+	if p == nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsRegular() {
+			p.filesTotal.Add(1)
+			p.bytesTotal.Add(e.Size)
+		}
+	}
+}
+
+// fileDone accounts one regular file of a grown total as done.
+func (p *progress) fileDone(e *flist.Entry) {
+	if p == nil || !e.IsRegular() {
+		return
+	}
+	p.filesDone.Add(1)
+	p.bytesDone.Add(e.Size)
 }
 
 // doneBefore accounts every entry before ndx: a push's receiver asks for
@@ -154,22 +178,23 @@ func (c *countingReader) Read(b []byte) (int, error) {
 // report logs one progress line.
 func (p *progress) report(now time.Time) {
 	files, bytes := p.filesDone.Load(), p.bytesDone.Load()
+	filesTotal, bytesTotal := p.filesTotal.Load(), p.bytesTotal.Load()
 	elapsed := now.Sub(p.start)
 	var rate float64
 	if elapsed > 0 {
 		rate = float64(bytes) / elapsed.Seconds()
 	}
 	eta := "unknown"
-	if rate > 0 && bytes <= p.bytesTotal {
-		eta = (time.Duration(float64(p.bytesTotal-bytes)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
+	if rate > 0 && bytes <= bytesTotal {
+		eta = (time.Duration(float64(bytesTotal-bytes)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 	}
 	pct := 100
-	if p.bytesTotal > 0 {
-		pct = int(bytes * 100 / p.bytesTotal)
+	if bytesTotal > 0 {
+		pct = int(bytes * 100 / bytesTotal)
 	}
 	p.log.Info(fmt.Sprintf("%s progress: %d of %d files, %s of %s (%d%%), %s/s, about %s left",
-		p.verb, files, p.filesTotal, humanBytes(bytes), humanBytes(p.bytesTotal), pct, humanBytes(int64(rate)), eta),
-		"files_done", files, "files_total", p.filesTotal, "bytes_done", bytes, "bytes_total", p.bytesTotal,
+		p.verb, files, filesTotal, humanBytes(bytes), humanBytes(bytesTotal), pct, humanBytes(int64(rate)), eta),
+		"files_done", files, "files_total", filesTotal, "bytes_done", bytes, "bytes_total", bytesTotal,
 		"bytes_per_second", int64(rate), "eta", eta, "elapsed", elapsed.Truncate(time.Second).String())
 }
 

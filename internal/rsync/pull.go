@@ -23,6 +23,9 @@ type Listing struct {
 	// could not open, say. The entries are still the complete list of
 	// what it could read.
 	Messages string
+	// IncRecursive: the server sent the list a directory at a time
+	// (incremental recursion); the entries are the same either way.
+	IncRecursive bool
 }
 
 // List asks the remote rsync for the file list of remotePath without
@@ -37,7 +40,7 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 	}
 	listOpts := opts
 	listOpts.Compress, listOpts.DryRun, listOpts.BwLimit = false, false, 0
-	args := []string{"--server", "--sender", serverFlags(listOpts, false)}
+	args := []string{"--server", "--sender", serverFlags(listOpts, false) + incOffer(listOpts)}
 	args = append(args, serverLongOptions(listOpts, false)...)
 	args = append(args, "--list-only", ".", remotePathArg(remotePath))
 	s, err := start(ctx, t, listOpts, args)
@@ -77,11 +80,20 @@ func (s *session) list(rules *filter.List, opts Options) (*Listing, error) {
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
-	entries, ioErr, err := s.recvFileList(opts, checksum)
+	var entries []*flist.Entry
+	var ioErr int32
+	var err error
+	if s.incRecurse() {
+		// The lists come a directory at a time and phase 0 ends as they
+		// are acknowledged (listIncremental).
+		entries, ioErr, err = s.listIncremental(opts)
+	} else {
+		entries, ioErr, err = s.recvFileList(opts, checksum)
+	}
 	if err != nil {
 		return nil, err
 	}
-	l := &Listing{Entries: entries, IOError: ioErr, Protocol: s.protocol, Checksum: s.algo.Name()}
+	l := &Listing{Entries: entries, IOError: ioErr, Protocol: s.protocol, Checksum: s.algo.Name(), IncRecursive: s.incRecurse()}
 	if len(entries) == 0 {
 		// An empty list means the server sender exits right away
 		// (main.c:do_server_sender); finish collects its status.
@@ -89,9 +101,11 @@ func (s *session) list(rules *filter.List, opts Options) (*Listing, error) {
 	}
 	// No requests: end every phase at once, then read the sender's
 	// stats and take part in the goodbye (NOTES §0 "Checksummed listing").
-	s.writeNdx(wire.NdxDone)
-	if err := s.expectDone("end of phase 0"); err != nil {
-		return nil, err
+	if !s.incRecurse() {
+		s.writeNdx(wire.NdxDone)
+		if err := s.expectDone("end of phase 0"); err != nil {
+			return nil, err
+		}
 	}
 	for range s.maxPhase() {
 		s.writeNdx(wire.NdxDone)

@@ -37,6 +37,9 @@ func pullAndCheck(t *testing.T, opts Options, proto int, algo string) {
 		if res.Protocol != proto || res.Checksum != algo || res.Compression != cmp.Or(opts.CompressChoice, "none") {
 			t.Fatalf("%s: negotiated %d/%s/%s", step, res.Protocol, res.Checksum, res.Compression)
 		}
+		if !res.IncRecursive {
+			t.Fatalf("%s: the server did not send incremental lists", step)
+		}
 		if err := testtree.Compare(remote, local); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}

@@ -34,7 +34,7 @@ func Pull(ctx context.Context, t Transport, remoteSource, localDest string, opts
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--server", "--sender", serverFlags(opts, false)}
+	args := []string{"--server", "--sender", serverFlags(opts, false) + incOffer(opts)}
 	args = append(args, serverLongOptions(opts, false)...)
 	args = append(args, ".", remotePathArg(remoteSource))
 	s, err := start(ctx, t, opts, args)
@@ -88,11 +88,16 @@ type receiver struct {
 	linkTo map[int32]int32
 	// --backup-dir: where replaced and deleted files are kept; "" = none.
 	backupRoot string
+
+	inc *incPull // the lists of an incremental transfer; nil without one (increcv.go)
 }
 
 func (s *session) receive(ctx context.Context, localDest string, rules *filter.List, opts Options) (*Result, error) {
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
+	}
+	if s.incRecurse() {
+		return s.receiveIncremental(ctx, localDest, rules, opts)
 	}
 	entries, ioErr, err := s.recvFileList(opts, opts.Checksum)
 	if err != nil {
@@ -118,26 +123,10 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if ioErr != 0 {
 		r.opts.Delete = false // generator.c: "IO error encountered -- skipping file deletion"
 	}
-	r.chown = os.Geteuid() == 0 || opts.Group != ""
-	if opts.Owner != "" {
-		id, ok := lookupUser(opts.Owner)
-		if !ok {
-			return nil, fmt.Errorf("owner %q: no such local user", opts.Owner)
-		}
-		r.ownerID = &id
-	}
-	if opts.Group != "" {
-		id, ok := lookupGroup(opts.Group)
-		if !ok {
-			return nil, fmt.Errorf("group %q: no such local group", opts.Group)
-		}
-		r.groupID = &id
-	}
-	if err := r.prepareDest(localDest); err != nil {
+	if err := r.prepare(localDest); err != nil {
 		return nil, err
 	}
 	r.prepareLinks()
-	r.prepareBackup()
 	verb := "pull"
 	if _, local := s.proc.(*localProcess); local {
 		verb = "copy"
@@ -192,6 +181,32 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 		return res, fmt.Errorf("some files could not be transferred: %s", strings.Join(r.failed, "; "))
 	}
 	return res, nil
+}
+
+// prepare looks up the --chown names, the destination and the backup
+// directory: what every receiver needs before its first file.
+func (r *receiver) prepare(localDest string) error {
+	opts := r.opts
+	r.chown = os.Geteuid() == 0 || opts.Group != ""
+	if opts.Owner != "" {
+		id, ok := lookupUser(opts.Owner)
+		if !ok {
+			return fmt.Errorf("owner %q: no such local user", opts.Owner)
+		}
+		r.ownerID = &id
+	}
+	if opts.Group != "" {
+		id, ok := lookupGroup(opts.Group)
+		if !ok {
+			return fmt.Errorf("group %q: no such local group", opts.Group)
+		}
+		r.groupID = &id
+	}
+	if err := r.prepareDest(localDest); err != nil {
+		return err
+	}
+	r.prepareBackup()
+	return nil
 }
 
 // prepareDest decides where the list lands: a single non-directory entry
@@ -365,7 +380,9 @@ func (r *receiver) generateOne(ndx int32, e *flist.Entry, children map[string]ma
 		} else if flags := attrFlags(fi, e, r.s.protocol); flags != 0 {
 			r.record(itemizedChange(e, flags|itemLocalChange, false, nil))
 		}
-		if r.opts.Delete && (exists || !r.opts.DryRun) {
+		if r.opts.Delete && (exists || !r.opts.DryRun) && r.inc == nil {
+			// Incremental lists delete when the directory's own list
+			// arrives (generateList).
 			return r.deleteExtraneous(e, path, children[e.Name])
 		}
 		return nil
@@ -456,7 +473,13 @@ func (r *receiver) request(ndx int32, e *flist.Entry, iflags uint16, redo bool) 
 	if !redo {
 		r.record(itemizedChange(e, iflags, false, nil))
 	}
-	r.requested[ndx].Store(true)
+	if r.inc != nil {
+		if err := r.inc.requested(ndx, redo); err != nil {
+			return err
+		}
+	} else {
+		r.requested[ndx].Store(true)
+	}
 	s.writeNdx(ndx)
 	if s.itemFlags() { // below 29 a request is its index (generator.c:recv_generator)
 		s.w.Shortint(iflags)
@@ -896,14 +919,22 @@ func (r *receiver) uid(e *flist.Entry) int {
 	if os.Geteuid() != 0 {
 		return -1 // only root can give files away: keep the owner
 	}
-	return mapID(e.UID, r.s.uidNames, lookupUser)
+	names := r.s.uidNames
+	if r.inc != nil {
+		names, _ = r.inc.idNames()
+	}
+	return mapID(e.UID, names, lookupUser)
 }
 
 func (r *receiver) gid(e *flist.Entry) int {
 	if r.groupID != nil {
 		return *r.groupID
 	}
-	return mapID(e.GID, r.s.gidNames, lookupGroup)
+	names := r.s.gidNames
+	if r.inc != nil {
+		_, names = r.inc.idNames()
+	}
+	return mapID(e.GID, names, lookupGroup)
 }
 
 func mapID(id uint32, names []flist.IDName, lookup func(string) (int, bool)) int {

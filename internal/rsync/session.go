@@ -48,6 +48,26 @@ const (
 // file list), everything else a 3.2+ client sends (options.c:maybe_add_e_option).
 const capabilities = ".LsfxCIvu"
 
+// capIncRecurse is the capability letter that offers incremental recursion
+// (compat.c:set_allow_inc_recurse looks for it). A role appends it to its
+// -e argument only when it can take the lists a directory at a time; the
+// handshake accepts CF_INC_RECURSE only when the -e argument carried it.
+const capIncRecurse = "i"
+
+// offersIncRecurse reports whether the server arguments' -e capability
+// string offers incremental recursion.
+func offersIncRecurse(args []string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") {
+			continue
+		}
+		if _, caps, ok := strings.Cut(a, "e."); ok {
+			return strings.Contains(caps, capIncRecurse)
+		}
+	}
+	return false
+}
+
 // session is one connection to a remote `rsync --server`: the handshake
 // results, the multiplexed streams and what the server told us on the side.
 type session struct {
@@ -87,6 +107,8 @@ type session struct {
 
 	estimate bool // a sender that only counts (estimate.go)
 
+	offeredInc bool // our -e argument offered incremental recursion ('i')
+
 	stderr     *tailBuffer
 	stderrDone chan struct{}
 	stopCtx    func() bool
@@ -114,7 +136,7 @@ func start(ctx context.Context, t Transport, opts Options, args []string) (*sess
 	if err != nil {
 		return nil, fmt.Errorf("start remote rsync: %w", err)
 	}
-	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{})}
+	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{}), offeredInc: offersIncRecurse(args)}
 	// Cancellation must unblock every read and write: killing the process
 	// closes its streams.
 	s.stopCtx = context.AfterFunc(ctx, func() { _ = proc.Kill() })
@@ -177,7 +199,7 @@ func (s *session) handshake(opts Options) error {
 	if err := s.r.Err(); err != nil {
 		return fmt.Errorf("read compat flags: %w", err)
 	}
-	if s.compat&cfIncRecurse != 0 {
+	if s.compat&cfIncRecurse != 0 && !s.offeredInc {
 		return errors.New("the server enabled incremental recursion, which we did not offer")
 	}
 	s.algo = csum.MD5 // protocol ≥ 30 without negotiation (checksum.c:parse_csum_name)
@@ -247,6 +269,7 @@ func (s *session) handshake(opts Options) error {
 }
 
 func (s *session) varintFlags() bool { return s.compat&cfVarintFlistFlag != 0 }
+func (s *session) incRecurse() bool  { return s.compat&cfIncRecurse != 0 }
 func (s *session) id0Names() bool    { return s.compat&cfID0Names != 0 }
 func (s *session) seedFirst() bool   { return s.compat&cfChksumSeedFix != 0 }
 

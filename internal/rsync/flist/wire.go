@@ -58,6 +58,11 @@ type Codec struct {
 	// that first entry, nothing else (flist.c:send_file_entry).
 	PreserveHardLinks bool
 	ChecksumLen       int // with -c: bytes of each regular file's sum; 0 = no sums
+	// IncRecurse is the CF_INC_RECURSE compat flag: the list comes a
+	// directory at a time and a uid's or gid's name travels inline, after
+	// its first use (XMIT_USER_NAME_FOLLOWS, flist.c:send_file_entry),
+	// instead of in id lists after the file list.
+	IncRecurse bool
 }
 
 // state is the "same as previous entry" compression state shared by the
@@ -320,6 +325,19 @@ type Decoder struct {
 	// the first of a hard-link set: the later ones copy them. At most one
 	// per entry received, so bounded by MaxEntries as the list is.
 	firsts map[int32]*Entry
+	// UIDNames and GIDNames are the names that came inline (Codec.IncRecurse),
+	// one per id, in arrival order; at most one per entry received.
+	UIDNames, GIDNames []IDName
+	seenUID, seenGID   map[uint32]bool
+}
+
+// NewList starts the next list of an incremental transfer: the entry count
+// (and its MaxEntries bound) and the hard-link references are per list;
+// the "same as previous entry" state carries on, as rsync's statics do
+// across lists (flist.c:recv_file_entry).
+func (d *Decoder) NewList() {
+	d.n = 0
+	d.firsts = nil
 }
 
 // NewDecoder returns a decoder reading from r.
@@ -345,12 +363,12 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	if flags == 0 {
 		if c.VarintFlags {
-			d.IOError = r.Varint()
+			d.IOError |= r.Varint()
 		}
 		return nil, r.Err()
 	}
 	if c.Protocol >= 30 && flags == xmitExtendedFlags|xmitIOErrorEndlist {
-		d.IOError = r.Varint()
+		d.IOError |= r.Varint()
 		return nil, r.Err()
 	}
 	if d.n >= MaxEntries {
@@ -359,6 +377,15 @@ func (d *Decoder) Next() (*Entry, error) {
 	idx := d.n
 	d.n++
 	unasked := uint32(xmitUserNameFollows | xmitGrpNameFollows)
+	if c.IncRecurse && c.Protocol >= 30 {
+		unasked = 0
+		if !c.PreserveUID {
+			unasked |= xmitUserNameFollows
+		}
+		if !c.PreserveGID {
+			unasked |= xmitGrpNameFollows
+		}
+	}
 	if !c.PreserveHardLinks {
 		unasked |= xmitHlinked
 	}
@@ -417,11 +444,17 @@ func (d *Decoder) Next() (*Entry, error) {
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
 		ent.UID = uint32(r.Varint30(c.Protocol))
+		if c.IncRecurse && flags&xmitUserNameFollows != 0 {
+			d.UIDNames = d.inlineName(d.UIDNames, &d.seenUID, ent.UID)
+		}
 	} else {
 		ent.UID = st.uid
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
 		ent.GID = uint32(r.Varint30(c.Protocol))
+		if c.IncRecurse && flags&xmitGrpNameFollows != 0 {
+			d.GIDNames = d.inlineName(d.GIDNames, &d.seenGID, ent.GID)
+		}
 	} else {
 		ent.GID = st.gid
 	}
@@ -480,6 +513,23 @@ func (d *Decoder) Next() (*Entry, error) {
 		d.firsts[int32(idx)] = ent
 	}
 	return ent, nil
+}
+
+// inlineName reads a name that follows its id (uidlist.c:recv_user_name,
+// recv_group_name: a length byte, then the bytes) and keeps the first
+// name each id gets; an empty one maps nothing.
+func (d *Decoder) inlineName(names []IDName, seen *map[uint32]bool, id uint32) []IDName {
+	r := d.r
+	n := int(r.Byte())
+	name := string(r.Bytes(n, maxIDName, "id name"))
+	if r.Err() != nil || n == 0 || (*seen)[id] {
+		return names
+	}
+	if *seen == nil {
+		*seen = map[uint32]bool{}
+	}
+	(*seen)[id] = true
+	return append(names, IDName{ID: id, Name: name})
 }
 
 // nextLink reads the rest of an entry that is a later name of a hard-linked
