@@ -142,6 +142,9 @@ type Result struct {
 	Protocol    int
 	Checksum    string
 	Compression string // "none" without -z
+	// IncRecurse: the server took incremental recursion (CF_INC_RECURSE),
+	// the file list went a directory at a time.
+	IncRecurse bool
 	// Warnings are non-fatal messages from the remote rsync.
 	Warnings []string
 	// Estimates are an EstimateOnly push's per-file counts, in the order

@@ -59,7 +59,7 @@ type progress struct {
 	counted []atomic.Bool
 	next    int // push: entries before next are accounted (the sender's goroutine only)
 
-	filesTotal, bytesTotal int64
+	filesTotal, bytesTotal atomic.Int64 // grow as lists go out with incremental recursion
 	filesDone, bytesDone   atomic.Int64
 	start                  time.Time
 
@@ -89,8 +89,8 @@ func startProgress(opts Options, log hclog.Logger, verb string, entries []*flist
 		p.sizes[i] = -1
 		if e.IsRegular() {
 			p.sizes[i] = e.Size
-			p.filesTotal++
-			p.bytesTotal += e.Size
+			p.filesTotal.Add(1)
+			p.bytesTotal.Add(e.Size)
 		}
 	}
 	p.start = clock.Now()
@@ -154,23 +154,54 @@ func (c *countingReader) Read(b []byte) (int, error) {
 // report logs one progress line.
 func (p *progress) report(now time.Time) {
 	files, bytes := p.filesDone.Load(), p.bytesDone.Load()
+	filesTotal, bytesTotal := p.filesTotal.Load(), p.bytesTotal.Load()
 	elapsed := now.Sub(p.start)
 	var rate float64
 	if elapsed > 0 {
 		rate = float64(bytes) / elapsed.Seconds()
 	}
 	eta := "unknown"
-	if rate > 0 && bytes <= p.bytesTotal {
-		eta = (time.Duration(float64(p.bytesTotal-bytes)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
+	if rate > 0 && bytes <= bytesTotal {
+		eta = (time.Duration(float64(bytesTotal-bytes)/rate*float64(time.Second)) + time.Second/2).Truncate(time.Second).String()
 	}
 	pct := 100
-	if p.bytesTotal > 0 {
-		pct = int(bytes * 100 / p.bytesTotal)
+	if bytesTotal > 0 {
+		pct = int(bytes * 100 / bytesTotal)
 	}
 	p.log.Info(fmt.Sprintf("%s progress: %d of %d files, %s of %s (%d%%), %s/s, about %s left",
-		p.verb, files, p.filesTotal, humanBytes(bytes), humanBytes(p.bytesTotal), pct, humanBytes(int64(rate)), eta),
-		"files_done", files, "files_total", p.filesTotal, "bytes_done", bytes, "bytes_total", p.bytesTotal,
+		p.verb, files, filesTotal, humanBytes(bytes), humanBytes(bytesTotal), pct, humanBytes(int64(rate)), eta),
+		"files_done", files, "files_total", filesTotal, "bytes_done", bytes, "bytes_total", bytesTotal,
 		"bytes_per_second", int64(rate), "eta", eta, "elapsed", elapsed.Truncate(time.Second).String())
+}
+
+// addTotal adds a list's regular files to the totals (incremental
+// recursion: the tree is not known up front; so a report's total is what
+// has been listed so far).
+func (p *progress) addTotal(files int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.filesTotal.Add(int64(files))
+	p.bytesTotal.Add(bytes)
+}
+
+// listDone accounts the files of a finished list that were not read for
+// sending: up to date.
+func (p *progress) listDone(files int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.filesDone.Add(int64(files))
+	p.bytesDone.Add(bytes)
+}
+
+// readingAny counts a file's data as it is read, with no per-entry state.
+func (p *progress) readingAny(r io.Reader) io.Reader {
+	if p == nil {
+		return r
+	}
+	p.filesDone.Add(1)
+	return &countingReader{r: r, n: &p.bytesDone}
 }
 
 // finish stops the reports.

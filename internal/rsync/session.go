@@ -46,7 +46,31 @@ const (
 
 // capabilities is the -e argument: no 'i' (no incremental recursion, one
 // file list), everything else a 3.2+ client sends (options.c:maybe_add_e_option).
-const capabilities = ".LsfxCIvu"
+// A session whose side of the transfer can take incremental recursion
+// offers incCapabilities instead (offerIncRecurse); each side (our
+// sender, our receiver) offers it only once it implements it.
+const (
+	capabilities    = ".LsfxCIvu"
+	incCapabilities = ".iLsfxCIvu" // a stock 3.x client's order
+)
+
+// offerIncRecurse turns a flag word made by serverFlags into one that
+// offers incremental recursion.
+func offerIncRecurse(flags string) string {
+	return strings.TrimSuffix(flags, capabilities) + incCapabilities
+}
+
+// offersIncRecurse reports whether a server command line offers
+// incremental recursion: the server may then enable it (compat.c:
+// set_allow_inc_recurse), and only then.
+func offersIncRecurse(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.HasSuffix(a, "e"+incCapabilities) {
+			return true
+		}
+	}
+	return false
+}
 
 // session is one connection to a remote `rsync --server`: the handshake
 // results, the multiplexed streams and what the server told us on the side.
@@ -87,6 +111,11 @@ type session struct {
 
 	estimate bool // a sender that only counts (estimate.go)
 
+	// incOffered: we offered incremental recursion ('i' in -e); inc is
+	// the sender's state once the server took it (push_inc.go).
+	incOffered bool
+	inc        *incSender
+
 	stderr     *tailBuffer
 	stderrDone chan struct{}
 	stopCtx    func() bool
@@ -114,7 +143,7 @@ func start(ctx context.Context, t Transport, opts Options, args []string) (*sess
 	if err != nil {
 		return nil, fmt.Errorf("start remote rsync: %w", err)
 	}
-	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{})}
+	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{}), incOffered: offersIncRecurse(args)}
 	// Cancellation must unblock every read and write: killing the process
 	// closes its streams.
 	s.stopCtx = context.AfterFunc(ctx, func() { _ = proc.Kill() })
@@ -177,7 +206,7 @@ func (s *session) handshake(opts Options) error {
 	if err := s.r.Err(); err != nil {
 		return fmt.Errorf("read compat flags: %w", err)
 	}
-	if s.compat&cfIncRecurse != 0 {
+	if s.compat&cfIncRecurse != 0 && !s.incOffered {
 		return errors.New("the server enabled incremental recursion, which we did not offer")
 	}
 	s.algo = csum.MD5 // protocol ≥ 30 without negotiation (checksum.c:parse_csum_name)
@@ -247,6 +276,7 @@ func (s *session) handshake(opts Options) error {
 }
 
 func (s *session) varintFlags() bool { return s.compat&cfVarintFlistFlag != 0 }
+func (s *session) incRecurse() bool  { return s.compat&cfIncRecurse != 0 }
 func (s *session) id0Names() bool    { return s.compat&cfID0Names != 0 }
 func (s *session) seedFirst() bool   { return s.compat&cfChksumSeedFix != 0 }
 

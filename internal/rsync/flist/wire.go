@@ -58,6 +58,11 @@ type Codec struct {
 	// that first entry, nothing else (flist.c:send_file_entry).
 	PreserveHardLinks bool
 	ChecksumLen       int // with -c: bytes of each regular file's sum; 0 = no sums
+	// IncRecurse is incremental recursion (CF_INC_RECURSE): no id lists
+	// after the list; the name of each uid and gid follows the entry that
+	// first uses it (XMIT_USER_NAME_FOLLOWS, flist.c:send_file_entry), and
+	// lists come one directory at a time (Encoder.StartList).
+	IncRecurse bool
 }
 
 // state is the "same as previous entry" compression state shared by the
@@ -81,6 +86,49 @@ type Encoder struct {
 	// hlinks maps a hard-link set (Entry.HlinkGroup) to the index its
 	// first entry was sent at.
 	hlinks map[uint32]int32
+	// listStart is the index of the current list's first entry: a later
+	// hard link whose first name went in an earlier list is sent whole
+	// after that name's index (flist.c:send_file_entry "unabbrev").
+	listStart int32
+	// With IncRecurse: the uids and gids whose names went out already
+	// (uidlist.c:add_uid), and how names are found.
+	uidSeen, gidSeen map[uint32]bool
+	names            NameLookup
+}
+
+// NameLookup finds the local user and group names of ids; "" when an id
+// has none. The zero value uses the system's user database.
+type NameLookup struct {
+	User, Group func(id uint32) string
+}
+
+// SetNames replaces how an incremental-recursion encoder finds names.
+func (e *Encoder) SetNames(n NameLookup) { e.names = n }
+
+// StartList begins a list whose first entry has index start
+// (flist.c:flist_new ndx_start): indexes go on from there, and the
+// "same as before" state carries over from the previous list, as rsync's
+// statics do.
+func (e *Encoder) StartList(start int32) { e.n, e.listStart = start, start }
+
+// Next is the index the next entry will have.
+func (e *Encoder) Next() int32 { return e.n }
+
+// newName reports whether id is seen for the first time and then its
+// name, for XMIT_USER_NAME_FOLLOWS / XMIT_GROUP_NAME_FOLLOWS.
+func newName(seen *map[uint32]bool, id uint32, lookup func(uint32) string) string {
+	if *seen == nil {
+		*seen = map[uint32]bool{}
+	}
+	if (*seen)[id] {
+		return ""
+	}
+	(*seen)[id] = true
+	name := lookup(id)
+	if len(name) > maxIDName {
+		return "" // not sendable in a byte-counted field; the id alone goes
+	}
+	return name
 }
 
 // NewEncoder returns an encoder writing to w.
@@ -101,6 +149,19 @@ func (e *Encoder) Encode(ent *Entry) error {
 	}
 	if !c.PreserveGID || (st.haveIDs && ent.GID == st.gid) {
 		flags |= xmitSameGID
+	}
+	var userName, groupName string
+	if c.IncRecurse && c.Protocol >= 30 {
+		if flags&xmitSameUID == 0 {
+			if userName = newName(&e.uidSeen, ent.UID, e.userLookup()); userName != "" {
+				flags |= xmitUserNameFollows
+			}
+		}
+		if flags&xmitSameGID == 0 {
+			if groupName = newName(&e.gidSeen, ent.GID, e.groupLookup()); groupName != "" {
+				flags |= xmitGrpNameFollows
+			}
+		}
 	}
 	if ent.ModTime == st.modtime {
 		flags |= xmitSameTime
@@ -207,6 +268,12 @@ func (e *Encoder) Encode(ent *Entry) error {
 	// had been sent (send_file_entry updates its statics before writing).
 	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
 	st.uid, st.gid, st.haveIDs = ent.UID, ent.GID, true
+	if firstLink >= 0 && firstLink < e.listStart {
+		// The first name went in an earlier list, which the receiver may
+		// have freed: the whole entry follows the index.
+		e.w.Varint(firstLink)
+		firstLink = -1
+	}
 	if firstLink >= 0 {
 		// Except the rdev major: a receiver does not take it from the
 		// first entry (recv_file_entry), so neither do we, or the next
@@ -242,9 +309,17 @@ func (e *Encoder) Encode(ent *Entry) error {
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
 		e.w.Varint30(int32(ent.UID), c.Protocol)
+		if flags&xmitUserNameFollows != 0 {
+			e.w.Byte(byte(len(userName)))
+			e.w.Raw([]byte(userName))
+		}
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
 		e.w.Varint30(int32(ent.GID), c.Protocol)
+		if flags&xmitGrpNameFollows != 0 {
+			e.w.Byte(byte(len(groupName)))
+			e.w.Raw([]byte(groupName))
+		}
 	}
 	if isDev || special {
 		minor := ent.RdevMinor
