@@ -99,6 +99,10 @@ type Options struct {
 	// to checksum it costs more than copying, and the plan's estimate of a
 	// local copy is then exact without reading a file.
 	WholeFile bool
+
+	// incProbe, for tests, is called by the incremental sender each time
+	// it frees a list, with the entries it still holds in lists.
+	incProbe func(inFlight int)
 }
 
 // MaxLinkDest is how many --link-dest directories rsync accepts

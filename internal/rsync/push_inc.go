@@ -415,6 +415,9 @@ func (x *incSender) free() {
 	if len(x.lists) == 0 {
 		x.lists = nil // let the backing array go
 	}
+	if x.opts.incProbe != nil {
+		x.opts.incProbe(x.inFlight)
+	}
 }
 
 // noteChange records a first-phase request as the push's change.
