@@ -149,18 +149,9 @@ type incSender struct {
 // flist.c:send_file_list.
 func (x *incSender) run(top *flist.Entry, rules *filter.List) (*Result, error) {
 	s := x.s
-	x.res = &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name(), IncRecurse: true}
-	if x.opts.Delete {
-		if err := writeFilterRules(s.w, rules, false); err != nil {
-			return nil, err
-		}
-	}
-	codec := listCodec(s, x.opts)
-	codec.IncRecurse = true
-	x.enc = flist.NewEncoder(codec, s.w)
 	x.prog = startProgress(x.opts, s.log, "push", nil)
 	defer x.prog.finish()
-	if err := x.sendFirst(top); err != nil {
+	if err := x.begin(top, rules); err != nil {
 		return nil, err
 	}
 	if s.compress != delta.CompressNone {
@@ -176,6 +167,22 @@ func (x *incSender) run(top *flist.Entry, rules *filter.List) (*Result, error) {
 		return nil, err
 	}
 	return x.goodbye()
+}
+
+// begin sends what goes before the first request: the filter rules for a
+// deleting receiver (exclude.c:send_filter_list) and the first list.
+func (x *incSender) begin(top *flist.Entry, rules *filter.List) error {
+	s := x.s
+	x.res = &Result{Protocol: s.protocol, Checksum: s.algo.Name(), Compression: s.compress.Name(), IncRecurse: true}
+	if x.opts.Delete {
+		if err := writeFilterRules(s.w, rules, false); err != nil {
+			return err
+		}
+	}
+	codec := listCodec(s, x.opts)
+	codec.IncRecurse = true
+	x.enc = flist.NewEncoder(codec, s.w)
+	return x.sendFirst(top)
 }
 
 // sendFirst sends the first list (flist.c:send_file_list): the top entry

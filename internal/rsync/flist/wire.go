@@ -309,14 +309,14 @@ func (e *Encoder) Encode(ent *Entry) error {
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
 		e.w.Varint30(int32(ent.UID), c.Protocol)
-		if flags&xmitUserNameFollows != 0 {
+		if userName != "" { // not the flag: below 30 its bit means something else
 			e.w.Byte(byte(len(userName)))
 			e.w.Raw([]byte(userName))
 		}
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
 		e.w.Varint30(int32(ent.GID), c.Protocol)
-		if flags&xmitGrpNameFollows != 0 {
+		if groupName != "" { // XMIT_RDEV_MINOR_8_pre30 below 30
 			e.w.Byte(byte(len(groupName)))
 			e.w.Raw([]byte(groupName))
 		}
