@@ -100,6 +100,12 @@ type Options struct {
 	// local copy is then exact without reading a file.
 	WholeFile bool
 
+	// OnChange, when set, receives each change of a push as the server
+	// reports it, and Result.Changes stays empty: a caller that counts or
+	// streams changes then holds none of them (an initial push of 100,000
+	// files reports 100,000 creations). Called on the push's goroutine.
+	OnChange func(Change)
+
 	// incProbe, for tests, is called by the incremental sender each time
 	// it frees a list, with the entries it still holds in lists.
 	incProbe func(inFlight int)

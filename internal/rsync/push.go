@@ -112,6 +112,7 @@ func push(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filte
 	if err != nil {
 		return nil, err
 	}
+	s.onChange = opts.OnChange
 	res, err := s.send(walk, rules, opts)
 	return s.endPush(ctx, res, err)
 }
@@ -549,16 +550,16 @@ func (s *session) goodbye(res *Result, entries []*flist.Entry) (*Result, error) 
 		}
 	}
 	s.mu.Lock()
-	if n := len(s.sent) + len(s.deleted); n > 0 {
+	if n := len(s.sent) + len(s.deleted); n > 0 && s.onChange == nil {
 		res.Changes = make([]Change, 0, n)
 	}
 	items := itemStrings{}
 	for _, it := range s.sent {
-		res.Changes = append(res.Changes, itemizedChange(entries[it.ndx], it.iflags, true, items))
+		s.addChange(res, itemizedChange(entries[it.ndx], it.iflags, true, items))
 	}
 	s.sent = nil
 	for _, d := range s.deleted {
-		res.Changes = append(res.Changes, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
+		s.addChange(res, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
 	}
 	res.Stats.Deleted = len(s.deleted)
 	res.Warnings = append(res.Warnings, s.warnings...)

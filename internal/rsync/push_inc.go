@@ -84,6 +84,7 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 	if err != nil {
 		return nil, err
 	}
+	s.onChange = opts.OnChange
 	if !s.incRecurse() {
 		// The server declined (protocol 29 and older, or its options):
 		// one list of the whole tree.
@@ -435,7 +436,16 @@ func (x *incSender) noteChange(e *flist.Entry, iflags uint16) {
 		// directory's names alive.
 		c.Path = strings.Clone(c.Path)
 	}
-	x.res.Changes = append(x.res.Changes, c)
+	x.s.addChange(x.res, c)
+}
+
+// addChange hands a change to Options.OnChange or keeps it in res.
+func (s *session) addChange(res *Result, c Change) {
+	if s.onChange != nil {
+		s.onChange(c)
+		return
+	}
+	res.Changes = append(res.Changes, c)
 }
 
 // reading counts the data of entry ndx as it is read, for progress.
@@ -468,7 +478,7 @@ func (x *incSender) goodbye() (*Result, error) {
 	res := x.res
 	s.mu.Lock()
 	for _, d := range s.deleted {
-		res.Changes = append(res.Changes, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
+		s.addChange(res, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
 	}
 	res.Stats.Deleted = len(s.deleted)
 	res.Warnings = append(res.Warnings, s.warnings...)

@@ -95,9 +95,16 @@ func TestInteropIncPushOverSSH(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFiles(t, src, map[string]string{"new/deeper/file": "n", "a/b/c/added.txt": "added"})
+			// This time the changes stream out through OnChange.
+			var streamed []rsync.Change
+			opts.OnChange = func(c rsync.Change) { streamed = append(streamed, c) }
 			second := push("push after adding and removing directories")
-			if !hasChange(second.Changes, "x/", rsync.ChangeDelete) || !hasChange(second.Changes, "new/deeper/file", rsync.ChangeCreate) {
-				t.Errorf("second push changes: %+v", second.Changes)
+			opts.OnChange = nil
+			if len(second.Changes) != 0 {
+				t.Errorf("with OnChange, Result.Changes holds %d changes", len(second.Changes))
+			}
+			if !hasChange(streamed, "x/", rsync.ChangeDelete) || !hasChange(streamed, "new/deeper/file", rsync.ChangeCreate) {
+				t.Errorf("second push changes: %+v", streamed)
 			}
 			third := push("no-change push")
 			if third.Stats.FilesTransferred != 0 || len(third.Changes) != 0 {

@@ -115,6 +115,7 @@ type session struct {
 	// the sender's state once the server took it (push_inc.go).
 	incOffered bool
 	inc        *incSender
+	onChange   func(Change) // Options.OnChange of a push
 
 	stderr     *tailBuffer
 	stderrDone chan struct{}
