@@ -115,27 +115,3 @@ func ID0Names() (string, string) {
 	}
 	return u, g
 }
-
-func (e *Encoder) userLookup() func(uint32) string {
-	if e.names.User != nil {
-		return e.names.User
-	}
-	return func(id uint32) string {
-		if u, err := user.LookupId(strconv.FormatUint(uint64(id), 10)); err == nil {
-			return u.Username
-		}
-		return ""
-	}
-}
-
-func (e *Encoder) groupLookup() func(uint32) string {
-	if e.names.Group != nil {
-		return e.names.Group
-	}
-	return func(id uint32) string {
-		if g, err := user.LookupGroupId(strconv.FormatUint(uint64(id), 10)); err == nil {
-			return g.Name
-		}
-		return ""
-	}
-}

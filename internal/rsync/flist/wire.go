@@ -96,41 +96,6 @@ type Encoder struct {
 	names            NameLookup
 }
 
-// NameLookup finds the local user and group names of ids; "" when an id
-// has none. The zero value uses the system's user database.
-type NameLookup struct {
-	User, Group func(id uint32) string
-}
-
-// SetNames replaces how an incremental-recursion encoder finds names.
-func (e *Encoder) SetNames(n NameLookup) { e.names = n }
-
-// StartList begins a list whose first entry has index start
-// (flist.c:flist_new ndx_start): indexes go on from there, and the
-// "same as before" state carries over from the previous list, as rsync's
-// statics do.
-func (e *Encoder) StartList(start int32) { e.n, e.listStart = start, start }
-
-// Next is the index the next entry will have.
-func (e *Encoder) Next() int32 { return e.n }
-
-// newName reports whether id is seen for the first time and then its
-// name, for XMIT_USER_NAME_FOLLOWS / XMIT_GROUP_NAME_FOLLOWS.
-func newName(seen *map[uint32]bool, id uint32, lookup func(uint32) string) string {
-	if *seen == nil {
-		*seen = map[uint32]bool{}
-	}
-	if (*seen)[id] {
-		return ""
-	}
-	(*seen)[id] = true
-	name := lookup(id)
-	if len(name) > maxIDName {
-		return "" // not sendable in a byte-counted field; the id alone goes
-	}
-	return name
-}
-
 // NewEncoder returns an encoder writing to w.
 func NewEncoder(c Codec, w *wire.Writer) *Encoder { return &Encoder{c: c, w: w} }
 
