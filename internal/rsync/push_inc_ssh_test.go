@@ -15,8 +15,8 @@ import (
 
 // TestInteropIncPushOverSSH pushes a multi-level tree through a real sshd
 // to rsync 3.5.0 (protocols 32 and 30) and 3.2.7 with incremental
-// recursion, and to 3.5.0 at protocol 29, which cannot take it (the
-// one-list push): an initial push into a destination with strays and a
+// recursion, and to 3.5.0 at protocol 29, which cannot take it, and with
+// --no-inc-recursive, which declines it (the one-list push): an initial push into a destination with strays and a
 // protected directory, then directories added and removed, then no
 // change. Delete, exclude, protect and -H hold on every path, and
 // Result.IncRecurse says which one ran.
@@ -31,9 +31,10 @@ func TestInteropIncPushOverSSH(t *testing.T) {
 		{"3.5.0 p30", "rsync --protocol=30", true},
 		{"3.2.7", sshtest.Rsync327(t), true},
 		{"3.5.0 p29", "rsync --protocol=29", false},
+		{"3.5.0 --no-inc-recursive", "rsync --no-inc-recursive", false}, // a server that declines at protocol 32
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			hardLinks := c.inc // below 30 the session refuses -H
+			hardLinks := !strings.Contains(c.path, "=29") // below 30 the session refuses -H
 			ctx := context.Background()
 			src := filepath.Join(t.TempDir(), "src")
 			dst := filepath.Join(t.TempDir(), "dst")
