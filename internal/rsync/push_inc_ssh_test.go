@@ -87,6 +87,16 @@ func TestInteropIncPushOverSSH(t *testing.T) {
 					t.Errorf("a/f1 and z/hl are not one file on the receiver")
 				}
 			}
+			seen := map[string]bool{}
+			for _, ch := range first.Changes {
+				if seen[ch.Path] {
+					t.Errorf("initial push reports %s twice: %+v", ch.Path, first.Changes)
+				}
+				seen[ch.Path] = true
+			}
+			if !seen["a/"] || !seen["a/b/c/d/"] || !seen["empty/"] {
+				t.Errorf("initial push changes miss created directories: %+v", first.Changes)
+			}
 			if !hasChange(first.Changes, "a/b/c/d/e/deeper.txt", rsync.ChangeCreate) || !hasChange(first.Changes, "old/", rsync.ChangeDelete) {
 				t.Errorf("initial push changes miss the deep file or the deleted directory: %+v", first.Changes)
 			}
