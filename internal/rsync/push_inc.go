@@ -250,7 +250,6 @@ func (x *incSender) sendList(dir *flist.Entry, entries []*flist.Entry, start int
 	for _, w := range skipped {
 		s.log.Info("source", "skipped", w)
 	}
-	x.res.Warnings = append(x.res.Warnings, warnings...)
 	x.enc.StartList(start)
 	for _, e := range entries {
 		if err := x.enc.Encode(e); err != nil {
