@@ -106,6 +106,16 @@ type Options struct {
 	// directory at a time and the receiver holds about one directory's
 	// worth at a time (inclist.go).
 	NoIncRecursive bool
+
+	// OnChange, when set, receives each change of a push as the server
+	// reports it, and Result.Changes stays empty: a caller that counts or
+	// streams changes then holds none of them (an initial push of 100,000
+	// files reports 100,000 creations). Called on the push's goroutine.
+	OnChange func(Change)
+
+	// incProbe, for tests, is called by the incremental sender each time
+	// it frees a list, with the entries it still holds in lists.
+	incProbe func(inFlight int)
 }
 
 // MaxLinkDest is how many --link-dest directories rsync accepts

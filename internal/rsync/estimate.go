@@ -121,14 +121,13 @@ func (set estimateSet) subset(walk *flist.WalkResult) []*flist.Entry {
 // only, as sender.c:send_files writes to f_out when f_xfer is the batch
 // file, and the matcher run against the server's signature with nothing
 // sent.
-func (s *session) estimateFile(res *Result, walk *flist.WalkResult, ndx int32, e *flist.Entry, echo func()) error {
+func (s *session) estimateFile(res *Result, local string, ndx int32, e *flist.Entry, echo func()) error {
 	sig, err := s.readSignature(ndx)
 	if err != nil {
 		return err
 	}
 	echo()
 	est := FileEstimate{Path: e.Name, Size: e.Size, Basis: sig.Head.Count > 0}
-	local := walk.LocalPath(e)
 	f, err := os.Open(local)
 	if err != nil {
 		// The push would not send it either (MSG_NO_SEND); count it whole

@@ -59,7 +59,7 @@ type progress struct {
 	counted []atomic.Bool
 	next    int // push: entries before next are accounted (the sender's goroutine only)
 
-	filesTotal, bytesTotal atomic.Int64 // grow as an incremental pull's lists come
+	filesTotal, bytesTotal atomic.Int64 // grow as incremental lists come or go
 	filesDone, bytesDone   atomic.Int64
 	start                  time.Time
 
@@ -196,6 +196,36 @@ func (p *progress) report(now time.Time) {
 		p.verb, files, filesTotal, humanBytes(bytes), humanBytes(bytesTotal), pct, humanBytes(int64(rate)), eta),
 		"files_done", files, "files_total", filesTotal, "bytes_done", bytes, "bytes_total", bytesTotal,
 		"bytes_per_second", int64(rate), "eta", eta, "elapsed", elapsed.Truncate(time.Second).String())
+}
+
+// addTotal adds a list's regular files to the totals (incremental
+// recursion: the tree is not known up front; so a report's total is what
+// has been listed so far).
+func (p *progress) addTotal(files int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.filesTotal.Add(int64(files))
+	p.bytesTotal.Add(bytes)
+}
+
+// listDone accounts the files of a finished list that were not read for
+// sending: up to date.
+func (p *progress) listDone(files int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.filesDone.Add(int64(files))
+	p.bytesDone.Add(bytes)
+}
+
+// readingAny counts a file's data as it is read, with no per-entry state.
+func (p *progress) readingAny(r io.Reader) io.Reader {
+	if p == nil {
+		return r
+	}
+	p.filesDone.Add(1)
+	return &countingReader{r: r, n: &p.bytesDone}
 }
 
 // finish stops the reports.

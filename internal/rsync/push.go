@@ -50,8 +50,22 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 		return nil, err
 	}
 	if opts.EstimateOnly {
+		// An estimate lists only the files asked about: one small list.
 		return estimate(ctx, t, source, rules, destPath, opts)
 	}
+	if incPossible(opts) {
+		return pushInc(ctx, t, source, rules, destPath, opts)
+	}
+	walk, err := walkSource(source, rules, opts)
+	if err != nil {
+		return nil, err
+	}
+	return push(ctx, t, walk, rules, destPath, opts)
+}
+
+// walkSource reads the whole source tree into one list, for the protocol
+// without incremental recursion.
+func walkSource(source string, rules *filter.List, opts Options) (*flist.WalkResult, error) {
 	walk, err := flist.WalkWith(source, rules.Excluded, walkOptions(opts))
 	if err != nil {
 		return nil, err
@@ -59,7 +73,7 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 	if err := applyChmod(walk.Entries, opts.Chmod); err != nil {
 		return nil, err
 	}
-	return push(ctx, t, walk, rules, destPath, opts)
+	return walk, nil
 }
 
 // PushEntries sends entries made in memory rather than read from a local
@@ -90,6 +104,22 @@ func PushEntries(ctx context.Context, t Transport, entries []*flist.Entry, destP
 
 // push runs the sender against a remote receiver for a prepared list.
 func push(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filter.List, destPath string, opts Options) (*Result, error) {
+	args, err := pushArgs(destPath, opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(ctx, t, opts, args)
+	if err != nil {
+		return nil, err
+	}
+	s.onChange = opts.OnChange
+	res, err := s.send(walk, rules, opts)
+	return s.endPush(ctx, res, err)
+}
+
+// pushArgs is the command line of the receiving server
+// (options.c:server_options).
+func pushArgs(destPath string, opts Options) ([]string, error) {
 	if len(opts.LinkDest) > MaxLinkDest {
 		return nil, fmt.Errorf("%d link-dest directories; rsync accepts at most %d", len(opts.LinkDest), MaxLinkDest)
 	}
@@ -111,13 +141,11 @@ func push(ctx context.Context, t Transport, walk *flist.WalkResult, rules *filte
 	for _, d := range opts.LinkDest {
 		args = append(args, "--link-dest="+d)
 	}
-	args = append(args, ".", remotePathArg(destPath))
+	return append(args, ".", remotePathArg(destPath)), nil
+}
 
-	s, err := start(ctx, t, opts, args)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.send(walk, rules, opts)
+// endPush ends a push's session after the sender's work returned res, err.
+func (s *session) endPush(ctx context.Context, res *Result, err error) (*Result, error) {
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -308,14 +336,16 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 		case ndx < 0 || int(ndx) >= len(entries):
 			return nil, fmt.Errorf("%w: the receiver asked for file index %d of %d", wire.ErrMalformed, ndx, len(entries))
 		}
-		if err := s.answer(res, walk, ndx, phase, opts.DryRun); err != nil {
+		e := walk.Entries[ndx]
+		if err := s.answer(res, e, walk.LocalPath(e), ndx, phase, opts.DryRun); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// answer handles one generator request (sender.c:send_files loop body).
-func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase int, dryRun bool) error {
+// answer handles one generator request for entry e, read from local
+// (sender.c:send_files loop body).
+func (s *session) answer(res *Result, e *flist.Entry, local string, ndx int32, phase int, dryRun bool) error {
 	// Below 29 a request is a transfer with no flags (rsync.c:
 	// read_ndx_and_attrs: ITEM_TRANSFER|ITEM_MISSING_DATA).
 	iflags := uint16(itemTransfer)
@@ -333,7 +363,6 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	if err := s.r.Err(); err != nil {
 		return fmt.Errorf("read request for file %d: %w", ndx, err)
 	}
-	e := walk.Entries[ndx]
 	echo := func() {
 		s.writeNdx(ndx)
 		if !s.itemFlags() {
@@ -348,8 +377,13 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 		}
 	}
 	if phase == 0 {
-		s.sent = append(s.sent, sentItem{ndx: ndx, iflags: iflags})
-		s.prog.doneBefore(int(ndx))
+		if s.inc != nil {
+			// The entry goes when its list does: its change is made now.
+			s.inc.noteChange(e, iflags)
+		} else {
+			s.sent = append(s.sent, sentItem{ndx: ndx, iflags: iflags})
+			s.prog.doneBefore(int(ndx))
+		}
 	}
 	if iflags&itemTransfer == 0 || dryRun {
 		echo()
@@ -365,7 +399,7 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 		if phase == 0 {
 			res.Stats.FilesTransferred++
 		}
-		return s.estimateFile(res, walk, ndx, e, echo)
+		return s.estimateFile(res, local, ndx, e, echo)
 	}
 	sig, err := s.readSignature(ndx)
 	if err != nil {
@@ -375,7 +409,6 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 		res.Stats.FilesTransferred++
 	}
 
-	local := walk.LocalPath(e)
 	f, err := os.Open(local)
 	if err != nil {
 		// rsync's sender reports the file as not sent and carries on
@@ -409,7 +442,10 @@ func (s *session) answer(res *Result, walk *flist.WalkResult, ndx int32, phase i
 	whole.Reset()
 	s.tokens.StartFile()
 	var data io.Reader = f
-	if phase == 0 {
+	switch {
+	case phase == 0 && s.inc != nil:
+		data = s.inc.reading(ndx, e, f)
+	case phase == 0:
 		data = s.prog.reading(int(ndx), f)
 	}
 	st, err := s.matcher.Match(sig, s.strong(), data, whole, s.tokens)
@@ -514,16 +550,16 @@ func (s *session) goodbye(res *Result, entries []*flist.Entry) (*Result, error) 
 		}
 	}
 	s.mu.Lock()
-	if n := len(s.sent) + len(s.deleted); n > 0 {
+	if n := len(s.sent) + len(s.deleted); n > 0 && s.onChange == nil {
 		res.Changes = make([]Change, 0, n)
 	}
 	items := itemStrings{}
 	for _, it := range s.sent {
-		res.Changes = append(res.Changes, itemizedChange(entries[it.ndx], it.iflags, true, items))
+		s.addChange(res, itemizedChange(entries[it.ndx], it.iflags, true, items))
 	}
 	s.sent = nil
 	for _, d := range s.deleted {
-		res.Changes = append(res.Changes, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
+		s.addChange(res, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
 	}
 	res.Stats.Deleted = len(s.deleted)
 	res.Warnings = append(res.Warnings, s.warnings...)

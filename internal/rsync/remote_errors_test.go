@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,20 +119,50 @@ func assertNoTemp(t *testing.T, dir string) {
 	}
 }
 
-// hookTransport runs hook just before the server starts: after the walk.
-type hookTransport struct {
+// listedTransport removes a file once its name has gone to the server in
+// the file list, i.e. between the listing and the transfer whether the
+// list is made before the server starts (one list) or while it runs
+// (incremental recursion).
+type listedTransport struct {
 	Transport
-	hook func()
+	name   string
+	remove func()
 }
 
-func (h hookTransport) Start(ctx context.Context, command string) (Process, error) {
-	h.hook()
-	return h.Transport.Start(ctx, command)
+func (l listedTransport) Start(ctx context.Context, command string) (Process, error) {
+	p, err := l.Transport.Start(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	return listedProcess{Process: p, stdin: &listedWriter{WriteCloser: p.Stdin(), name: []byte(l.name), remove: l.remove}}, nil
 }
 
-// TestVanishedSourceFile: a file that disappears between the walk and its
-// transfer is reported as a warning (rsync's exit 24), the rest arrives,
-// and deletions still happen only when nothing worse went wrong.
+type listedProcess struct {
+	Process
+	stdin io.WriteCloser
+}
+
+func (p listedProcess) Stdin() io.WriteCloser { return p.stdin }
+
+type listedWriter struct {
+	io.WriteCloser
+	name   []byte
+	remove func()
+	done   bool
+}
+
+func (w *listedWriter) Write(b []byte) (int, error) {
+	n, err := w.WriteCloser.Write(b)
+	if !w.done && bytes.Contains(b[:n], w.name) {
+		w.done = true
+		w.remove()
+	}
+	return n, err
+}
+
+// TestVanishedSourceFile: a file that disappears between the listing and
+// its transfer is reported as a warning (rsync's exit 24), the rest
+// arrives, and deletions still happen only when nothing worse went wrong.
 func TestVanishedSourceFile(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	for _, n := range []string{"a.txt", "gone.txt", "z.txt"} {
@@ -139,7 +170,7 @@ func TestVanishedSourceFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr := hookTransport{ExecTransport{}, func() { os.Remove(filepath.Join(src, "gone.txt")) }}
+	tr := listedTransport{ExecTransport{}, "gone.txt", func() { os.Remove(filepath.Join(src, "gone.txt")) }}
 	res, err := Push(context.Background(), tr, src+"/", dst, Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("push with a vanished file failed: %v", err)

@@ -46,6 +46,7 @@ const (
 
 // capabilities is the -e argument: no 'i' (no incremental recursion, one
 // file list), everything else a 3.2+ client sends (options.c:maybe_add_e_option).
+// A role that can take incremental recursion appends capIncRecurse.
 const capabilities = ".LsfxCIvu"
 
 // capIncRecurse is the capability letter that offers incremental recursion
@@ -107,7 +108,11 @@ type session struct {
 
 	estimate bool // a sender that only counts (estimate.go)
 
-	offeredInc bool // our -e argument offered incremental recursion ('i')
+	// incOffered: we offered incremental recursion ('i' in -e); inc is
+	// the sender's state once the server took it (push_inc.go).
+	incOffered bool
+	inc        *incSender
+	onChange   func(Change) // Options.OnChange of a push
 
 	stderr     *tailBuffer
 	stderrDone chan struct{}
@@ -136,7 +141,7 @@ func start(ctx context.Context, t Transport, opts Options, args []string) (*sess
 	if err != nil {
 		return nil, fmt.Errorf("start remote rsync: %w", err)
 	}
-	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{}), offeredInc: offersIncRecurse(args)}
+	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{}), incOffered: offersIncRecurse(args)}
 	// Cancellation must unblock every read and write: killing the process
 	// closes its streams.
 	s.stopCtx = context.AfterFunc(ctx, func() { _ = proc.Kill() })
@@ -199,7 +204,7 @@ func (s *session) handshake(opts Options) error {
 	if err := s.r.Err(); err != nil {
 		return fmt.Errorf("read compat flags: %w", err)
 	}
-	if s.compat&cfIncRecurse != 0 && !s.offeredInc {
+	if s.compat&cfIncRecurse != 0 && !s.incOffered {
 		return errors.New("the server enabled incremental recursion, which we did not offer")
 	}
 	s.algo = csum.MD5 // protocol ≥ 30 without negotiation (checksum.c:parse_csum_name)

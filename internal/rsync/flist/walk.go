@@ -76,46 +76,14 @@ func Walk(src string, skip Skipper) (*WalkResult, error) {
 
 // WalkWith is Walk with opts.
 func WalkWith(src string, skip Skipper, opts WalkOptions) (*WalkResult, error) {
-	if src == "" {
-		return nil, errors.New("source path is empty")
+	top, err := walkTop(src)
+	if err != nil {
+		return nil, err
 	}
-	var st fileStat
-	if err := lstat(src, &st); err != nil {
-		return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "lstat", Path: src, Err: err})
-	}
-	// Like rsync, "dir/" and "dir/." send the contents; a symlink to a
-	// directory given with a trailing slash is followed.
-	contents := strings.HasSuffix(src, "/") || strings.HasSuffix(src, "/.") || src == "."
-	if contents && st.mode&SIFMT == SIFLNK {
-		if err := stat(src, &st); err != nil {
-			return nil, fmt.Errorf("source %s: %w", src, &fs.PathError{Op: "stat", Path: src, Err: err})
-		}
-	}
-	res := &WalkResult{}
+	res := &WalkResult{Root: top.Root}
+	root := &top.Entry
+	rootName := root.Name
 	clean := filepath.Clean(src)
-	var rootName string
-	if contents && st.mode&SIFMT == SIFDIR {
-		rootName = "."
-		res.Root = strings.TrimSuffix(clean, "/") + "/"
-	} else {
-		rootName = filepath.Base(clean)
-		if parent := filepath.Dir(clean); parent != "." {
-			res.Root = strings.TrimSuffix(parent, "/") + "/"
-		}
-	}
-	root := &Entry{}
-	setStat(root, rootName, &st)
-	if root.IsSymlink() {
-		if err := readLink(root, src); err != nil {
-			return nil, err
-		}
-	}
-	if root.IsDir() {
-		root.TopDir = true
-	}
-	if !root.IsDir() && !root.IsRegular() && !root.IsSymlink() {
-		return nil, fmt.Errorf("source %s is not a regular file, directory or symlink", src)
-	}
 	res.Entries = append(res.Entries, root)
 	var links map[*Entry]inode
 	if root.IsDir() {

@@ -58,10 +58,10 @@ type Codec struct {
 	// that first entry, nothing else (flist.c:send_file_entry).
 	PreserveHardLinks bool
 	ChecksumLen       int // with -c: bytes of each regular file's sum; 0 = no sums
-	// IncRecurse is the CF_INC_RECURSE compat flag: the list comes a
-	// directory at a time and a uid's or gid's name travels inline, after
-	// its first use (XMIT_USER_NAME_FOLLOWS, flist.c:send_file_entry),
-	// instead of in id lists after the file list.
+	// IncRecurse is incremental recursion (CF_INC_RECURSE): no id lists
+	// after the list; the name of each uid and gid follows the entry that
+	// first uses it (XMIT_USER_NAME_FOLLOWS, flist.c:send_file_entry), and
+	// lists come one directory at a time (Encoder.StartList).
 	IncRecurse bool
 }
 
@@ -86,6 +86,14 @@ type Encoder struct {
 	// hlinks maps a hard-link set (Entry.HlinkGroup) to the index its
 	// first entry was sent at.
 	hlinks map[uint32]int32
+	// listStart is the index of the current list's first entry: a later
+	// hard link whose first name went in an earlier list is sent whole
+	// after that name's index (flist.c:send_file_entry "unabbrev").
+	listStart int32
+	// With IncRecurse: the uids and gids whose names went out already
+	// (uidlist.c:add_uid), and how names are found.
+	uidSeen, gidSeen map[uint32]bool
+	names            NameLookup
 }
 
 // NewEncoder returns an encoder writing to w.
@@ -106,6 +114,19 @@ func (e *Encoder) Encode(ent *Entry) error {
 	}
 	if !c.PreserveGID || (st.haveIDs && ent.GID == st.gid) {
 		flags |= xmitSameGID
+	}
+	var userName, groupName string
+	if c.IncRecurse && c.Protocol >= 30 {
+		if flags&xmitSameUID == 0 {
+			if userName = newName(&e.uidSeen, ent.UID, e.userLookup()); userName != "" {
+				flags |= xmitUserNameFollows
+			}
+		}
+		if flags&xmitSameGID == 0 {
+			if groupName = newName(&e.gidSeen, ent.GID, e.groupLookup()); groupName != "" {
+				flags |= xmitGrpNameFollows
+			}
+		}
 	}
 	if ent.ModTime == st.modtime {
 		flags |= xmitSameTime
@@ -212,6 +233,12 @@ func (e *Encoder) Encode(ent *Entry) error {
 	// had been sent (send_file_entry updates its statics before writing).
 	st.mode, st.modtime, st.name = ent.Mode, ent.ModTime, name
 	st.uid, st.gid, st.haveIDs = ent.UID, ent.GID, true
+	if firstLink >= 0 && firstLink < e.listStart {
+		// The first name went in an earlier list, which the receiver may
+		// have freed: the whole entry follows the index.
+		e.w.Varint(firstLink)
+		firstLink = -1
+	}
 	if firstLink >= 0 {
 		// Except the rdev major: a receiver does not take it from the
 		// first entry (recv_file_entry), so neither do we, or the next
@@ -247,9 +274,17 @@ func (e *Encoder) Encode(ent *Entry) error {
 	}
 	if c.PreserveUID && flags&xmitSameUID == 0 {
 		e.w.Varint30(int32(ent.UID), c.Protocol)
+		if userName != "" { // not the flag: below 30 its bit means something else
+			e.w.Byte(byte(len(userName)))
+			e.w.Raw([]byte(userName))
+		}
 	}
 	if c.PreserveGID && flags&xmitSameGID == 0 {
 		e.w.Varint30(int32(ent.GID), c.Protocol)
+		if groupName != "" { // XMIT_RDEV_MINOR_8_pre30 below 30
+			e.w.Byte(byte(len(groupName)))
+			e.w.Raw([]byte(groupName))
+		}
 	}
 	if isDev || special {
 		minor := ent.RdevMinor
