@@ -296,12 +296,15 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	if c.Delete && c.MaxDelete != nil {
 		dry := opts
 		dry.DryRun = true
+		counted := newChangeTally(ctx, false)
+		dry.OnChange = counted.add
 		res, d := r.run(ctx, cn, c, dry)
 		diags.Append(d...)
 		if diags.HasError() {
 			return nil, diags
 		}
-		n, first := deletions(res.Changes)
+		counted.addAll(res.Changes)
+		n, first := counted.deleted, counted.firstDeleted
 		if deletionsUnreported(c, res) {
 			n, first, d = r.listedDeletions(ctx, cn, c)
 			diags.Append(d...)
@@ -320,23 +323,22 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	}
 	tflog.Info(ctx, "syncing", map[string]interface{}{"source": c.Ends.Src.Raw, "direction": c.Ends.Dir.String()})
 	started := time.Now()
+	// A line per change only when Terraform keeps it (see keptLogLevel):
+	// formatting 300,000 lines nobody reads is seconds of CPU on each side.
+	tally := newChangeTally(ctx, keptLogLevel(os.Getenv) <= hclog.Info)
+	opts.OnChange = tally.add
 	res, d := r.run(ctx, cn, c, opts)
 	diags.Append(d...)
 	if diags.HasError() {
 		return nil, diags
 	}
-	// A line per change only when Terraform keeps it (see keptLogLevel):
-	// formatting 300,000 lines nobody reads is seconds of CPU on each side.
-	if keptLogLevel(os.Getenv) <= hclog.Info {
-		for _, ch := range res.Changes {
-			tflog.Info(ctx, "rsync change", map[string]interface{}{"path": ch.Path, "kind": string(ch.Kind), "itemize": ch.Itemize})
-		}
-	}
-	tflog.Info(ctx, syncSummary(c, res, time.Since(started)), map[string]interface{}{
+	tally.addAll(res.Changes)
+	res.Changes = nil
+	tflog.Info(ctx, syncSummary(c, res, tally, time.Since(started)), map[string]interface{}{
 		"protocol": res.Protocol, "checksum": res.Checksum, "compression": res.Compression,
 		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
 		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
-		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": len(res.Changes),
+		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": tally.total(),
 	})
 	return res, diags
 }
@@ -360,9 +362,8 @@ func keepBaseline(ctx context.Context, planned []byte, m directoryModel, private
 
 // syncSummary is the line that ends an apply's log: what changed, how much
 // moved, how long it took.
-func syncSummary(c syncConfig, res *rsync.Result, took time.Duration) string {
-	ch := changesFromResult(res.Changes)
+func syncSummary(c syncConfig, res *rsync.Result, t *changeTally, took time.Duration) string {
 	return fmt.Sprintf("synced %s to %s: %d created, %d updated, %d deleted; %d files sent (%d bytes of file data, %d matched), in %s",
-		c.Ends.Src.Raw, c.Ends.Dst.Raw, len(ch.Create), len(ch.Update), len(ch.Delete), res.Stats.FilesTransferred,
+		c.Ends.Src.Raw, c.Ends.Dst.Raw, t.created, t.updated, t.deleted, res.Stats.FilesTransferred,
 		res.Stats.LiteralBytes, res.Stats.MatchedBytes, took.Round(time.Millisecond))
 }

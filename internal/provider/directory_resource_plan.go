@@ -84,42 +84,6 @@ func pendingValue(c tree.Changes, est *transferEstimate) types.Object {
 	})
 }
 
-// changesFromResult sorts a transfer's itemized changes into what pending
-// lists, in the form tree.Diff uses ("." for the root, directories with a
-// trailing "/"). Changes of metadata only count as updates.
-func changesFromResult(changes []rsync.Change) tree.Changes {
-	var c tree.Changes
-	for _, ch := range changes {
-		p := ch.Path
-		if p == "./" || p == "" {
-			p = "."
-		}
-		switch ch.Kind {
-		case rsync.ChangeCreate:
-			c.Create = append(c.Create, p)
-		case rsync.ChangeUpdate, rsync.ChangeAttrs:
-			c.Update = append(c.Update, p)
-		case rsync.ChangeDelete:
-			c.Delete = append(c.Delete, p)
-		}
-	}
-	return c
-}
-
-// deletions counts the deletions among a transfer's changes and returns
-// the first few paths, for the max_delete guard.
-func deletions(changes []rsync.Change) (n int, first []string) {
-	for _, ch := range changes {
-		if ch.Kind == rsync.ChangeDelete {
-			n++
-			if len(first) < 10 {
-				first = append(first, ch.Path)
-			}
-		}
-	}
-	return n, first
-}
-
 // maxDeleteError is the message of a refused sync: it names the attribute,
 // the numbers, some of the paths and what to do.
 func maxDeleteError(n int, limit int64, paths []string) string {

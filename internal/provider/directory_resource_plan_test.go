@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,22 +160,16 @@ func TestPendingValueCaps(t *testing.T) {
 	}
 }
 
-func TestChangesFromResult(t *testing.T) {
-	got := changesFromResult([]rsync.Change{
-		{Path: "./", Kind: rsync.ChangeAttrs},
-		{Path: "a.txt", Kind: rsync.ChangeCreate},
-		{Path: "d/", Kind: rsync.ChangeCreate},
-		{Path: "b.txt", Kind: rsync.ChangeUpdate},
-		{Path: "old", Kind: rsync.ChangeDelete},
-	})
-	want := tree.Changes{Create: []string{"a.txt", "d/"}, Update: []string{".", "b.txt"}, Delete: []string{"old"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v, want %+v", got, want)
+func TestChangeTallyDeletions(t *testing.T) {
+	tally := newChangeTally(context.Background(), false)
+	tally.addAll([]rsync.Change{{Path: "x", Kind: rsync.ChangeDelete}, {Path: "y", Kind: rsync.ChangeCreate}, {Path: "z/", Kind: rsync.ChangeDelete}})
+	for i := range 20 {
+		tally.add(rsync.Change{Path: fmt.Sprintf("more%d", i), Kind: rsync.ChangeDelete})
 	}
-	n, first := deletions([]rsync.Change{{Path: "x", Kind: rsync.ChangeDelete}, {Path: "y", Kind: rsync.ChangeCreate}, {Path: "z/", Kind: rsync.ChangeDelete}})
-	if n != 2 || !reflect.DeepEqual(first, []string{"x", "z/"}) {
-		t.Errorf("deletions = %d %v", n, first)
+	if tally.deleted != 22 || tally.created != 1 || len(tally.firstDeleted) != maxDeletedNamed || tally.firstDeleted[1] != "z/" {
+		t.Errorf("tally = %+v", tally)
 	}
+	first := tally.firstDeleted[:2]
 	msg := maxDeleteError(2, 1, first)
 	for _, w := range []string{"delete 2", "max_delete = 1", "nothing was changed", "x, z/", "raise max_delete"} {
 		if !strings.Contains(msg, w) {
