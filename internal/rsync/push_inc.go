@@ -136,12 +136,12 @@ type incSender struct {
 	res    *Result
 
 	lists     []*sentList // in index order; the first is the oldest not done
-	inFlight  int        // entries in lists
-	stack     []incFrame // directories to send, depth first
-	nextDir   int32      // the next directory's number (dir_flist->used)
-	nextStart int32      // the next list's first index
-	eof       bool       // NDX_FLIST_EOF sent
-	ioError   int32      // io_error bits sent so far
+	inFlight  int         // entries in lists
+	stack     []incFrame  // directories to send, depth first
+	nextDir   int32       // the next directory's number (dir_flist->used)
+	nextStart int32       // the next list's first index
+	eof       bool        // NDX_FLIST_EOF sent
+	ioError   int32       // io_error bits sent so far
 
 	prog *progress
 }
