@@ -11,7 +11,6 @@ package rsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -119,57 +118,18 @@ func (s *session) receiveIncremental(ctx context.Context, localDest string, rule
 		return nil, err
 	}
 	r.entries = nil
-	verb := "pull"
-	if _, local := s.proc.(*localProcess); local {
-		verb = "copy"
-	}
-	s.prog = startProgress(opts, s.log, verb, nil)
+	s.prog = startProgress(opts, s.log, receiverVerb(s), nil)
 	s.prog.grow(first.entries)
 	defer s.prog.finish()
-
-	genErr := make(chan error, 1)
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	go func() {
-		err := r.generateIncremental(genCtx)
-		if err != nil {
-			_ = s.proc.Stdin().Close()
-		}
-		genErr <- err
-	}()
-	if err := r.receiveIncremental(); err != nil {
-		stopGen()
-		_ = s.proc.Stdin().Close()
-		if gerr := <-genErr; gerr != nil && !errors.Is(gerr, context.Canceled) {
-			return nil, gerr
-		}
-		return nil, err
-	}
-	if err := <-genErr; err != nil {
-		return nil, err
-	}
-	if err := s.receiverGoodbye(); err != nil {
+	if err := r.run(ctx, r.generateIncremental, r.receiveIncremental); err != nil {
 		return nil, err
 	}
 	s.uidNames, s.gidNames = dec.UIDNames, dec.GIDNames
 	s.log.Debug("incremental file lists done", "lists", lists.lists, "entries", p.total, "peak_entries_held", lists.peak)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	res.Changes = r.changes
-	slices.SortStableFunc(res.Changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	p.mu.Lock()
 	res.Stats.FilesTotal = p.total
 	p.mu.Unlock()
-	res.Stats.FilesTransferred = r.stats.FilesTransferred
-	res.Stats.LiteralBytes, res.Stats.MatchedBytes = r.stats.LiteralBytes, r.stats.MatchedBytes
-	res.Stats.Deleted = r.stats.Deleted
-	res.Stats.BytesSent, res.Stats.BytesReceived = s.out.Written(), s.r.Count()
-	res.Warnings = append(res.Warnings, s.warnings...)
-	res.Warnings = append(res.Warnings, r.warnings...)
-	if len(r.failed) > 0 {
-		return res, fmt.Errorf("some files could not be transferred: %s", strings.Join(r.failed, "; "))
-	}
-	return res, nil
+	return r.result(res)
 }
 
 // admit prepares a list read by the receiver goroutine for the generator:

@@ -127,38 +127,9 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 		return nil, err
 	}
 	r.prepareLinks()
-	verb := "pull"
-	if _, local := s.proc.(*localProcess); local {
-		verb = "copy"
-	}
-	s.prog = startProgress(opts, s.log, verb, entries)
+	s.prog = startProgress(opts, s.log, receiverVerb(s), entries)
 	defer s.prog.finish()
-
-	genErr := make(chan error, 1)
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	go func() {
-		err := r.generate(genCtx)
-		if err != nil {
-			// Stop the sender: closing its input ends the transfer, which
-			// unblocks the receiver below; the generator's error is the cause.
-			_ = s.proc.Stdin().Close()
-		}
-		genErr <- err
-	}()
-
-	if err := r.receiveFiles(); err != nil {
-		stopGen()
-		_ = s.proc.Stdin().Close() // unblock a generator stuck writing
-		if gerr := <-genErr; gerr != nil && !errors.Is(gerr, context.Canceled) {
-			return nil, gerr
-		}
-		return nil, err
-	}
-	if err := <-genErr; err != nil {
-		return nil, err
-	}
-	if err := s.receiverGoodbye(); err != nil {
+	if err := r.run(ctx, r.generate, r.receiveFiles); err != nil {
 		return nil, err
 	}
 	if err := r.linkFollowers(); err != nil {
@@ -167,6 +138,52 @@ func (s *session) receive(ctx context.Context, localDest string, rules *filter.L
 	if err := r.finishDirs(); err != nil {
 		return nil, err
 	}
+	return r.result(res)
+}
+
+// receiverVerb names a receiving transfer in progress lines.
+func receiverVerb(s *session) string {
+	if _, local := s.proc.(*localProcess); local {
+		return "copy"
+	}
+	return "pull"
+}
+
+// run runs the generator (generate, on its own goroutine) beside the
+// receiver (receive, on this one) until both are done, then the final
+// goodbye (main.c:do_recv forks them; we run them as goroutines).
+func (r *receiver) run(ctx context.Context, generate func(context.Context) error, receive func() error) error {
+	s := r.s
+	genErr := make(chan error, 1)
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	go func() {
+		err := generate(genCtx)
+		if err != nil {
+			// Stop the sender: closing its input ends the transfer, which
+			// unblocks the receiver below; the generator's error is the cause.
+			_ = s.proc.Stdin().Close()
+		}
+		genErr <- err
+	}()
+	if err := receive(); err != nil {
+		stopGen()
+		_ = s.proc.Stdin().Close() // unblock a generator stuck writing
+		if gerr := <-genErr; gerr != nil && !errors.Is(gerr, context.Canceled) {
+			return gerr
+		}
+		return err
+	}
+	if err := <-genErr; err != nil {
+		return err
+	}
+	return s.receiverGoodbye()
+}
+
+// result fills res with what the transfer did: changes in path order,
+// counts, warnings; files that failed make it an error.
+func (r *receiver) result(res *Result) (*Result, error) {
+	s := r.s
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res.Changes = r.changes
