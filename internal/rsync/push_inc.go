@@ -322,10 +322,26 @@ func (x *incSender) sendEOF() error {
 	return x.s.w.Err()
 }
 
-// sendExtra sends directory lists until atLeast entries are in flight or
-// none is left (flist.c:send_extra_file_list).
+// ahead is how many entries the lists after the oldest live one hold:
+// what rsync's sender counts as file_total - file_old_total. The oldest
+// list is left out, as rsync leaves out the first list (flist.c:
+// send_file_list adds it to file_old_total) and, once that is freed, the
+// one the generator is working in (sender.c:send_files): the generator
+// reports a list done only once a later list or the end of lists has
+// come (generator.c:check_for_finished_files stops at cur_flist ==
+// first_flist), so a sender that counted it could wait on a generator
+// that waits on it — a first list of more than the lookahead hung.
+func (x *incSender) ahead() int {
+	if len(x.lists) == 0 {
+		return 0
+	}
+	return x.inFlight - len(x.lists[0].entries)
+}
+
+// sendExtra sends directory lists until atLeast entries are ahead (see
+// ahead) or none is left (flist.c:send_extra_file_list).
 func (x *incSender) sendExtra(atLeast int) error {
-	for !x.eof && x.inFlight < atLeast {
+	for !x.eof && x.ahead() < atLeast {
 		if x.done() {
 			return x.sendEOF()
 		}

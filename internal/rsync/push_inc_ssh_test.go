@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
@@ -234,4 +235,43 @@ func sameTree(t *testing.T, step, src, dst string, excluded, protected []string)
 			t.Errorf("%s: excluded %s was sent", step, x)
 		}
 	}
+}
+
+// TestInteropIncPushLongFirstList: a source whose top directory holds more
+// entries than the lookahead (1,000), beside a subdirectory, pushed over a
+// destination whose big file is the basis of a delta. The generator reports
+// a list done only once a later list has come, so a sender that counted
+// the first list as ahead waited on a generator waiting on it (the push
+// hung until its deadline; the fault test's recovering apply found it).
+func TestInteropIncPushLongFirstList(t *testing.T) {
+	srv := sshtest.Start(t)
+	tr := sshTransport(t, srv)
+	src := filepath.Join(t.TempDir(), "src")
+	dst := filepath.Join(t.TempDir(), "dst")
+	big := func(seed byte) string {
+		b := make([]byte, 4<<20)
+		for i := range b {
+			b[i] = byte(i*31) ^ seed ^ byte(i>>9)
+		}
+		return string(b)
+	}
+	writeFiles(t, src, map[string]string{"index.html": "old", "big.bin": big(1), "css/a.css": "a"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := rsync.Push(ctx, tr, src+"/", dst, rsync.Options{Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"index.html": "new", "big.bin": big(2)}
+	for i := range 3000 {
+		files[fmt.Sprintf("list-%05d.txt", i)] = "x"
+	}
+	writeFiles(t, src, files)
+	res, err := rsync.Push(ctx, tr, src+"/", dst, rsync.Options{Delete: true})
+	if err != nil {
+		t.Fatalf("push of a first list longer than the lookahead: %v", err)
+	}
+	if !res.IncRecursive || res.Stats.FilesTotal != 3005 {
+		t.Errorf("incremental %v, %d entries; want true, 3005", res.IncRecursive, res.Stats.FilesTotal)
+	}
+	sameTree(t, "after the second push", src, dst, nil, nil)
 }
