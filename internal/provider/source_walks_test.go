@@ -24,7 +24,7 @@ func TestSourceWalks_concurrentCallersShareOneWalk(t *testing.T) {
 	s, n := countingWalks()
 	release := make(chan struct{})
 	want := &tree.Manifest{Mode: tree.Content}
-	walk := func(context.Context) (*tree.Manifest, []string, error) {
+	walk := func(context.Context) (*tree.Manifest, []string, error) { //nolint:unparam // the signature is sourceWalks.get's
 		<-release // held until every caller has asked
 		return want, nil, nil
 	}
