@@ -47,8 +47,14 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/wire"
 )
 
-// minFileLookahead is rsync.h MIN_FILECNT_LOOKAHEAD.
-const minFileLookahead = 1000
+// minFileLookahead and maxFileLookahead are rsync.h's
+// MIN_FILECNT_LOOKAHEAD and MAX_FILECNT_LOOKAHEAD: the entries a sender
+// keeps ahead of the generator, and how far it goes while it would
+// otherwise wait for the generator.
+const (
+	minFileLookahead = 1000
+	maxFileLookahead = 10000
+)
 
 // incPossible reports whether a push with opts may offer incremental
 // recursion: protocol 30 or later may be spoken. Nothing else we pass the
@@ -389,6 +395,17 @@ func (x *incSender) requests() error {
 	for {
 		if err := x.sendExtra(minFileLookahead); err != nil {
 			return err
+		}
+		// Nothing from the generator is waiting: rather than wait for it
+		// with lists still unsent, send them, up to the larger lookahead
+		// (io.c:perform_io sends extra lists while its poll finds no
+		// input). Without this the generator idled between lists a round
+		// trip at a time: a 1% edit over a 20 ms round trip took twice as
+		// long as with one list.
+		if s.in == nil || s.in.Buffered() == 0 {
+			if err := x.sendExtra(maxFileLookahead); err != nil {
+				return err
+			}
 		}
 		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {

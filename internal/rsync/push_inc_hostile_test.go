@@ -24,7 +24,7 @@ import (
 // protocol error, not a lookup out of range.
 func TestIncSenderHostileReceiver(t *testing.T) {
 	src := t.TempDir()
-	for d := range 40 {
+	for d := range 120 { // 12,000 entries: more than the larger lookahead
 		dir := filepath.Join(src, fmt.Sprintf("d%02d", d))
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -72,7 +72,9 @@ func TestIncSenderHostileReceiver(t *testing.T) {
 		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			t.Fatalf("the script's end: %v", err)
 		}
-		if limit := minFileLookahead + 101; x.inFlight > limit || x.eof {
+		// At most the larger lookahead ahead, one more list of 100, and
+		// the oldest list (the first: "." and 120 directories).
+		if limit := maxFileLookahead + 100 + 121; x.inFlight > limit || x.eof {
 			t.Fatalf("%d entries in flight (NDX_FLIST_EOF sent: %v) for a receiver that finished no list, want at most %d and not the whole tree", x.inFlight, x.eof, limit)
 		}
 	})

@@ -10,13 +10,14 @@ import (
 )
 
 // TestIncPushMemoryBounded pushes, to stock rsync with incremental
-// recursion, a tree of 40 directories and one of 400 (50 files each), then
-// pushes each again unchanged while sampling the live heap (after a GC)
-// every time the sender frees a list. What the sender holds must not grow
-// with the number of directories: the entries in flight stay within
-// MIN_FILECNT_LOOKAHEAD plus one directory, and the live heap of the large
-// tree's push stays within 1 MB of the small one's, where one list of
-// its 18,000 more entries alone would be over 2 MB.
+// recursion, a tree of 400 directories and one of 800 (50 files each,
+// both past MAX_FILECNT_LOOKAHEAD), then pushes each again unchanged while
+// sampling the live heap (after a GC) every time the sender frees a list.
+// What the sender holds must not grow with the number of directories: the
+// entries in flight stay within MAX_FILECNT_LOOKAHEAD plus one directory
+// and the first list, and the live heap of the large tree's push stays
+// within 1 MB of the small one's, where one list of its 20,000 more
+// entries alone would be over 2 MB.
 func TestIncPushMemoryBounded(t *testing.T) {
 	const perDir = 50
 	peak := func(dirs int) (heap uint64, maxInFlight int) {
@@ -57,13 +58,13 @@ func TestIncPushMemoryBounded(t *testing.T) {
 		}
 		return heap, maxInFlight
 	}
-	smallHeap, smallFlight := peak(40)
-	largeHeap, largeFlight := peak(400)
-	t.Logf("live heap above the baseline: 40 directories %d B (at most %d entries in flight), 400 directories %d B (%d)", smallHeap, smallFlight, largeHeap, largeFlight)
-	if limit := minFileLookahead + perDir + 1; largeFlight > limit || smallFlight > limit {
+	smallHeap, smallFlight := peak(400)
+	largeHeap, largeFlight := peak(800)
+	t.Logf("live heap above the baseline: 400 directories %d B (at most %d entries in flight), 800 directories %d B (%d)", smallHeap, smallFlight, largeHeap, largeFlight)
+	if limit := maxFileLookahead + perDir + 1 + 801; largeFlight > limit || smallFlight > limit {
 		t.Errorf("entries in flight %d / %d, want at most %d", smallFlight, largeFlight, limit)
 	}
 	if largeHeap > smallHeap+1<<20 {
-		t.Errorf("the live heap grew with the tree: %d B for 400 directories, %d B for 40", largeHeap, smallHeap)
+		t.Errorf("the live heap grew with the tree: %d B for 800 directories, %d B for 400", largeHeap, smallHeap)
 	}
 }

@@ -95,6 +95,10 @@ func NewMuxReader(r io.Reader, handler MsgHandler) *MuxReader {
 	return &MuxReader{r: bufio.NewReaderSize(r, 64<<10), handler: handler}
 }
 
+// Buffered is how many bytes of the peer's stream are read and waiting:
+// 0 means the next Read may block on the peer.
+func (m *MuxReader) Buffered() int { return m.r.Buffered() }
+
 // Enable switches to framed reading.
 func (m *MuxReader) Enable() { m.enabled = true }
 
