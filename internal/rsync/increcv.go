@@ -213,16 +213,7 @@ func (r *receiver) generateIncremental(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for range s.maxPhase() {
-		s.writeNdx(wire.NdxDone)
-	}
-	if s.protocol >= 31 {
-		s.writeNdx(wire.NdxDone)
-	}
-	if err := s.out.Flush(); err != nil {
-		return err
-	}
-	return s.w.Err()
+	return s.endPhases()
 }
 
 // generateList works through one list: its directory's extraneous files

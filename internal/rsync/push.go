@@ -540,14 +540,8 @@ func (s *session) readDelStats() error {
 // (main.c:read_final_goodbye): at protocol ≥ 31 the receiver sends NDX_DONE
 // (after optional NDX_DEL_STATS), we answer NDX_DONE, and it confirms.
 func (s *session) goodbye(res *Result, entries []*flist.Entry) (*Result, error) {
-	if err := s.expectDone("goodbye"); err != nil {
+	if err := s.readGoodbye(); err != nil {
 		return nil, err
-	}
-	if s.protocol >= 31 {
-		s.writeNdx(wire.NdxDone)
-		if err := s.expectDone("final goodbye"); err != nil {
-			return nil, err
-		}
 	}
 	s.mu.Lock()
 	if n := len(s.sent) + len(s.deleted); n > 0 && s.onChange == nil {
@@ -558,6 +552,29 @@ func (s *session) goodbye(res *Result, entries []*flist.Entry) (*Result, error) 
 		s.addChange(res, itemizedChange(entries[it.ndx], it.iflags, true, items))
 	}
 	s.sent = nil
+	s.mu.Unlock()
+	return s.closeResult(res)
+}
+
+// readGoodbye is the sender's side of main.c:read_final_goodbye: the
+// receiver's NDX_DONE and, at protocol ≥ 31, our NDX_DONE and its reply.
+func (s *session) readGoodbye() error {
+	if err := s.expectDone("goodbye"); err != nil {
+		return err
+	}
+	if s.protocol >= 31 {
+		s.writeNdx(wire.NdxDone)
+		if err := s.expectDone("final goodbye"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeResult adds what the server reported on the side — deletions,
+// warnings — and the bytes received to a push's result.
+func (s *session) closeResult(res *Result) (*Result, error) {
+	s.mu.Lock()
 	for _, d := range s.deleted {
 		s.addChange(res, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
 	}

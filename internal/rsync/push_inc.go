@@ -495,26 +495,11 @@ func (x *incSender) reading(ndx int32, e *flist.Entry, r io.Reader) io.Reader {
 	return x.prog.readingAny(r)
 }
 
-// goodbye ends the transfer (main.c:read_final_goodbye), as session.goodbye.
+// goodbye ends the transfer (main.c:read_final_goodbye), as session.goodbye;
+// the sent files' changes went out as they were reported.
 func (x *incSender) goodbye() (*Result, error) {
-	s := x.s
-	if err := s.expectDone("goodbye"); err != nil {
+	if err := x.s.readGoodbye(); err != nil {
 		return nil, err
 	}
-	if s.protocol >= 31 {
-		s.writeNdx(wire.NdxDone)
-		if err := s.expectDone("final goodbye"); err != nil {
-			return nil, err
-		}
-	}
-	res := x.res
-	s.mu.Lock()
-	for _, d := range s.deleted {
-		s.addChange(res, Change{Path: d, Kind: ChangeDelete, Itemize: "*deleting"})
-	}
-	res.Stats.Deleted = len(s.deleted)
-	res.Warnings = append(res.Warnings, s.warnings...)
-	s.mu.Unlock()
-	res.Stats.BytesReceived = s.r.Count()
-	return res, s.w.Err()
+	return x.s.closeResult(x.res)
 }

@@ -332,8 +332,13 @@ func (r *receiver) generate(ctx context.Context) error {
 			return err
 		}
 	}
-	// The end of the redo phase, and from 29 of the delay-updates phase
-	// (generator.c:generate_files).
+	return s.endPhases()
+}
+
+// endPhases is the generator's end (generator.c:generate_files): NDX_DONE
+// for the redo phase, and from 29 the delay-updates phase, then at
+// protocol ≥ 31 the goodbye's; flushed.
+func (s *session) endPhases() error {
 	for range s.maxPhase() {
 		s.writeNdx(wire.NdxDone)
 	}
