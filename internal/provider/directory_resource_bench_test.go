@@ -57,13 +57,13 @@ func BenchmarkPlanTimeSourceHash(b *testing.B) {
 	ctx := context.Background()
 	f := filterSet{Exclude: []string{"*.tmp"}}
 	// Warm the page cache, as a tree that was just built or edited is.
-	if _, _, err := hashLocal(ctx, root+"/", f, tree.Content, csum.XXH128); err != nil {
+	if _, _, err := hashLocal(ctx, nil, root+"/", f, tree.Content, csum.XXH128); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m, _, err := hashLocal(ctx, root+"/", f, tree.Content, csum.XXH128)
+		m, _, err := hashLocal(ctx, nil, root+"/", f, tree.Content, csum.XXH128)
 		if err != nil {
 			b.Fatal(err)
 		}

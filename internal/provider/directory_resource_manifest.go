@@ -127,13 +127,13 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a
 // manifest, leaving out what the filters exclude.
-func hashLocal(ctx context.Context, p string, f filterSet, mode tree.Mode, algo csum.Algo) (*tree.Manifest, []string, error) {
+func hashLocal(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, mode tree.Mode, algo csum.Algo) (*tree.Manifest, []string, error) {
 	inc, exc := f.engineFilters()
 	rules, err := filter.New(inc, exc)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, warnings, skipped, err := tree.LocalWith(ctx, p, rules, mode, algo, f.Fidelity.treeOptions())
+	m, warnings, skipped, err := digests.Local(ctx, p, rules, mode, algo, f.Fidelity.treeOptions())
 	return m, append(warnings, skipped...), err
 }
 
@@ -163,7 +163,7 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	if c.Ends.Dst.Remote {
 		m, warnings, err = cn.listVia(ctx, root.ListPath, root.Prefix, c.Filters, mode)
 	} else {
-		m, warnings, err = hashLocal(ctx, root.ListPath, c.Filters, mode, algo)
+		m, warnings, err = hashLocal(ctx, r.settings.digests, root.ListPath, c.Filters, mode, algo)
 	}
 	if err != nil {
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
@@ -203,9 +203,9 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			return withChmod(ahead, c.Chmod), nil
 		}
 		if useCache {
-			m, warnings, err = r.settings.sources.hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
+			m, warnings, err = r.settings.sources.hashLocalSource(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo)
 		} else {
-			m, warnings, err = hashLocal(ctx, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
+			m, warnings, err = hashLocal(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
 		}
 	}
 	if err != nil {
@@ -279,7 +279,7 @@ func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syn
 				tflog.Debug(ctx, "could not list the source during refresh; the plan will", map[string]interface{}{"source": c.Ends.Src.Raw, "error": err.Error()})
 			}
 		} else {
-			m, warnings, err = r.settings.sources.hashLocalSource(ctx, c.Ends.Src.Path(), c.Filters, algo)
+			m, warnings, err = r.settings.sources.hashLocalSource(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo)
 		}
 		if err == nil && len(warnings) == 0 {
 			r.settings.manifests.put(key, m)

@@ -73,6 +73,16 @@ func newListingStore() *listingStore {
 	return &listingStore{dir: filepath.Join(base, "terraform-provider-rsync", "listings")}
 }
 
+// newDigestCache returns the digest cache under the user's cache
+// directory, beside the listings, or nil (no cache) when there is none.
+func newDigestCache() *tree.DigestCache {
+	base, err := os.UserCacheDir()
+	if err != nil || base == "" {
+		return nil
+	}
+	return tree.NewDigestCache(filepath.Join(base, "terraform-provider-rsync", "digests"))
+}
+
 // listingRef is what private state holds: which file (its name starts
 // with the keySum of the listing's key, destKey) and the digest of its
 // bytes.

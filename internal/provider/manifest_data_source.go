@@ -158,7 +158,7 @@ func (d *manifestDataSource) Read(ctx context.Context, req datasource.ReadReques
 			resp.Diagnostics.AddAttributeError(path.Root("path"), "Path not found", serr.Error()+".")
 			return
 		}
-		man, warnings, err = hashLocal(ctx, ep.Path(), f, mode, csum.XXH128)
+		man, warnings, err = hashLocal(ctx, d.dir.settings.digests, ep.Path(), f, mode, csum.XXH128)
 	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("path"), "Cannot read the tree",

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 // defaultRsyncPath is the remote command that starts rsync.
@@ -42,6 +43,10 @@ type rsyncProvider struct {
 	// sourceWalks (source_walks.go): tests count the source walks of a
 	// terraform command through it. Nil in the provider.
 	sourceWalked func(key string)
+	// digests, when set, is the digest cache of every configuration
+	// (tests: one that trusts the files they have just written). Nil in
+	// the provider: the user's cache directory.
+	digests *tree.DigestCache
 }
 
 // providerModel is the provider block.
@@ -117,6 +122,10 @@ type connSettings struct {
 	// sources shares a local source's walk among the resources of this
 	// walk (source_walks.go); nil: each resource walks it.
 	sources *sourceWalks
+	// digests keeps local files' digests between runs, so that an
+	// unchanged file is stat'ed, not read (tree.DigestCache); nil: every
+	// hash reads every file.
+	digests *tree.DigestCache
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -238,6 +247,10 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.destinations = newDestRegistry()
 	s.manifests = newManifestCache()
 	s.sources = newSourceWalks(p.sourceWalked)
+	s.digests = p.digests
+	if s.digests == nil {
+		s.digests = newDigestCache()
+	}
 	tflog.Debug(ctx, "provider configured", map[string]interface{}{
 		"user": s.User, "port": s.Port, "private_key_file": s.PrivateKeyFile,
 		"known_hosts_file": s.KnownHostsFile, "host_key_pinned": s.HostKey != "",

@@ -63,9 +63,9 @@ func sourceWalkKey(p string, f filterSet, algo csum.Algo) string {
 
 // hashLocalSource reads a local source as hashLocal does (content mode,
 // algo), sharing the reading with every other caller of this walk.
-func (s *sourceWalks) hashLocalSource(ctx context.Context, p string, f filterSet, algo csum.Algo) (*tree.Manifest, []string, error) {
+func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, algo csum.Algo) (*tree.Manifest, []string, error) {
 	return s.get(ctx, sourceWalkKey(p, f, algo), func(ctx context.Context) (*tree.Manifest, []string, error) {
-		return hashLocal(ctx, p, f, tree.Content, algo)
+		return hashLocal(ctx, digests, p, f, tree.Content, algo)
 	})
 }
 

@@ -73,15 +73,15 @@ func TestSourceWalks_keysSeparateAndForget(t *testing.T) {
 	}
 	s, n := countingWalks()
 	ctx := context.Background()
-	first, _, err := s.hashLocalSource(ctx, src+"/", filterSet{}, csum.XXH128)
+	first, _, err := s.hashLocalSource(ctx, nil, src+"/", filterSet{}, csum.XXH128)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Other filters, another algorithm: other readings.
-	if _, _, err := s.hashLocalSource(ctx, src+"/", filterSet{Exclude: []string{"*.tmp"}}, csum.XXH128); err != nil {
+	if _, _, err := s.hashLocalSource(ctx, nil, src+"/", filterSet{Exclude: []string{"*.tmp"}}, csum.XXH128); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.hashLocalSource(ctx, src+"/", filterSet{}, csum.MD5); err != nil {
+	if _, _, err := s.hashLocalSource(ctx, nil, src+"/", filterSet{}, csum.MD5); err != nil {
 		t.Fatal(err)
 	}
 	if n.Load() != 3 {
@@ -92,7 +92,7 @@ func TestSourceWalks_keysSeparateAndForget(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("two\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	again, _, err := s.hashLocalSource(ctx, src+"/", filterSet{}, csum.XXH128)
+	again, _, err := s.hashLocalSource(ctx, nil, src+"/", filterSet{}, csum.XXH128)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestSourceWalks_keysSeparateAndForget(t *testing.T) {
 	}
 	// A local write forgets: the next reading sees the tree as it is.
 	s.forget()
-	fresh, _, err := s.hashLocalSource(ctx, src+"/", filterSet{}, csum.XXH128)
+	fresh, _, err := s.hashLocalSource(ctx, nil, src+"/", filterSet{}, csum.XXH128)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestSourceWalks_keysSeparateAndForget(t *testing.T) {
 	}
 	// A new configuration (the apply walk's) starts with nothing.
 	s2, n2 := countingWalks()
-	if _, _, err := s2.hashLocalSource(ctx, src+"/", filterSet{}, csum.XXH128); err != nil {
+	if _, _, err := s2.hashLocalSource(ctx, nil, src+"/", filterSet{}, csum.XXH128); err != nil {
 		t.Fatal(err)
 	}
 	if n2.Load() != 1 {

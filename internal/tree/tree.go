@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
@@ -329,6 +330,10 @@ func Local(ctx context.Context, source string, rules *filter.List, mode Mode, al
 // LocalWith is Local with opts; it also returns the walk's notes on what
 // opts leave out (devices or specials off), apart from its warnings.
 func LocalWith(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo, opts Options) (m *Manifest, warnings, skipped []string, err error) {
+	return localWith(ctx, source, rules, mode, algo, opts, nil)
+}
+
+func localWith(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo, opts Options, cache *DigestCache) (m *Manifest, warnings, skipped []string, err error) {
 	var skip flist.Skipper
 	if rules != nil {
 		skip = rules.Excluded
@@ -338,72 +343,158 @@ func LocalWith(ctx context.Context, source string, rules *filter.List, mode Mode
 		return nil, nil, nil, err
 	}
 	if mode == Content {
-		if err := hashFiles(ctx, walk, algo); err != nil {
+		if err := hashFiles(ctx, walk, algo, cache, digestKey(source, algo)); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	return FromEntriesWith(walk.Entries, ContentRoot(source), mode, algo, opts), walk.Warnings, walk.Skipped, nil
 }
 
-// hashFiles fills in Checksum for every regular file of walk, in parallel.
-func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo) error {
-	work := make(chan *flist.Entry)
+// hashJob is one regular file to hash: the cache's record of it, if any,
+// and what the hashing learnt of it for the next cache.
+type hashJob struct {
+	e    *flist.Entry
+	rec  *digestRecord
+	keep *digestRecord // what to record; nil: nothing
+}
+
+// hashBatch is a run of jobs handed to one worker: a channel operation
+// per file costs more than stat'ing it when the digests come from the
+// cache.
+type hashBatch struct {
+	jobs []hashJob
+	done chan struct{}
+}
+
+const hashBatchSize = 64
+
+// hashFiles fills in Checksum for every regular file of walk, in parallel:
+// from the digest cache when the file is unchanged since recorded there,
+// otherwise by reading it. The new cache file is written in the walk's
+// order: batches are collected in the order they were handed out, a
+// bounded window of them in flight.
+func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cache *DigestCache, key string) error {
+	var prev *digestReader
+	var next *digestWriter
+	if cache != nil {
+		prev = cache.openDigests(key)
+		defer prev.close()
+		next = cache.createDigests(key)
+	}
+	// Files are read after this: a conservative time of every digest.
+	hashedAt := time.Now().UnixNano()
+	trusted := func(fileID) bool { return false }
+	if cache != nil {
+		trusted = func(id fileID) bool { return cache.trustedAt(id, hashedAt) }
+	}
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *hashBatch, workers)
+	inOrder := make(chan *hashBatch, 4*workers)
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
-	workers := runtime.GOMAXPROCS(0)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 1<<20)
 			h := algo.NewFile()
-			for e := range work {
-				sum, err := hashFile(walk.LocalPath(e), h, buf)
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					continue
+			for b := range work {
+				for i := range b.jobs {
+					j := &b.jobs[i]
+					if err := j.hash(walk.LocalPath(j.e), h, buf, trusted, next != nil); err != nil {
+						once.Do(func() { firstErr = err })
+					}
 				}
-				e.Checksum = sum
+				close(b.done)
 			}
 		}()
 	}
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range inOrder {
+			<-b.done
+			for i := range b.jobs {
+				if k := b.jobs[i].keep; k != nil {
+					next.add(k)
+				}
+			}
+		}
+	}()
 	var err error
-feed:
+	b := &hashBatch{done: make(chan struct{})}
+	send := func() bool {
+		select {
+		case inOrder <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			close(b.done)
+			return false
+		}
+		b = &hashBatch{done: make(chan struct{})}
+		return true
+	}
 	for _, e := range walk.Entries {
 		if !e.IsRegular() {
 			continue
 		}
-		select {
-		case work <- e:
-		case <-ctx.Done():
+		b.jobs = append(b.jobs, hashJob{e: e, rec: prev.find(e.Name)})
+		if len(b.jobs) == hashBatchSize && !send() {
 			err = ctx.Err()
-			break feed
+			break
 		}
+	}
+	if err == nil && len(b.jobs) > 0 && !send() {
+		err = ctx.Err()
 	}
 	close(work)
 	wg.Wait()
-	if err != nil {
-		return err
+	close(inOrder)
+	<-written
+	if err == nil {
+		err = firstErr
 	}
-	return firstErr
+	next.finish(err == nil)
+	return err
 }
 
-func hashFile(path string, h interface {
+// hash sets the job's checksum: the recorded digest when the file is the
+// one recorded and the record is trusted, else the digest of its bytes.
+// trusted says whether a digest made now may be trusted later.
+// With record set it also says what the next cache file keeps: a file
+// that changed while it was read is not recorded.
+func (j *hashJob) hash(path string, h interface {
 	io.Writer
 	Sum([]byte) []byte
 	Reset()
-}, buf []byte) ([]byte, error) {
+}, buf []byte, trusted func(fileID) bool, record bool) error {
+	if j.rec != nil && j.rec.trusted && j.rec.id.size == j.e.Size {
+		if id, ok := lstatID(path); ok && id == j.rec.id {
+			j.e.Checksum = j.rec.digest
+			j.keep = j.rec
+			return nil
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("hash %s: %w", path, err)
+		return fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
+	before, ok := fstatID(f)
 	h.Reset()
 	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
-		return nil, fmt.Errorf("hash %s: %w", path, err)
+		return fmt.Errorf("hash %s: %w", path, err)
 	}
-	return h.Sum(nil), nil
+	j.e.Checksum = h.Sum(nil)
+	if after, ok2 := fstatID(f); record && ok && ok2 && before == after {
+		j.keep = &digestRecord{name: j.e.Name, id: before, digest: j.e.Checksum, trusted: trusted(before)}
+	}
+	return nil
 }
 
 // onlyReader hides WriteTo so that CopyBuffer uses our buffer.
