@@ -104,15 +104,10 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 		Logger:    newEngineLogger(ctx),
 	}
 	f.Fidelity.listOptions(&opts)
-	l, err := rsync.List(ctx, t, listPath, opts)
+	m, l, err := listManifest(ctx, t, listPath, prefix, mode, f.Fidelity.treeOptions(), opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	algo, ok := csum.ByName(l.Checksum)
-	if !ok {
-		algo = csum.XXH128
-	}
-	m := tree.FromEntriesWith(l.Entries, prefix, mode, algo, f.Fidelity.treeOptions())
 	var warnings []string
 	// Directories the server could not open are marked (the plan warns
 	// about them once, directory_resource_unreadable.go); other gaps are
@@ -123,6 +118,33 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 		warnings = append(warnings, fmt.Sprintf("the remote rsync could not read some files below %s; they are missing from the listing", listPath))
 	}
 	return m, warnings, nil
+}
+
+// listManifest lists a remote tree as a manifest. The entries go into the
+// manifest as they arrive (rsync.ListEach, tree.Builder), so a large
+// listing is not held as entries and items at once; with hard links the
+// whole list is needed first (a set's first name is known only in sorted
+// order).
+func listManifest(ctx context.Context, t rsync.Transport, listPath, prefix string, mode tree.Mode, topts tree.Options, opts rsync.Options) (*tree.Manifest, *rsync.Listing, error) {
+	algoOf := func(l *rsync.Listing) csum.Algo {
+		if algo, ok := csum.ByName(l.Checksum); ok {
+			return algo
+		}
+		return csum.XXH128
+	}
+	if topts.HardLinks {
+		l, err := rsync.List(ctx, t, listPath, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return tree.FromEntriesWith(l.Entries, prefix, mode, algoOf(l), topts), l, nil
+	}
+	b := tree.NewBuilder(prefix, mode, topts)
+	l, err := rsync.ListEach(ctx, t, listPath, opts, b.Add)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Manifest(algoOf(l)), l, nil
 }
 
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a

@@ -200,19 +200,34 @@ func incCodec(s *session, opts Options) flist.Codec {
 // ends the phase (generator.c:generate_files, check_for_finished_files;
 // sender.c:send_files). The listing holds the whole tree, sorted as a
 // single list is, so callers see no difference.
-func (s *session) listIncremental(opts Options) ([]*flist.Entry, int32, error) {
+func (s *session) listIncremental(opts Options, each func(*flist.Entry)) ([]*flist.Entry, int, int32, error) {
 	dec := flist.NewDecoder(incCodec(s, opts), s.r)
+	// Nothing is released: the bound is on the whole listing, whether
+	// kept here or by each's caller.
 	inc := newIncLists(dec, s.protocol, flist.MaxEntries)
 	first, err := inc.readFirst()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if len(first.entries) == 0 {
 		// The sender exits after an empty first list
 		// (main.c:do_server_sender); finish collects its status.
-		return nil, dec.IOError, nil
+		return nil, 0, dec.IOError, nil
 	}
-	all := first.entries
+	var all []*flist.Entry
+	listed := 0
+	take := func(entries []*flist.Entry) {
+		listed += len(entries)
+		if each == nil {
+			all = append(all, entries...)
+			return
+		}
+		for i, e := range entries {
+			each(e)
+			entries[i] = nil
+		}
+	}
+	take(first.entries)
 	received, acked, echoed := 1, 0, 0
 	for {
 		for acked < received-1 || (inc.eof && acked < received) {
@@ -220,41 +235,44 @@ func (s *session) listIncremental(opts Options) ([]*flist.Entry, int32, error) {
 			acked++
 		}
 		if err := s.w.Err(); err != nil {
-			return nil, 0, fmt.Errorf("acknowledge file lists: %w", err)
+			return nil, 0, 0, fmt.Errorf("acknowledge file lists: %w", err)
 		}
 		if inc.eof && echoed == received {
 			break
 		}
 		ndx := s.readNdx()
 		if err := s.r.Err(); err != nil {
-			return nil, 0, fmt.Errorf("read file lists: %w", err)
+			return nil, 0, 0, fmt.Errorf("read file lists: %w", err)
 		}
 		switch {
 		case ndx == wire.NdxFlistEOF:
 			if inc.eof {
-				return nil, 0, fmt.Errorf("%w: the end of the file lists, twice", wire.ErrMalformed)
+				return nil, 0, 0, fmt.Errorf("%w: the end of the file lists, twice", wire.ErrMalformed)
 			}
 			inc.eof = true
 		case ndx <= wire.NdxFlistOffset:
 			fl, err := inc.readFor(ndx)
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
-			all = append(all, fl.entries...)
+			take(fl.entries)
 			received++
 		case ndx == wire.NdxDone:
 			if echoed++; echoed > acked {
-				return nil, 0, fmt.Errorf("%w: the sender ended a file list we had not finished", wire.ErrMalformed)
+				return nil, 0, 0, fmt.Errorf("%w: the sender ended a file list we had not finished", wire.ErrMalformed)
 			}
 		case ndx == wire.NdxDelStats:
 			if err := s.readDelStats(); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 		default:
-			return nil, 0, fmt.Errorf("%w: file index %d in a listing, which asks for no file", wire.ErrMalformed, ndx)
+			return nil, 0, 0, fmt.Errorf("%w: file index %d in a listing, which asks for no file", wire.ErrMalformed, ndx)
 		}
 	}
 	s.uidNames, s.gidNames = dec.UIDNames, dec.GIDNames
+	if each != nil {
+		return nil, listed, dec.IOError, nil
+	}
 	flist.SortProto(all, s.protocol)
-	return dedupe(all), dec.IOError, nil
+	return dedupe(all), listed, dec.IOError, nil
 }

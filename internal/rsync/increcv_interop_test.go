@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 )
 
@@ -222,4 +223,53 @@ func TestInteropIncrementalPullDryRunMatchesRealRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropListEach: ListEach hands over every entry List returns, no
+// more, once each, from both stock servers, with incremental recursion and
+// with one list (protocol 29, and 32 without the offer), and keeps none.
+func TestInteropListEach(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, incTree())
+	for _, srv := range servers(t) {
+		for _, tc := range []struct {
+			proto int
+			noInc bool
+		}{{32, false}, {30, false}, {32, true}, {29, false}} {
+			t.Run(fmt.Sprintf("%s/p%d/noinc=%v", srv.version, tc.proto, tc.noInc), func(t *testing.T) {
+				opts := Options{RsyncPath: fmt.Sprintf("%s --protocol=%d", srv.path, tc.proto), Checksum: true, NoIncRecursive: tc.noInc, Logger: testLogger(t)}
+				want, err := List(context.Background(), ExecTransport{}, src+"/", opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []*flist.Entry
+				l, err := ListEach(context.Background(), ExecTransport{}, src+"/", opts, func(e *flist.Entry) { got = append(got, e) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l.IncRecursive != (tc.proto >= 30 && !tc.noInc) {
+					t.Errorf("incremental: %v", l.IncRecursive)
+				}
+				if len(l.Entries) != 0 || l.Listed != len(got) || l.Listed != want.Listed || l.Checksum != want.Checksum {
+					t.Fatalf("ListEach kept %d entries, listed %d (handed over %d); List listed %d; checksums %q / %q",
+						len(l.Entries), l.Listed, len(got), want.Listed, l.Checksum, want.Checksum)
+				}
+				flist.SortProto(got, l.Protocol)
+				if !reflect.DeepEqual(got, want.Entries) {
+					t.Fatalf("ListEach's entries, sorted, differ from List's:\n%d: %v\n%d: %v", len(got), names(got), len(want.Entries), names(want.Entries))
+				}
+			})
+		}
+	}
+}
+
+func names(entries []*flist.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name)
+	}
+	return out
 }

@@ -14,7 +14,8 @@ import (
 
 // Listing is a remote tree as the remote rsync describes it.
 type Listing struct {
-	Entries  []*flist.Entry // sorted in rsync order
+	Entries  []*flist.Entry // sorted in rsync order (none from ListEach)
+	Listed   int            // how many entries the sender listed
 	IOError  int32          // the sender's io_error bits (1: some files unreadable)
 	Protocol int
 	Checksum string // the algorithm of Entry.Checksum, when asked for
@@ -34,6 +35,23 @@ type Listing struct {
 // the server's whole-file checksum, computed on the server. Filters in
 // opts leave paths out, as they would from a transfer.
 func List(ctx context.Context, t Transport, remotePath string, opts Options) (*Listing, error) {
+	return listWith(ctx, t, remotePath, opts, nil)
+}
+
+// ListEach is List handing every entry to each as it arrives instead of
+// keeping them: the Listing it returns has no Entries, only Listed, and
+// holds nothing per entry, so that a caller that keeps less than an entry
+// per file (a manifest) does not hold both at once. Entries come in the
+// order the sender sends them — under incremental recursion a directory
+// at a time, not in rsync's sort order — and may repeat a name (the
+// sender's duplicates, which List drops); each keeps nothing after it
+// returns but what it copies. The bound on a hostile sender's list
+// (flist.MaxEntries) holds as for List.
+func ListEach(ctx context.Context, t Transport, remotePath string, opts Options, each func(*flist.Entry)) (*Listing, error) {
+	return listWith(ctx, t, remotePath, opts, each)
+}
+
+func listWith(ctx context.Context, t Transport, remotePath string, opts Options, each func(*flist.Entry)) (*Listing, error) {
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
@@ -54,7 +72,7 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.list(rules, opts)
+	l, err := s.list(rules, opts, each)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -64,7 +82,7 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 		// read came through whole. The caller decides what the gaps mean.
 		// A list without even its root (the path is missing) is a failure.
 		var ee *ExitError
-		if errors.As(err, &ee) && (ee.Code == 23 || ee.Code == 24) && l.IOError != 0 && len(l.Entries) > 0 {
+		if errors.As(err, &ee) && (ee.Code == 23 || ee.Code == 24) && l.IOError != 0 && l.Listed > 0 {
 			l.Messages = ee.Messages
 			return l, nil
 		}
@@ -75,26 +93,36 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 
 // list runs the receiving side of a listing: filters out, list in, then
 // the phase handshake of a transfer with no requests.
-func (s *session) list(rules *filter.List, opts Options) (*Listing, error) {
+func (s *session) list(rules *filter.List, opts Options, each func(*flist.Entry)) (*Listing, error) {
 	checksum := opts.Checksum
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
 	}
 	var entries []*flist.Entry
+	var listed int
 	var ioErr int32
 	var err error
 	if s.incRecurse() {
 		// The lists come a directory at a time and phase 0 ends as they
 		// are acknowledged (listIncremental).
-		entries, ioErr, err = s.listIncremental(opts)
+		entries, listed, ioErr, err = s.listIncremental(opts, each)
 	} else {
 		entries, ioErr, err = s.recvFileList(opts, checksum)
+		listed = len(entries)
+		if each != nil {
+			// One list: it is whole before anything else is read.
+			for i, e := range entries {
+				each(e)
+				entries[i] = nil
+			}
+			entries = nil
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	l := &Listing{Entries: entries, IOError: ioErr, Protocol: s.protocol, Checksum: s.algo.Name(), IncRecursive: s.incRecurse()}
-	if len(entries) == 0 {
+	l := &Listing{Entries: entries, Listed: listed, IOError: ioErr, Protocol: s.protocol, Checksum: s.algo.Name(), IncRecursive: s.incRecurse()}
+	if listed == 0 {
 		// An empty list means the server sender exits right away
 		// (main.c:do_server_sender); finish collects its status.
 		return l, nil

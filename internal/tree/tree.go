@@ -215,39 +215,9 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 	var firstOf map[uint32]string // hard-link set → its first name
 	for i, e := range entries {
 		entries[i] = nil
-		name, ok := relName(e.Name, prefix)
+		it, ok := itemOf(e, prefix, mode, opts)
 		if !ok {
 			continue
-		}
-		it := Item{Name: name, Perm: e.Perm(), Size: e.Size, ModTime: e.ModTime}
-		switch {
-		case e.IsDir():
-			it.Kind = Dir
-			it.Size, it.ModTime = 0, 0
-		case e.IsSymlink():
-			it.Kind, it.Perm, it.Target = Symlink, 0, e.LinkTarget
-			it.ModTime = 0
-		case e.IsRegular():
-			it.Kind = File
-			if mode == Content {
-				it.Digest = e.Checksum
-				if allZero(e.Checksum) {
-					it.Digest, it.Unreadable = nil, true
-				}
-			}
-		case e.IsDevice():
-			it.Kind, it.Size, it.ModTime, it.Ignored = CharDevice, 0, 0, !opts.Devices
-			if e.Type() == flist.SIFBLK {
-				it.Kind = BlockDevice
-			}
-			it.Rdev = uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor)
-		case e.IsSpecial():
-			it.Kind, it.Size, it.ModTime, it.Ignored = Fifo, 0, 0, !opts.Specials
-			if e.Type() == flist.SIFSOCK {
-				it.Kind = Socket
-			}
-		default:
-			continue // no other kind of file exists in a file list
 		}
 		if opts.HardLinks && e.HlinkGroup != 0 && !e.IsDir() {
 			if first, ok := firstOf[e.HlinkGroup]; ok {
@@ -256,12 +226,52 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 				if firstOf == nil {
 					firstOf = map[uint32]string{}
 				}
-				firstOf[e.HlinkGroup] = name
+				firstOf[e.HlinkGroup] = it.Name
 			}
 		}
 		m.Items = append(m.Items, it)
 	}
 	return m
+}
+
+// itemOf is the item of a file-list entry, renamed below prefix; false
+// for an entry outside it, or of a kind no file list holds.
+func itemOf(e *flist.Entry, prefix string, mode Mode, opts Options) (Item, bool) {
+	name, ok := relName(e.Name, prefix)
+	if !ok {
+		return Item{}, false
+	}
+	it := Item{Name: name, Perm: e.Perm(), Size: e.Size, ModTime: e.ModTime}
+	switch {
+	case e.IsDir():
+		it.Kind = Dir
+		it.Size, it.ModTime = 0, 0
+	case e.IsSymlink():
+		it.Kind, it.Perm, it.Target = Symlink, 0, e.LinkTarget
+		it.ModTime = 0
+	case e.IsRegular():
+		it.Kind = File
+		if mode == Content {
+			it.Digest = e.Checksum
+			if allZero(e.Checksum) {
+				it.Digest, it.Unreadable = nil, true
+			}
+		}
+	case e.IsDevice():
+		it.Kind, it.Size, it.ModTime, it.Ignored = CharDevice, 0, 0, !opts.Devices
+		if e.Type() == flist.SIFBLK {
+			it.Kind = BlockDevice
+		}
+		it.Rdev = uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor)
+	case e.IsSpecial():
+		it.Kind, it.Size, it.ModTime, it.Ignored = Fifo, 0, 0, !opts.Specials
+		if e.Type() == flist.SIFSOCK {
+			it.Kind = Socket
+		}
+	default:
+		return Item{}, false // no other kind of file exists in a file list
+	}
+	return it, true
 }
 
 // allZero reports whether a listed checksum is rsync's for a file it could

@@ -2,8 +2,10 @@ package tree_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -190,6 +192,46 @@ func TestFromEntriesConsumesTheList(t *testing.T) {
 	for i, e := range list {
 		if e != nil {
 			t.Errorf("entry %d (%s) still held after FromEntries", i, e.Name)
+		}
+	}
+}
+
+// TestBuilderEqualsFromEntries: the stock rsync's listing of a rich tree,
+// handed to a Builder as ListEach hands it over and in a shuffled order,
+// makes the manifest FromEntries makes of List's sorted entries, with and
+// without a prefix.
+func TestBuilderEqualsFromEntries(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "site")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testtree.Write(t, src, testtree.Rich())
+	for _, path := range []string{src + "/", src} {
+		prefix := tree.ContentRoot(path)
+		l, err := rsync.List(ctx, rsync.ExecTransport{}, path, rsync.Options{Checksum: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		algo, _ := csum.ByName(l.Checksum)
+		b := tree.NewBuilder(prefix, tree.Content, tree.DefaultOptions())
+		if _, err := rsync.ListEach(ctx, rsync.ExecTransport{}, path, rsync.Options{Checksum: true}, b.Add); err != nil {
+			t.Fatal(err)
+		}
+		shuffled := append([]*flist.Entry(nil), l.Entries...)
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		sb := tree.NewBuilder(prefix, tree.Content, tree.DefaultOptions())
+		for _, e := range shuffled {
+			sb.Add(e)
+		}
+		want := tree.FromEntries(l.Entries, prefix, tree.Content, algo)
+		for name, got := range map[string]*tree.Manifest{"as listed": b.Manifest(algo), "shuffled": sb.Manifest(algo)} {
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %q: the builder's manifest differs from FromEntries':\n%+v\n%+v", name, path, got.Items, want.Items)
+			}
+		}
+		if len(want.Items) < 10 {
+			t.Fatalf("%q: only %d items listed", path, len(want.Items))
 		}
 	}
 }
