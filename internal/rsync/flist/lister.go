@@ -100,8 +100,7 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 		// vanished directories are warnings.
 		return nil, err
 	}
-	Sort(out)
-	return out, nil
+	return out, nil // read sorts each directory
 }
 
 // topEntry is a source's top entry and its Root (WalkResult.Root).

@@ -143,3 +143,50 @@ func TestWalkMostExcluded(t *testing.T) {
 		t.Errorf("names %q, want %q", got, want)
 	}
 }
+
+// TestWalkOrderIsSortOrder: the walk puts each directory's sorted entries
+// together depth first, in parallel; the list must be what sorting the
+// whole of it gives (rsync's order: f_name_cmp), on names where a file, a
+// directory and a longer name share a prefix, at several depths, with and
+// without the source's own name in front. Run repeatedly: directories are
+// read on several goroutines.
+func TestWalkOrderIsSortOrder(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for _, top := range []string{"a", "a.b", "a-b", "ab", "b", "z"} {
+		paths = append(paths, top+"/x", top+"/x.y/deep", top+"/x-y", top+"/x0/q/r/s", top+"/x-/z")
+		paths = append(paths, top+".txt", top+"-file")
+	}
+	for _, p := range paths {
+		full := filepath.Join(root, "src", p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(full); err == nil {
+			continue
+		}
+		if err := os.WriteFile(full, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		for _, src := range []string{filepath.Join(root, "src") + "/", filepath.Join(root, "src")} {
+			res, err := Walk(src, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sorted := slices.Clone(res.Entries)
+			Sort(sorted)
+			if !slices.Equal(sorted, res.Entries) {
+				var got, want []string
+				for i := range sorted {
+					got, want = append(got, res.Entries[i].Name), append(want, sorted[i].Name)
+				}
+				t.Fatalf("%s: walk order\n%q\nsorted\n%q", src, got, want)
+			}
+			if len(res.Entries) < len(paths) {
+				t.Fatalf("%d entries for %d paths", len(res.Entries), len(paths))
+			}
+		}
+	}
+}
