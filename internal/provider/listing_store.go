@@ -1,7 +1,7 @@
 package provider
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/gob"
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -91,11 +93,29 @@ type listingRef struct {
 	Sum   string `json:"sum"`
 }
 
-// storedListing is the file's content.
-type storedListing struct {
-	Key      string
-	Manifest tree.Manifest
+// A listing file is a gob stream: a listingHeader, then the manifest's
+// items in chunks of listingChunk, so that neither the refresh that writes
+// it nor the re-plan that reads it holds the encoded listing whole beside
+// the manifest (issue 15: a 300,000-file listing is tens of MB either way).
+// The digest in private state covers the file's bytes; the reader checks
+// it once it has read them all, and drops what it decoded on a mismatch.
+type listingHeader struct {
+	// Format is listingFormat; files of another (an older provider's
+	// single storedListing value) are not read.
+	Format int
+	Key    string
+	Mode   tree.Mode
+	Algo   csum.Algo
+	Items  int // how many items the chunks hold
 }
+
+const (
+	listingFormat = 2
+	listingChunk  = 4096
+	// maxStoredItems bounds what a damaged header can make us allocate:
+	// a listing has at most flist.MaxEntries entries.
+	maxStoredItems = flist.MaxEntries
+)
 
 // keySum names a listing key in file names and refs without spelling out
 // its account and path.
@@ -111,10 +131,6 @@ func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) (
 	if s == nil {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(storedListing{Key: key, Manifest: *m}); err != nil {
-		return nil, fmt.Errorf("encode the listing: %w", err)
-	}
 	if err := s.ensureDir(); err != nil {
 		return nil, err
 	}
@@ -123,16 +139,20 @@ func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) (
 		return nil, fmt.Errorf("make a listing token: %w", err)
 	}
 	ks := keySum(key)
-	ref := listingRef{Token: ks + "-" + hex.EncodeToString(tok), Sum: digest(buf.Bytes())}
 	f, err := os.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write the listing: %w", err)
 	}
-	_, werr := f.Write(buf.Bytes())
-	cerr := f.Close()
+	h := csum.XXH128.NewFile()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+	werr := encodeListing(gob.NewEncoder(bw), key, m)
 	if werr == nil {
+		werr = bw.Flush()
+	}
+	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
+	ref := listingRef{Token: ks + "-" + hex.EncodeToString(tok), Sum: hex.EncodeToString(h.Sum(nil))}
 	if werr == nil {
 		werr = os.Rename(f.Name(), filepath.Join(s.dir, ref.Token))
 	}
@@ -154,20 +174,64 @@ func (s *listingStore) load(ctx context.Context, key string, private []byte) (*t
 	if err := json.Unmarshal(private, &ref); err != nil || !validToken(ref.Token) || !strings.HasPrefix(ref.Token, keySum(key)+"-") {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, ref.Token))
+	f, err := os.Open(filepath.Join(s.dir, ref.Token))
 	if err != nil {
 		tflog.Debug(ctx, "the listing refresh saved is gone; listing again", map[string]interface{}{"error": err.Error()})
 		return nil, false
 	}
-	if digest(b) != ref.Sum {
+	defer f.Close()
+	h := csum.XXH128.NewFile()
+	br := bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)
+	m, err := decodeListing(gob.NewDecoder(br), key)
+	if err == nil {
+		// The digest covers every byte: read what gob left.
+		_, err = io.Copy(io.Discard, br)
+	}
+	if err != nil {
+		tflog.Debug(ctx, "the listing refresh saved cannot be read; listing again", map[string]interface{}{"file": ref.Token, "error": err.Error()})
+		return nil, false
+	}
+	if hex.EncodeToString(h.Sum(nil)) != ref.Sum {
 		tflog.Warn(ctx, "the listing refresh saved does not match its digest; listing again", map[string]interface{}{"file": ref.Token})
 		return nil, false
 	}
-	var st storedListing
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil || st.Key != key {
-		return nil, false
+	return m, true
+}
+
+// encodeListing writes the header and the items in chunks.
+func encodeListing(enc *gob.Encoder, key string, m *tree.Manifest) error {
+	if err := enc.Encode(listingHeader{Format: listingFormat, Key: key, Mode: m.Mode, Algo: m.Algo, Items: len(m.Items)}); err != nil {
+		return fmt.Errorf("encode the listing: %w", err)
 	}
-	return &st.Manifest, true
+	for i := 0; i < len(m.Items); i += listingChunk {
+		if err := enc.Encode(m.Items[i:min(i+listingChunk, len(m.Items))]); err != nil {
+			return fmt.Errorf("encode the listing: %w", err)
+		}
+	}
+	return nil
+}
+
+// decodeListing reads what encodeListing wrote for key.
+func decodeListing(dec *gob.Decoder, key string) (*tree.Manifest, error) {
+	var hd listingHeader
+	if err := dec.Decode(&hd); err != nil {
+		return nil, err
+	}
+	if hd.Format != listingFormat || hd.Key != key || hd.Items < 0 || hd.Items > maxStoredItems {
+		return nil, fmt.Errorf("not a listing of this destination in format %d", listingFormat)
+	}
+	m := &tree.Manifest{Mode: hd.Mode, Algo: hd.Algo, Items: make([]tree.Item, 0, hd.Items)}
+	for len(m.Items) < hd.Items {
+		var chunk []tree.Item
+		if err := dec.Decode(&chunk); err != nil {
+			return nil, err
+		}
+		if len(chunk) == 0 || len(m.Items)+len(chunk) > hd.Items {
+			return nil, errors.New("listing chunks do not add up to its header")
+		}
+		m.Items = append(m.Items, chunk...)
+	}
+	return m, nil
 }
 
 // remove deletes the file private state refers to (after the apply that
