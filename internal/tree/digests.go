@@ -131,7 +131,8 @@ type digestReader struct {
 	r    *bufio.Reader
 	f    *os.File
 	buf  []byte
-	next *digestRecord // peeked; nil at the end
+	slab []digestRecord // records to hand out
+	next *digestRecord  // peeked; nil at the end
 }
 
 // openDigests opens the previous file of key; nil when there is none
@@ -219,11 +220,21 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	if crc32.ChecksumIEEE(b[:n]) != binary.LittleEndian.Uint32(b[n:]) {
 		return nil, errors.New("digest record: bad CRC")
 	}
-	return parseDigestRecord(b[:n])
+	// Records are handed out from blocks: one allocation per record
+	// was most of what a cached walk allocated.
+	if len(d.slab) == 0 {
+		d.slab = make([]digestRecord, 256)
+	}
+	rec := &d.slab[0]
+	d.slab = d.slab[1:]
+	if err := parseDigestRecord(rec, b[:n]); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
-// parseDigestRecord decodes a record's bytes (CRC checked).
-func parseDigestRecord(b []byte) (*digestRecord, error) {
+// parseDigestRecord decodes a record's bytes (CRC checked) into rec.
+func parseDigestRecord(rec *digestRecord, b []byte) error {
 	bad := errors.New("digest record: malformed")
 	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
@@ -236,30 +247,30 @@ func parseDigestRecord(b []byte) (*digestRecord, error) {
 	}
 	name, ok := field()
 	if !ok || len(name) > maxDigestName {
-		return nil, bad
+		return bad
 	}
-	rec := &digestRecord{name: string(name)}
+	rec.name = string(name)
 	for _, p := range []*int64{&rec.id.size, &rec.id.mtime, &rec.id.ctime} {
 		v, k := binary.Varint(b)
 		if k <= 0 {
-			return nil, bad
+			return bad
 		}
 		*p, b = v, b[k:]
 	}
 	for _, p := range []*uint64{&rec.id.ino, &rec.id.dev} {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
-			return nil, bad
+			return bad
 		}
 		*p, b = v, b[k:]
 	}
 	digest, ok := field()
 	if !ok || len(digest) > maxDigestLen || len(b) != 1 {
-		return nil, bad
+		return bad
 	}
 	rec.digest = append([]byte(nil), digest...)
 	rec.trusted = b[0] == 1
-	return rec, nil
+	return nil
 }
 
 func readBytes(r interface {
@@ -280,7 +291,12 @@ func readBytes(r interface {
 
 // appendDigestRecord appends rec, framed.
 func appendDigestRecord(b []byte, rec *digestRecord) []byte {
-	body := binary.AppendUvarint(nil, uint64(len(rec.name)))
+	return appendFramed(b, appendDigestBody(nil, rec))
+}
+
+// appendDigestBody appends rec's fields (the record unframed).
+func appendDigestBody(body []byte, rec *digestRecord) []byte {
+	body = binary.AppendUvarint(body, uint64(len(rec.name)))
 	body = append(body, rec.name...)
 	body = binary.AppendVarint(body, rec.id.size)
 	body = binary.AppendVarint(body, rec.id.mtime)
@@ -290,10 +306,13 @@ func appendDigestRecord(b []byte, rec *digestRecord) []byte {
 	body = binary.AppendUvarint(body, uint64(len(rec.digest)))
 	body = append(body, rec.digest...)
 	if rec.trusted {
-		body = append(body, 1)
-	} else {
-		body = append(body, 0)
+		return append(body, 1)
 	}
+	return append(body, 0)
+}
+
+// appendFramed appends body with its length and CRC.
+func appendFramed(b, body []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(body)))
 	b = append(b, body...)
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(body))
@@ -303,7 +322,8 @@ func appendDigestRecord(b []byte, rec *digestRecord) []byte {
 type digestWriter struct {
 	f    *os.File
 	w    *bufio.Writer
-	buf  []byte
+	body []byte // scratch: one record's fields
+	buf  []byte // scratch: the record framed
 	err  error
 	dest string
 }
@@ -330,7 +350,8 @@ func (w *digestWriter) add(rec *digestRecord) {
 	if w == nil || w.err != nil {
 		return
 	}
-	w.buf = appendDigestRecord(w.buf[:0], rec)
+	w.body = appendDigestBody(w.body[:0], rec)
+	w.buf = appendFramed(w.buf[:0], w.body)
 	_, w.err = w.w.Write(w.buf)
 }
 

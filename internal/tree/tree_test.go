@@ -2,6 +2,7 @@ package tree_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -232,6 +233,36 @@ func TestBuilderEqualsFromEntries(t *testing.T) {
 		}
 		if len(want.Items) < 10 {
 			t.Fatalf("%q: only %d items listed", path, len(want.Items))
+		}
+	}
+}
+
+// TestBuilderChunks: more entries than a chunk holds, sorted or shuffled,
+// make the manifest FromEntries makes.
+func TestBuilderChunks(t *testing.T) {
+	var entries []*flist.Entry
+	entries = append(entries, &flist.Entry{Name: ".", Mode: flist.SIFDIR | 0o755})
+	for d := range 25 {
+		dir := fmt.Sprintf("d%02d", d)
+		entries = append(entries, &flist.Entry{Name: dir, Mode: flist.SIFDIR | 0o755})
+		for f := range 400 {
+			entries = append(entries, &flist.Entry{Name: fmt.Sprintf("%s/f%03d", dir, f), Mode: flist.SIFREG | 0o644, Size: int64(f), Checksum: []byte{byte(d), byte(f)}})
+		}
+	}
+	flist.Sort(entries)
+	for _, shuffle := range []bool{false, true} {
+		in := append([]*flist.Entry(nil), entries...)
+		if shuffle {
+			rand.New(rand.NewPCG(3, 4)).Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		}
+		b := tree.NewBuilder("", tree.Content, tree.DefaultOptions())
+		for _, e := range in {
+			b.Add(e)
+		}
+		got := b.Manifest(csum.XXH128)
+		want := tree.FromEntries(append([]*flist.Entry(nil), entries...), "", tree.Content, csum.XXH128)
+		if len(got.Items) != 10026 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("shuffled %v: %d items, equal %v", shuffle, len(got.Items), reflect.DeepEqual(got, want))
 		}
 	}
 }
