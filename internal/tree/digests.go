@@ -289,11 +289,6 @@ func readBytes(r interface {
 	return b, err
 }
 
-// appendDigestRecord appends rec, framed.
-func appendDigestRecord(b []byte, rec *digestRecord) []byte {
-	return appendFramed(b, appendDigestBody(nil, rec))
-}
-
 // appendDigestBody appends rec's fields (the record unframed).
 func appendDigestBody(body []byte, rec *digestRecord) []byte {
 	body = binary.AppendUvarint(body, uint64(len(rec.name)))

@@ -264,3 +264,8 @@ func digestSeeds() []fuzzseed.Seed {
 func TestFuzzSeedCorpus(t *testing.T) {
 	fuzzseed.Check(t, "FuzzDigestRecords", digestSeeds(), true)
 }
+
+// appendDigestRecord appends rec, framed, as the writer does.
+func appendDigestRecord(b []byte, rec *digestRecord) []byte {
+	return appendFramed(b, appendDigestBody(nil, rec))
+}
