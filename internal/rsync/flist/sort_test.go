@@ -175,3 +175,25 @@ func TestSortIsStableAndOrdered(t *testing.T) {
 		}
 	}
 }
+
+// TestEntryOrderIsCompare: the walk's sort of one directory's entries
+// agrees with Compare on every pair, on names built to share prefixes
+// with "/"-adjacent bytes ('.', '-', '0') and files beside directories.
+func TestEntryOrderIsCompare(t *testing.T) {
+	bases := []string{"a", "a.b", "a-b", "a0", "ab", "b", "a\xff", "A", "a b"}
+	for _, prefix := range []string{"", "dir/", "x/y/"} {
+		var ents []Entry
+		for _, b := range bases {
+			ents = append(ents, Entry{Name: prefix + b, Mode: SIFREG}, Entry{Name: prefix + b + "d", Mode: SIFDIR})
+			ents = append(ents, Entry{Name: prefix + b + ".", Mode: SIFDIR})
+		}
+		o := entryOrder{ents: ents, prefix: len(prefix)}
+		for i := range ents {
+			for j := range ents {
+				if got, want := o.Less(i, j), Compare(&ents[i], &ents[j]) < 0; got != want {
+					t.Errorf("%q < %q: %v, Compare says %v", ents[i].Name, ents[j].Name, got, want)
+				}
+			}
+		}
+	}
+}

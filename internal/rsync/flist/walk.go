@@ -318,7 +318,7 @@ func (w *walker) read(dir, prefix string) []Entry {
 	}
 	// Sorted here, a directory at a time, in place: the entries stay in
 	// their one array.
-	sort.Sort(entryOrder(ents))
+	sort.Sort(entryOrder{ents: ents, prefix: len(prefix)})
 	if len(linked) > 0 {
 		w.mu.Lock()
 		if w.links == nil {
@@ -334,13 +334,29 @@ func (w *walker) read(dir, prefix string) []Entry {
 	return ents
 }
 
-// entryOrder sorts entries in place in rsync's order, comparing through
-// pointers.
-type entryOrder []Entry
+// entryOrder sorts the entries of one directory in place in rsync's
+// order. Every name is the directory's prefix and one component, so
+// Compare comes down to: files before directories, then the names, a
+// directory's as "name/" (a fifth of the walk's CPU went to the general
+// Compare here).
+type entryOrder struct {
+	ents   []Entry
+	prefix int // the length of the names' common prefix
+}
 
-func (o entryOrder) Len() int           { return len(o) }
-func (o entryOrder) Less(i, j int) bool { return Compare(&o[i], &o[j]) < 0 }
-func (o entryOrder) Swap(i, j int)      { o[i], o[j] = o[j], o[i] }
+func (o entryOrder) Len() int { return len(o.ents) }
+func (o entryOrder) Less(i, j int) bool {
+	a, b := &o.ents[i], &o.ents[j]
+	aDir, bDir := a.IsDir(), b.IsDir()
+	switch {
+	case aDir != bDir:
+		return bDir
+	case aDir:
+		return compareDirNames(a.Name[o.prefix:], b.Name[o.prefix:]) < 0
+	}
+	return a.Name[o.prefix:] < b.Name[o.prefix:]
+}
+func (o entryOrder) Swap(i, j int) { o.ents[i], o.ents[j] = o.ents[j], o.ents[i] }
 
 // specialKind names a special file's kind for messages.
 func specialKind(e *Entry) string {
