@@ -113,6 +113,36 @@ type Options struct {
 	// files reports 100,000 creations). Called on the push's goroutine.
 	OnChange func(Change)
 
+	// Parallel is how many receiver sessions a push may run at once, each
+	// a `rsync --server` of its own over the transport, owning a part of
+	// the tree (parallel.go); ParallelFor says how many a push of a given
+	// size should use. 1 or less is one session, rsync's own way. The
+	// parts keep rsync's semantics: what is created, replaced, deleted
+	// (delete, exclude, protect and link-dest included), attributes and
+	// the atomic rename of each file are those of one session. Result
+	// and OnChange cover them all; OnChange is then called from several
+	// goroutines, one call at a time. A push stays one session, whatever
+	// Parallel says, when the split would change what it means or buys
+	// nothing:
+	//   - a source that is a single file, or a tree of fewer than 2,000
+	//     entries, or one with fewer than two directories to hand out;
+	//   - DryRun and EstimateOnly (one list answers them; a dry run's
+	//     changes are read whole);
+	//   - HardLinks (-H links names across the tree: two parts cannot
+	//     link a name in one to a file the other creates);
+	//   - BwLimit (a cap on the push's rate, not on each session's);
+	//   - MaxProtocol 29 or lower, or a server that declines incremental
+	//     recursion (a directory cannot be sent without its contents
+	//     there: the first session then sends the whole tree);
+	//   - PushEntries, Pull, List and Local (never split).
+	// rsync's other global modes — --max-delete, --delay-updates,
+	// --delete-before/after — are not engine options; the provider checks
+	// max_delete with a dry run before it pushes.
+	Parallel int
+	// parallelMin, for tests, replaces the smallest tree (entries) that
+	// is split.
+	parallelMin int
+
 	// incProbe, for tests, is called by the incremental sender each time
 	// it frees a list, with the entries it still holds in lists.
 	incProbe func(inFlight int)
@@ -167,6 +197,9 @@ type Result struct {
 	// Estimates are an EstimateOnly push's per-file counts, in the order
 	// the server asked for the files.
 	Estimates []FileEstimate
+	// Sessions is how many receiver sessions a push ran: 1, or more when
+	// Options.Parallel split it.
+	Sessions int
 }
 
 // ExitError is a non-zero exit of the remote rsync, with its own messages.

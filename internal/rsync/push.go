@@ -53,8 +53,17 @@ func Push(ctx context.Context, t Transport, source, destPath string, opts Option
 		// An estimate lists only the files asked about: one small list.
 		return estimate(ctx, t, source, rules, destPath, opts)
 	}
+	if parallelPossible(opts) {
+		pl, err := planParts(source, rules, opts, opts.Parallel)
+		if err != nil {
+			return nil, err
+		}
+		if pl != nil {
+			return pushParallel(ctx, t, source, rules, destPath, opts, pl)
+		}
+	}
 	if incPossible(opts) {
-		return pushInc(ctx, t, source, rules, destPath, opts)
+		return pushInc(ctx, t, source, rules, destPath, opts, nil)
 	}
 	walk, err := walkSource(source, rules, opts)
 	if err != nil {
@@ -150,6 +159,7 @@ func (s *session) endPush(ctx context.Context, res *Result, err error) (*Result,
 		return nil, s.fail(ctx, err)
 	}
 	res.Stats.BytesSent = s.out.Written()
+	res.Sessions = 1
 	if err := s.finish(ctx); err != nil {
 		// rsync's exit 24: source files vanished during the run. Everything
 		// else arrived; like rsync, report it without failing.

@@ -66,7 +66,9 @@ func incPossible(opts Options) bool {
 }
 
 // pushInc is Push offering incremental recursion.
-func pushInc(ctx context.Context, t Transport, source string, rules *filter.List, destPath string, opts Options) (*Result, error) {
+// role, when not nil, makes it one session of a parallel push
+// (parallel.go).
+func pushInc(ctx context.Context, t Transport, source string, rules *filter.List, destPath string, opts Options, role *partRole) (*Result, error) {
 	var chmod *Chmod
 	if opts.Chmod != "" {
 		c, err := ParseChmod(opts.Chmod)
@@ -92,6 +94,11 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 	}
 	s.onChange = opts.OnChange
 	if !s.incRecurse() {
+		if role != nil && role.part > 0 {
+			// A part must not fall back to the whole tree in one list;
+			// the same server took incremental recursion for session 0.
+			return nil, s.fail(ctx, errors.New("the server declined incremental recursion, which it took for session 0"))
+		}
 		// The server declined (protocol 29 and older, or its options):
 		// one list of the whole tree.
 		walk, err := walkSource(source, rules, opts)
@@ -101,7 +108,10 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 		res, err := s.send(walk, rules, opts)
 		return s.endPush(ctx, res, err)
 	}
-	s.inc = &incSender{s: s, lister: lister, opts: opts, chmod: chmod, items: itemStrings{}}
+	s.inc = &incSender{s: s, lister: lister, opts: opts, chmod: chmod, items: itemStrings{}, role: role}
+	if role != nil {
+		role.topEntry(top)
+	}
 	res, err := s.inc.run(top, rules)
 	return s.endPush(ctx, res, err)
 }
@@ -140,6 +150,7 @@ type incSender struct {
 	enc    *flist.Encoder
 	items  itemStrings
 	res    *Result
+	role   *partRole // a parallel push's session; nil for a whole push
 
 	lists     []*sentList // in index order; the first is the oldest not done
 	inFlight  int         // entries in lists
@@ -199,7 +210,7 @@ func (x *incSender) sendFirst(top *flist.Entry) error {
 	entries := []*flist.Entry{top}
 	var dir *flist.Entry
 	if top.IsDir() && top.Name == "." {
-		children, err := x.lister.ReadDir(".")
+		children, err := x.readDir(top)
 		if err != nil {
 			return err
 		}
@@ -357,7 +368,7 @@ func (x *incSender) sendExtra(atLeast int) error {
 		dir := new(flist.Entry)
 		*dir = d.ent
 		x.s.writeNdx(wire.NdxFlistOffset - d.ndx)
-		entries, err := x.lister.ReadDir(dir.Name)
+		entries, err := x.readDir(dir)
 		if err != nil {
 			return err
 		}
@@ -369,6 +380,15 @@ func (x *incSender) sendExtra(atLeast int) error {
 		}
 	}
 	return nil
+}
+
+// readDir is the entries of dir's list: all of them, or what this
+// session of a parallel push sends.
+func (x *incSender) readDir(dir *flist.Entry) ([]*flist.Entry, error) {
+	if x.role == nil {
+		return x.lister.ReadDir(dir.Name)
+	}
+	return x.role.readDir(x.lister, dir)
 }
 
 // entry finds the entry of a requested index among the lists in flight;

@@ -79,6 +79,49 @@ func (l *List) AddProtect(patterns []string) error {
 	return nil
 }
 
+// Clone returns a copy of the list that rules can be added to without
+// changing l.
+func (l *List) Clone() *List {
+	if l == nil {
+		return &List{}
+	}
+	return &List{rules: append([]Rule(nil), l.rules...)}
+}
+
+// PrependProtectExact puts protect rules first that spare exactly what
+// their patterns match, unlike AddProtect, which spares a matching
+// directory's subtree too: "/*" protects the names at the top of the
+// transfer and nothing below them.
+func (l *List) PrependProtectExact(patterns []string) error {
+	var rules []Rule
+	for i, p := range patterns {
+		r, err := parse(p, false)
+		if err != nil {
+			return fmt.Errorf("protect[%d] %q: %w", i, p, err)
+		}
+		r.Protect = true
+		rules = append(rules, r)
+	}
+	l.rules = append(rules, l.rules...)
+	return nil
+}
+
+// EscapeLiteral escapes the wildcard characters of a literal name for a
+// pattern that also holds wildcards (rsync's wildmatch takes "\x" as x).
+func EscapeLiteral(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '\\', '*', '?', '[':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // Validate reports whether p is a pattern rsync would accept as we mean it.
 func Validate(p string) error {
 	_, err := parse(p, false)

@@ -45,6 +45,12 @@ type Entry struct {
 	// entry the sender marked first. Never set on directories.
 	HlinkGroup uint32
 	TopDir     bool // XMIT_TOP_DIR: a directory named on the command line
+	// NoContent (protocol 30+, XMIT_NO_CONTENT_DIR) sends a directory
+	// whose contents this transfer does not send, as rsync -d does: a
+	// receiver creates it and sets its attributes but deletes nothing in
+	// it (generator.c only calls delete_in_dir for FLAG_CONTENT_DIR). A
+	// parallel push sends a part's directories this way.
+	NoContent bool
 }
 
 // Type returns the file-type bits.

@@ -106,6 +106,12 @@ func (e *Encoder) Encode(ent *Entry) error {
 	if ent.IsDir() && ent.TopDir {
 		flags |= xmitTopDir
 	}
+	if ent.IsDir() && ent.NoContent && c.Protocol >= 30 {
+		// With XMIT_TOP_DIR this is rsync's implied directory
+		// (flist.c:send_file_entry, FLAG_IMPLIED_DIR), otherwise its -d
+		// directory: either way not a content directory.
+		flags |= xmitNoContentDir
+	}
 	if ent.Mode == st.mode {
 		flags |= xmitSameMode
 	}
