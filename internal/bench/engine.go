@@ -39,6 +39,7 @@ type engineRequest struct {
 	Dest       string `json:"dest"`
 	Delete     bool   `json:"delete"`
 	RsyncPath  string `json:"rsync_path"`
+	Parallel   int    `json:"parallel"` // push: Options.Parallel
 	CPUProfile string `json:"cpu_profile"`
 	MemProfile string `json:"mem_profile"`
 }
@@ -50,7 +51,8 @@ type engineResponse struct {
 	Checksum    string        `json:"checksum"`
 	Compression string        `json:"compression"`
 	Dial        time.Duration `json:"dial"`
-	Work        time.Duration `json:"work"` // the operation itself (after the dial, when there is one)
+	Work        time.Duration `json:"work"`     // the operation itself (after the dial, when there is one)
+	Sessions    int           `json:"sessions"` // push: receiver sessions it ran
 
 	Changes    *Changes      `json:"changes,omitempty"` // drift: what a sync would change
 	Local      time.Duration `json:"local"`             // drift: tree.Local of the source
@@ -79,6 +81,7 @@ func (r EngineRunner) Run(ctx context.Context, job Job) (Run, error) {
 		Host: job.Endpoint.Host, Port: job.Endpoint.Port, User: job.Endpoint.User,
 		KeyFile: job.Endpoint.KeyFile, HostKey: job.Endpoint.HostKey,
 		Source: job.Source + "/", Dest: job.Dest + "/", Delete: job.Delete, RsyncPath: job.RsyncPath,
+		Parallel:   rsync.ParallelFor(job.Pending),
 		CPUProfile: job.CPUProfile, MemProfile: job.MemProfile,
 	})
 	if err != nil {
@@ -114,8 +117,13 @@ func (r EngineRunner) Run(ctx context.Context, job Job) (Run, error) {
 		run.HashBytes, run.Files, run.TreeHash = resp.Bytes, resp.Files, resp.TreeHash
 		run.Note = fmt.Sprintf("tree.Local %s for %s files; %s", FormatDuration(resp.Work), count(resp.Files), vmhwm)
 	default:
-		run.Note = fmt.Sprintf("protocol %d, %s; dial %s, push %s; %s",
-			resp.Protocol, resp.Checksum, FormatDuration(resp.Dial), FormatDuration(resp.Work), vmhwm)
+		run.Sessions = resp.Sessions
+		sessions := "1 receiver session"
+		if resp.Sessions > 1 {
+			sessions = fmt.Sprintf("%d receiver sessions (parallel)", resp.Sessions)
+		}
+		run.Note = fmt.Sprintf("protocol %d, %s; %s; dial %s, push %s; %s",
+			resp.Protocol, resp.Checksum, sessions, FormatDuration(resp.Dial), FormatDuration(resp.Work), vmhwm)
 	}
 	return run, nil
 }
@@ -204,7 +212,8 @@ func dialAndList(ctx context.Context, req engineRequest) (l *rsync.Listing, dial
 	return l, dialed, nil
 }
 
-// enginePush is rsync.Push with Options{Delete}. The changes are let go
+// enginePush is rsync.Push with Options{Delete, Parallel}, Parallel as
+// the provider would choose it for the push (Job.Pending). The changes are let go
 // as they come (Options.OnChange), as the rsync CLI without -i keeps none
 // (an initial push of the tiny tree reports one per file); the bench
 // reports the Stats.
@@ -217,7 +226,7 @@ func enginePush(ctx context.Context, req engineRequest) (*engineResponse, error)
 	defer client.Close()
 	t1 := time.Now()
 	res, err := rsync.Push(ctx, sshconn.NewTransport(client), req.Source, req.Dest, rsync.Options{
-		Delete: req.Delete, RsyncPath: req.RsyncPath,
+		Delete: req.Delete, RsyncPath: req.RsyncPath, Parallel: req.Parallel,
 		OnChange: func(rsync.Change) {},
 	})
 	if err != nil {
@@ -225,7 +234,7 @@ func enginePush(ctx context.Context, req engineRequest) (*engineResponse, error)
 	}
 	return &engineResponse{
 		Stats: res.Stats, Protocol: res.Protocol, Checksum: res.Checksum, Compression: res.Compression,
-		Dial: t1.Sub(t0), Work: time.Since(t1),
+		Dial: t1.Sub(t0), Work: time.Since(t1), Sessions: res.Sessions,
 	}, nil
 }
 

@@ -41,6 +41,11 @@ type Tree struct {
 	Big   string // relative path of the big random file; "" if none
 }
 
+// entries is how many paths a push of the tree into an empty destination
+// creates: its files and directories, the top one included (the
+// provider's pending.create_count).
+func (t *Tree) entries() int { return len(t.Files) + len(t.Dirs) }
+
 // largeFiles are the web root's large binaries besides big.bin, with their
 // share of the total size: 60 MB of a 400 MB tree.
 var largeFiles = []struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +93,65 @@ func readUsage(path string, timeout time.Duration) (*Usage, error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// removeUsages removes the usage records of earlier runs: prefix and
+// prefix.* (one per remote rsync, see readUsages).
+func removeUsages(prefix string) error {
+	old, err := filepath.Glob(globQuote(prefix) + ".*")
+	if err != nil {
+		return err
+	}
+	for _, p := range append(old, prefix) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// readUsages waits up to timeout for n usage records prefix.* (each
+// remote rsync's, named by its shell's pid) and sums them: CPU times add
+// up; Wall and MaxRSS are the largest (the sessions overlap, and ru_maxrss
+// is a peak of one process, not a sum); the first failing exit code.
+func readUsages(prefix string, n int, timeout time.Duration) (*Usage, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		all, err := filepath.Glob(globQuote(prefix) + ".*")
+		if err != nil {
+			return nil, err
+		}
+		// The launcher writes prefix.PID.tmp and renames it.
+		paths := slices.DeleteFunc(all, func(p string) bool { return strings.HasSuffix(p, ".tmp") })
+		if len(paths) >= n {
+			sum := &Usage{}
+			for _, p := range paths {
+				u, err := readUsage(p, timeout)
+				if err != nil {
+					return nil, err
+				}
+				sum.User += u.User
+				sum.Sys += u.Sys
+				sum.Wall = max(sum.Wall, u.Wall)
+				sum.MaxRSS = max(sum.MaxRSS, u.MaxRSS)
+				sum.Floor = max(sum.Floor, u.Floor)
+				if sum.ExitCode == 0 {
+					sum.ExitCode = u.ExitCode
+				}
+			}
+			return sum, nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("usage records: %d of %d remote rsyncs wrote %s.*", len(paths), n, prefix)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// globQuote escapes the pattern characters of a literal path.
+func globQuote(p string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(p)
 }
 
 // lastLines keeps the end of a tool's output for an error message.

@@ -52,6 +52,11 @@ type Job struct {
 	MemProfile   string // engine only: write an allocation profile here
 	WorkDir      string // apply: the Terraform working directory
 	TreeID       string // apply: identifies the source tree's content (the peer's trigger)
+	// Pending is what the push changes, counted as the provider's plan
+	// counts it (pending's create, update and delete counts): our engine
+	// pushes with Options.Parallel = rsync.ParallelFor(Pending), as the
+	// provider does.
+	Pending int
 }
 
 // Run is one tool's run, as measured.
@@ -66,8 +71,11 @@ type Run struct {
 	Matched int64   // file data matched against the basis
 	Files   int     // regular files transferred
 	SSH     Handshake
-	Conns   int    // SSH connections the run opened through the proxy
-	Note    string // e.g. the negotiated checksum
+	Conns   int // SSH connections the run opened through the proxy
+	// Sessions is how many remote rsyncs the run started (ours: a
+	// parallel push starts several; 0 means one).
+	Sessions int
+	Note     string // e.g. the negotiated checksum
 
 	Work       time.Duration // ours: the operation in the process, after the dial (hash: tree.Local)
 	Changes    *Changes      // drift: the paths a sync would change

@@ -113,6 +113,7 @@ type scenario struct {
 	edit        *scenario       // apply: the re-apply that follows each initial apply
 	web         *Tree           // apply: the initial source
 	edited      *Mutation       // apply: the source of the re-apply
+	pending     int             // push: the paths it changes, as the provider's plan counts them (Job.Pending)
 }
 
 type suite struct {
@@ -317,13 +318,13 @@ func scenarios(cfg Config, tr *trees, r *rig) []scenario {
 	var all []scenario
 	if tr.web != nil {
 		sample := contentSample(tr.web)
-		push := func(name, title string, p *Proxy, base string, content []string) scenario {
-			return scenario{name: name, title: title, op: OpPush, peer: peerPush, proxy: p, src: tr.web.Root, base: base, content: content}
+		push := func(name, title string, p *Proxy, base string, content []string, pending int) scenario {
+			return scenario{name: name, title: title, op: OpPush, peer: peerPush, proxy: p, src: tr.web.Root, base: base, content: content, pending: pending}
 		}
 		all = append(all,
-			push("initial", fmt.Sprintf("initial push, %s files / %s, empty destination", count(cfg.Files), FormatBytes(tr.web.Bytes)), r.lan, "", sample),
-			push("noop", "no-op push (nothing changed)", r.lan, tr.web.Root, nil),
-			push("wan-initial", "WAN: initial push", r.wan, "", sample),
+			push("initial", fmt.Sprintf("initial push, %s files / %s, empty destination", count(cfg.Files), FormatBytes(tr.web.Bytes)), r.lan, "", sample, tr.web.entries()),
+			push("noop", "no-op push (nothing changed)", r.lan, tr.web.Root, nil, 0),
+			push("wan-initial", "WAN: initial push", r.wan, "", sample, tr.web.entries()),
 			driftScenario("drift", "drift check, destination in sync (no differences)", tr.web, tr.web.Root, &Changes{}, r.lan),
 			manifestScenario(tr.web, r.lan),
 			hashScenario("hash", fmt.Sprintf("plan-time local tree hash, %s files / %s, page-cached", count(len(tr.web.Files)), FormatBytes(tr.web.Bytes)), tr.web),
@@ -340,8 +341,8 @@ func scenarios(cfg Config, tr *trees, r *rig) []scenario {
 		title := fmt.Sprintf("%s of files edited (%d files) + %d B in the %s file", percent(cfg.EditFrac), len(tr.edited.Edited), cfg.BigEdit, FormatBytes(cfg.BigSize))
 		content := append([]string{tr.web.Big}, tr.edited.Edited...)
 		all = append(all,
-			scenario{name: "edit-1pct", title: title, op: OpPush, peer: peerPush, proxy: r.lan, src: tr.edited.Root, base: tr.web.Root, content: content},
-			scenario{name: "wan-edit-1pct", title: "WAN: " + title, op: OpPush, peer: peerPush, proxy: r.wan, src: tr.edited.Root, base: tr.web.Root, content: content},
+			scenario{name: "edit-1pct", title: title, op: OpPush, peer: peerPush, proxy: r.lan, src: tr.edited.Root, base: tr.web.Root, content: content, pending: len(content)},
+			scenario{name: "wan-edit-1pct", title: "WAN: " + title, op: OpPush, peer: peerPush, proxy: r.wan, src: tr.edited.Root, base: tr.web.Root, content: content, pending: len(content)},
 		)
 		apply := func(prefix string, p *Proxy, rounds int) scenario {
 			label := ""
@@ -373,12 +374,12 @@ func scenarios(cfg Config, tr *trees, r *rig) []scenario {
 	}
 	if tr.tiny != nil {
 		all = append(all, scenario{name: "tiny-initial", title: fmt.Sprintf("%s tiny files (%s), initial push", count(cfg.TinyFiles), FormatBytes(tr.tiny.Bytes)),
-			op: OpPush, peer: peerPush, proxy: r.lan, src: tr.tiny.Root})
+			op: OpPush, peer: peerPush, proxy: r.lan, src: tr.tiny.Root, pending: tr.tiny.entries()})
 	}
 	if tr.deltaNew != "" {
 		all = append(all, scenario{
 			name: "delta-31b", title: fmt.Sprintf("one %s random file, %d-byte overwrite in the middle", FormatBytes(cfg.BigSize), cfg.BigEdit),
-			op: OpPush, peer: peerPush, proxy: r.lan, src: tr.deltaNew, base: tr.deltaBase, content: []string{filepath.Base(tr.web.Big)},
+			op: OpPush, peer: peerPush, proxy: r.lan, src: tr.deltaNew, base: tr.deltaBase, content: []string{filepath.Base(tr.web.Big)}, pending: 1,
 			blockLen: int64(delta.NewSumHead(cfg.BigSize, 16, false).BlockLen),
 		})
 	}
@@ -584,17 +585,21 @@ func (s *suite) measure(ctx context.Context, sc scenario, r Runner, dst, usage s
 		}
 	}
 	job := Job{
-		Op: sc.op, Source: sc.src, Dest: dst, Delete: true,
+		Op: sc.op, Source: sc.src, Dest: dst, Delete: true, Pending: sc.pending,
 		UsageFile:  usage + ".client.json",
 		CPUProfile: extra.CPUProfile, MemProfile: extra.MemProfile,
 	}
+	// A file per remote rsync, named by its login shell's pid: a parallel
+	// push starts several.
 	serverUsage := usage + ".server.json"
-	_ = os.Remove(serverUsage)
+	if err := removeUsages(serverUsage); err != nil {
+		return Run{}, err
+	}
 	withServer := s.cfg.ServerUsage && sc.proxy != nil
 	if sc.proxy != nil {
 		job.Endpoint = s.endpoint(sc.proxy)
 		if withServer {
-			job.RsyncPath = s.cfg.Launch.RemoteCommand(serverUsage)
+			job.RsyncPath = s.cfg.Launch.RemoteCommand(serverUsage + ".$$")
 		}
 	}
 	run, err := s.through(ctx, sc.proxy, func(ctx context.Context) (Run, error) { return r.Run(ctx, job) })
@@ -602,7 +607,7 @@ func (s *suite) measure(ctx context.Context, sc scenario, r Runner, dst, usage s
 		return Run{}, err
 	}
 	if withServer {
-		u, err := readUsage(serverUsage, 10*time.Second)
+		u, err := readUsages(serverUsage, max(run.Sessions, 1), 10*time.Second)
 		if err != nil {
 			return Run{}, fmt.Errorf("remote rsync: %w", err)
 		}

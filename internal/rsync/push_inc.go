@@ -423,7 +423,7 @@ func (x *incSender) requests() error {
 		// trip at a time: a 1% edit over a 20 ms round trip took twice as
 		// long as with one list.
 		if s.in == nil || s.in.Buffered() == 0 {
-			if err := x.sendExtra(maxFileLookahead); err != nil {
+			if err := x.sendExtra(x.role.lookahead()); err != nil {
 				return err
 			}
 		}
