@@ -39,6 +39,7 @@ type directoryModel struct {
 	DriftDetection  types.String `tfsdk:"drift_detection"`
 	OnDestroy       types.String `tfsdk:"on_destroy"`
 	MaxDelete       types.Int64  `tfsdk:"max_delete"`
+	Parallel        types.Int64  `tfsdk:"parallel"`
 	AllowDeleteRoot types.Bool   `tfsdk:"allow_delete_root"`
 	Chmod           types.String `tfsdk:"chmod"`
 	Owner           types.String `tfsdk:"owner"`

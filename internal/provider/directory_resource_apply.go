@@ -89,6 +89,9 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 		tflog.Info(ctx, "comparing by checksum for this apply: the plan found files that differ only in content")
 		c.Checksum = true
 	}
+	if c.Parallel == 0 {
+		c.Parallel = parallelFor(m.Pending)
+	}
 	if _, remote := c.Ends.remote(); remote && c.SourceKnown {
 		// The plan refuses what SFTP cannot do when it reaches the host;
 		// a plan that could not (the host did not answer yet) is checked
@@ -197,9 +200,34 @@ func (r *directoryResource) engineOptions(ctx context.Context, c syncConfig) rsy
 		Group:     c.Group,
 		Logger:    newEngineLogger(ctx),
 		LinkDest:  c.LinkDest,
+		Parallel:  c.Parallel,
 	}
 	c.Filters.Fidelity.engineOptions(&opts)
 	return opts
+}
+
+// maxParallel is the largest parallel setting: sshd's MaxSessions is 10
+// by default, and the provider may hold a session of its own beside a
+// push's.
+const maxParallel = 8
+
+// parallelFor is the automatic parallel setting (parallel unset): from the
+// plan's pending counts, as rsync.ParallelFor says; without counts (the
+// plan could not list the destination) the most, which the engine lowers
+// to one session for a tree of fewer than 2,000 entries.
+func parallelFor(pending types.Object) int {
+	if pending.IsNull() || pending.IsUnknown() {
+		return rsync.MaxParallel
+	}
+	n := 0
+	for _, k := range []string{"create_count", "update_count", "delete_count"} {
+		v, ok := pending.Attributes()[k].(types.Int64)
+		if !ok || v.IsNull() || v.IsUnknown() {
+			return rsync.MaxParallel
+		}
+		n += int(v.ValueInt64())
+	}
+	return rsync.ParallelFor(n)
 }
 
 // run runs one transfer in the configured direction.
@@ -339,6 +367,7 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		"files": res.Stats.FilesTotal, "transferred": res.Stats.FilesTransferred, "deleted": res.Stats.Deleted,
 		"bytes_sent": res.Stats.BytesSent, "bytes_received": res.Stats.BytesReceived,
 		"literal_bytes": res.Stats.LiteralBytes, "matched_bytes": res.Stats.MatchedBytes, "changes": tally.total(),
+		"sessions": res.Sessions,
 	})
 	return res, diags
 }

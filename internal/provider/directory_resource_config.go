@@ -29,8 +29,10 @@ type syncConfig struct {
 	Checksum    bool
 	Compress    bool
 	MaxDelete   *int64
-	OnDestroy   string
-	Connection  *connectionModel // nil: the provider's settings
+	// Parallel is the parallel attribute; 0 when unset (automatic).
+	Parallel   int
+	OnDestroy  string
+	Connection *connectionModel // nil: the provider's settings
 	// AllowDeleteRoot lets delete = true sync into the root, login or
 	// current directory (deleteRootError).
 	AllowDeleteRoot bool
@@ -94,6 +96,9 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 		v := m.MaxDelete.ValueInt64()
 		c.MaxDelete = &v
 	}
+	if !m.Parallel.IsNull() && !m.Parallel.IsUnknown() {
+		c.Parallel = int(m.Parallel.ValueInt64())
+	}
 	for _, l := range []struct {
 		v   types.List
 		dst *[]string
@@ -138,7 +143,7 @@ func syncConfigOf(ctx context.Context, m directoryModel) (syncConfig, diag.Diagn
 func configKnown(m directoryModel) bool {
 	for _, v := range []attr.Value{m.Source, m.Destination, m.Delete, m.Exclude, m.Include, m.Protect,
 		m.Checksum, m.Compress, m.DriftDetection, m.OnDestroy, m.MaxDelete, m.AllowDeleteRoot, m.Chmod, m.Owner, m.Group,
-		m.MkPath} {
+		m.MkPath, m.Parallel} {
 		if v.IsUnknown() {
 			return false
 		}
