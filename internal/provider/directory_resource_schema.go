@@ -138,8 +138,8 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"parallel": schema.Int64Attribute{
 				MarkdownDescription: "How many remote rsyncs a push may run at once, each over its own channel of the one SSH " +
-					"connection and each owning part of the tree (the top directory and whole directories below it, one level " +
-					"deeper where one directory holds most of the tree). One stock rsync receiver is a single process, and on " +
+					"connection and each owning part of the tree (the top directory, and whole directories below it, deeper " +
+					"ones where a directory holds much of the tree). One stock rsync receiver is a single process, and on " +
 					"a tree of many small files creating them is what bounds the push; several receivers create them side by " +
 					"side. What the push does is the same as with one: the same files created, replaced and deleted (`delete`, " +
 					"`exclude` and `protect` included), each file written under a temporary name and renamed, so a failed push " +
@@ -148,7 +148,8 @@ func (r *directoryResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 					"tree's size). `1` is rsync's own single session. A push stays one session whatever this says when it " +
 					"could not be split exactly: a single-file source, `hard_links`, `bwlimit`, a server at protocol 29 " +
 					"or older, or a tree with fewer than two directories to hand out. Pulls and local copies are never split. " +
-					"Between 1 and 8 (sshd allows 10 sessions per connection by default).",
+					"Between 1 and 8 (sshd allows 10 sessions per connection by default; a server that allows fewer gets the " +
+					"parts fewer at a time).",
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(1, maxParallel)},
 			},

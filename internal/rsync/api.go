@@ -135,6 +135,8 @@ type Options struct {
 	//     recursion (a directory cannot be sent without its contents
 	//     there: the first session then sends the whole tree);
 	//   - PushEntries, Pull, List and Local (never split).
+	// A server that refuses a part's session (sshd's MaxSessions) gets the
+	// parts as many at a time as it takes.
 	// rsync's other global modes — --max-delete, --delay-updates,
 	// --delete-before/after — are not engine options; the provider checks
 	// max_delete with a dry run before it pushes.

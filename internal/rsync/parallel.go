@@ -47,6 +47,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -54,6 +55,14 @@ import (
 
 // MaxParallel is the most receiver sessions ParallelFor asks for.
 const MaxParallel = 4
+
+// maxIdleRetries and idleRetryDelay bound how long a parallel push waits
+// for the SSH server to take a part's session when none of its sessions
+// is running (see pushParallel): 5 s.
+const (
+	maxIdleRetries = 50
+	idleRetryDelay = 100 * time.Millisecond
+)
 
 // maxSplits bounds the directories planParts splits below the top.
 const maxSplits = 64
@@ -379,38 +388,72 @@ func pushParallel(ctx context.Context, t Transport, source string, rules *filter
 	parts := len(pl.units) - 1
 	results := make([]*Result, parts+1)
 	roles := make([]*partRole, parts+1)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
+	partRules := make([]*filter.List, parts+1)
+	queue := make([]int, 0, parts)
 	for p := 1; p <= parts; p++ {
 		roles[p] = &partRole{plan: pl, part: p}
-		prules := rules.Clone()
-		if err := prules.PrependProtectExact(roles[p].protectRules()); err != nil {
+		partRules[p] = rules.Clone()
+		if err := partRules[p].PrependProtectExact(roles[p].protectRules()); err != nil {
 			return nil, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := pushInc(ctx, t, source, prules, destPath, logger(p), roles[p])
-			if err == nil && !r.IncRecursive {
-				err = errors.New("the server declined incremental recursion, which it took for session 0")
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				// The first failure stops the others; theirs follow from it.
-				if firstErr == nil {
-					firstErr = fmt.Errorf("parallel push, %s: %w", pl.partName(p), err)
-					cancel()
-				}
-				return
-			}
-			results[p] = r
-		}()
+		queue = append(queue, p)
 	}
-	wg.Wait()
+	type partDone struct {
+		p   int
+		res *Result
+		err error
+	}
+	done := make(chan partDone)
+	// An SSH server may allow fewer sessions at once than there are parts
+	// (sshd's MaxSessions, 10 by default; some set 1): a part it refuses
+	// waits for one to end, and the parts then run as many at a time as
+	// it took. With none running, a refusal is retried for a while: a
+	// session just closed may not have been counted out yet.
+	limit, running, idleRetries := parts, 0, 0
+	var firstErr error
+	for {
+		for firstErr == nil && len(queue) > 0 && running < limit {
+			p := queue[0]
+			queue = queue[1:]
+			running++
+			go func() {
+				r, err := pushInc(ctx, t, source, partRules[p], destPath, logger(p), roles[p])
+				if err == nil && !r.IncRecursive {
+					err = errors.New("the server declined incremental recursion, which it took for session 0")
+				}
+				done <- partDone{p: p, res: r, err: err}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		d := <-done
+		running--
+		var refused *startError
+		switch {
+		case firstErr != nil:
+			// Stopped by the first failure.
+		case d.err == nil:
+			results[d.p] = d.res
+		case errors.As(d.err, &refused) && ctx.Err() == nil && idleRetries < maxIdleRetries:
+			queue = append([]int{d.p}, queue...)
+			limit = max(running, 1)
+			if running == 0 {
+				idleRetries++
+				select {
+				case <-time.After(idleRetryDelay):
+				case <-ctx.Done():
+				}
+			}
+		default:
+			// The first failure stops the others; theirs follow from it.
+			firstErr = fmt.Errorf("parallel push, %s: %w", pl.partName(d.p), d.err)
+			cancel()
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("parallel push: %w", ctx.Err())
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}

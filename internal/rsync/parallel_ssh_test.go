@@ -464,3 +464,25 @@ func TestParallelPushCutSession(t *testing.T) {
 	}
 	sameTree(t, "after the cut", src, dst, nil, nil)
 }
+
+// TestParallelPushFewerSessions: an SSH server that takes two sessions
+// at a time (sshd MaxSessions 2) refuses the third part's; the push waits
+// for a part to end and runs it then, and completes exactly.
+func TestParallelPushFewerSessions(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.WithMaxSessions(2))
+	tr := sshTransport(t, srv)
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	parallelSource(t, src)
+	ct := &countingTransport{inner: tr}
+	o := rsync.Options{Delete: true, Parallel: 3, Exclude: []string{"*.tmp", "/skip/"}}
+	rsync.SetParallelMin(&o, 10)
+	res, err := rsync.Push(context.Background(), ct, src+"/", dst+"/", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sessions != 4 || ct.starts.Load() < 5 {
+		t.Errorf("%d sessions ran, %d started; want 4 run and at least one refused", res.Sessions, ct.starts.Load())
+	}
+	sameTree(t, "after the push", src, dst, []string{"junk.tmp", "a/junk.tmp", "skip"}, nil)
+}

@@ -126,6 +126,14 @@ var errRemoteExit = errors.New("remote rsync is exiting with an error")
 
 // start launches the server and performs the handshake
 // (compat.c:setup_protocol, negotiate_the_strings).
+// startError is a remote rsync that could not be started (Transport.Start
+// failed): nothing was sent. A parallel push tells it from a failure
+// during the transfer (an SSH server that allows fewer sessions).
+type startError struct{ err error }
+
+func (e *startError) Error() string { return "start remote rsync: " + e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
 func start(ctx context.Context, t Transport, opts Options, args []string) (*session, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -139,7 +147,7 @@ func start(ctx context.Context, t Transport, opts Options, args []string) (*sess
 	logger.Debug("starting remote rsync", "command", command)
 	proc, err := t.Start(ctx, command)
 	if err != nil {
-		return nil, fmt.Errorf("start remote rsync: %w", err)
+		return nil, &startError{err: err}
 	}
 	s := &session{proc: proc, log: logger, stderr: newTailBuffer(16 << 10), stderrDone: make(chan struct{}), incOffered: offersIncRecurse(args)}
 	// Cancellation must unblock every read and write: killing the process
