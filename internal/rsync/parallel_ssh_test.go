@@ -374,7 +374,7 @@ type cutNthWriter struct{ p *cutNthProcess }
 func (w cutNthWriter) Write(b []byte) (int, error) {
 	if w.p.sent.Add(int64(len(b))) > w.p.t.limit {
 		w.p.once.Do(func() {
-			_ = w.p.Process.Kill()
+			_ = w.p.Kill()
 			close(w.p.t.cut)
 		})
 		return 0, io.ErrClosedPipe
