@@ -25,7 +25,8 @@ package rsync
 //     spare the contents of a destination directory that must go to make
 //     room for a file of that name (delete.c:delete_dir_contents obeys
 //     the filter rules), where one rsync removes it.
-//   - Sessions 1..K then run together. Each lists the split directories
+//   - Sessions 1..K then run together (as many at a time as the SSH
+//     server takes). Each lists the split directories
 //     on the way to its units without content, with only those of their
 //     entries, and its units whole, as content directories: the receiver
 //     deletes inside its units as one rsync would and nothing beside
@@ -93,11 +94,11 @@ func parallelPossible(opts Options) bool {
 
 // partPlan is how a tree is cut into parts.
 type partPlan struct {
-	top   string          // the top directory's list name: "." or the source's base name
-	split map[string]bool // directories every session lists (top included)
-	units [][]string      // per part (index 0 unused): the unit directories it owns
-	owner map[string]int  // unit directory -> its part
-	chain []map[string]bool
+	top   string            // the top directory's list name: "." or the source's base name
+	split map[string]bool   // directories cut into units (the top included): the skeleton's content directories
+	units [][]string        // per part (index 0 unused): the unit directories it owns
+	owner map[string]int    // unit directory -> its part
+	chain []map[string]bool // per part: the split directories on the way to its units
 }
 
 // partName describes part p for an error: its first units.
@@ -478,5 +479,11 @@ func mergeResult(res, part *Result, dups int) {
 	s.LiteralBytes += o.LiteralBytes
 	s.MatchedBytes += o.MatchedBytes
 	s.Deleted += o.Deleted
-	res.Warnings = append(res.Warnings, part.Warnings...)
+	for _, w := range part.Warnings {
+		// Every session reads the split directories: a problem there is
+		// reported by each.
+		if !slices.Contains(res.Warnings, w) {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
 }
