@@ -508,3 +508,41 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeNoContentDir: a directory sent without its contents carries
+// XMIT_NO_CONTENT_DIR (1<<8) at protocol 30+, with XMIT_TOP_DIR when it is
+// a top directory (rsync's implied directory), and nothing below 30,
+// which has no such bit; it decodes as the same directory.
+func TestEncodeNoContentDir(t *testing.T) {
+	for _, tt := range []struct {
+		c     Codec
+		top   bool
+		flags uint32
+	}{
+		{Codec{Protocol: 32, VarintFlags: true}, false, xmitNoContentDir},
+		{Codec{Protocol: 31}, true, xmitNoContentDir | xmitTopDir},
+		{Codec{Protocol: 29}, false, 0},
+	} {
+		t.Run(codecName(tt.c), func(t *testing.T) {
+			e := &Entry{Name: "d", Mode: SIFDIR | 0o755, ModTime: 1577836800, TopDir: tt.top, NoContent: true}
+			all := encodeList(t, tt.c, []*Entry{e}, 0)
+			var flags uint32
+			switch {
+			case tt.c.VarintFlags:
+				r := wire.NewReader(bytes.NewReader(all))
+				flags = uint32(r.Varint())
+			case all[0]&xmitExtendedFlags != 0:
+				flags = uint32(all[0]) | uint32(all[1])<<8
+			default:
+				flags = uint32(all[0])
+			}
+			if got := flags & (xmitNoContentDir | xmitTopDir); got != tt.flags {
+				t.Errorf("flags %#x, want %#x", got, tt.flags)
+			}
+			dec, _, _, err := decodeList(tt.c, all)
+			if err != nil || len(dec) != 1 || dec[0].Name != "d" || !dec[0].IsDir() {
+				t.Fatalf("decoded %+v, %v", dec, err)
+			}
+		})
+	}
+}
