@@ -224,8 +224,14 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 		est.Files[p] = f
 		est.Transfer += f.Literal
 	}
-	if len(w.Compare) > 0 {
-		amounts, err := r.compareWithServer(ctx, cn, c, w.Compare)
+	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Src, in.Dst, w.Compare)
+	for p, f := range local {
+		est.Files[p] = f
+		est.Transfer += f.Literal
+		est.Matched += f.Size - f.Literal
+	}
+	if len(rest) > 0 {
+		amounts, err := r.compareWithServer(ctx, cn, c, rest)
 		if err != nil {
 			diags.AddAttributeWarning(path.Root("destination"), "Transfer size not estimated",
 				fmt.Sprintf("The plan could not work out how much data the apply will send: %s. pending.transfer_bytes is "+
@@ -248,7 +254,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	}
 	tflog.Info(ctx, "estimated the transfer", map[string]interface{}{
 		"destination": c.Ends.Dst.Raw, "transfer_bytes": est.Transfer, "matched_bytes": est.Matched,
-		"compared_files": len(w.Compare), "new_files": len(w.Whole),
+		"compared_files": len(w.Compare), "compared_from_listing": len(local), "new_files": len(w.Whole),
 	})
 	return est, diags
 }
