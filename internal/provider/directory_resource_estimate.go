@@ -134,6 +134,8 @@ type estimateWork struct {
 	// CompareBytes is what the comparison reads: the larger of the two
 	// copies of each compared file.
 	CompareBytes int64
+	// Src and Dst index the two manifests' items by name.
+	Src, Dst map[string]*tree.Item
 }
 
 // planEstimateWork decides, file by file, what the apply transfers:
@@ -142,8 +144,8 @@ type estimateWork struct {
 // content. A file whose data is not sent (only its permissions or times
 // change) is left out.
 func planEstimateWork(diff tree.Changes, src, dst *tree.Manifest, byChecksum bool) estimateWork {
-	w := estimateWork{Whole: map[string]fileAmount{}}
 	srcIdx, dstIdx := indexItems(src), indexItems(dst)
+	w := estimateWork{Whole: map[string]fileAmount{}, Src: srcIdx, Dst: dstIdx}
 	for _, p := range diff.Create {
 		if s, ok := srcIdx[p]; ok && s.Kind == tree.File {
 			w.Whole[p] = fileAmount{Literal: s.Size, Size: s.Size, New: true}
@@ -224,7 +226,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 		est.Files[p] = f
 		est.Transfer += f.Literal
 	}
-	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Src, in.Dst, w.Compare)
+	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Src, in.Dst, w)
 	for p, f := range local {
 		est.Files[p] = f
 		est.Transfer += f.Literal

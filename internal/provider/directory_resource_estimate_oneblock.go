@@ -24,17 +24,16 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
-// oneBlockEstimates works out what the apply sends of each of the named
-// files (compared files of a push, manifest names) whose server copy is a
-// single block, and returns the others in rest, for the server.
-func oneBlockEstimates(c syncConfig, rsyncPath string, src, dst *tree.Manifest, names []string) (done map[string]fileAmount, rest []string) {
+// oneBlockEstimates works out what the apply sends of each of the files
+// a push compares (w.Compare) whose server copy is a single block, and
+// returns the others in rest, for the server.
+func oneBlockEstimates(c syncConfig, rsyncPath string, src, dst *tree.Manifest, w estimateWork) (done map[string]fileAmount, rest []string) {
 	if dst == nil || dst.Mode != tree.Content || dst.Algo.Len() == 0 || rsyncPathHasOptions(rsyncPath) {
-		return nil, names
+		return nil, w.Compare
 	}
-	srcIdx, dstIdx := indexItems(src), indexItems(dst)
 	done = map[string]fileAmount{}
-	for _, name := range names {
-		s, d := srcIdx[name], dstIdx[name]
+	for _, name := range w.Compare {
+		s, d := w.Src[name], w.Dst[name]
 		if s == nil || d == nil || d.Unreadable || len(d.Digest) == 0 || d.Size <= 0 || d.Size >= delta.MinBlockSize {
 			rest = append(rest, name)
 			continue

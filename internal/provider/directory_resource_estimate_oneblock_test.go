@@ -102,8 +102,9 @@ func TestOneBlockEstimatesMatchTheServer(t *testing.T) {
 			}
 			// A plan by size and time compares the touched file too.
 			names := append(w.Compare, "touched.txt")
+			w.Compare = names
 			c := syncConfig{Ends: syncEnds{Src: endpoint{Raw: src + "/", Local: src + "/"}, Dir: dirPush}}
-			done, rest := oneBlockEstimates(c, rsyncPath, srcM, dstM, names)
+			done, rest := oneBlockEstimates(c, rsyncPath, srcM, dstM, w)
 			if len(rest) != 2 || len(done) != len(files)-2 {
 				t.Errorf("from the listing %v, left to the server %v; want all but block700.bin and big.bin from the listing", done, rest)
 			}
@@ -134,14 +135,14 @@ func TestOneBlockEstimatesMatchTheServer(t *testing.T) {
 			}
 
 			for _, p := range []string{"sudo -n rsync", "rsync --block-size=100", "rsync -W"} {
-				if done, rest := oneBlockEstimates(c, p, srcM, dstM, names); len(done) != 0 || len(rest) != len(names) {
+				if done, rest := oneBlockEstimates(c, p, srcM, dstM, w); len(done) != 0 || len(rest) != len(names) {
 					t.Errorf("rsync_path %q: %d from the listing, want none", p, len(done))
 				}
 			}
 
 			meta := *dstM
 			meta.Mode = tree.Metadata
-			if done, _ := oneBlockEstimates(c, "rsync", srcM, &meta, names); len(done) != 0 {
+			if done, _ := oneBlockEstimates(c, "rsync", srcM, &meta, w); len(done) != 0 {
 				t.Errorf("a listing without digests: %d from the listing, want none", len(done))
 			}
 		})
