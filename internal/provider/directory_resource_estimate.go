@@ -134,6 +134,8 @@ type estimateWork struct {
 	// CompareBytes is what the comparison reads: the larger of the two
 	// copies of each compared file.
 	CompareBytes int64
+	// Src and Dst index the two manifests' items by name.
+	Src, Dst map[string]*tree.Item
 }
 
 // planEstimateWork decides, file by file, what the apply transfers:
@@ -142,8 +144,8 @@ type estimateWork struct {
 // content. A file whose data is not sent (only its permissions or times
 // change) is left out.
 func planEstimateWork(diff tree.Changes, src, dst *tree.Manifest, byChecksum bool) estimateWork {
-	w := estimateWork{Whole: map[string]fileAmount{}}
 	srcIdx, dstIdx := indexItems(src), indexItems(dst)
+	w := estimateWork{Whole: map[string]fileAmount{}, Src: srcIdx, Dst: dstIdx}
 	for _, p := range diff.Create {
 		if s, ok := srcIdx[p]; ok && s.Kind == tree.File {
 			w.Whole[p] = fileAmount{Literal: s.Size, Size: s.Size, New: true}
@@ -224,8 +226,14 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 		est.Files[p] = f
 		est.Transfer += f.Literal
 	}
-	if len(w.Compare) > 0 {
-		amounts, err := r.compareWithServer(ctx, cn, c, w.Compare)
+	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Src, in.Dst, w)
+	for p, f := range local {
+		est.Files[p] = f
+		est.Transfer += f.Literal
+		est.Matched += f.Size - f.Literal
+	}
+	if len(rest) > 0 {
+		amounts, err := r.compareWithServer(ctx, cn, c, rest)
 		if err != nil {
 			diags.AddAttributeWarning(path.Root("destination"), "Transfer size not estimated",
 				fmt.Sprintf("The plan could not work out how much data the apply will send: %s. pending.transfer_bytes is "+
@@ -248,7 +256,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	}
 	tflog.Info(ctx, "estimated the transfer", map[string]interface{}{
 		"destination": c.Ends.Dst.Raw, "transfer_bytes": est.Transfer, "matched_bytes": est.Matched,
-		"compared_files": len(w.Compare), "new_files": len(w.Whole),
+		"compared_files": len(w.Compare), "compared_from_listing": len(local), "new_files": len(w.Whole),
 	})
 	return est, diags
 }

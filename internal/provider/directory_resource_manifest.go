@@ -176,7 +176,6 @@ func localExists(p string) (bool, error) {
 // listing; local: hashed here) and caches it. algo is used for a local
 // destination; a remote one is hashed with what its server negotiates.
 func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo) (*tree.Manifest, diag.Diagnostics) {
-	var diags diag.Diagnostics
 	root := c.root()
 	mode := manifestMode(c.Drift)
 	var m *tree.Manifest
@@ -187,7 +186,15 @@ func (r *directoryResource) destManifest(ctx context.Context, cn *conn, c syncCo
 	} else {
 		m, warnings, err = hashLocal(ctx, r.settings.digests, root.ListPath, c.Filters, mode, algo)
 	}
+	return r.destListed(c, m, warnings, err)
+}
+
+// destListed is what destManifest makes of a listing: an error saying
+// what failed, or the manifest (cached for the plan) with its warnings.
+func (r *directoryResource) destListed(c syncConfig, m *tree.Manifest, warnings []string, err error) (*tree.Manifest, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	if err != nil {
+		root := c.root()
 		diags.AddAttributeError(path.Root("destination"), "Cannot read the destination",
 			fmt.Sprintf("Could not read %s to compare it with the source: %s.\n\n%s", root.ListPath, safeText(err.Error()), r.hint(c, err, opReadDest)))
 		return nil, diags

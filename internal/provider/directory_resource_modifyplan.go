@@ -243,6 +243,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("drift"), summary, detail)
 	}
+	// Files rsync's quick check cannot see (same size and time, other
+	// content) need a checksum sync, or the apply would leave them and the
+	// plan would never settle. The apply learns it from private state.
+	blind := quickCheckBlind(src, dest)
 	if work && diff != nil && cn.overSFTP() {
 		// Whole files: what the apply sends is the changed files' sizes,
 		// which pending already lists; there are no block checksums to ask.
@@ -250,7 +254,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	} else if work && diff != nil {
 		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
 			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
-			ByChecksum: c.Checksum || len(quickCheckBlind(src, dest)) > 0,
+			ByChecksum: c.Checksum || len(blind) > 0,
 		})
 		resp.Diagnostics.Append(d...)
 		out.Pending = pendingValue(*diff, est)
@@ -266,11 +270,8 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diff != nil,
 		})
 	}
-	// Files rsync's quick check cannot see (same size and time, other
-	// content) need a checksum sync, or the apply would leave them and the
-	// plan would never settle. The apply learns it from private state.
 	var force []byte
-	if blind := quickCheckBlind(src, dest); work && len(blind) > 0 && !c.Checksum {
+	if work && len(blind) > 0 && !c.Checksum {
 		tflog.Info(ctx, "some files differ only in content; the apply compares by checksum", map[string]interface{}{
 			"files": firstPaths(blind, 10),
 		})

@@ -40,10 +40,9 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	aheadDone := r.hashSourceAhead(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
 	defer aheadDone()
 
-	// The existence check and the listing run at once (two sessions on
-	// the one connection): on a link with latency the check's round trips
-	// then cost nothing. The listing's outcome only counts when the tree
-	// exists.
+	// The existence check and the listing run at once: over rsync in one
+	// session (listIfExists), over SFTP as two requests on its session.
+	// The listing's outcome only counts when the tree exists.
 	var exists bool
 	var listing *tree.Manifest
 	var listDiags diag.Diagnostics
@@ -56,15 +55,20 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	}
 	if c.Ends.Dst.Remote {
 		// The engine is chosen before the two run, so that they share it.
-		_, d := cn.engine(ctx)
+		ch, d := cn.engine(ctx)
 		resp.Diagnostics.Append(d...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		go list()
 		var err error
-		exists, err = cn.exists(ctx, root.RemovePath)
-		<-listed
+		if c.Drift != driftNone && !ch.SFTP {
+			// Over rsync, one session does both (listIfExists).
+			listing, exists, listDiags, err = r.listIfExists(ctx, cn, c)
+		} else {
+			go list()
+			exists, err = cn.exists(ctx, root.RemovePath)
+			<-listed
+		}
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("destination"), "Cannot check the destination",
 				fmt.Sprintf("Could not check whether %s exists on %s: %v. Check that the user can run a shell "+

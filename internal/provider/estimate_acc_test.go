@@ -198,9 +198,14 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 				Check:             checkTreesEqual(src, dst),
 			},
 			{
-				// One byte of 20 MB.
+				// One byte of 20 MB, and a line put before the two bytes of
+				// a file shorter than a block: the server's copy is then
+				// the file's end, which the listing's digest tells
+				// (oneBlockEstimates), and the apply sends the rest.
 				PreConfig: func() {
 					flipByte(t, filepath.Join(src, "big.bin"), bigSize/2, -2*time.Hour)
+					writeAged(t, filepath.Join(src, "sub", "a.txt"), []byte("new line\na\n"), -2*time.Hour)
+					settleDirs(t, src)
 					snap()
 				},
 				Config: config,
@@ -213,6 +218,7 @@ func estimateSteps(t *testing.T, srv *sshtest.Server, rsyncPath string) {
 						return nil
 					}}),
 					plancheck.ExpectKnownValue(res, bytesOf("big.bin"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9.]+ kB of 20\.0 MB$`))),
+					plancheck.ExpectKnownValue(res, bytesOf("sub/a.txt"), knownvalue.StringExact("9 B of 11 B")),
 				}},
 				ConfigStateChecks: appliedAsPlanned,
 				Check:             checkTreesEqual(src, dst),

@@ -22,6 +22,14 @@ func Compare(a, b *Entry) int {
 		bn = ""
 	}
 	aDir, bDir := a.IsDir() && an != "", b.IsDir() && bn != ""
+	// The directories both names are in compare equal component by
+	// component and go on, so they are skipped at once: a directory's
+	// entries (a listing sorts each one's) share their whole path but the
+	// last component, which the loop below would otherwise cut and
+	// compare again for every pair.
+	if i := strings.LastIndexByte(an[:commonPrefix(an, bn)], '/'); i >= 0 {
+		an, bn = an[i+1:], bn[i+1:]
+	}
 	for {
 		ac, arest, aMore := strings.Cut(an, "/")
 		bc, brest, bMore := strings.Cut(bn, "/")
@@ -60,6 +68,17 @@ func Compare(a, b *Entry) int {
 		}
 		an, bn = arest, brest
 	}
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // compareDirNames compares a+"/" with b+"/" without building either (a

@@ -197,3 +197,20 @@ func TestEntryOrderIsCompare(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSortDirectory sorts the entries of one directory deep in a
+// tree, as a listing does for each directory it reads or receives.
+func BenchmarkSortDirectory(b *testing.B) {
+	entries := make([]*Entry, 100)
+	for i := range entries {
+		entries[i] = &Entry{Name: fmt.Sprintf("site/assets/d%02d/file-%03d.txt", 7, (i*37)%100), Mode: SIFREG | 0o644}
+		if i%10 == 0 {
+			entries[i].Mode = SIFDIR | 0o755
+		}
+	}
+	work := make([]*Entry, len(entries))
+	for b.Loop() {
+		copy(work, entries)
+		Sort(work)
+	}
+}
