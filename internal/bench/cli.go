@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/enginechild"
 )
 
 // CLIRunner runs the rsync command line over OpenSSH. A push is
@@ -89,7 +91,7 @@ func (r CLIRunner) Run(ctx context.Context, job Job) (Run, error) {
 		if err != nil {
 			return Run{}, fmt.Errorf("rsync CLI: %w", err)
 		}
-		return Run{Client: u, Listed: len(names), ListDigest: namesDigest(names)}, nil
+		return Run{Client: u, Listed: len(names), ListDigest: enginechild.NamesDigest(names)}, nil
 	}
 	st, err := parseStats(string(stdout))
 	if err != nil {

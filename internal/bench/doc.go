@@ -25,7 +25,8 @@
 //	runner.go    what a tool runner is given and returns
 //	proc.go      the launcher through which every measured process starts
 //	rusage/      the launcher itself: runs a command, records its rusage
-//	engine.go    runner for our engine (a re-executed child process): push, drift check, listing, tree hash
+//	engine.go    runner for our engine, in a child process: push, drift check, listing, tree hash
+//	enginechild/ that child process (binary: internal/cmd/bench/enginechild)
 //	cli.go       runner for the rsync command line
 //	terraform.go runner for terraform apply: rsync_directory vs terraform_data + provisioner "file"
 //	suite.go     scenarios, rounds, the sshd and proxies they share

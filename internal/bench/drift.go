@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -124,19 +122,6 @@ func parseListOnly(out string) ([]string, error) {
 		names = append(names, name)
 	}
 	return names, nil
-}
-
-// namesDigest identifies a set of names: a SHA-256 of the sorted names,
-// one per line.
-func namesDigest(names []string) string {
-	sorted := slices.Clone(names)
-	slices.Sort(sorted)
-	h := sha256.New()
-	for _, n := range sorted {
-		h.Write([]byte(n))
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // treeNames lists every entry under root as rsync names them ("." for the

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/enginechild"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -61,7 +62,7 @@ drwxr-xr-x          4,096 2024/06/01 00:00:00 media
 	if _, err := parseListOnly("receiving incremental file list\n"); err == nil {
 		t.Error("a line that is not a listing: no error")
 	}
-	if namesDigest([]string{"b", "a"}) != namesDigest([]string{"a", "b"}) || namesDigest([]string{"a"}) == namesDigest([]string{"a", "b"}) {
+	if enginechild.NamesDigest([]string{"b", "a"}) != enginechild.NamesDigest([]string{"a", "b"}) || enginechild.NamesDigest([]string{"a"}) == enginechild.NamesDigest([]string{"a", "b"}) {
 		t.Error("namesDigest must identify the set of names")
 	}
 }

@@ -263,7 +263,7 @@ func (r *Report) Markdown() string {
 	w("which records the kernel's rusage of it; see internal/bench/rusage. Peak RSS is never reported below the launcher's own RSS when it started the process ")
 	w("(Go starts children with vfork, and the kernel folds the launcher's peak into the child's); that floor was %s here, and a value at the floor shows as \"≤\".\n", FormatBytes(maxFloor(r.Scenarios)))
 	w("- **Wall**: from starting the tool's process to reaping it (process start, SSH handshake and the work; ")
-	w("for our engine a child process of the bench binary that dials with x/crypto/ssh and runs the engine's API, as below).\n")
+	w("for our engine a child process — the small enginechild binary beside the bench binary (the engine without the harness), else and for profiled runs the bench binary itself — that dials with x/crypto/ssh and runs the engine's API, as below).\n")
 	w("- **CPU** and **RSS**: the kernel's rusage of that process from wait4, which includes the descendants it reaped itself: ")
 	w("for the rsync CLI that is rsync plus its `ssh` child (SSH encryption happens there), ")
 	w("for our engine the one process that does both, for `terraform apply` terraform plus the provider plugin processes it started. RSS is the peak resident set of the largest single process ")

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/enginechild"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 )
 
@@ -46,7 +47,8 @@ type Config struct {
 	WAN            Link
 	Only           []string // scenario names to run; empty = all
 	ProfileDir     string   // when set, one extra profiled run of our engine per scenario
-	Exe            string   // the bench binary, re-executed for our engine
+	Exe            string   // the bench binary, re-executed for our engine's profiled runs
+	EngineChild    string   // the small engine binary our engine runs in ("": Exe)
 	Launch         Launcher // starts every measured process
 	Rsync          string
 	SSH            string
@@ -215,7 +217,7 @@ func RunSuite(ctx context.Context, cfg Config) (_ *Report, err error) {
 	logf("sshd on %s; loopback proxy on port %d; WAN proxy (%v) on port %d", r.sshd.Addr(), r.lan.Port(), cfg.WAN, r.wan.Port())
 
 	s := &suite{cfg: cfg, rig: r, logf: logf, tmpfs: FSType(dstParent) == "tmpfs", dstRoot: dstRoot, runners: []Runner{
-		EngineRunner{Exe: cfg.Exe, Launch: cfg.Launch},
+		EngineRunner{Exe: cfg.Exe, Child: cfg.EngineChild, Launch: cfg.Launch},
 		CLIRunner{Rsync: cfg.Rsync, SSH: cfg.SSH, Launch: cfg.Launch},
 	}}
 	rep := &Report{Machine: DescribeMachine(ctx, cfg.Rsync, cfg.SSH), Config: cfg, Started: started, LoadStart: LoadAverage(), DstFS: FSType(dstParent)}
@@ -417,7 +419,7 @@ func manifestScenario(web *Tree, p *Proxy) scenario {
 	var n int
 	names, err := treeNames(web.Root)
 	if err == nil {
-		want, n = namesDigest(names), len(names)
+		want, n = enginechild.NamesDigest(names), len(names)
 	}
 	return scenario{
 		name: "manifest", title: fmt.Sprintf("remote manifest with checksums (%s files)", count(len(web.Files))), op: OpList, peer: peerManifest,

@@ -120,10 +120,11 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 type sentList struct {
 	start   int32        // index of its first entry
 	dir     *flist.Entry // the directory it lists (index start-1); nil for a first list without "."
-	entries []*flist.Entry
-	files   int   // regular files, for progress
-	bytes   int64 // and their sizes
-	sent    int64 // bytes of its files read for sending, for progress
+	entries []sentEntry  // what is kept of them (push_inc_sent.go)
+	sums    [][]byte     // their -c checksums, when they have any
+	files   int          // regular files, for progress
+	bytes   int64        // and their sizes
+	sent    int64        // bytes of its files read for sending, for progress
 	sentN   int
 }
 
@@ -238,7 +239,7 @@ func (x *incSender) sendFirst(top *flist.Entry) error {
 // queues its directories.
 func (x *incSender) sendList(dir *flist.Entry, entries []*flist.Entry, start int32) error {
 	s := x.s
-	l := &sentList{start: start, dir: dir, entries: entries}
+	l := &sentList{start: start, dir: dir}
 	for _, e := range entries {
 		if x.chmod != nil && !e.IsSymlink() && e.Mode != 0 {
 			e.Mode = x.chmod.Apply(e.Mode, e.IsDir())
@@ -293,6 +294,7 @@ func (x *incSender) sendList(dir *flist.Entry, entries []*flist.Entry, start int
 	if err := x.enc.End(endErr); err != nil {
 		return fmt.Errorf("send end of file list: %w", err)
 	}
+	l.entries, l.sums = packEntries(entries)
 	x.lists = append(x.lists, l)
 	x.inFlight += len(entries)
 	x.nextStart = start + int32(len(entries)) + 1
@@ -400,7 +402,7 @@ func (x *incSender) entry(ndx int32) (*flist.Entry, error) {
 		case ndx == l.start-1 && l.dir != nil:
 			return l.dir, nil
 		case ndx >= l.start && int(ndx-l.start) < len(l.entries):
-			return l.entries[ndx-l.start], nil
+			return l.entry(int(ndx - l.start)), nil
 		}
 	}
 	return nil, fmt.Errorf("%w: the receiver asked for file index %d, which is in no file list in flight", wire.ErrMalformed, ndx)

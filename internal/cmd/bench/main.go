@@ -8,8 +8,10 @@
 // "rusage" (internal/cmd/bench/rusage) when it sits beside this binary, as
 // make bench builds them; otherwise through this binary's hidden __rusage
 // subcommand, whose larger size raises the floor under measured peak RSS.
-// The other hidden subcommand, __engine-push, is one push with our engine
-// in its own process.
+// Our engine runs in the small binary "enginechild"
+// (internal/cmd/bench/enginechild) when it sits beside this binary, as
+// make bench builds it; otherwise, and for profiled runs, in this binary's
+// other hidden subcommand, __engine-push.
 package main
 
 import (
@@ -126,6 +128,9 @@ func run() int {
 	cfg.Launch, small = bench.NewLauncher(cfg.Exe)
 	if !small {
 		fmt.Fprintf(os.Stderr, "bench: no rusage launcher beside %s (make bench builds one): measuring through this binary, whose own RSS is the floor under every peak RSS\n", cfg.Exe)
+	}
+	if cfg.EngineChild = bench.FindEngineChild(cfg.Exe); cfg.EngineChild == "" {
+		fmt.Fprintf(os.Stderr, "bench: no %s beside %s (make bench builds one): our engine runs in this binary, whose larger code is resident too and adds about a megabyte to its peak RSS\n", bench.EngineChildName, cfg.Exe)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
