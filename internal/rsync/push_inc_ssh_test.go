@@ -256,6 +256,14 @@ func TestInteropIncPushLongFirstList(t *testing.T) {
 		return string(b)
 	}
 	writeFiles(t, src, map[string]string{"index.html": "old", "big.bin": big(1), "css/a.css": "a"})
+	// An hour old: the new versions below keep the size, and rsync's quick
+	// check compares whole seconds, so they must not share the second.
+	hourAgo := time.Now().Add(-time.Hour)
+	for _, name := range []string{"index.html", "big.bin"} {
+		if err := os.Chtimes(filepath.Join(src, name), hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := rsync.Push(ctx, tr, src+"/", dst, rsync.Options{Delete: true}); err != nil {
