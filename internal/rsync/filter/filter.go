@@ -60,23 +60,7 @@ func New(includes, excludes []string) (*List, error) {
 // matching directory's whole subtree too: rsync only spares what a rule
 // matches itself, so each pattern also becomes "pattern/***".
 func (l *List) AddProtect(patterns []string) error {
-	var rules []Rule
-	for i, p := range patterns {
-		variants := []string{p}
-		if base := strings.TrimRight(p, "/"); base != "" && !strings.HasSuffix(base, "/***") && !strings.HasSuffix(base, "**") {
-			variants = append(variants, base+"/***")
-		}
-		for _, v := range variants {
-			r, err := parse(v, false)
-			if err != nil {
-				return fmt.Errorf("protect[%d] %q: %w", i, p, err)
-			}
-			r.Protect = true
-			rules = append(rules, r)
-		}
-	}
-	l.rules = append(rules, l.rules...)
-	return nil
+	return l.prependProtect(patterns, true)
 }
 
 // Clone returns a copy of the list that rules can be added to without
@@ -93,14 +77,27 @@ func (l *List) Clone() *List {
 // directory's subtree too: "/*" protects the names at the top of the
 // transfer and nothing below them.
 func (l *List) PrependProtectExact(patterns []string) error {
+	return l.prependProtect(patterns, false)
+}
+
+// prependProtect puts a protect rule for each pattern first; with subtree,
+// a pattern that does not already reach below itself also protects
+// "pattern/***".
+func (l *List) prependProtect(patterns []string, subtree bool) error {
 	var rules []Rule
 	for i, p := range patterns {
-		r, err := parse(p, false)
-		if err != nil {
-			return fmt.Errorf("protect[%d] %q: %w", i, p, err)
+		variants := []string{p}
+		if base := strings.TrimRight(p, "/"); subtree && base != "" && !strings.HasSuffix(base, "/***") && !strings.HasSuffix(base, "**") {
+			variants = append(variants, base+"/***")
 		}
-		r.Protect = true
-		rules = append(rules, r)
+		for _, v := range variants {
+			r, err := parse(v, false)
+			if err != nil {
+				return fmt.Errorf("protect[%d] %q: %w", i, p, err)
+			}
+			r.Protect = true
+			rules = append(rules, r)
+		}
 	}
 	l.rules = append(rules, l.rules...)
 	return nil
