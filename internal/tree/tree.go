@@ -435,6 +435,11 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 	var err error
 	b := &hashBatch{done: make(chan struct{})}
 	send := func() bool {
+		// select picks at random among ready cases: a context already
+		// ended must not lose to a channel with room.
+		if ctx.Err() != nil {
+			return false
+		}
 		select {
 		case inOrder <- b:
 		case <-ctx.Done():
@@ -468,6 +473,9 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 	<-written
 	if err == nil {
 		err = firstErr
+	}
+	if err == nil {
+		err = ctx.Err() // ended while the last batches were hashed
 	}
 	next.finish(err == nil)
 	return err
