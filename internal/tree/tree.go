@@ -353,7 +353,7 @@ func localWith(ctx context.Context, source string, rules *filter.List, mode Mode
 		return nil, nil, nil, err
 	}
 	if mode == Content {
-		if err := hashFiles(ctx, walk, algo, cache, digestKey(source, algo)); err != nil {
+		if err := hashFiles(ctx, walk, algo, cache, source); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -382,11 +382,12 @@ const hashBatchSize = 64
 // from the digest cache when the file is unchanged since recorded there,
 // otherwise by reading it. The new cache file is written in the walk's
 // order: batches are collected in the order they were handed out, a
-// bounded window of them in flight.
-func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cache *DigestCache, key string) error {
+// bounded window of them in flight. source names the tree for the cache.
+func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cache *DigestCache, source string) error {
 	var prev *digestReader
 	var next *digestWriter
 	if cache != nil {
+		key := digestKey(source, algo)
 		prev = cache.openDigests(key)
 		defer prev.close()
 		next = cache.createDigests(key)
