@@ -11,6 +11,7 @@ package rsync
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -126,7 +127,7 @@ func (l *incLists) read(dirNdx int32) (*incList, error) {
 	}
 	l.lists++
 	fl.ioError = l.dec.IOError
-	flist.SortProto(fl.entries, l.protocol)
+	sortSiblings(fl.entries, fl.dir, l.protocol)
 	for i, e := range fl.entries {
 		if i > 0 && fl.entries[i-1].Name == e.Name {
 			return nil, fmt.Errorf("%w: %q twice in the file list of %q", wire.ErrMalformed, e.Name, displayDir(fl.dir))
@@ -275,4 +276,25 @@ func (s *session) listIncremental(opts Options, each func(*flist.Entry)) ([]*fli
 	}
 	flist.SortProto(all, s.protocol)
 	return dedupe(all), listed, dec.IOError, nil
+}
+
+// sortSiblings sorts one incremental list, whose entries all lie directly
+// in dir (checked as they were read), in the protocol's order, as rsync's
+// receiver sorts each list it reads (flist.c:recv_file_list,
+// flist_sort_and_clean). Siblings compare by their last component alone
+// (flist.CompareSiblings), which is what the whole-path order comes to for
+// them: a million-file listing spent most of its sorting walking the
+// shared path.
+func sortSiblings(entries []*flist.Entry, dir string, protocol int) {
+	if protocol < 29 {
+		flist.SortProto(entries, protocol)
+		return
+	}
+	cut := 0
+	if dir != "" {
+		cut = len(dir) + 1
+	}
+	slices.SortStableFunc(entries, func(a, b *flist.Entry) int {
+		return flist.CompareSiblings(a.Name[cut:], a.IsDir(), b.Name[cut:], b.IsDir())
+	})
 }

@@ -98,6 +98,31 @@ func compareDirNames(a, b string) int {
 	return 0
 }
 
+// CompareSiblings is Compare for two entries of one directory, given by
+// their names within it and whether each is a directory: files before
+// directories, then the names, a directory's as "name/". The transfer root
+// "." (in the top directory's own list) sorts first. A listing arrives a
+// directory at a time, so most of its comparisons are between siblings,
+// and this skips Compare's walk over the shared path.
+func CompareSiblings(a string, aDir bool, b string, bDir bool) int {
+	switch {
+	case a == "." || b == ".":
+		return cmp.Compare(boolRank(a != "."), boolRank(b != "."))
+	case aDir != bDir:
+		return cmp.Compare(boolRank(aDir), boolRank(bDir))
+	case aDir:
+		return compareDirNames(a, b)
+	}
+	return strings.Compare(a, b)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Sort sorts entries stably in rsync's order (flist.c:fsort).
 func Sort(entries []*Entry) {
 	slices.SortStableFunc(entries, Compare)

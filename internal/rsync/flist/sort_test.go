@@ -198,6 +198,31 @@ func TestEntryOrderIsCompare(t *testing.T) {
 	}
 }
 
+// TestCompareSiblingsIsCompare: for the entries of one directory (and the
+// root "." among the top directory's), CompareSiblings on the last
+// components says what Compare says on the whole names.
+func TestCompareSiblingsIsCompare(t *testing.T) {
+	bases := []string{"a", "a.b", "a-b", "a0", "ab", "b", "a\xff", "A", "a b", "a.", "-"}
+	for _, prefix := range []string{"", "dir/", "x/y/"} {
+		var ents []Entry
+		if prefix == "" {
+			ents = append(ents, Entry{Name: ".", Mode: SIFDIR})
+		}
+		for _, b := range bases {
+			ents = append(ents, Entry{Name: prefix + b, Mode: SIFREG}, Entry{Name: prefix + b, Mode: SIFDIR})
+		}
+		for i := range ents {
+			for j := range ents {
+				a, b := &ents[i], &ents[j]
+				got := CompareSiblings(a.Name[len(prefix):], a.IsDir(), b.Name[len(prefix):], b.IsDir())
+				if want := Compare(a, b); got != want {
+					t.Errorf("%q (dir %v) vs %q (dir %v): %d, Compare says %d", a.Name, a.IsDir(), b.Name, b.IsDir(), got, want)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkSortDirectory sorts the entries of one directory deep in a
 // tree, as a listing does for each directory it reads or receives.
 func BenchmarkSortDirectory(b *testing.B) {

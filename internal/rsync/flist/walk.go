@@ -347,14 +347,7 @@ type entryOrder struct {
 func (o entryOrder) Len() int { return len(o.ents) }
 func (o entryOrder) Less(i, j int) bool {
 	a, b := &o.ents[i], &o.ents[j]
-	aDir, bDir := a.IsDir(), b.IsDir()
-	switch {
-	case aDir != bDir:
-		return bDir
-	case aDir:
-		return compareDirNames(a.Name[o.prefix:], b.Name[o.prefix:]) < 0
-	}
-	return a.Name[o.prefix:] < b.Name[o.prefix:]
+	return CompareSiblings(a.Name[o.prefix:], a.IsDir(), b.Name[o.prefix:], b.IsDir()) < 0
 }
 func (o entryOrder) Swap(i, j int) { o.ents[i], o.ents[j] = o.ents[j], o.ents[i] }
 
