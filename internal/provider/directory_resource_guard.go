@@ -249,22 +249,30 @@ func leftoverTemps(src, dest *tree.Manifest) []string {
 	if src == nil || dest == nil {
 		return nil
 	}
-	files := make(map[string]bool, len(src.Items))
-	for _, it := range src.Items {
-		if it.Kind == tree.File {
-			files[it.Name] = true
-		}
-	}
+	// The source's files by name, made only once a candidate turns up.
+	var files map[string]bool
 	var out []string
-	for _, it := range dest.Items {
-		if it.Kind != tree.File || files[it.Name] {
-			continue
+	tree.EachPair(src, dest, func(s, d *tree.Item) {
+		if d == nil || d.Kind != tree.File || (s != nil && s.Kind == tree.File) {
+			return
 		}
-		dir, base := path.Split(it.Name)
-		if m := rsyncTempName.FindStringSubmatch(base); m != nil && files[dir+m[1]] {
-			out = append(out, displayPath(it.Name))
+		dir, base := path.Split(d.Name)
+		m := rsyncTempName.FindStringSubmatch(base)
+		if m == nil {
+			return
 		}
-	}
+		if files == nil {
+			files = make(map[string]bool)
+			for _, it := range src.Items {
+				if it.Kind == tree.File {
+					files[it.Name] = true
+				}
+			}
+		}
+		if files[dir+m[1]] {
+			out = append(out, displayPath(d.Name))
+		}
+	})
 	return out
 }
 

@@ -211,19 +211,13 @@ func quickCheckBlind(src, dst *tree.Manifest) []string {
 	if src == nil || dst == nil || src.Mode != tree.Content || dst.Mode != tree.Content {
 		return nil
 	}
-	have := make(map[string]*tree.Item, len(dst.Items))
-	for i := range dst.Items {
-		have[dst.Items[i].Name] = &dst.Items[i]
-	}
 	var out []string
-	for i := range src.Items {
-		s := &src.Items[i]
-		d, ok := have[s.Name]
-		if ok && s.Kind == tree.File && d.Kind == tree.File && !s.Unreadable && !d.Unreadable && s.Size == d.Size && s.ModTime == d.ModTime &&
-			string(s.Digest) != string(d.Digest) {
+	tree.EachPair(src, dst, func(s, d *tree.Item) {
+		if s != nil && d != nil && s.Kind == tree.File && d.Kind == tree.File && !s.Unreadable && !d.Unreadable &&
+			s.Size == d.Size && s.ModTime == d.ModTime && string(s.Digest) != string(d.Digest) {
 			out = append(out, s.Name)
 		}
-	}
+	})
 	return out
 }
 

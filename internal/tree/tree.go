@@ -553,13 +553,7 @@ type DiffOptions struct {
 
 // DiffWith is Diff with options.
 func DiffWith(src, dst *Manifest, o DiffOptions) Changes {
-	del, protect := o.Delete, o.Protect
 	var c Changes
-	have := make(map[string]*Item, len(dst.Items))
-	for i := range dst.Items {
-		have[dst.Items[i].Name] = &dst.Items[i]
-	}
-	seen := make(map[string]bool, len(src.Items))
 	// Directories the destination's lister could not open: what they
 	// hold is unknown, so nothing below them is compared or deleted.
 	var unlisted []string
@@ -582,32 +576,21 @@ func DiffWith(src, dst *Manifest, o DiffOptions) Changes {
 		}
 		return it.Name
 	}
-	for i := range src.Items {
-		s := &src.Items[i]
-		seen[s.Name] = true
-		if s.Ignored {
-			continue // not copied, and what stands at its name stays
-		}
-		if len(unlisted) > 0 && below(s.Name) {
-			continue
-		}
-		d, ok := have[s.Name]
+	EachPair(src, dst, func(s, d *Item) {
 		switch {
-		case !ok:
+		case s == nil:
+			if o.Delete && (o.Protect == nil || !o.Protect.Excluded(d.Name, d.Kind == Dir)) {
+				c.Delete = append(c.Delete, display(d))
+			}
+		case s.Ignored:
+			// Not copied, and what stands at its name stays.
+		case len(unlisted) > 0 && below(s.Name):
+		case d == nil:
 			c.Create = append(c.Create, display(s))
 		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable, o.OwnerDirPerms):
 			c.Update = append(c.Update, display(s))
 		}
-	}
-	if del {
-		for i := range dst.Items {
-			d := &dst.Items[i]
-			if seen[d.Name] || (protect != nil && protect.Excluded(d.Name, d.Kind == Dir)) {
-				continue
-			}
-			c.Delete = append(c.Delete, display(d))
-		}
-	}
+	})
 	return c
 }
 
