@@ -66,23 +66,23 @@ type baseline struct {
 // entry with the fingerprint of the planned source's entry is the one the
 // apply wrote.
 func fingerprint(it *tree.Item, metadata bool) uint64 {
-	b := make([]byte, 0, 64+len(it.Name)+len(it.Target)+len(it.Digest))
+	b := make([]byte, 0, 64+len(it.Name)+len(it.Target())+len(it.Digest()))
 	b = append(b, byte(it.Kind))
 	b = binary.LittleEndian.AppendUint32(b, it.Perm)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Name)))
 	b = append(b, it.Name...)
 	switch {
 	case it.Kind == tree.Symlink:
-		b = append(b, it.Target...)
+		b = append(b, it.Target()...)
 	case it.Kind == tree.File && metadata:
 		b = binary.LittleEndian.AppendUint64(b, uint64(it.Size))
 		b = binary.LittleEndian.AppendUint64(b, uint64(it.ModTime))
 	case it.Kind == tree.File:
-		b = append(b, it.Digest...)
+		b = append(b, it.Digest()...)
 	}
 	// What else sameItem compares: a device's numbers, a hard link's set.
-	b = binary.LittleEndian.AppendUint64(b, it.Rdev)
-	b = append(b, it.LinkTo...)
+	b = binary.LittleEndian.AppendUint64(b, it.Rdev())
+	b = append(b, it.LinkTo()...)
 	return xxh3.Hash(b)
 }
 

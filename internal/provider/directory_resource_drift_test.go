@@ -11,7 +11,7 @@ import (
 )
 
 func file(name, digest string) tree.Item {
-	return tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: int64(len(digest)), Digest: []byte(digest)}
+	return tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: int64(len(digest))}.WithDigest([]byte(digest))
 }
 
 func manifest(items ...tree.Item) *tree.Manifest {

@@ -179,8 +179,8 @@ func dataSent(s, d *tree.Item, byChecksum bool) bool {
 	if s.Size != d.Size {
 		return true
 	}
-	if byChecksum && len(s.Digest) > 0 && len(d.Digest) > 0 {
-		return string(s.Digest) != string(d.Digest)
+	if byChecksum && len(s.Digest()) > 0 && len(d.Digest()) > 0 {
+		return string(s.Digest()) != string(d.Digest())
 	}
 	return s.ModTime != d.ModTime
 }

@@ -34,7 +34,7 @@ func oneBlockEstimates(c syncConfig, rsyncPath string, src, dst *tree.Manifest, 
 	done = map[string]fileAmount{}
 	for _, name := range w.Compare {
 		s, d := w.Src[name], w.Dst[name]
-		if s == nil || d == nil || d.Unreadable || len(d.Digest) == 0 || d.Size <= 0 || d.Size >= delta.MinBlockSize {
+		if s == nil || d == nil || d.Unreadable || len(d.Digest()) == 0 || d.Size <= 0 || d.Size >= delta.MinBlockSize {
 			rest = append(rest, name)
 			continue
 		}
@@ -62,8 +62,8 @@ func endMatches(c syncConfig, src, dst *tree.Manifest, name string, s, d *tree.I
 	if s.Size < d.Size {
 		return false, nil
 	}
-	if s.Size == d.Size && src.Mode == tree.Content && src.Algo == dst.Algo && len(s.Digest) > 0 && !s.Unreadable {
-		return bytes.Equal(s.Digest, d.Digest), nil
+	if s.Size == d.Size && src.Mode == tree.Content && src.Algo == dst.Algo && len(s.Digest()) > 0 && !s.Unreadable {
+		return bytes.Equal(s.Digest(), d.Digest()), nil
 	}
 	f, err := os.Open(filepath.Join(c.Ends.Src.Path(), filepath.FromSlash(name)))
 	if err != nil {
@@ -81,7 +81,7 @@ func endMatches(c syncConfig, src, dst *tree.Manifest, name string, s, d *tree.I
 	if _, err := io.Copy(h, io.NewSectionReader(f, s.Size-d.Size, d.Size)); err != nil {
 		return false, err
 	}
-	return bytes.Equal(h.Sum(nil), d.Digest), nil
+	return bytes.Equal(h.Sum(nil), d.Digest()), nil
 }
 
 // rsyncPathHasOptions reports whether rsync_path passes rsync (or sudo, or

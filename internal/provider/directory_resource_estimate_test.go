@@ -25,7 +25,7 @@ func TestHumanBytes(t *testing.T) {
 // comparison a touched but identical file is not sent.
 func TestPlanEstimateWork(t *testing.T) {
 	file := func(name string, size, mtime int64, digest string) tree.Item {
-		return tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: size, ModTime: mtime, Digest: []byte(digest)}
+		return tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: size, ModTime: mtime}.WithDigest([]byte(digest))
 	}
 	src := &tree.Manifest{Items: []tree.Item{
 		{Name: ".", Kind: tree.Dir},
@@ -61,10 +61,10 @@ func TestPlanEstimateWork(t *testing.T) {
 	// listed and sent (the quick check sees its time), unless the apply
 	// compares by checksum and the digests say it is the same.
 	for i := range src.Items {
-		src.Items[i].Digest = nil
+		src.Items[i].SetDigest(nil)
 	}
 	for i := range dst.Items {
-		dst.Items[i].Digest = nil
+		dst.Items[i].SetDigest(nil)
 	}
 	src.Mode, dst.Mode = tree.Metadata, tree.Metadata
 	diff = tree.Diff(src, dst, false, nil)
@@ -72,8 +72,8 @@ func TestPlanEstimateWork(t *testing.T) {
 	if len(w.Compare) != 2 || w.Compare[0] != "big" || w.Compare[1] != "touched" {
 		t.Errorf("by metadata compared %v, want big and touched", w.Compare)
 	}
-	sameDigest := file("x", 4, 2, "T")
-	if dataSent(&sameDigest, &tree.Item{Name: "x", Kind: tree.File, Size: 4, ModTime: 1, Digest: []byte("T")}, true) {
+	sameDigest, touched := file("x", 4, 2, "T"), file("x", 4, 1, "T")
+	if dataSent(&sameDigest, &touched, true) {
 		t.Error("by checksum, a touched file with the same content is sent")
 	}
 }

@@ -214,7 +214,7 @@ func quickCheckBlind(src, dst *tree.Manifest) []string {
 	var out []string
 	tree.EachPair(src, dst, func(s, d *tree.Item) {
 		if s != nil && d != nil && s.Kind == tree.File && d.Kind == tree.File && !s.Unreadable && !d.Unreadable &&
-			s.Size == d.Size && s.ModTime == d.ModTime && string(s.Digest) != string(d.Digest) {
+			s.Size == d.Size && s.ModTime == d.ModTime && string(s.Digest()) != string(d.Digest()) {
 			out = append(out, s.Name)
 		}
 	})

@@ -390,15 +390,15 @@ func TestFilterSetKey(t *testing.T) {
 
 func TestQuickCheckBlind(t *testing.T) {
 	src := &tree.Manifest{Mode: tree.Content, Items: []tree.Item{
-		{Name: "same", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
-		{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
-		{Name: "seen", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
-		{Name: "new", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
+		tree.Item{Name: "same", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{1}),
+		tree.Item{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{1}),
+		tree.Item{Name: "seen", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{1}),
+		tree.Item{Name: "new", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{1}),
 	}}
 	dst := &tree.Manifest{Mode: tree.Content, Items: []tree.Item{
-		{Name: "same", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{1}},
-		{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10, Digest: []byte{2}},
-		{Name: "seen", Kind: tree.File, Size: 3, ModTime: 11, Digest: []byte{2}},
+		tree.Item{Name: "same", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{1}),
+		tree.Item{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{2}),
+		tree.Item{Name: "seen", Kind: tree.File, Size: 3, ModTime: 11}.WithDigest([]byte{2}),
 	}}
 	if got := quickCheckBlind(src, dst); !reflect.DeepEqual(got, []string{"blind"}) {
 		t.Errorf("quickCheckBlind = %v", got)

@@ -109,6 +109,42 @@ type listingHeader struct {
 	Items  int // how many items the chunks hold
 }
 
+// storedItem is a tree.Item as a listing file holds it: the fields
+// tree.Item had before it was made compact (issue 15), by the same names
+// and types. gob matches fields by name, so the format is the one format
+// 2 always was (testdata/listing-format2.gob pins it) and needs no new
+// number.
+type storedItem struct {
+	Name       string
+	Size       int64
+	ModTime    int64
+	Digest     []byte
+	Target     string
+	LinkTo     string
+	Rdev       uint64
+	Perm       uint32
+	Kind       tree.Kind
+	Unreadable bool
+	Ignored    bool
+}
+
+func storedOf(it *tree.Item) storedItem {
+	return storedItem{
+		Name: it.Name, Size: it.Size, ModTime: it.ModTime, Digest: it.Digest(),
+		Target: it.Target(), LinkTo: it.LinkTo(), Rdev: it.Rdev(),
+		Perm: it.Perm, Kind: it.Kind, Unreadable: it.Unreadable, Ignored: it.Ignored,
+	}
+}
+
+func (s *storedItem) item() tree.Item {
+	it := tree.Item{Name: s.Name, Size: s.Size, ModTime: s.ModTime, Perm: s.Perm, Kind: s.Kind, Unreadable: s.Unreadable, Ignored: s.Ignored}
+	it.SetDigest(s.Digest)
+	it.SetTarget(s.Target)
+	it.SetLinkTo(s.LinkTo)
+	it.SetRdev(s.Rdev)
+	return it
+}
+
 const (
 	listingFormat = 2
 	listingChunk  = 4096
@@ -203,8 +239,13 @@ func encodeListing(enc *gob.Encoder, key string, m *tree.Manifest) error {
 	if err := enc.Encode(listingHeader{Format: listingFormat, Key: key, Mode: m.Mode, Algo: m.Algo, Items: len(m.Items)}); err != nil {
 		return fmt.Errorf("encode the listing: %w", err)
 	}
+	chunk := make([]storedItem, 0, min(listingChunk, len(m.Items)))
 	for i := 0; i < len(m.Items); i += listingChunk {
-		if err := enc.Encode(m.Items[i:min(i+listingChunk, len(m.Items))]); err != nil {
+		chunk = chunk[:0]
+		for j := i; j < min(i+listingChunk, len(m.Items)); j++ {
+			chunk = append(chunk, storedOf(&m.Items[j]))
+		}
+		if err := enc.Encode(chunk); err != nil {
 			return fmt.Errorf("encode the listing: %w", err)
 		}
 	}
@@ -221,15 +262,22 @@ func decodeListing(dec *gob.Decoder, key string) (*tree.Manifest, error) {
 		return nil, fmt.Errorf("not a listing of this destination in format %d", listingFormat)
 	}
 	m := &tree.Manifest{Mode: hd.Mode, Algo: hd.Algo, Items: make([]tree.Item, 0, hd.Items)}
+	var chunk []storedItem
 	for len(m.Items) < hd.Items {
-		var chunk []tree.Item
+		// gob decodes into a slice's elements in place: each must start
+		// empty, or a field the file leaves out (gob omits zero values)
+		// would keep the previous chunk's value.
+		clear(chunk)
+		chunk = chunk[:0]
 		if err := dec.Decode(&chunk); err != nil {
 			return nil, err
 		}
 		if len(chunk) == 0 || len(m.Items)+len(chunk) > hd.Items {
 			return nil, errors.New("listing chunks do not add up to its header")
 		}
-		m.Items = append(m.Items, chunk...)
+		for i := range chunk {
+			m.Items = append(m.Items, chunk[i].item())
+		}
 	}
 	return m, nil
 }

@@ -19,7 +19,7 @@ import (
 func testListing(name string) *tree.Manifest {
 	return &tree.Manifest{Mode: tree.Content, Algo: csum.XXH128, Items: []tree.Item{
 		{Name: ".", Kind: tree.Dir, Perm: 0o755},
-		{Name: name, Kind: tree.File, Perm: 0o644, Size: 3, ModTime: 1700000000, Digest: []byte{1, 2, 3}},
+		tree.Item{Name: name, Kind: tree.File, Perm: 0o644, Size: 3, ModTime: 1700000000}.WithDigest([]byte{1, 2, 3}),
 	}}
 }
 
@@ -159,7 +159,7 @@ func TestListingStoreChunks(t *testing.T) {
 	s := &listingStore{dir: filepath.Join(t.TempDir(), "listings")}
 	m := &tree.Manifest{Mode: tree.Content, Algo: csum.XXH3, Items: []tree.Item{{Name: ".", Kind: tree.Dir, Perm: 0o755}}}
 	for i := range 2*listingChunk + 17 {
-		m.Items = append(m.Items, tree.Item{Name: fmt.Sprintf("f%05d", i), Kind: tree.File, Perm: 0o644, Size: int64(i), ModTime: 1700000000 + int64(i), Digest: []byte{byte(i), byte(i >> 8)}})
+		m.Items = append(m.Items, tree.Item{Name: fmt.Sprintf("f%05d", i), Kind: tree.File, Perm: 0o644, Size: int64(i), ModTime: 1700000000 + int64(i)}.WithDigest([]byte{byte(i), byte(i >> 8)}))
 	}
 	ref, err := s.save(ctx, "key-1", m)
 	if err != nil {

@@ -214,7 +214,7 @@ func compareItems(a, b *Item) int {
 }
 
 // itemOrder sorts items in place by compareItems, comparing through
-// pointers (an item is 104 bytes).
+// pointers (an item is 64 bytes).
 type itemOrder []Item
 
 func (o itemOrder) Len() int           { return len(o) }

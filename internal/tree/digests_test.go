@@ -41,7 +41,7 @@ func digestOf(t *testing.T, m *Manifest, name string) []byte {
 	t.Helper()
 	for _, it := range m.Items {
 		if it.Name == name {
-			return it.Digest
+			return it.Digest()
 		}
 	}
 	t.Fatalf("%s is not in the manifest", name)

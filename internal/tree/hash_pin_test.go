@@ -39,7 +39,7 @@ func everyKind() []*flist.Entry {
 		{Name: "d/h2", Mode: flist.SIFREG | 0o644, Size: 6, ModTime: 1700000004, Checksum: sum(16, 4), HlinkGroup: 9},
 		{Name: "d/h3", Mode: flist.SIFREG | 0o644, Size: 6, ModTime: 1700000004, Checksum: sum(16, 4), HlinkGroup: 9},
 		{Name: "d/link2", Mode: flist.SIFLNK | 0o777, LinkTarget: "../no/such/target"},
-		{Name: "locked", Mode: flist.SIFDIR | 0o000},
+		{Name: "locked", Mode: flist.SIFDIR}, // mode 0000,
 	}
 	flist.Sort(entries)
 	return entries

@@ -61,22 +61,30 @@ func DefaultOptions() Options { return Options{Devices: true, Specials: true} }
 
 // Item is one manifest entry. Name is relative to the tree's root, which
 // is ".".
+//
+// A manifest holds one Item per entry of the tree, hundreds of thousands
+// of them (issue 15: per-file memory at or below rsync's, about 100 bytes
+// a file), so an Item holds inline only what a plain file uses, 64 bytes
+// on 64-bit platforms: its content digest lives in the item (every digest
+// rsync negotiates is 8 or 16 bytes), not in a slice of its own, and what
+// only symlinks, hard links and devices carry (and a digest longer than
+// 16 bytes, which no listing makes) is behind one pointer, nil for plain
+// files and directories. Read and set those through the methods; a copy
+// of an Item is independent of the original (the setters never change
+// what the pointer points to, they replace it).
 type Item struct {
-	// Fields are ordered largest first: a manifest holds one Item per
-	// entry of the tree, and padding between small fields would cost 16
-	// bytes an entry (104 bytes, not 120).
+	// Fields are ordered largest first: padding between small fields
+	// would cost 8 bytes an entry.
 	Name    string
 	Size    int64
 	ModTime int64
-	Digest  []byte // Content mode, files only
-	Target  string // symlinks
-	// LinkTo, with HardLinks, is the name of the first entry (in rsync
-	// order) of the hard-link set this later entry belongs to; "" for
-	// every other entry.
-	LinkTo string
-	Rdev   uint64 // devices: major << 32 | minor
-	Perm   uint32 // permission bits (0 for symlinks)
-	Kind   Kind
+	extra   *itemExtra
+	digest  [inlineDigest]byte // Content mode, files only: digest[:digestLen]
+	Perm    uint32             // permission bits (0 for symlinks)
+	Kind    Kind
+	// digestLen is how much of digest is the file's digest; a longer
+	// digest is extra.digest.
+	digestLen uint8
 	// Unreadable marks what the lister could not read: a file it could
 	// not checksum (rsync lists its checksum as zeros), compared by size,
 	// time and permissions instead; or a directory it could not list
@@ -89,6 +97,120 @@ type Item struct {
 	// deletion, and on the destination one the source lacks is deleted by
 	// delete = true (rsync deletes extraneous files of every kind).
 	Ignored bool
+}
+
+// inlineDigest is the longest digest an Item holds inline: rsync's
+// longest file checksum (md4, md5, xxh128; csum.Algo.Len).
+const inlineDigest = 16
+
+// itemExtra is what few entries have. It is never changed once an item
+// points to it, so that copies of an item may share it.
+type itemExtra struct {
+	target string // symlinks
+	// linkTo, with HardLinks, is the name of the first entry (in rsync
+	// order) of the hard-link set this later entry belongs to; "" for
+	// every other entry.
+	linkTo string
+	rdev   uint64 // devices: major << 32 | minor
+	digest []byte // a digest longer than inlineDigest
+}
+
+// Digest is the file's content digest (Content mode, files only; nil when
+// there is none). It is the item's own memory: do not change it.
+func (it *Item) Digest() []byte {
+	if it.extra != nil && it.extra.digest != nil {
+		return it.extra.digest
+	}
+	if it.digestLen == 0 {
+		return nil
+	}
+	return it.digest[:it.digestLen:it.digestLen]
+}
+
+// SetDigest sets the content digest to a copy of d (nil or empty: none).
+func (it *Item) SetDigest(d []byte) {
+	it.digest, it.digestLen = [inlineDigest]byte{}, 0
+	x := it.extraCopy()
+	x.digest = nil
+	if len(d) > inlineDigest {
+		x.digest = append([]byte(nil), d...)
+	} else {
+		it.digestLen = uint8(copy(it.digest[:], d))
+	}
+	it.setExtra(x)
+}
+
+// WithDigest returns a copy of the item with digest d: SetDigest for
+// items written as literals.
+func (it Item) WithDigest(d []byte) Item {
+	it.SetDigest(d)
+	return it
+}
+
+// Target is a symlink's target ("" for every other kind).
+func (it *Item) Target() string {
+	if it.extra == nil {
+		return ""
+	}
+	return it.extra.target
+}
+
+// SetTarget sets a symlink's target.
+func (it *Item) SetTarget(target string) {
+	x := it.extraCopy()
+	x.target = target
+	it.setExtra(x)
+}
+
+// LinkTo is, with HardLinks, the name of the first entry (in rsync order)
+// of the hard-link set this later entry belongs to; "" for every other
+// entry.
+func (it *Item) LinkTo() string {
+	if it.extra == nil {
+		return ""
+	}
+	return it.extra.linkTo
+}
+
+// SetLinkTo sets the name LinkTo returns.
+func (it *Item) SetLinkTo(first string) {
+	x := it.extraCopy()
+	x.linkTo = first
+	it.setExtra(x)
+}
+
+// Rdev is a device's number, major << 32 | minor (0 for other kinds).
+func (it *Item) Rdev() uint64 {
+	if it.extra == nil {
+		return 0
+	}
+	return it.extra.rdev
+}
+
+// SetRdev sets a device's number.
+func (it *Item) SetRdev(rdev uint64) {
+	x := it.extraCopy()
+	x.rdev = rdev
+	it.setExtra(x)
+}
+
+// extraCopy is a copy of what extra points to, to change and set again.
+func (it *Item) extraCopy() itemExtra {
+	if it.extra == nil {
+		return itemExtra{}
+	}
+	return *it.extra
+}
+
+// setExtra points the item at a new x, or at nothing when x is empty: an
+// item has no extra unless it needs one, so that items made by different
+// paths compare equal.
+func (it *Item) setExtra(x itemExtra) {
+	if x.target == "" && x.linkTo == "" && x.rdev == 0 && x.digest == nil {
+		it.extra = nil
+		return
+	}
+	it.extra = &x
 }
 
 // Manifest is a whole tree, in rsync's sort order.
@@ -126,7 +248,8 @@ func (m *Manifest) Bytes() int64 {
 func (m *Manifest) Hash() string {
 	h := csum.XXH128.NewFile()
 	var b []byte
-	for _, it := range m.Items {
+	for i := range m.Items {
+		it := &m.Items[i]
 		if it.Ignored {
 			continue
 		}
@@ -137,8 +260,9 @@ func (m *Manifest) Hash() string {
 		b = append(b, it.Name...)
 		switch {
 		case it.Kind == Symlink:
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Target)))
-			b = append(b, it.Target...)
+			target := it.Target()
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(target)))
+			b = append(b, target...)
 		case it.Kind == File && (m.Mode == Metadata || it.Unreadable):
 			if it.Unreadable {
 				b = append(b, 'u')
@@ -148,17 +272,18 @@ func (m *Manifest) Hash() string {
 		case it.Unreadable:
 			b = append(b, 'u')
 		case it.Kind == File:
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Digest)))
-			b = append(b, it.Digest...)
+			digest := it.Digest()
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(digest)))
+			b = append(b, digest...)
 		case it.Kind == CharDevice || it.Kind == BlockDevice:
-			b = binary.LittleEndian.AppendUint64(b, it.Rdev)
+			b = binary.LittleEndian.AppendUint64(b, it.Rdev())
 		}
 		// Only a later hard link adds bytes, so a tree without links
 		// hashes as it always did.
-		if it.LinkTo != "" {
+		if linkTo := it.LinkTo(); linkTo != "" {
 			b = append(b, '=')
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(it.LinkTo)))
-			b = append(b, it.LinkTo...)
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(linkTo)))
+			b = append(b, linkTo...)
 		}
 		h.Write(b)
 	}
@@ -210,7 +335,7 @@ func FromEntries(entries []*flist.Entry, prefix string, mode Mode, algo csum.Alg
 // name of a hard-link set names the set's first one.
 func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum.Algo, opts Options) *Manifest {
 	// Sized once: growing by append would copy the items on the way up,
-	// and a 300,000-entry manifest is 30 MB.
+	// and a 300,000-entry manifest is 19 MB of items.
 	m := &Manifest{Mode: mode, Algo: algo, Items: make([]Item, 0, len(entries))}
 	var firstOf map[uint32]string // hard-link set → its first name
 	for i, e := range entries {
@@ -221,7 +346,7 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 		}
 		if opts.HardLinks && e.HlinkGroup != 0 && !e.IsDir() {
 			if first, ok := firstOf[e.HlinkGroup]; ok {
-				it.LinkTo = first
+				it.SetLinkTo(first)
 			} else {
 				if firstOf == nil {
 					firstOf = map[uint32]string{}
@@ -247,14 +372,16 @@ func itemOf(e *flist.Entry, prefix string, mode Mode, opts Options) (Item, bool)
 		it.Kind = Dir
 		it.Size, it.ModTime = 0, 0
 	case e.IsSymlink():
-		it.Kind, it.Perm, it.Target = Symlink, 0, e.LinkTarget
+		it.Kind, it.Perm = Symlink, 0
+		it.SetTarget(e.LinkTarget)
 		it.ModTime = 0
 	case e.IsRegular():
 		it.Kind = File
 		if mode == Content {
-			it.Digest = e.Checksum
 			if allZero(e.Checksum) {
-				it.Digest, it.Unreadable = nil, true
+				it.Unreadable = true
+			} else {
+				it.SetDigest(e.Checksum)
 			}
 		}
 	case e.IsDevice():
@@ -262,7 +389,7 @@ func itemOf(e *flist.Entry, prefix string, mode Mode, opts Options) (Item, bool)
 		if e.Type() == flist.SIFBLK {
 			it.Kind = BlockDevice
 		}
-		it.Rdev = uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor)
+		it.SetRdev(uint64(e.RdevMajor)<<32 | uint64(e.RdevMinor))
 	case e.IsSpecial():
 		it.Kind, it.Size, it.ModTime, it.Ignored = Fifo, 0, 0, !opts.Specials
 		if e.Type() == flist.SIFSOCK {
@@ -604,17 +731,17 @@ func sameItem(a, b *Item, metadata, ownerDirPerms bool) bool {
 	if a.Perm != b.Perm && (a.Kind != Dir || !ownerDirPerms || a.Perm|0o700 != b.Perm) {
 		return false
 	}
-	if a.LinkTo != b.LinkTo || a.Rdev != b.Rdev {
+	if a.LinkTo() != b.LinkTo() || a.Rdev() != b.Rdev() {
 		return false
 	}
 	switch a.Kind {
 	case Symlink:
-		return a.Target == b.Target
+		return a.Target() == b.Target()
 	case File:
 		if metadata {
 			return a.Size == b.Size && a.ModTime == b.ModTime
 		}
-		return string(a.Digest) == string(b.Digest)
+		return string(a.Digest()) == string(b.Digest())
 	}
 	return true
 }

@@ -187,7 +187,7 @@ func TestFromEntriesConsumesTheList(t *testing.T) {
 		{Name: "a.txt", Mode: flist.SIFREG | 0o644, Size: 3, Checksum: []byte("0123456789abcdef")},
 	}
 	m := tree.FromEntries(list, "", tree.Content, csum.XXH128)
-	if len(m.Items) != 2 || m.Items[1].Name != "a.txt" || string(m.Items[1].Digest) != "0123456789abcdef" {
+	if len(m.Items) != 2 || m.Items[1].Name != "a.txt" || string(m.Items[1].Digest()) != "0123456789abcdef" {
 		t.Fatalf("items = %+v", m.Items)
 	}
 	for i, e := range list {
