@@ -25,6 +25,7 @@ type Builder struct {
 	// growth of large slices: a 100,000-entry listing allocated 32 MB for
 	// a 10 MB manifest).
 	chunks [][]Item
+	names  nameArena
 	n      int
 	last   Item
 	sorted bool // items so far are in rsync order, without duplicates
@@ -55,7 +56,7 @@ func NewBuilder(prefix string, mode Mode, opts Options) *Builder {
 // Add converts e; the builder keeps nothing of e but its strings and its
 // checksum.
 func (b *Builder) Add(e *flist.Entry) {
-	it, ok := itemOf(e, b.prefix, b.mode, b.opts)
+	it, ok := itemOf(e, b.prefix, b.mode, b.opts, &b.names)
 	if !ok {
 		return
 	}
@@ -87,7 +88,7 @@ func (b *Builder) Manifest(algo csum.Algo) *Manifest {
 	if grouped {
 		runs[b.runDir] = b.run
 	}
-	b.chunks, b.n, b.last, b.runs = nil, 0, Item{}, nil
+	b.chunks, b.n, b.last, b.runs, b.names = nil, 0, Item{}, nil, nameArena{}
 	if !sorted && grouped && orderByDirs(items, runs) {
 		sorted = true
 	}

@@ -2,6 +2,8 @@ package tree
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -73,5 +75,27 @@ func TestItemCompact(t *testing.T) {
 	long.SetDigest([]byte{1, 2})
 	if long.extra != nil || !bytes.Equal(long.Digest(), []byte{1, 2}) || string(byName["long"].Digest()) != "0123456789abcdefXYZW" {
 		t.Errorf("a short digest over a long one: %v, the original %q", long.Digest(), byName["long"].Digest())
+	}
+}
+
+// TestNameArena: names copied across several blocks, and one too long for
+// a block, all read back as they were; short ones share their block.
+func TestNameArena(t *testing.T) {
+	var a nameArena
+	var in, out []string
+	for i := range 20000 {
+		s := strings.Repeat(string(rune('a'+i%26)), 1+i%13) + "/" + strconv.Itoa(i)
+		in, out = append(in, s), append(out, a.intern(s))
+	}
+	long := strings.Repeat("x", maxArenaName+1)
+	in, out = append(in, long, "after"), append(out, a.intern(long), a.intern("after"))
+	for i := range in {
+		if in[i] != out[i] {
+			t.Fatalf("name %d reads %q, want %q", i, out[i], in[i])
+		}
+	}
+	// Short names lie end to end in one block, not in objects of their own.
+	if unsafe.Pointer(unsafe.StringData(out[1])) != unsafe.Add(unsafe.Pointer(unsafe.StringData(out[0])), len(out[0])) {
+		t.Error("the second name does not follow the first in its block")
 	}
 }

@@ -12,11 +12,11 @@ import (
 
 // maxBytesPerEntry bounds the live heap a manifest holds per entry of a
 // tree of plain files (issue 15, compact entries: rsync's FAQ puts its
-// own cost at about 100 bytes a file). The layout makes 80: a 64-byte
-// Item, the digest in it, and the name's 16 bytes (11 rounded up to Go's
-// size class). Before: 135.5 (a 104-byte Item, a 16-byte digest slice of
-// its own, the name).
-const maxBytesPerEntry = 84
+// own cost at about 100 bytes a file). The layout makes 75: a 64-byte
+// Item with the digest in it, and the name's 11 bytes in a shared block.
+// Before: 135.5 (a 104-byte Item, a 16-byte digest slice of its own, the
+// name a 16-byte object of its own), then 80.0 (the name still its own).
+const maxBytesPerEntry = 78
 
 // TestManifestBytesPerEntry builds the manifest of 100,000 plain files
 // (99 a directory, xxh128 digests, names like "d0123/f0045") as a listing

@@ -338,9 +338,10 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 	// and a 300,000-entry manifest is 19 MB of items.
 	m := &Manifest{Mode: mode, Algo: algo, Items: make([]Item, 0, len(entries))}
 	var firstOf map[uint32]string // hard-link set → its first name
+	var names nameArena
 	for i, e := range entries {
 		entries[i] = nil
-		it, ok := itemOf(e, prefix, mode, opts)
+		it, ok := itemOf(e, prefix, mode, opts, &names)
 		if !ok {
 			continue
 		}
@@ -359,14 +360,15 @@ func FromEntriesWith(entries []*flist.Entry, prefix string, mode Mode, algo csum
 	return m
 }
 
-// itemOf is the item of a file-list entry, renamed below prefix; false
+// itemOf is the item of a file-list entry, renamed below prefix, its
+// name copied into names; false
 // for an entry outside it, or of a kind no file list holds.
-func itemOf(e *flist.Entry, prefix string, mode Mode, opts Options) (Item, bool) {
+func itemOf(e *flist.Entry, prefix string, mode Mode, opts Options, names *nameArena) (Item, bool) {
 	name, ok := relName(e.Name, prefix)
 	if !ok {
 		return Item{}, false
 	}
-	it := Item{Name: name, Perm: e.Perm(), Size: e.Size, ModTime: e.ModTime}
+	it := Item{Name: names.intern(name), Perm: e.Perm(), Size: e.Size, ModTime: e.ModTime}
 	switch {
 	case e.IsDir():
 		it.Kind = Dir
