@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/zeebo/xxh3"
@@ -28,10 +29,16 @@ const privateBaseline = "baseline"
 // apply, which makes it privateBaseline once the sync succeeded.
 const privatePlannedBaseline = "planned_baseline"
 
-// baselineMaxItems bounds the baseline kept in private state (8 bytes an
-// entry: 80 KB at most, in the state file). A larger tree is told apart by
-// its hashes only (attributeByHash).
+// baselineMaxItems bounds the baseline kept in private state (printSet:
+// about 3 bytes an entry, 7 in the state file once Terraform and the
+// framework have each encoded it). A larger tree is told apart by its
+// hashes only (attributeByHash).
 const baselineMaxItems = 10000
+
+// printSetFalseRate is how often an entry the last apply did not leave
+// passes for one it left (a Bloom filter's false positives): such an
+// entry's path is then not named as drift, though still synced.
+const printSetFalseRate = 1.0 / (1 << 16)
 
 var driftAttrTypes = map[string]attr.Type{
 	"paths": types.ListType{ElemType: types.StringType},
@@ -39,8 +46,8 @@ var driftAttrTypes = map[string]attr.Type{
 }
 
 // baseline records what an apply leaves in the destination: the hash of
-// the planned tree and, for trees up to baselineMaxItems entries, a sorted
-// fingerprint of every entry, so that a later plan can tell per path
+// the planned tree and, for trees up to baselineMaxItems entries, the set
+// of its entries' fingerprints, so that a later plan can tell per path
 // whether the destination's entry is still the one the apply wrote.
 type baseline struct {
 	// Hash is the planned source's hash: what the destination holds after
@@ -55,10 +62,17 @@ type baseline struct {
 	// Imported marks the record of an import: no apply has written the
 	// destination yet, so nothing there counts as drift.
 	Imported bool `json:"imported,omitempty"`
-	// Prints holds the fingerprints, sorted, base64 of 8 bytes each; empty
-	// when the tree was too large to keep them.
+	// Set holds the fingerprints as a Bloom filter (encodePrintSet),
+	// base64; empty when the tree was too large to keep them.
+	Set string `json:"set,omitempty"`
+	// Prints is how providers before Set kept them, still read: sorted,
+	// base64 of 8 bytes each. Every resource of a configuration carries
+	// its baseline in the state file, which Terraform encodes whole after
+	// each resource it applies: at 8 bytes a file (19 once encoded) that
+	// was most of a 20-host fleet's apply (issue 15).
 	Prints string `json:"prints,omitempty"`
 
+	set    *bloom.BloomFilter
 	prints []uint64
 }
 
@@ -92,18 +106,54 @@ func newBaseline(src *tree.Manifest, srcHash string, metadata bool) baseline {
 	if len(src.Items) > baselineMaxItems {
 		return b
 	}
-	prints := make([]uint64, len(src.Items))
+	m, k := printSetSize(len(src.Items))
+	b.set = bloom.New(m, k)
+	var key [8]byte
 	for i := range src.Items {
-		prints[i] = fingerprint(&src.Items[i], metadata)
+		binary.LittleEndian.PutUint64(key[:], fingerprint(&src.Items[i], metadata))
+		b.set.Add(key[:])
 	}
-	slices.Sort(prints)
-	raw := make([]byte, 0, 8*len(prints))
-	for _, p := range prints {
-		raw = binary.LittleEndian.AppendUint64(raw, p)
-	}
-	b.Prints = base64.StdEncoding.EncodeToString(raw)
-	b.prints = prints
+	b.Set = base64.StdEncoding.EncodeToString(encodePrintSet(b.set))
 	return b
+}
+
+// printSetSize is the size of the Bloom filter of n fingerprints: bits
+// (a whole number of 64-bit words, as a filter read back from them has)
+// and hash functions.
+func printSetSize(n int) (m, k uint) {
+	m, k = bloom.EstimateParameters(uint(max(n, 1)), printSetFalseRate)
+	return (m + 63) / 64 * 64, k
+}
+
+// encodePrintSet is a filter as kept: its size in bits (uvarint), its
+// number of hash functions (a byte) and its words, little-endian.
+func encodePrintSet(f *bloom.BloomFilter) []byte {
+	words := f.BitSet().Words()
+	out := binary.AppendUvarint(make([]byte, 0, 11+8*len(words)), uint64(f.Cap()))
+	out = append(out, byte(f.K()))
+	for _, w := range words {
+		out = binary.LittleEndian.AppendUint64(out, w)
+	}
+	return out
+}
+
+// decodePrintSet reads encodePrintSet's bytes, refusing a size larger
+// than baselineMaxItems entries make or words that do not fill it.
+func decodePrintSet(raw []byte) (*bloom.BloomFilter, bool) {
+	m, n := binary.Uvarint(raw)
+	maxM, _ := printSetSize(baselineMaxItems)
+	if n <= 0 || m == 0 || m%64 != 0 || m > uint64(maxM) || len(raw) < n+1 {
+		return nil, false
+	}
+	k, body := uint(raw[n]), raw[n+1:]
+	if k == 0 || k > 64 || uint64(len(body)) != m/8 {
+		return nil, false
+	}
+	words := make([]uint64, len(body)/8)
+	for i := range words {
+		words[i] = binary.LittleEndian.Uint64(body[8*i:])
+	}
+	return bloom.FromWithM(words, uint(m), k), true
 }
 
 func (b baseline) encode() []byte {
@@ -122,6 +172,18 @@ func decodeBaseline(data []byte) (baseline, bool) {
 	if len(data) == 0 || json.Unmarshal(data, &b) != nil || (b.Hash == "" && !b.Imported) {
 		return baseline{}, false
 	}
+	if b.Set != "" {
+		raw, err := base64.StdEncoding.DecodeString(b.Set)
+		if err != nil {
+			return baseline{}, false
+		}
+		set, ok := decodePrintSet(raw)
+		if !ok {
+			return baseline{}, false
+		}
+		b.set = set
+		return b, true
+	}
 	raw, err := base64.StdEncoding.DecodeString(b.Prints)
 	if err != nil || len(raw)%8 != 0 || len(raw)/8 > baselineMaxItems {
 		return baseline{}, false
@@ -136,10 +198,21 @@ func decodeBaseline(data []byte) (baseline, bool) {
 	return b, true
 }
 
+// has reports whether it is an entry the apply left (up to the set's
+// false positives).
 func (b baseline) has(it *tree.Item) bool {
-	_, ok := slices.BinarySearch(b.prints, fingerprint(it, b.Metadata))
+	fp := fingerprint(it, b.Metadata)
+	if b.set != nil {
+		var key [8]byte
+		binary.LittleEndian.PutUint64(key[:], fp)
+		return b.set.Test(key[:])
+	}
+	_, ok := slices.BinarySearch(b.prints, fp)
 	return ok
 }
+
+// hasPrints reports whether the baseline has per-entry fingerprints.
+func (b baseline) hasPrints() bool { return b.set != nil || len(b.prints) > 0 }
 
 // driftInput is what attributeDrift decides from.
 type driftInput struct {
@@ -181,7 +254,7 @@ func attributeDrift(in driftInput) driftResult {
 	if in.HasBaseline && in.Baseline.Imported {
 		return driftResult{} // no apply yet: what is there was there before
 	}
-	if in.HasBaseline && len(in.Baseline.prints) > 0 && in.Baseline.comparable(in.Dst) {
+	if in.HasBaseline && in.Baseline.hasPrints() && in.Baseline.comparable(in.Dst) {
 		return driftResult{Paths: driftByBaseline(in)}
 	}
 	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.SrcHash

@@ -1,6 +1,10 @@
 package provider
 
 import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -24,8 +28,8 @@ func manifest(items ...tree.Item) *tree.Manifest {
 func TestAttributeDriftByBaseline(t *testing.T) {
 	applied := manifest(file("a", "1"), file("b", "1"), file("c", "1"), file("d", "1"), file("e", "1"))
 	b, ok := decodeBaseline(newBaseline(applied, applied.Hash(), false).encode())
-	if !ok || len(b.prints) != 6 {
-		t.Fatalf("baseline round trip: ok=%v prints=%d", ok, len(b.prints))
+	if !ok || !b.hasPrints() {
+		t.Fatalf("baseline round trip: ok=%v prints=%v", ok, b.hasPrints())
 	}
 	// Source: a edited, e removed, f added. Destination: b edited on the
 	// server, c removed there, g added there.
@@ -105,7 +109,11 @@ func TestAttributeDriftOtherDigest(t *testing.T) {
 // baseline, never a panic or a huge allocation.
 func TestDecodeBaselineRejectsDamage(t *testing.T) {
 	for _, in := range []string{"", "{", `{"hash":""}`, `{"hash":"x","prints":"!!"}`, `{"hash":"x","prints":"AAAA"}`,
-		`{"hash":"x","prints":"AgAAAAAAAAABAAAAAAAAAA=="}`} {
+		`{"hash":"x","prints":"AgAAAAAAAAABAAAAAAAAAA=="}`, `{"hash":"x","set":"!!"}`, `{"hash":"x","set":""}` + "x",
+		// Bloom filters: no size, a size not in words, no hash function,
+		// words missing, a size past what baselineMaxItems entries make.
+		`{"hash":"x","set":"AA=="}`, `{"hash":"x","set":"AQEAAAAAAAAAAA=="}`, `{"hash":"x","set":"QAAAAAAAAAAAAA=="}`,
+		`{"hash":"x","set":"QAEAAAAA"}`, `{"hash":"x","set":"gICAgIAgAQ=="}`} {
 		if _, ok := decodeBaseline([]byte(in)); ok {
 			t.Errorf("decodeBaseline(%q) accepted it", in)
 		}
@@ -114,7 +122,66 @@ func TestDecodeBaselineRejectsDamage(t *testing.T) {
 	for i := range big {
 		big[i] = file(string(rune('a'+i%26))+string(rune(i)), "x")
 	}
-	if b := newBaseline(&tree.Manifest{Mode: tree.Content, Items: big}, "x", false); b.Prints != "" {
-		t.Errorf("a tree of %d entries kept %d bytes of fingerprints", len(big), len(b.Prints))
+	if b := newBaseline(&tree.Manifest{Mode: tree.Content, Items: big}, "x", false); b.Set != "" || b.Prints != "" {
+		t.Errorf("a tree of %d entries kept %d bytes of fingerprints", len(big), len(b.Set)+len(b.Prints))
+	}
+}
+
+// TestBaselineSet: every entry of the largest tree a baseline keeps is in
+// the set read back from private state, at about 3 bytes an entry; other
+// entries pass for them about as rarely as printSetFalseRate says.
+func TestBaselineSet(t *testing.T) {
+	items := make([]tree.Item, baselineMaxItems)
+	for i := range items {
+		items[i] = file(fmt.Sprintf("d%03d/f%04d", i/100, i), fmt.Sprint(i))
+	}
+	m := &tree.Manifest{Mode: tree.Content, Items: items}
+	data := newBaseline(m, "x", false).encode()
+	if perEntry := float64(len(data)) / float64(len(items)); perEntry > 4.5 {
+		t.Errorf("the baseline of %d entries is %d bytes, %.1f an entry", len(items), len(data), perEntry)
+	}
+	b, ok := decodeBaseline(data)
+	if !ok || b.set == nil {
+		t.Fatalf("decode: ok=%v", ok)
+	}
+	for i := range items {
+		if !b.has(&items[i]) {
+			t.Fatalf("%s is not in the set", items[i].Name)
+		}
+	}
+	const probes = 200000
+	passed := 0
+	for i := range probes {
+		other := file(fmt.Sprintf("elsewhere/%d", i), "y")
+		if b.has(&other) {
+			passed++
+		}
+	}
+	if limit := int(math.Ceil(10 * probes * printSetFalseRate)); passed > limit {
+		t.Errorf("%d of %d other entries passed for applied ones (limit %d)", passed, probes, limit)
+	}
+}
+
+// TestBaselineOldPrints: a baseline an older provider wrote (8-byte sorted
+// fingerprints) is still read and attributes drift as before.
+func TestBaselineOldPrints(t *testing.T) {
+	applied := manifest(file("a", "1"), file("b", "1"))
+	prints := []uint64{}
+	for i := range applied.Items {
+		prints = append(prints, fingerprint(&applied.Items[i], false))
+	}
+	slices.Sort(prints)
+	var raw []byte
+	for _, p := range prints {
+		raw = binary.LittleEndian.AppendUint64(raw, p)
+	}
+	old := fmt.Sprintf(`{"hash":%q,"prints":%q}`, applied.Hash(), base64.StdEncoding.EncodeToString(raw))
+	b, ok := decodeBaseline([]byte(old))
+	if !ok || b.set != nil || !b.hasPrints() {
+		t.Fatalf("old baseline: ok=%v", ok)
+	}
+	edited := file("b", "9")
+	if !b.has(&applied.Items[1]) || b.has(&edited) {
+		t.Errorf("old prints: a kept %v, an edited b kept %v", b.has(&applied.Items[1]), b.has(&edited))
 	}
 }
