@@ -75,20 +75,7 @@ func TestEachPairIsByName(t *testing.T) {
 // BenchmarkEachPair pairs two equal manifests of a 101,011-entry tree, as
 // a no-change plan does, by the merge and through an index.
 func BenchmarkEachPair(b *testing.B) {
-	var entries []*flist.Entry
-	entries = append(entries, &flist.Entry{Name: ".", Mode: flist.SIFDIR | 0o755})
-	for i := range 10 {
-		top := fmt.Sprintf("d%02d", i)
-		entries = append(entries, &flist.Entry{Name: top, Mode: flist.SIFDIR | 0o755})
-		for j := range 100 {
-			dir := fmt.Sprintf("%s/d%03d", top, j)
-			entries = append(entries, &flist.Entry{Name: dir, Mode: flist.SIFDIR | 0o755})
-			for k := range 100 {
-				entries = append(entries, &flist.Entry{Name: fmt.Sprintf("%s/f%03d.html", dir, k), Mode: flist.SIFREG | 0o644})
-			}
-		}
-	}
-	flist.Sort(entries)
+	entries := siteListing()
 	src := FromEntries(slices.Clone(entries), "", Content, 0)
 	dst := FromEntries(slices.Clone(entries), "", Content, 0)
 	for _, bc := range []struct {
