@@ -103,6 +103,7 @@ func TestOneBlockEstimatesMatchTheServer(t *testing.T) {
 			// A plan by size and time compares the touched file too.
 			names := append(w.Compare, "touched.txt")
 			w.Compare = names
+			w.Src["touched.txt"], w.Dst["touched.txt"] = indexItems(srcM)["touched.txt"], indexItems(dstM)["touched.txt"]
 			c := syncConfig{Ends: syncEnds{Src: endpoint{Raw: src + "/", Local: src + "/"}, Dir: dirPush}}
 			done, rest := oneBlockEstimates(c, rsyncPath, srcM, dstM, w)
 			if len(rest) != 2 || len(done) != len(files)-2 {

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -138,5 +140,34 @@ func TestEstimateStore(t *testing.T) {
 	s.remove(ref)
 	if _, ok := s.loadEstimate(ref, "key", "xxh128:aa"); ok {
 		t.Error("remove left the estimate")
+	}
+}
+
+// TestPlanEstimateWorkKeepsSums: many new files are summed, with amounts
+// kept only for the paths pending shows (the first pendingCap creates),
+// whether the diff is DiffWith's (one pass) or a list in another order
+// (matched by name).
+func TestPlanEstimateWorkKeepsSums(t *testing.T) {
+	src := &tree.Manifest{Items: []tree.Item{{Name: ".", Kind: tree.Dir}}}
+	var total int64
+	for i := range 250 {
+		size := int64(i + 1)
+		total += size
+		src.Items = append(src.Items, tree.Item{Name: fmt.Sprintf("f%03d", i), Kind: tree.File, Size: size})
+	}
+	dst := &tree.Manifest{Items: []tree.Item{{Name: ".", Kind: tree.Dir}}}
+	diff := tree.Diff(src, dst, false, nil)
+	reversed := tree.Changes{Create: slices.Clone(diff.Create)}
+	slices.Reverse(reversed.Create)
+	for name, d := range map[string]tree.Changes{"as diffed": diff, "reversed": reversed} {
+		w := planEstimateWork(d, src, dst, false)
+		if w.WholeFiles != 250 || w.WholeBytes != total || len(w.Whole) != pendingCap || len(w.Compare) != 0 {
+			t.Errorf("%s: %d files, %d bytes, %d amounts kept; want 250, %d, %d", name, w.WholeFiles, w.WholeBytes, len(w.Whole), total, pendingCap)
+		}
+		for _, p := range d.Create[:pendingCap] {
+			if _, ok := w.Whole[p]; !ok {
+				t.Errorf("%s: no amount for %s, which pending shows", name, p)
+			}
+		}
 	}
 }
