@@ -151,14 +151,14 @@ type estimateWork struct {
 // content. A file whose data is not sent (only its permissions or times
 // change) is left out.
 //
-// diff is normally tree.DiffWith's of src and dst, whose creates and
-// updates come in src's order as tree.EachPair pairs the two: the
-// paths are then matched to their items in that one pass. A diff made
-// otherwise is matched through indexes of both manifests by name.
-func planEstimateWork(diff tree.Changes, src, dst *tree.Manifest, byChecksum bool) estimateWork {
+// diff is normally pairs.Diff's, whose creates and updates come in the
+// source's order as pairs.Each visits them: the paths are then matched to
+// their items in that one pass. A diff made otherwise is matched through
+// indexes of both manifests by name.
+func planEstimateWork(diff tree.Changes, pairs *tree.Pairing, byChecksum bool) estimateWork {
 	w := estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}}
 	created, updated := 0, 0
-	tree.EachPair(src, dst, func(s, d *tree.Item) {
+	pairs.Each(func(s, d *tree.Item) {
 		if s == nil {
 			return
 		}
@@ -175,7 +175,7 @@ func planEstimateWork(diff tree.Changes, src, dst *tree.Manifest, byChecksum boo
 	if created == len(diff.Create) && updated == len(diff.Update) {
 		return w
 	}
-	srcIdx, dstIdx := indexItems(src), indexItems(dst)
+	srcIdx, dstIdx := indexItems(pairs.Src), indexItems(pairs.Dst)
 	w = estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}}
 	for i, p := range diff.Create {
 		if s, ok := srcIdx[p]; ok {
@@ -241,8 +241,11 @@ func dataSent(s, d *tree.Item, byChecksum bool) bool {
 
 // estimateInput is what estimateTransfer works from.
 type estimateInput struct {
-	Diff       *tree.Changes
-	Src, Dst   *tree.Manifest
+	Diff *tree.Changes
+	// Pairs pairs the source's manifest (Pairs.Src, hashing to SrcHash)
+	// with the destination's (Pairs.Dst), as the plan compared them.
+	Pairs      *tree.Pairing
+	SrcHash    string
 	Drift      []string
 	ByChecksum bool
 }
@@ -251,10 +254,10 @@ type estimateInput struct {
 // warning) why it could not; nil when it was not made.
 func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c syncConfig, in estimateInput) (*transferEstimate, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	if !c.Estimate || in.Diff == nil || in.Src == nil || in.Dst == nil || in.Diff.Empty() {
+	if !c.Estimate || in.Diff == nil || in.Pairs == nil || in.Diff.Empty() {
 		return nil, diags
 	}
-	w := planEstimateWork(*in.Diff, in.Src, in.Dst, in.ByChecksum)
+	w := planEstimateWork(*in.Diff, in.Pairs, in.ByChecksum)
 	switch c.Ends.Dir {
 	case dirLocal:
 		return localEstimate(ctx, c, w), diags
@@ -277,7 +280,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	}
 	est := &transferEstimate{Files: make(map[string]fileAmount, len(w.Whole)+len(w.Compare)), Transfer: w.WholeBytes}
 	maps.Copy(est.Files, w.Whole)
-	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Src, in.Dst, w)
+	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Pairs.Src, in.Pairs.Dst, w)
 	for p, f := range local {
 		est.Files[p] = f
 		est.Transfer += f.Literal

@@ -96,7 +96,7 @@ func TestOneBlockEstimatesMatchTheServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := planEstimateWork(tree.Diff(srcM, dstM, false, nil), srcM, dstM, false)
+			w := planEstimateWork(tree.Diff(srcM, dstM, false, nil), tree.Pair(srcM, dstM), false)
 			if len(w.Compare) != len(files)-1 {
 				t.Fatalf("compared %v, want all %d files but the touched one", w.Compare, len(files)-1)
 			}

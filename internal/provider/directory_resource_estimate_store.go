@@ -122,7 +122,7 @@ func (r *directoryResource) plannedEstimate(ctx context.Context, cn *conn, c syn
 	if from != listingListed {
 		ref, _ = private.GetKey(ctx, privateListing)
 	}
-	key, source := r.destKey(c), in.Src.Hash()
+	key, source := r.destKey(c), in.SrcHash
 	// Refresh's listing in this process is looked up too: a provider
 	// served in one process for plan and apply (debug mode, reattach, as
 	// the CLI-driven tests do) still holds it in the apply walk, which

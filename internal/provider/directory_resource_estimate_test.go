@@ -41,7 +41,7 @@ func TestPlanEstimateWork(t *testing.T) {
 		file("touched", 4, 1, "T"), file("emptied", 3, 1, "E"), file("fromempty", 0, 1, ""),
 	}}
 	diff := tree.Diff(src, dst, false, nil)
-	w := planEstimateWork(diff, src, dst, false)
+	w := planEstimateWork(diff, tree.Pair(src, dst), false)
 	if len(w.Compare) != 1 || w.Compare[0] != "big" || w.CompareBytes != 5000 {
 		t.Errorf("compared %v (%d bytes), want big (5000)", w.Compare, w.CompareBytes)
 	}
@@ -70,7 +70,7 @@ func TestPlanEstimateWork(t *testing.T) {
 	}
 	src.Mode, dst.Mode = tree.Metadata, tree.Metadata
 	diff = tree.Diff(src, dst, false, nil)
-	w = planEstimateWork(diff, src, dst, true)
+	w = planEstimateWork(diff, tree.Pair(src, dst), true)
 	if len(w.Compare) != 2 || w.Compare[0] != "big" || w.Compare[1] != "touched" {
 		t.Errorf("by metadata compared %v, want big and touched", w.Compare)
 	}
@@ -160,7 +160,7 @@ func TestPlanEstimateWorkKeepsSums(t *testing.T) {
 	reversed := tree.Changes{Create: slices.Clone(diff.Create)}
 	slices.Reverse(reversed.Create)
 	for name, d := range map[string]tree.Changes{"as diffed": diff, "reversed": reversed} {
-		w := planEstimateWork(d, src, dst, false)
+		w := planEstimateWork(d, tree.Pair(src, dst), false)
 		if w.WholeFiles != 250 || w.WholeBytes != total || len(w.Whole) != pendingCap || len(w.Compare) != 0 {
 			t.Errorf("%s: %d files, %d bytes, %d amounts kept; want 250, %d, %d", name, w.WholeFiles, w.WholeBytes, len(w.Whole), total, pendingCap)
 		}

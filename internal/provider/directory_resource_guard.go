@@ -245,14 +245,15 @@ var rsyncTempName = regexp.MustCompile(`^\.(.+)\.[A-Za-z0-9]{6}$`)
 // leftoverTemps lists the destination files that look like temporary
 // files of an rsync killed before it could remove them: ".NAME.XXXXXX"
 // beside a file NAME of the source, and not in the source themselves.
-func leftoverTemps(src, dest *tree.Manifest) []string {
-	if src == nil || dest == nil {
+func leftoverTemps(pairs *tree.Pairing) []string {
+	if pairs == nil {
 		return nil
 	}
+	src := pairs.Src
 	// The source's files by name, made only once a candidate turns up.
 	var files map[string]bool
 	var out []string
-	tree.EachPair(src, dest, func(s, d *tree.Item) {
+	pairs.Each(func(s, d *tree.Item) {
 		if d == nil || d.Kind != tree.File || (s != nil && s.Kind == tree.File) {
 			return
 		}

@@ -180,14 +180,16 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	resp.Diagnostics.Append(unreadableWarning(c, dest)...)
 	var diff *tree.Changes
+	var pairs *tree.Pairing // src and dest by name, for every comparison below
 	if dest != nil {
+		pairs = tree.Pair(src, dest)
 		// A remote destination is written by the stock rsync, which keeps
 		// u+rwx on its directories when it does not run as root; whether
 		// it does is not known here, so such a directory counts as the
 		// same whoever the receiver is (the one thing a root receiver's
 		// plan then misses: u+rwx added by hand to such a directory). Our
 		// own receiver sets the source's mode.
-		d := tree.DiffWith(src, dest, tree.DiffOptions{Delete: c.Delete, OwnerDirPerms: c.Ends.Dst.Remote})
+		d := pairs.Diff(tree.DiffOptions{Delete: c.Delete, OwnerDirPerms: c.Ends.Dst.Remote})
 		d.Delete, diags = unprotected(d.Delete, c)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
@@ -195,7 +197,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 		diff = &d
 	}
-	if tmps := leftoverTemps(src, dest); len(tmps) > 0 && !c.Delete {
+	if tmps := leftoverTemps(pairs); len(tmps) > 0 && !c.Delete {
 		resp.Diagnostics.AddAttributeWarning(path.Root("destination"), "Temporary files of an interrupted rsync",
 			fmt.Sprintf("The destination holds what look like temporary files of an rsync that was killed in the middle "+
 				"of a file, before it could remove them (rsync writes .NAME.XXXXXX beside NAME and renames it when "+
@@ -246,14 +248,14 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	// Files rsync's quick check cannot see (same size and time, other
 	// content) need a checksum sync, or the apply would leave them and the
 	// plan would never settle. The apply learns it from private state.
-	blind := quickCheckBlind(src, dest)
+	blind := quickCheckBlind(pairs)
 	if work && diff != nil && cn.overSFTP() {
 		// Whole files: what the apply sends is the changed files' sizes,
 		// which pending already lists; there are no block checksums to ask.
 		out.Pending = pendingValue(*diff, nil)
 	} else if work && diff != nil {
 		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
-			Diff: diff, Src: src, Dst: dest, Drift: drifted.Paths,
+			Diff: diff, Pairs: pairs, SrcHash: srcHash, Drift: drifted.Paths,
 			ByChecksum: c.Checksum || len(blind) > 0,
 		})
 		resp.Diagnostics.Append(d...)

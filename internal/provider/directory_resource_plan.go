@@ -204,15 +204,15 @@ func sourceChanged(in planInput) bool {
 	return true
 }
 
-// quickCheckBlind lists the files whose content differs between src and
-// dst although size and modification time match: rsync's quick check
+// quickCheckBlind lists the files whose content differs between the
+// paired source and destination although size and modification time match: rsync's quick check
 // would skip them, so a sync that must fix them needs checksum mode.
-func quickCheckBlind(src, dst *tree.Manifest) []string {
-	if src == nil || dst == nil || src.Mode != tree.Content || dst.Mode != tree.Content {
+func quickCheckBlind(pairs *tree.Pairing) []string {
+	if pairs == nil || pairs.Src.Mode != tree.Content || pairs.Dst.Mode != tree.Content {
 		return nil
 	}
 	var out []string
-	tree.EachPair(src, dst, func(s, d *tree.Item) {
+	pairs.Each(func(s, d *tree.Item) {
 		if s != nil && d != nil && s.Kind == tree.File && d.Kind == tree.File && !s.Unreadable && !d.Unreadable &&
 			s.Size == d.Size && s.ModTime == d.ModTime && string(s.Digest()) != string(d.Digest()) {
 			out = append(out, s.Name)

@@ -400,11 +400,11 @@ func TestQuickCheckBlind(t *testing.T) {
 		tree.Item{Name: "blind", Kind: tree.File, Size: 3, ModTime: 10}.WithDigest([]byte{2}),
 		tree.Item{Name: "seen", Kind: tree.File, Size: 3, ModTime: 11}.WithDigest([]byte{2}),
 	}}
-	if got := quickCheckBlind(src, dst); !reflect.DeepEqual(got, []string{"blind"}) {
+	if got := quickCheckBlind(tree.Pair(src, dst)); !reflect.DeepEqual(got, []string{"blind"}) {
 		t.Errorf("quickCheckBlind = %v", got)
 	}
 	dst.Mode = tree.Metadata
-	if got := quickCheckBlind(src, dst); got != nil {
+	if got := quickCheckBlind(tree.Pair(src, dst)); got != nil {
 		t.Errorf("metadata mode: %v", got)
 	}
 }
@@ -447,7 +447,7 @@ func TestLeftoverTemps(t *testing.T) {
 		{Name: ".env.abcdef", Kind: tree.File}, {Name: ".other.Ab12Cd", Kind: tree.File},
 		{Name: ".big.bin.toolong1", Kind: tree.File}, {Name: ".big.bin.Ab12Cd.d", Kind: tree.Dir},
 	}}
-	if got, want := leftoverTemps(src, dest), []string{".big.bin.Ab12Cd", "d/.a.txt.zZ9yY8"}; !reflect.DeepEqual(got, want) {
+	if got, want := leftoverTemps(tree.Pair(src, dest)), []string{".big.bin.Ab12Cd", "d/.a.txt.zZ9yY8"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("leftoverTemps = %v, want %v", got, want)
 	}
 }

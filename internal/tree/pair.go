@@ -2,9 +2,17 @@ package tree
 
 import "sort"
 
-// EachPair calls f for every item of src with the item of dst of the same
-// name (nil when dst has none), in src's order, then f(nil, d) for every
-// item of dst whose name src does not have, in dst's order.
+// Pairing pairs the items of two manifests by name, made once for the
+// several comparisons a plan makes of the same two trees (Pair).
+type Pairing struct {
+	Src, Dst *Manifest
+	// partner[i] is the index in Dst of Src's item i's namesake, or -1;
+	// taken[j] says whether some item of Src has Dst's item j's name.
+	partner []int32
+	taken   []bool
+}
+
+// Pair pairs src's items with dst's by name.
 //
 // Both manifests are normally in rsync's order, so the names pair up in
 // one pass over both, as a merge: a plan compares trees of a million
@@ -13,25 +21,34 @@ import "sort"
 // out of that order, or holding a name twice (a file and a directory of
 // one name, which only a hostile listing has), is paired through a map
 // instead, as before: the last item of dst with a name is its namesake.
-func EachPair(src, dst *Manifest, f func(s, d *Item)) {
+func Pair(src, dst *Manifest) *Pairing {
 	partner, taken, ok := pairInOrder(src.Items, dst.Items)
 	if !ok {
-		eachPairByMap(src, dst, f)
-		return
+		partner, taken = pairByName(src.Items, dst.Items)
 	}
-	for i := range src.Items {
+	return &Pairing{Src: src, Dst: dst, partner: partner, taken: taken}
+}
+
+// Each calls f for every item of Src with the item of Dst of the same
+// name (nil when Dst has none), in Src's order, then f(nil, d) for every
+// item of Dst whose name Src does not have, in Dst's order.
+func (p *Pairing) Each(f func(s, d *Item)) {
+	for i := range p.Src.Items {
 		var d *Item
-		if j := partner[i]; j >= 0 {
-			d = &dst.Items[j]
+		if j := p.partner[i]; j >= 0 {
+			d = &p.Dst.Items[j]
 		}
-		f(&src.Items[i], d)
+		f(&p.Src.Items[i], d)
 	}
-	for j := range dst.Items {
-		if !taken[j] {
-			f(nil, &dst.Items[j])
+	for j := range p.Dst.Items {
+		if !p.taken[j] {
+			f(nil, &p.Dst.Items[j])
 		}
 	}
 }
+
+// EachPair is Pair(src, dst).Each(f).
+func EachPair(src, dst *Manifest, f func(s, d *Item)) { Pair(src, dst).Each(f) }
 
 // pairInOrder pairs the items of two manifests by name in one merge:
 // partner[i] is the index in dst of src[i]'s namesake or -1, taken[j]
@@ -115,21 +132,26 @@ func hasTwins(items []Item) bool {
 	return false
 }
 
-// eachPairByMap is EachPair through an index of dst by name.
-func eachPairByMap(src, dst *Manifest, f func(s, d *Item)) {
-	have := make(map[string]*Item, len(dst.Items))
-	for i := range dst.Items {
-		have[dst.Items[i].Name] = &dst.Items[i]
+// pairByName pairs through an index of dst by name: the last item of dst
+// with a name is its namesake, and every item of dst whose name src has
+// is taken.
+func pairByName(src, dst []Item) (partner []int32, taken []bool) {
+	last := make(map[string]int32, len(dst))
+	for j := range dst {
+		last[dst[j].Name] = int32(j)
 	}
-	seen := make(map[string]bool, len(src.Items))
-	for i := range src.Items {
-		s := &src.Items[i]
-		seen[s.Name] = true
-		f(s, have[s.Name])
-	}
-	for i := range dst.Items {
-		if d := &dst.Items[i]; !seen[d.Name] {
-			f(nil, d)
+	names := make(map[string]bool, len(src))
+	partner = make([]int32, len(src))
+	for i := range src {
+		names[src[i].Name] = true
+		partner[i] = -1
+		if j, ok := last[src[i].Name]; ok {
+			partner[i] = j
 		}
 	}
+	taken = make([]bool, len(dst))
+	for j := range dst {
+		taken[j] = names[dst[j].Name]
+	}
+	return partner, taken
 }

@@ -97,3 +97,23 @@ func BenchmarkEachPair(b *testing.B) {
 		})
 	}
 }
+
+// eachPairByMap is what EachPair did before the merge, through an index
+// of dst by name: the reference its results are checked against.
+func eachPairByMap(src, dst *Manifest, f func(s, d *Item)) {
+	have := make(map[string]*Item, len(dst.Items))
+	for i := range dst.Items {
+		have[dst.Items[i].Name] = &dst.Items[i]
+	}
+	seen := make(map[string]bool, len(src.Items))
+	for i := range src.Items {
+		s := &src.Items[i]
+		seen[s.Name] = true
+		f(s, have[s.Name])
+	}
+	for i := range dst.Items {
+		if d := &dst.Items[i]; !seen[d.Name] {
+			f(nil, d)
+		}
+	}
+}

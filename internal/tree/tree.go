@@ -527,7 +527,11 @@ type DiffOptions struct {
 }
 
 // DiffWith is Diff with options.
-func DiffWith(src, dst *Manifest, o DiffOptions) Changes {
+func DiffWith(src, dst *Manifest, o DiffOptions) Changes { return Pair(src, dst).Diff(o) }
+
+// Diff is DiffWith of the paired manifests.
+func (p *Pairing) Diff(o DiffOptions) Changes {
+	src, dst := p.Src, p.Dst
 	var c Changes
 	// Directories the destination's lister could not open: what they
 	// hold is unknown, so nothing below them is compared or deleted.
@@ -551,7 +555,7 @@ func DiffWith(src, dst *Manifest, o DiffOptions) Changes {
 		}
 		return it.Name
 	}
-	EachPair(src, dst, func(s, d *Item) {
+	p.Each(func(s, d *Item) {
 		switch {
 		case s == nil:
 			if o.Delete && (o.Protect == nil || !o.Protect.Excluded(d.Name, d.Kind == Dir)) {
