@@ -60,7 +60,6 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 	}
 	partner = make([]int32, len(src))
 	taken = make([]bool, len(dst))
-	var looseSrc, looseDst []int
 	i, j := 0, 0
 	for i < len(src) || j < len(dst) {
 		c := 0
@@ -75,10 +74,8 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 		switch {
 		case c < 0:
 			partner[i] = -1
-			looseSrc = append(looseSrc, i)
 			i++
 		case c > 0:
-			looseDst = append(looseDst, j)
 			j++
 		default:
 			partner[i], taken[j] = int32(j), true
@@ -89,12 +86,20 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 	// A file on one side and a directory on the other under one name
 	// sort apart (a directory compares as "name/"): pair what the merge
 	// left by name.
-	if len(looseSrc) > 0 && len(looseDst) > 0 {
-		byName := make(map[string]int, len(looseDst))
-		for _, j := range looseDst {
+	var byName map[string]int
+	for j := range dst {
+		if !taken[j] {
+			if byName == nil {
+				byName = map[string]int{}
+			}
 			byName[dst[j].Name] = j
 		}
-		for _, i := range looseSrc {
+	}
+	if byName != nil {
+		for i := range src {
+			if partner[i] >= 0 {
+				continue
+			}
 			if j, found := byName[src[i].Name]; found {
 				partner[i], taken[j] = int32(j), true
 			}
