@@ -162,7 +162,7 @@ func planEstimateWork(diff tree.Changes, pairs *tree.Pairing, byChecksum bool) e
 		if s == nil {
 			return
 		}
-		name := diffName(s)
+		name := tree.DiffPath(s)
 		switch {
 		case d == nil && created < len(diff.Create) && diff.Create[created] == name:
 			w.add(name, s, nil, true, created < pendingCap, byChecksum)
@@ -188,15 +188,6 @@ func planEstimateWork(diff tree.Changes, pairs *tree.Pairing, byChecksum bool) e
 		}
 	}
 	return w
-}
-
-// diffName is an item's path as tree.DiffWith lists it: a directory's
-// with a trailing slash.
-func diffName(it *tree.Item) string {
-	if it.Kind == tree.Dir && it.Name != "." {
-		return it.Name + "/"
-	}
-	return it.Name
 }
 
 // add sorts the change of one path, p, from d (nil: none) to s; shown

@@ -549,28 +549,31 @@ func (p *Pairing) Diff(o DiffOptions) Changes {
 		}
 		return false
 	}
-	display := func(it *Item) string {
-		if it.Kind == Dir && it.Name != "." {
-			return it.Name + "/"
-		}
-		return it.Name
-	}
 	p.Each(func(s, d *Item) {
 		switch {
 		case s == nil:
 			if o.Delete && (o.Protect == nil || !o.Protect.Excluded(d.Name, d.Kind == Dir)) {
-				c.Delete = append(c.Delete, display(d))
+				c.Delete = append(c.Delete, DiffPath(d))
 			}
 		case s.Ignored:
 			// Not copied, and what stands at its name stays.
 		case len(unlisted) > 0 && below(s.Name):
 		case d == nil:
-			c.Create = append(c.Create, display(s))
+			c.Create = append(c.Create, DiffPath(s))
 		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable, o.OwnerDirPerms):
-			c.Update = append(c.Update, display(s))
+			c.Update = append(c.Update, DiffPath(s))
 		}
 	})
 	return c
+}
+
+// DiffPath is an item's path as Changes lists it: a directory's with a
+// trailing slash ("." as it is).
+func DiffPath(it *Item) string {
+	if it.Kind == Dir && it.Name != "." {
+		return it.Name + "/"
+	}
+	return it.Name
 }
 
 // sameItem reports whether destination item b already is source item a:
