@@ -12,9 +12,10 @@ import (
 // Builder makes a manifest from file-list entries handed over one at a
 // time in any order (rsync.ListEach: a listing as it arrives), keeping
 // only the items: a 300,000-entry listing no longer sits in memory as
-// entries and as a manifest at once. Hard links are not resolved (a set's
-// first name is only known in sorted order): with HardLinks use
-// FromEntriesWith on the whole list.
+// entries and as a manifest at once. Add does not resolve hard links (a
+// set's first name is only known in sorted order): with HardLinks use
+// FromEntriesWith on the whole list, or addInOrder for a list handed over
+// in order.
 type Builder struct {
 	prefix string
 	mode   Mode
@@ -40,6 +41,8 @@ type Builder struct {
 	runs    map[string]itemRun // parent directory → its entries
 	run     itemRun            // the entries of the directory being added
 	runDir  string
+	// firstOf is each hard-link set's first name (addInOrder).
+	firstOf map[uint32]string
 }
 
 // itemRun is where one directory's entries lie in the order they were
@@ -75,6 +78,28 @@ func (b *Builder) Add(e *flist.Entry) {
 	b.n++
 }
 
+// addInOrder is Add for entries handed over in list order (a local
+// walk, flist.Stream), where the first name of a hard-link set added is
+// its first in the list: with HardLinks each later name of a set names
+// it, as FromEntriesWith does.
+func (b *Builder) addInOrder(e *flist.Entry) {
+	n := b.n
+	b.Add(e)
+	if !b.opts.HardLinks || e.HlinkGroup == 0 || e.IsDir() || b.n == n {
+		return
+	}
+	it := &b.chunks[len(b.chunks)-1][len(b.chunks[len(b.chunks)-1])-1]
+	if first, ok := b.firstOf[e.HlinkGroup]; ok {
+		it.SetLinkTo(first)
+		b.last = *it
+		return
+	}
+	if b.firstOf == nil {
+		b.firstOf = map[uint32]string{}
+	}
+	b.firstOf[e.HlinkGroup] = it.Name
+}
+
 // Manifest returns the manifest of everything added, in rsync's order,
 // its file digests made with algo (known once the listing is done). A
 // name listed twice keeps the directory, as List's dedupe does.
@@ -88,7 +113,7 @@ func (b *Builder) Manifest(algo csum.Algo) *Manifest {
 	if grouped {
 		runs[b.runDir] = b.run
 	}
-	b.chunks, b.n, b.last, b.runs, b.names = nil, 0, Item{}, nil, nameArena{}
+	b.chunks, b.n, b.last, b.runs, b.names, b.firstOf = nil, 0, Item{}, nil, nameArena{}, nil
 	if !sorted && grouped && orderByDirs(items, runs) {
 		sorted = true
 	}

@@ -6,17 +6,9 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-)
 
-// lstatID returns the identity of the file at path, not following a
-// symlink.
-func lstatID(path string) (fileID, bool) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return fileID{}, false
-	}
-	return idOfStat(&st), true
-}
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+)
 
 // fstatID returns the identity of an open file.
 func fstatID(f *os.File) (fileID, bool) {
@@ -35,4 +27,11 @@ func idOfStat(st *unix.Stat_t) fileID {
 		ino:   uint64(st.Ino), //nolint:unconvert // uint32 on some systems
 		dev:   uint64(st.Dev), //nolint:unconvert // int32 on some systems
 	}
+}
+
+// idOfWalk is the identity of a walked file: its entry and what the
+// walk's lstat said beyond it, so that telling it unchanged takes no
+// stat of its own.
+func idOfWalk(e *flist.Entry, id flist.FileID) (fileID, bool) {
+	return fileID{size: e.Size, mtime: e.ModTime*1e9 + int64(e.ModNsec), ctime: id.Ctime, ino: id.Ino, dev: id.Dev}, true
 }

@@ -323,22 +323,33 @@ func localWith(ctx context.Context, source string, rules *filter.List, mode Mode
 	if rules != nil {
 		skip = rules.Excluded
 	}
-	walk, err := flist.WalkWith(source, skip, flist.WalkOptions{Devices: opts.Devices, Specials: opts.Specials, HardLinks: opts.HardLinks})
+	walk, err := flist.NewStream(source, skip, flist.WalkOptions{Devices: opts.Devices, Specials: opts.Specials, HardLinks: opts.HardLinks})
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	b := NewBuilder(ContentRoot(source), mode, opts)
+	var res *flist.WalkResult
 	if mode == Content {
-		if err := hashFiles(ctx, walk, algo, cache, source); err != nil {
-			return nil, nil, nil, err
-		}
+		res, err = walkHashed(ctx, walk, algo, cache, source, b.addInOrder)
+	} else {
+		res, err = walk.Run(ctx, func(e *flist.Entry, _ flist.FileID) error {
+			b.addInOrder(e)
+			return nil
+		})
 	}
-	return FromEntriesWith(walk.Entries, ContentRoot(source), mode, algo, opts), walk.Warnings, walk.Skipped, nil
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return b.Manifest(algo), res.Warnings, res.Skipped, nil
 }
 
-// hashJob is one regular file to hash: the cache's record of it, if any,
-// and what the hashing learnt of it for the next cache.
+// hashJob is one entry of the walk, in a batch: for a regular file, the
+// cache's record of it, if any, and what the hashing learnt of it for the
+// next cache.
 type hashJob struct {
 	e    *flist.Entry
+	id   fileID // what the walk's lstat said of it
+	idOK bool   // id holds (a system with change times)
 	rec  *digestRecord
 	keep *digestRecord // what to record; nil: nothing
 }
@@ -353,12 +364,16 @@ type hashBatch struct {
 
 const hashBatchSize = 64
 
-// hashFiles fills in Checksum for every regular file of walk, in parallel:
-// from the digest cache when the file is unchanged since recorded there,
-// otherwise by reading it. The new cache file is written in the walk's
-// order: batches are collected in the order they were handed out, a
-// bounded window of them in flight. source names the tree for the cache.
-func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cache *DigestCache, source string) error {
+// walkHashed runs walk, filling in Checksum for every regular file in
+// parallel — from the digest cache when the file is unchanged since
+// recorded there, by what the walk's own lstat said of it; otherwise by
+// reading it — and hands every entry to add in list order once hashed.
+// Nothing holds the tree: the walk streams its entries (flist.Stream),
+// they go to the workers in batches, and the batches are collected in
+// the order they were handed out, a bounded window of them in flight, so
+// add sees the list's order and the new cache file is written in it.
+// source names the tree for the cache.
+func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *DigestCache, source string, add func(*flist.Entry)) (*flist.WalkResult, error) {
 	var prev *digestReader
 	var next *digestWriter
 	if cache != nil {
@@ -373,6 +388,7 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 	if cache != nil {
 		trusted = func(id fileID) bool { return cache.trustedAt(id, hashedAt) }
 	}
+	root := walk.Root()
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *hashBatch, workers)
 	inOrder := make(chan *hashBatch, 4*workers)
@@ -388,7 +404,10 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 			for b := range work {
 				for i := range b.jobs {
 					j := &b.jobs[i]
-					if err := j.hash(walk.LocalPath(j.e), h, buf, trusted, next != nil); err != nil {
+					if !j.e.IsRegular() {
+						continue
+					}
+					if err := j.hash(root+j.e.Name, h, buf, trusted, next != nil); err != nil {
 						once.Do(func() { firstErr = err })
 					}
 				}
@@ -402,46 +421,50 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 		for b := range inOrder {
 			<-b.done
 			for i := range b.jobs {
-				if k := b.jobs[i].keep; k != nil {
-					next.add(k)
+				j := &b.jobs[i]
+				add(j.e)
+				if j.keep != nil {
+					next.add(j.keep)
 				}
+				*j = hashJob{}
 			}
 		}
 	}()
-	var err error
 	b := &hashBatch{done: make(chan struct{})}
-	send := func() bool {
+	send := func() error {
 		// select picks at random among ready cases: a context already
 		// ended must not lose to a channel with room.
-		if ctx.Err() != nil {
-			return false
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		select {
 		case inOrder <- b:
 		case <-ctx.Done():
-			return false
+			return ctx.Err()
 		}
 		select {
 		case work <- b:
 		case <-ctx.Done():
 			close(b.done)
-			return false
+			return ctx.Err()
 		}
-		b = &hashBatch{done: make(chan struct{})}
-		return true
+		b = &hashBatch{done: make(chan struct{}), jobs: make([]hashJob, 0, hashBatchSize)}
+		return nil
 	}
-	for _, e := range walk.Entries {
-		if !e.IsRegular() {
-			continue
+	res, err := walk.Run(ctx, func(e *flist.Entry, id flist.FileID) error {
+		j := hashJob{e: e}
+		if e.IsRegular() {
+			j.id, j.idOK = idOfWalk(e, id)
+			j.rec = prev.find(e.Name)
 		}
-		b.jobs = append(b.jobs, hashJob{e: e, rec: prev.find(e.Name)})
-		if len(b.jobs) == hashBatchSize && !send() {
-			err = ctx.Err()
-			break
+		b.jobs = append(b.jobs, j)
+		if len(b.jobs) == hashBatchSize {
+			return send()
 		}
-	}
-	if err == nil && len(b.jobs) > 0 && !send() {
-		err = ctx.Err()
+		return nil
+	})
+	if err == nil && len(b.jobs) > 0 {
+		err = send()
 	}
 	close(work)
 	wg.Wait()
@@ -454,7 +477,7 @@ func hashFiles(ctx context.Context, walk *flist.WalkResult, algo csum.Algo, cach
 		err = ctx.Err() // ended while the last batches were hashed
 	}
 	next.finish(err == nil)
-	return err
+	return res, err
 }
 
 // hash sets the job's checksum: the recorded digest when the file is the
@@ -468,7 +491,7 @@ func (j *hashJob) hash(path string, h interface {
 	Reset()
 }, buf []byte, trusted func(fileID) bool, record bool) error {
 	if j.rec != nil && j.rec.trusted && j.rec.id.size == j.e.Size {
-		if id, ok := lstatID(path); ok && id == j.rec.id {
+		if j.idOK && j.id == j.rec.id {
 			j.e.Checksum = j.rec.digest
 			j.keep = j.rec
 			return nil

@@ -75,7 +75,7 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 	if dir != "." {
 		local, prefix = l.res.Root+dir, dir+"/"
 	}
-	ents := l.w.read(local, prefix)
+	ents, _ := l.w.read(local, prefix)
 	out := make([]*Entry, len(ents))
 	for i := range ents {
 		out[i] = &ents[i]
@@ -107,6 +107,7 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 type topEntry struct {
 	Entry Entry
 	Root  string
+	ID    FileID // what the lstat said of its identity
 }
 
 // walkTop stats the source src as WalkWith does and makes its top entry.
@@ -137,6 +138,7 @@ func walkTop(src string) (topEntry, error) {
 		}
 	}
 	setStat(&t.Entry, rootName, &st)
+	t.ID = st.id()
 	if t.Entry.IsSymlink() {
 		if err := readLink(&t.Entry, src); err != nil {
 			return topEntry{}, err

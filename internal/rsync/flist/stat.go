@@ -16,6 +16,9 @@ type fileStat struct {
 	// where the platform does not say (Windows).
 	dev, ino uint64
 	nlink    uint64
+	// ctime is the change time in nanoseconds, for FileID; zero where
+	// the platform has none (Windows).
+	ctime int64
 	// unsupported marks what no option copies: a Windows junction or
 	// mount point, which Go reports as irregular.
 	unsupported bool
@@ -33,3 +36,14 @@ func setStat(ent *Entry, name string, st *fileStat) {
 		ent.RdevMajor, ent.RdevMinor = st.rdevMajor, st.rdevMinor
 	}
 }
+
+// FileID is what a walk's lstat(2) tells of a file beyond its entry: its
+// change time and its identity, by which a cache knows a file unchanged
+// since it last read it (tree.DigestCache, as git's index does) without
+// a stat of its own. Zero where the platform does not say (Windows).
+type FileID struct {
+	Ctime    int64 // nanoseconds since the epoch
+	Ino, Dev uint64
+}
+
+func (st *fileStat) id() FileID { return FileID{Ctime: st.ctime, Ino: st.ino, Dev: st.dev} }

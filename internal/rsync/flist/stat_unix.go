@@ -52,6 +52,7 @@ func fromStatT(raw *unix.Stat_t, st *fileStat) {
 	st.mtimeNsec = int32(raw.Mtim.Nsec) //nolint:unconvert // int64 on 64-bit platforms
 	st.uid, st.gid = raw.Uid, raw.Gid
 	st.dev, st.ino, st.nlink = uint64(raw.Dev), uint64(raw.Ino), uint64(raw.Nlink) //nolint:unconvert // widths differ between platforms
+	st.ctime = unix.TimespecToNsec(raw.Ctim)
 	if m := st.mode & SIFMT; m == SIFBLK || m == SIFCHR {
 		rdev := uint64(raw.Rdev) //nolint:unconvert // int32 on darwin, uint64 on Linux
 		st.rdevMajor, st.rdevMinor = unix.Major(rdev), unix.Minor(rdev)

@@ -135,6 +135,7 @@ func groupLinks(entries []*Entry, links map[*Entry]inode) {
 type walker struct {
 	skip Skipper
 	opts WalkOptions
+	ids  bool          // read also returns each entry's FileID
 	sem  chan struct{} // bounds the goroutines reading directories
 	wg   sync.WaitGroup
 
@@ -181,7 +182,7 @@ func (n *walkNode) appendTo(out []*Entry) []*Entry {
 // dir lists the directory dir into node, whose entries are named prefix +
 // their base name, then the directories found in it.
 func (w *walker) dir(node *walkNode, dir, prefix string) {
-	ents := w.read(dir, prefix)
+	ents, _ := w.read(dir, prefix)
 	if len(ents) == 0 {
 		return
 	}
@@ -210,14 +211,15 @@ func (w *walker) dir(node *walkNode, dir, prefix string) {
 	}
 }
 
-// read lists one directory's entries, sorted in rsync's order. They are
+// read lists one directory's entries, sorted in rsync's order, and with
+// w.ids their FileIDs (ids[i] is ents[i]'s; nil otherwise). They are
 // allocated together, one array per directory rather than one object per
 // file (the list refers to them in place). Each entry is stat'ed relative to the open directory
 // (fstatat(2), as lstat(2) but without resolving the directory's path
 // again) into a buffer on the stack, so that nothing else is allocated per
 // file; the directory is closed before its subdirectories are read, so
 // the walk holds no descriptor per level.
-func (w *walker) read(dir, prefix string) []Entry {
+func (w *walker) read(dir, prefix string) (ents []Entry, ids []FileID) {
 	var warnings, skipped []string
 	var ioErr int32
 	defer func() {
@@ -243,14 +245,14 @@ func (w *walker) read(dir, prefix string) []Entry {
 			} else {
 				ioErr |= IOErrGeneral
 			}
-			return nil
+			return nil, nil
 		}
 		w.mu.Lock()
 		if w.err == nil {
 			w.err = fmt.Errorf("read directory %s: %w", dir, err)
 		}
 		w.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	// The names share one string per directory, as the entries share one
 	// array: one allocation of the bytes themselves, not one per name.
@@ -269,7 +271,10 @@ func (w *walker) read(dir, prefix string) []Entry {
 	statter := newDirStatter(f, dir)
 	var st fileStat
 	var linked map[string]inode // -H: the files with more than one link, by name
-	ents := make([]Entry, 0, len(des))
+	ents = make([]Entry, 0, len(des))
+	if w.ids {
+		ids = make([]FileID, 0, len(des))
+	}
 	for _, de := range des {
 		base := de.Name()
 		var name string
@@ -290,6 +295,9 @@ func (w *walker) read(dir, prefix string) []Entry {
 		ents = append(ents, Entry{})
 		ent := &ents[len(ents)-1]
 		setStat(ent, name, &st)
+		if w.ids {
+			ids = append(ids, st.id())
+		}
 		if ent.IsDevice() && !w.opts.Devices {
 			skipped = append(skipped, fmt.Sprintf("skipping device file %q: devices is false", name))
 		} else if ent.IsSpecial() && !w.opts.Specials {
@@ -300,6 +308,9 @@ func (w *walker) read(dir, prefix string) []Entry {
 				warnings = append(warnings, err.Error())
 				ioErr |= IOErrGeneral
 				ents = ents[:len(ents)-1]
+				if w.ids {
+					ids = ids[:len(ids)-1]
+				}
 				continue
 			}
 		}
@@ -318,7 +329,7 @@ func (w *walker) read(dir, prefix string) []Entry {
 	}
 	// Sorted here, a directory at a time, in place: the entries stay in
 	// their one array.
-	sort.Sort(entryOrder{ents: ents, prefix: len(prefix)})
+	sort.Sort(entryOrder{ents: ents, ids: ids, prefix: len(prefix)})
 	if len(linked) > 0 {
 		w.mu.Lock()
 		if w.links == nil {
@@ -331,7 +342,7 @@ func (w *walker) read(dir, prefix string) []Entry {
 		}
 		w.mu.Unlock()
 	}
-	return ents
+	return ents, ids
 }
 
 // entryOrder sorts the entries of one directory in place in rsync's
@@ -341,7 +352,8 @@ func (w *walker) read(dir, prefix string) []Entry {
 // Compare here).
 type entryOrder struct {
 	ents   []Entry
-	prefix int // the length of the names' common prefix
+	ids    []FileID // moved with ents, when not nil
+	prefix int      // the length of the names' common prefix
 }
 
 func (o entryOrder) Len() int { return len(o.ents) }
@@ -349,7 +361,12 @@ func (o entryOrder) Less(i, j int) bool {
 	a, b := &o.ents[i], &o.ents[j]
 	return CompareSiblings(a.Name[o.prefix:], a.IsDir(), b.Name[o.prefix:], b.IsDir()) < 0
 }
-func (o entryOrder) Swap(i, j int) { o.ents[i], o.ents[j] = o.ents[j], o.ents[i] }
+func (o entryOrder) Swap(i, j int) {
+	o.ents[i], o.ents[j] = o.ents[j], o.ents[i]
+	if o.ids != nil {
+		o.ids[i], o.ids[j] = o.ids[j], o.ids[i]
+	}
+}
 
 // specialKind names a special file's kind for messages.
 func specialKind(e *Entry) string {

@@ -3,6 +3,7 @@
 package flist
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestWalkEntries checks what Walk reads for each entry against os.Lstat
@@ -125,6 +128,32 @@ func TestWalkHardLinks(t *testing.T) {
 	for _, e := range res.Entries {
 		if e.HlinkGroup != 0 {
 			t.Errorf("%s in set %d without HardLinks", e.Name, e.HlinkGroup)
+		}
+	}
+	// Streamed, the sets are the same, labelled per inode in list order.
+	streamed := map[string]uint32{}
+	if _, err := WalkStream(context.Background(), src+"/", nil, WalkOptions{HardLinks: true}, func(e *Entry, _ FileID) error {
+		streamed[e.Name] = e.HlinkGroup
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]uint32{".": 0, "a": 1, "b": 1, "d/c": 1, "solo": 2, "d": 0}; !reflect.DeepEqual(streamed, want) {
+		t.Errorf("streamed groups %v, want %v", streamed, want)
+	}
+}
+
+// checkIDs compares each streamed entry's id with its file's lstat.
+func checkIDs(t *testing.T, res *WalkResult, ents []Entry, ids []FileID) {
+	t.Helper()
+	for i := range ents {
+		var st unix.Stat_t
+		if err := unix.Lstat(res.LocalPath(&ents[i]), &st); err != nil {
+			t.Fatal(err)
+		}
+		want := FileID{Ctime: unix.TimespecToNsec(st.Ctim), Ino: uint64(st.Ino), Dev: uint64(st.Dev)} //nolint:unconvert // widths differ between platforms
+		if ids[i] != want {
+			t.Errorf("%s: id %+v, lstat says %+v", ents[i].Name, ids[i], want)
 		}
 	}
 }
