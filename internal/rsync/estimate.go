@@ -38,9 +38,9 @@ package rsync
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
@@ -128,7 +128,7 @@ func (s *session) estimateFile(res *Result, local string, ndx int32, e *flist.En
 	}
 	echo()
 	est := FileEstimate{Path: e.Name, Size: e.Size, Basis: sig.Head.Count > 0}
-	f, err := os.Open(local)
+	f, err := localfile.Open(local)
 	if err != nil {
 		// The push would not send it either (MSG_NO_SEND); count it whole
 		// and say why.

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -419,7 +419,7 @@ func (s *session) answer(res *Result, e *flist.Entry, local string, ndx int32, p
 		res.Stats.FilesTransferred++
 	}
 
-	f, err := os.Open(local)
+	f, err := localfile.Open(local)
 	if err != nil {
 		// rsync's sender reports the file as not sent and carries on
 		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).

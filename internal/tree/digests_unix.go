@@ -3,17 +3,16 @@
 package tree
 
 import (
-	"os"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
 
 // fstatID returns the identity of an open file.
-func fstatID(f *os.File) (fileID, bool) {
+func fstatID(f *localfile.File) (fileID, bool) {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+	if err := f.Stat(&st); err != nil {
 		return fileID{}, false
 	}
 	return idOfStat(&st), true

@@ -12,12 +12,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -497,12 +497,14 @@ func (j *hashJob) hash(path string, h interface {
 			return nil
 		}
 	}
-	f, err := os.Open(path)
+	f, err := localfile.Open(path)
 	if err != nil {
 		return fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
-	before, ok := fstatID(f)
+	// The walk's lstat is what the file was before it was read: recorded
+	// only if it is still that once read.
+	before, ok := j.id, j.idOK
 	h.Reset()
 	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
 		return fmt.Errorf("hash %s: %w", path, err)
