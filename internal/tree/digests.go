@@ -132,7 +132,12 @@ type digestReader struct {
 	f    *os.File
 	buf  []byte
 	slab []digestRecord // records to hand out
-	next *digestRecord  // peeked; nil at the end
+	// The records' names and digests are copied into shared blocks, as a
+	// manifest's names are (nameArena): two allocations a record were
+	// most of what was left of a cached walk's.
+	names   nameArena
+	digests []byte
+	next    *digestRecord // peeked; nil at the end
 }
 
 // openDigests opens the previous file of key; nil when there is none
@@ -227,15 +232,26 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	}
 	rec := &d.slab[0]
 	d.slab = d.slab[1:]
-	if err := parseDigestRecord(rec, b[:n]); err != nil {
+	name, digest, err := parseDigestRecord(rec, b[:n])
+	if err != nil {
 		return nil, err
 	}
+	rec.name = d.names.internBytes(name)
+	if len(d.digests) < len(digest) {
+		d.digests = make([]byte, 16<<10)
+	}
+	k := copy(d.digests, digest)
+	rec.digest, d.digests = d.digests[:k:k], d.digests[k:]
 	return rec, nil
 }
 
-// parseDigestRecord decodes a record's bytes (CRC checked) into rec.
-func parseDigestRecord(rec *digestRecord, b []byte) error {
-	bad := errors.New("digest record: malformed")
+// errMalformedDigestRecord is made when needed: parseDigestRecord runs
+// once a file of the tree.
+func errMalformedDigestRecord() error { return errors.New("digest record: malformed") }
+
+// parseDigestRecord decodes a record's bytes (CRC checked) into rec,
+// but for its name and digest, which it returns as parts of b.
+func parseDigestRecord(rec *digestRecord, b []byte) (name, digest []byte, err error) {
 	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
@@ -247,30 +263,28 @@ func parseDigestRecord(rec *digestRecord, b []byte) error {
 	}
 	name, ok := field()
 	if !ok || len(name) > maxDigestName {
-		return bad
+		return nil, nil, errMalformedDigestRecord()
 	}
-	rec.name = string(name)
 	for _, p := range []*int64{&rec.id.size, &rec.id.mtime, &rec.id.ctime} {
 		v, k := binary.Varint(b)
 		if k <= 0 {
-			return bad
+			return nil, nil, errMalformedDigestRecord()
 		}
 		*p, b = v, b[k:]
 	}
 	for _, p := range []*uint64{&rec.id.ino, &rec.id.dev} {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
-			return bad
+			return nil, nil, errMalformedDigestRecord()
 		}
 		*p, b = v, b[k:]
 	}
-	digest, ok := field()
+	digest, ok = field()
 	if !ok || len(digest) > maxDigestLen || len(b) != 1 {
-		return bad
+		return nil, nil, errMalformedDigestRecord()
 	}
-	rec.digest = append([]byte(nil), digest...)
 	rec.trusted = b[0] == 1
-	return nil
+	return name, digest, nil
 }
 
 func readBytes(r interface {

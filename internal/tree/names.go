@@ -27,15 +27,31 @@ func (a *nameArena) intern(s string) string {
 	if len(s) > maxArenaName {
 		return strings.Clone(s)
 	}
-	if a.b.Cap()-a.b.Len() < len(s) {
+	start := a.room(len(s))
+	a.b.WriteString(s)
+	return a.b.String()[start:]
+}
+
+// internBytes is intern of string(b), without making that string first.
+func (a *nameArena) internBytes(b []byte) string {
+	if len(b) > maxArenaName {
+		return string(b)
+	}
+	start := a.room(len(b))
+	a.b.Write(b)
+	return a.b.String()[start:]
+}
+
+// room makes room for n more bytes in the block and returns where they
+// will start.
+func (a *nameArena) room(n int) int {
+	if a.b.Cap()-a.b.Len() < n {
 		// A new block: the strings already handed out keep the old one.
 		a.b.Reset()
 		a.b.Grow(nameBlock)
 	}
-	start := a.b.Len()
-	a.b.WriteString(s)
 	// A Builder's bytes are never written again once written, and it
 	// does not move them while they fit its capacity: every string
-	// handed out of this block stays as it was.
-	return a.b.String()[start:]
+	// handed out of a block stays as it was.
+	return a.b.Len()
 }
