@@ -29,16 +29,16 @@ const privateBaseline = "baseline"
 // apply, which makes it privateBaseline once the sync succeeded.
 const privatePlannedBaseline = "planned_baseline"
 
-// baselineMaxItems bounds the baseline kept in private state (printSet:
-// about 3 bytes an entry, 7 in the state file once Terraform and the
-// framework have each encoded it). A larger tree is told apart by its
-// hashes only (attributeByHash).
+// baselineMaxItems bounds the baseline kept in private state (codeSet:
+// about 2.2 bytes an entry, 5.2 in the state file once we, the framework
+// and Terraform have each base64-encoded it). A larger tree is told apart
+// by its hashes only (attributeByHash).
 const baselineMaxItems = 10000
 
 // printSetFalseRate is how often an entry the last apply did not leave
-// passes for one it left (a Bloom filter's false positives): such an
+// passes for one it left (the set's false positives, codeBits): such an
 // entry's path is then not named as drift, though still synced.
-const printSetFalseRate = 1.0 / (1 << 16)
+const printSetFalseRate = 1.0 / (1 << codeBits)
 
 var driftAttrTypes = map[string]attr.Type{
 	"paths": types.ListType{ElemType: types.StringType},
@@ -62,8 +62,12 @@ type baseline struct {
 	// Imported marks the record of an import: no apply has written the
 	// destination yet, so nothing there counts as drift.
 	Imported bool `json:"imported,omitempty"`
-	// Set holds the fingerprints as a Bloom filter (encodePrintSet),
+	// Codes holds the fingerprints as a Golomb-coded set (codeSet),
 	// base64; empty when the tree was too large to keep them.
+	Codes string `json:"codes,omitempty"`
+	// Set is how providers before Codes kept them, still read: a Bloom
+	// filter (decodePrintSet), base64, a third larger at the same false
+	// positive rate.
 	Set string `json:"set,omitempty"`
 	// Prints is how providers before Set kept them, still read: sorted,
 	// base64 of 8 bytes each. Every resource of a configuration carries
@@ -72,6 +76,7 @@ type baseline struct {
 	// was most of a 20-host fleet's apply (issue 15).
 	Prints string `json:"prints,omitempty"`
 
+	codes  *codeSet
 	set    *bloom.BloomFilter
 	prints []uint64
 }
@@ -106,14 +111,13 @@ func newBaseline(src *tree.Manifest, srcHash string, metadata bool) baseline {
 	if len(src.Items) > baselineMaxItems {
 		return b
 	}
-	m, k := printSetSize(len(src.Items))
-	b.set = bloom.New(m, k)
-	var key [8]byte
+	fps := make([]uint64, len(src.Items))
 	for i := range src.Items {
-		binary.LittleEndian.PutUint64(key[:], fingerprint(&src.Items[i], metadata))
-		b.set.Add(key[:])
+		fps[i] = fingerprint(&src.Items[i], metadata)
 	}
-	b.Set = base64.StdEncoding.EncodeToString(encodePrintSet(b.set))
+	cs := newCodeSet(fps)
+	b.codes = &cs
+	b.Codes = base64.StdEncoding.EncodeToString(cs.encode())
 	return b
 }
 
@@ -125,20 +129,10 @@ func printSetSize(n int) (m, k uint) {
 	return (m + 63) / 64 * 64, k
 }
 
-// encodePrintSet is a filter as kept: its size in bits (uvarint), its
-// number of hash functions (a byte) and its words, little-endian.
-func encodePrintSet(f *bloom.BloomFilter) []byte {
-	words := f.BitSet().Words()
-	out := binary.AppendUvarint(make([]byte, 0, 11+8*len(words)), uint64(f.Cap()))
-	out = append(out, byte(f.K()))
-	for _, w := range words {
-		out = binary.LittleEndian.AppendUint64(out, w)
-	}
-	return out
-}
-
-// decodePrintSet reads encodePrintSet's bytes, refusing a size larger
-// than baselineMaxItems entries make or words that do not fill it.
+// decodePrintSet reads a Bloom filter as Set kept it: its size in bits
+// (uvarint), its number of hash functions (a byte) and its words,
+// little-endian. It refuses a size larger than baselineMaxItems entries
+// make or words that do not fill it.
 func decodePrintSet(raw []byte) (*bloom.BloomFilter, bool) {
 	m, n := binary.Uvarint(raw)
 	maxM, _ := printSetSize(baselineMaxItems)
@@ -172,6 +166,18 @@ func decodeBaseline(data []byte) (baseline, bool) {
 	if len(data) == 0 || json.Unmarshal(data, &b) != nil || (b.Hash == "" && !b.Imported) {
 		return baseline{}, false
 	}
+	if b.Codes != "" {
+		raw, err := base64.StdEncoding.DecodeString(b.Codes)
+		if err != nil {
+			return baseline{}, false
+		}
+		cs, err := decodeCodeSet(raw)
+		if err != nil {
+			return baseline{}, false
+		}
+		b.codes = &cs
+		return b, true
+	}
 	if b.Set != "" {
 		raw, err := base64.StdEncoding.DecodeString(b.Set)
 		if err != nil {
@@ -202,6 +208,9 @@ func decodeBaseline(data []byte) (baseline, bool) {
 // false positives).
 func (b baseline) has(it *tree.Item) bool {
 	fp := fingerprint(it, b.Metadata)
+	if b.codes != nil {
+		return b.codes.has(fp)
+	}
 	if b.set != nil {
 		var key [8]byte
 		binary.LittleEndian.PutUint64(key[:], fp)
@@ -212,7 +221,7 @@ func (b baseline) has(it *tree.Item) bool {
 }
 
 // hasPrints reports whether the baseline has per-entry fingerprints.
-func (b baseline) hasPrints() bool { return b.set != nil || len(b.prints) > 0 }
+func (b baseline) hasPrints() bool { return b.codes != nil || b.set != nil || len(b.prints) > 0 }
 
 // driftInput is what attributeDrift decides from.
 type driftInput struct {
