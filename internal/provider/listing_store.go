@@ -100,8 +100,8 @@ type listingRef struct {
 // The digest in private state covers the file's bytes; the reader checks
 // it once it has read them all, and drops what it decoded on a mismatch.
 type listingHeader struct {
-	// Format is listingFormat; files of another (an older provider's
-	// single storedListing value) are not read.
+	// Format is listingFormat, or 2; files of another (an older
+	// provider's single storedListing value) are not read.
 	Format int
 	Key    string
 	Mode   tree.Mode
@@ -109,11 +109,10 @@ type listingHeader struct {
 	Items  int // how many items the chunks hold
 }
 
-// storedItem is a tree.Item as a listing file holds it: the fields
-// tree.Item had before it was made compact (issue 15), by the same names
-// and types. gob matches fields by name, so the format is the one format
-// 2 always was (testdata/listing-format2.gob pins it) and needs no new
-// number.
+// storedItem is a tree.Item as a format 2 listing file holds it: the
+// fields tree.Item had before it was made compact (issue 15), by the same
+// names and types (gob matches fields by name;
+// testdata/listing-format2.gob pins it).
 type storedItem struct {
 	Name       string
 	Size       int64
@@ -128,14 +127,6 @@ type storedItem struct {
 	Ignored    bool
 }
 
-func storedOf(it *tree.Item) storedItem {
-	return storedItem{
-		Name: it.Name, Size: it.Size, ModTime: it.ModTime, Digest: it.Digest(),
-		Target: it.Target(), LinkTo: it.LinkTo(), Rdev: it.Rdev(),
-		Perm: it.Perm, Kind: it.Kind, Unreadable: it.Unreadable, Ignored: it.Ignored,
-	}
-}
-
 func (s *storedItem) item() tree.Item {
 	it := tree.Item{Name: s.Name, Size: s.Size, ModTime: s.ModTime, Perm: s.Perm, Kind: s.Kind, Unreadable: s.Unreadable, Ignored: s.Ignored}
 	it.SetDigest(s.Digest)
@@ -146,7 +137,10 @@ func (s *storedItem) item() tree.Item {
 }
 
 const (
-	listingFormat = 2
+	// listingFormat is the format save writes: 3, items packed by hand
+	// (listing_store_codec.go); load also reads format 2, gob's own
+	// encoding of storedItem, which the provider wrote before.
+	listingFormat = 3
 	listingChunk  = 4096
 	// maxStoredItems bounds what a damaged header can make us allocate:
 	// a listing has at most flist.MaxEntries entries.
@@ -239,12 +233,9 @@ func encodeListing(enc *gob.Encoder, key string, m *tree.Manifest) error {
 	if err := enc.Encode(listingHeader{Format: listingFormat, Key: key, Mode: m.Mode, Algo: m.Algo, Items: len(m.Items)}); err != nil {
 		return fmt.Errorf("encode the listing: %w", err)
 	}
-	chunk := make([]storedItem, 0, min(listingChunk, len(m.Items)))
+	var chunk []byte
 	for i := 0; i < len(m.Items); i += listingChunk {
-		chunk = chunk[:0]
-		for j := i; j < min(i+listingChunk, len(m.Items)); j++ {
-			chunk = append(chunk, storedOf(&m.Items[j]))
-		}
+		chunk = packItems(chunk[:0], m.Items[i:min(i+listingChunk, len(m.Items))])
 		if err := enc.Encode(chunk); err != nil {
 			return fmt.Errorf("encode the listing: %w", err)
 		}
@@ -258,10 +249,34 @@ func decodeListing(dec *gob.Decoder, key string) (*tree.Manifest, error) {
 	if err := dec.Decode(&hd); err != nil {
 		return nil, err
 	}
-	if hd.Format != listingFormat || hd.Key != key || hd.Items < 0 || hd.Items > maxStoredItems {
-		return nil, fmt.Errorf("not a listing of this destination in format %d", listingFormat)
+	if (hd.Format != listingFormat && hd.Format != 2) || hd.Key != key || hd.Items < 0 || hd.Items > maxStoredItems {
+		return nil, fmt.Errorf("not a listing of this destination in format 2 or %d", listingFormat)
 	}
 	m := &tree.Manifest{Mode: hd.Mode, Algo: hd.Algo, Items: make([]tree.Item, 0, hd.Items)}
+	if hd.Format == 2 {
+		return decodeListing2(dec, hd, m)
+	}
+	var chunk []byte
+	for len(m.Items) < hd.Items {
+		chunk = chunk[:0]
+		if err := dec.Decode(&chunk); err != nil {
+			return nil, err
+		}
+		n := len(m.Items)
+		var err error
+		if m.Items, err = unpackItems(m.Items, chunk); err != nil {
+			return nil, err
+		}
+		if len(m.Items) == n || len(m.Items) > hd.Items {
+			return nil, errors.New("listing chunks do not add up to its header")
+		}
+	}
+	return m, nil
+}
+
+// decodeListing2 reads the chunks of a format 2 listing: gob's encoding
+// of storedItem.
+func decodeListing2(dec *gob.Decoder, hd listingHeader, m *tree.Manifest) (*tree.Manifest, error) {
 	var chunk []storedItem
 	for len(m.Items) < hd.Items {
 		// gob decodes into a slice's elements in place: each must start

@@ -207,7 +207,7 @@ func TestListingStoreChunks(t *testing.T) {
 	if err := enc.Encode(listingHeader{Format: listingFormat, Key: "key-1", Mode: m.Mode, Algo: m.Algo, Items: len(m.Items) + 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := enc.Encode(m.Items); err != nil {
+	if err := enc.Encode(packItems(nil, m.Items)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.load(ctx, "key-1", refTo(lying.Bytes())); ok {
