@@ -31,15 +31,7 @@ func (r *directoryResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Create gets no private state from its plan: the plan left the
-	// source it planned in this process.
-	var planned []byte
-	if c, d := syncConfigOf(ctx, plan); !d.HasError() {
-		if src, ok := r.settings.manifests.take(plannedSourceKey(r.destKey(c))); ok {
-			planned = newBaseline(src, src.Hash(), c.Drift == driftMetadata).encode()
-		}
-	}
-	resp.Diagnostics.Append(keepBaseline(ctx, planned, plan, resp.Private)...)
+	resp.Diagnostics.Append(keepBaseline(ctx, r.plannedBaseline(ctx, plan), plan, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -60,14 +52,12 @@ func (r *directoryResource) Update(ctx context.Context, req resource.UpdateReque
 	force, d := req.Private.GetKey(ctx, privateForceChecksum)
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
-	planned, d := req.Private.GetKey(ctx, privatePlannedBaseline)
-	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, nil)...)
 	resp.Diagnostics.Append(r.apply(ctx, &plan, string(force) == "true")...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(keepBaseline(ctx, planned, plan, resp.Private)...)
+	resp.Diagnostics.Append(keepBaseline(ctx, r.plannedBaseline(ctx, plan), plan, resp.Private)...)
 	// The listing refresh saved for this apply's re-plan is used up.
 	listing, d := req.Private.GetKey(ctx, privateListing)
 	resp.Diagnostics.Append(d...)
@@ -370,6 +360,16 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 		"sessions": res.Sessions,
 	})
 	return res, diags
+}
+
+// plannedBaseline is the baseline the plan of m left in this process
+// (plannedBaselines), nil when there is none.
+func (r *directoryResource) plannedBaseline(ctx context.Context, m directoryModel) []byte {
+	c, d := syncConfigOf(ctx, m)
+	if d.HasError() {
+		return nil
+	}
+	return r.settings.baselines.take(r.destKey(c))
 }
 
 // keepBaseline records in private state what a successful apply left in

@@ -264,10 +264,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if work {
 		// What the apply will leave, for the next plan to tell drift
 		// apart; the apply keeps it only if it succeeds.
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privatePlannedBaseline, newBaseline(src, srcHash, c.Drift == driftMetadata).encode())...)
-		if !priorExists {
-			r.settings.manifests.put(plannedSourceKey(r.destKey(c)), src)
-		}
+		r.settings.baselines.put(r.destKey(c), newBaseline(src, srcHash, c.Drift == driftMetadata).encode())
 		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diff != nil,
 		})

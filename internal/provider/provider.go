@@ -119,6 +119,9 @@ type connSettings struct {
 	// manifests hands Read's readings to the ModifyPlan that follows
 	// (directory_resource_manifest.go); nil: nothing is kept.
 	manifests *manifestCache
+	// baselines hands a plan's baseline to the apply that follows it
+	// (plannedBaselines); nil: the apply keeps none.
+	baselines *plannedBaselines
 	// sources shares a local source's walk among the resources of this
 	// walk (source_walks.go); nil: each resource walks it.
 	sources *sourceWalks
@@ -246,6 +249,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.engines = &engineCache{}
 	s.destinations = newDestRegistry()
 	s.manifests = newManifestCache()
+	s.baselines = newPlannedBaselines()
 	s.sources = newSourceWalks(p.sourceWalked)
 	s.digests = p.digests
 	if s.digests == nil {
