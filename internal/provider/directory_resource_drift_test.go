@@ -46,6 +46,35 @@ func TestAttributeDriftByBaseline(t *testing.T) {
 	}
 }
 
+// TestAttributeDriftLooksUpListedPaths: attributing a one-file diff of a
+// 5,000-entry tree allocates for the listed path, not an index of every
+// entry of both trees (which a fleet's plan made once per resource and
+// walk, issue 15).
+func TestAttributeDriftLooksUpListedPaths(t *testing.T) {
+	items := []tree.Item{{Name: ".", Kind: tree.Dir, Perm: 0o755}}
+	for i := range 5000 {
+		items = append(items, file(fmt.Sprintf("d%02d/f%04d", i/100, i), fmt.Sprint(i)))
+	}
+	applied := &tree.Manifest{Mode: tree.Content, Items: items}
+	b, ok := decodeBaseline(newBaseline(applied, applied.Hash(), false).encode())
+	if !ok {
+		t.Fatal("baseline round trip")
+	}
+	dst := &tree.Manifest{Mode: tree.Content, Items: slices.Clone(items)}
+	dst.Items[42] = file(dst.Items[42].Name, "edited on the server")
+	diff := tree.Diff(applied, dst, true, nil)
+	in := driftInput{Diff: diff, Src: applied, SrcHash: applied.Hash(), Dst: dst, Baseline: b, HasBaseline: true,
+		PriorSourceHash: types.StringValue("xxh128:other")}
+	var got driftResult
+	allocs := testing.AllocsPerRun(10, func() { got = attributeDrift(in) })
+	if !slices.Equal(got.Paths, []string{items[42].Name}) {
+		t.Fatalf("drift = %+v, want [%s]", got, items[42].Name)
+	}
+	if allocs > 10 {
+		t.Errorf("attributing a one-file diff of %d entries made %.0f allocations", len(items), allocs)
+	}
+}
+
 // TestAttributeDriftByHash: without per-entry fingerprints, an unchanged
 // source makes every path drift, an unchanged destination none, and both
 // changed cannot be told apart.
