@@ -86,8 +86,10 @@ type baseline struct {
 // entry with the fingerprint of the planned source's entry is the one the
 // apply wrote.
 func fingerprint(it *tree.Item, metadata bool) uint64 {
-	b := make([]byte, 0, 64+len(it.Name)+len(it.Target())+len(it.Digest()))
-	b = append(b, byte(it.Kind))
+	// On the stack for most names: a baseline fingerprints every entry of
+	// the tree, in each walk's plan of each resource.
+	var buf [256]byte
+	b := append(buf[:0], byte(it.Kind))
 	b = binary.LittleEndian.AppendUint32(b, it.Perm)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Name)))
 	b = append(b, it.Name...)
