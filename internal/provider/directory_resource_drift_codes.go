@@ -26,6 +26,11 @@ const codeBits = 16
 // resources × resources times per apply (issue 15). At the same false
 // positive rate a Bloom filter takes about 23 bits an entry; this takes
 // about 17.6, a quarter less, for the same answers.
+//
+// Why by hand: no maintained Go library of Golomb-coded sets stands
+// alone; btcd's btcutil/gcs is BIP 158's (SipHash-keyed codes, its own
+// parameters) and brings the bitcoin module with it. The coding is the
+// sort, the differences and a Rice code of each, decoded with bounds.
 type codeSet struct {
 	n     uint64   // entries the codes were made from: they range over n << codeBits
 	codes []uint64 // sorted, distinct
