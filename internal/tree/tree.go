@@ -368,11 +368,11 @@ const hashBatchSize = 64
 // parallel — from the digest cache when the file is unchanged since
 // recorded there, by what the walk's own lstat said of it; otherwise by
 // reading it — and hands every entry to add in list order once hashed.
-// Nothing holds the tree: the walk streams its entries (flist.Stream),
-// they go to the workers in batches, and the batches are collected in
-// the order they were handed out, a bounded window of them in flight, so
-// add sees the list's order and the new cache file is written in it.
-// source names the tree for the cache.
+// Nothing holds the walked list: the walk streams its entries
+// (flist.Stream), they go to the workers in batches, and the batches are
+// collected in the order they were handed out, a bounded window of them
+// in flight, so add sees the list's order and the new cache file is
+// written in it. source names the tree for the cache.
 func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *DigestCache, source string, add func(*flist.Entry)) (*flist.WalkResult, error) {
 	var prev *digestReader
 	var next *digestWriter
