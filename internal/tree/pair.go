@@ -60,6 +60,7 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 	}
 	partner = make([]int32, len(src))
 	taken = make([]bool, len(dst))
+	looseSrc, looseDst := 0, 0
 	i, j := 0, 0
 	for i < len(src) || j < len(dst) {
 		c := 0
@@ -74,8 +75,10 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 		switch {
 		case c < 0:
 			partner[i] = -1
+			looseSrc++
 			i++
 		case c > 0:
+			looseDst++
 			j++
 		default:
 			partner[i], taken[j] = int32(j), true
@@ -85,24 +88,23 @@ func pairInOrder(src, dst []Item) (partner []int32, taken []bool, ok bool) {
 	}
 	// A file on one side and a directory on the other under one name
 	// sort apart (a directory compares as "name/"): pair what the merge
-	// left by name.
-	var byName map[string]int
+	// left by name, when it left something on both sides (a plan that
+	// only creates or only deletes needs no index).
+	if looseSrc == 0 || looseDst == 0 {
+		return partner, taken, true
+	}
+	byName := make(map[string]int, looseDst)
 	for j := range dst {
 		if !taken[j] {
-			if byName == nil {
-				byName = map[string]int{}
-			}
 			byName[dst[j].Name] = j
 		}
 	}
-	if byName != nil {
-		for i := range src {
-			if partner[i] >= 0 {
-				continue
-			}
-			if j, found := byName[src[i].Name]; found {
-				partner[i], taken[j] = int32(j), true
-			}
+	for i := range src {
+		if partner[i] >= 0 {
+			continue
+		}
+		if j, found := byName[src[i].Name]; found {
+			partner[i], taken[j] = int32(j), true
 		}
 	}
 	return partner, taken, true
