@@ -22,9 +22,8 @@ type Lister struct {
 	// run as rsync's idev table (hlink.c): the sender marks the first name
 	// of an inode and points later names, in any later list, at it. It
 	// grows with the files that have more than one link, not the tree.
-	inodes    map[inode]uint32
-	nextGroup uint32
-	src       string // the source as given, trailing "/" removed
+	inodes inodeLabels
+	src    string // the source as given, trailing "/" removed
 }
 
 // NewLister stats the source src with rsync's trailing-slash rule (see
@@ -81,17 +80,8 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 		out[i] = &ents[i]
 	}
 	if len(l.w.links) > 0 {
-		if l.inodes == nil {
-			l.inodes = map[inode]uint32{}
-		}
 		for e, id := range l.w.links {
-			g, ok := l.inodes[id]
-			if !ok {
-				l.nextGroup++
-				g = l.nextGroup
-				l.inodes[id] = g
-			}
-			e.HlinkGroup = g
+			e.HlinkGroup = l.inodes.of(id)
 		}
 		clear(l.w.links)
 	}

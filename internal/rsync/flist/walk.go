@@ -106,6 +106,28 @@ func WalkWith(src string, skip Skipper, opts WalkOptions) (*WalkResult, error) {
 // inode identifies a file on its file system, for -H.
 type inode struct{ dev, ino uint64 }
 
+// inodeLabels gives each inode met in a walk a label of its own, 1, 2, …
+// in the order they are first met: the HlinkGroup of every name of it,
+// for a walk that hands entries over as it goes (Lister, Stream) and so
+// cannot label a set by its first name's list position.
+type inodeLabels struct {
+	m    map[inode]uint32
+	last uint32
+}
+
+// of returns id's label, giving it the next one when first met.
+func (l *inodeLabels) of(id inode) uint32 {
+	if g, ok := l.m[id]; ok {
+		return g
+	}
+	if l.m == nil {
+		l.m = map[inode]uint32{}
+	}
+	l.last++
+	l.m[id] = l.last
+	return l.last
+}
+
 // groupLinks marks the entries that are names of one inode as one set,
 // labelled by the position of its first name in the sorted list (what
 // the encoder sends as XMIT_HLINK_FIRST). A name whose other links are

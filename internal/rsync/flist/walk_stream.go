@@ -8,29 +8,14 @@ import (
 	"sync"
 )
 
-// WalkStream walks the local source src as WalkWith does, but hands each
-// entry to fn in list order (rsync's sort order, the order of WalkWith's
-// Entries) instead of keeping the list: what it holds is the directories
-// being handed over and a bounded number read ahead of them, not the tree
-// (issue 15: a plan of a million-file source held the walked list, 120
-// bytes a file, beside the manifest made of it). id is what the entry's
-// lstat said of its identity. fn may keep e: a directory's entries share
-// one array, alive while any of them is referenced. With opts.HardLinks
-// the names of one inode carry one HlinkGroup label, as the Lister gives
-// them (the first name in the list is the first one labelled).
-//
-// An error from fn, or ctx ending, stops the walk and is returned. The
-// result holds what WalkWith's does but the entries.
-func WalkStream(ctx context.Context, src string, skip Skipper, opts WalkOptions, fn func(e *Entry, id FileID) error) (*WalkResult, error) {
-	s, err := NewStream(src, skip, opts)
-	if err != nil {
-		return nil, err
-	}
-	return s.Run(ctx, fn)
-}
-
-// Stream is a WalkStream whose source has been stat'ed, not yet walked:
-// its Root is known before the first entry.
+// Stream is a walk of the local source src as WalkWith makes it, that
+// hands each entry to a function in list order (rsync's sort order, the
+// order of WalkWith's Entries) instead of keeping the list: what it holds
+// is the directories being handed over and a bounded number read ahead of
+// them, not the tree (issue 15: a plan of a million-file source held the
+// walked list, 120 bytes a file, beside the manifest made of it). NewStream
+// stats the source, so its Root is known before the first entry; Run
+// walks.
 type Stream struct {
 	top  topEntry
 	src  string
@@ -51,7 +36,13 @@ func NewStream(src string, skip Skipper, opts WalkOptions) (*Stream, error) {
 // (WalkResult.Root).
 func (st *Stream) Root() string { return st.top.Root }
 
-// Run walks, as WalkStream.
+// Run hands each entry to fn, with id what its lstat said of its
+// identity. fn may keep e: a directory's entries share one array, alive
+// while any of them is referenced. With HardLinks the names of one inode
+// carry one HlinkGroup label, as the Lister gives them (the first name in
+// the list is the first one labelled). An error from fn, or ctx ending,
+// stops the walk and is returned. The result holds what WalkWith's does
+// but the entries.
 func (st *Stream) Run(ctx context.Context, fn func(e *Entry, id FileID) error) (*WalkResult, error) {
 	res := &WalkResult{Root: st.top.Root}
 	top := st.top.Entry
@@ -96,8 +87,7 @@ type streamer struct {
 	stopped bool
 
 	// inodes labels the hard-linked files (-H), as Lister.inodes does.
-	inodes    map[inode]uint32
-	nextGroup uint32
+	inodes inodeLabels
 }
 
 // streamDir is a directory to read: queued, being read ahead, or taken
@@ -256,15 +246,6 @@ func (s *streamer) label(ents []Entry) {
 			continue
 		}
 		delete(s.w.links, &ents[i])
-		if s.inodes == nil {
-			s.inodes = map[inode]uint32{}
-		}
-		g, seen := s.inodes[id]
-		if !seen {
-			s.nextGroup++
-			g = s.nextGroup
-			s.inodes[id] = g
-		}
-		ents[i].HlinkGroup = g
+		ents[i].HlinkGroup = s.inodes.of(id)
 	}
 }

@@ -47,6 +47,15 @@ func streamTree(t *testing.T) string {
 	return root
 }
 
+// walkStream is NewStream and Run.
+func walkStream(ctx context.Context, src string, skip Skipper, opts WalkOptions, fn func(e *Entry, id FileID) error) (*WalkResult, error) {
+	st, err := NewStream(src, skip, opts)
+	if err != nil {
+		return nil, err
+	}
+	return st.Run(ctx, fn)
+}
+
 func streamSkip(name string, _ bool) bool {
 	return name == "skip" || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, "/skip")
 }
@@ -65,7 +74,7 @@ func TestWalkStreamIsWalk(t *testing.T) {
 			}
 			var got []Entry
 			var ids []FileID
-			res, err := WalkStream(context.Background(), src, streamSkip, AllOptions(), func(e *Entry, id FileID) error {
+			res, err := walkStream(context.Background(), src, streamSkip, AllOptions(), func(e *Entry, id FileID) error {
 				got = append(got, *e)
 				ids = append(ids, id)
 				return nil
@@ -89,15 +98,13 @@ func TestWalkStreamIsWalk(t *testing.T) {
 	}
 }
 
-// TestWalkStreamStops: an error from fn, or the context ending, ends the
-// walk with that error, and no reader is left running (the test's
-// goroutine check is the race detector's and -count's business; here:
-// the walk returns).
+// TestWalkStreamStops: an error from fn ends the walk there, with that
+// error; the context ending ends it with the context's.
 func TestWalkStreamStops(t *testing.T) {
 	root := streamTree(t)
 	stop := errors.New("enough")
 	n := 0
-	_, err := WalkStream(context.Background(), root+"/", nil, AllOptions(), func(*Entry, FileID) error {
+	_, err := walkStream(context.Background(), root+"/", nil, AllOptions(), func(*Entry, FileID) error {
 		if n++; n == 30 {
 			return stop
 		}
@@ -108,7 +115,7 @@ func TestWalkStreamStops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n = 0
-	_, err = WalkStream(ctx, root+"/", nil, AllOptions(), func(*Entry, FileID) error {
+	_, err = walkStream(ctx, root+"/", nil, AllOptions(), func(*Entry, FileID) error {
 		if n++; n == 5 {
 			cancel()
 		}

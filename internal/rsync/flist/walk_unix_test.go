@@ -132,7 +132,7 @@ func TestWalkHardLinks(t *testing.T) {
 	}
 	// Streamed, the sets are the same, labelled per inode in list order.
 	streamed := map[string]uint32{}
-	if _, err := WalkStream(context.Background(), src+"/", nil, WalkOptions{HardLinks: true}, func(e *Entry, _ FileID) error {
+	if _, err := walkStream(context.Background(), src+"/", nil, WalkOptions{HardLinks: true}, func(e *Entry, _ FileID) error {
 		streamed[e.Name] = e.HlinkGroup
 		return nil
 	}); err != nil {
