@@ -47,9 +47,6 @@ func (p *Pairing) Each(f func(s, d *Item)) {
 	}
 }
 
-// EachPair is Pair(src, dst).Each(f).
-func EachPair(src, dst *Manifest, f func(s, d *Item)) { Pair(src, dst).Each(f) }
-
 // pairInOrder pairs the items of two manifests by name in one merge:
 // partner[i] is the index in dst of src[i]'s namesake or -1, taken[j]
 // whether dst[j] has one. ok is false when either side is not strictly in
