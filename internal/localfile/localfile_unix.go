@@ -14,6 +14,11 @@ import (
 type File struct {
 	fd   int
 	name string
+	// size is what the caller expects the file to hold (ExpectSize; -1:
+	// nothing), read how much Read has returned, and atEnd that the end
+	// was seen without a read(2) returning 0.
+	size, read int64
+	atEnd      bool
 }
 
 // Open opens the file at name for reading, following symlinks as
@@ -27,7 +32,7 @@ func Open(name string) (*File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &File{fd: fd, name: name}, nil
+	return &File{fd: fd, name: name, size: -1}, nil
 }
 
 // Read reads up to len(p) bytes; at the end of the file it returns 0
@@ -35,6 +40,9 @@ func Open(name string) (*File, error) {
 func (f *File) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if f.atEnd {
+		return 0, io.EOF
 	}
 	var n int
 	err := ignoringEINTR(func() (err error) {
@@ -47,8 +55,25 @@ func (f *File) Read(p []byte) (int, error) {
 	case n == 0:
 		return 0, io.EOF
 	}
+	f.read += int64(n)
+	if f.read == f.size && n < len(p) {
+		f.atEnd = true
+	}
 	return n, nil
 }
+
+// ExpectSize says the file is expected to hold size bytes, as its lstat
+// in the file list said. Once Read has returned that many, from a
+// read(2) that returned less than asked, the file is taken to end there:
+// the next Read is io.EOF without the read(2) that would say so. A tree
+// of tiny files is read with one read(2) a file instead of two (rsync's
+// sender reads the size it stats, sender.c: map_file). A file that grew
+// is still read to its end: it returns as much as asked. The one case
+// taken for the end that is not is a read(2) cut short by a signal at
+// exactly the expected size of a file that has grown since it was
+// listed, a file changing while it is sent, which rsync sends at the
+// size it stats too.
+func (f *File) ExpectSize(size int64) { f.size = size }
 
 // Close closes the file; a second Close reports fs.ErrClosed.
 func (f *File) Close() error {

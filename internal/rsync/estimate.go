@@ -40,7 +40,6 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
@@ -128,7 +127,7 @@ func (s *session) estimateFile(res *Result, local string, ndx int32, e *flist.En
 	}
 	echo()
 	est := FileEstimate{Path: e.Name, Size: e.Size, Basis: sig.Head.Count > 0}
-	f, err := localfile.Open(local)
+	f, err := s.files.Open(local)
 	if err != nil {
 		// The push would not send it either (MSG_NO_SEND); count it whole
 		// and say why.
@@ -138,6 +137,7 @@ func (s *session) estimateFile(res *Result, local string, ndx int32, e *flist.En
 		return s.w.Err()
 	}
 	defer f.Close()
+	f.ExpectSize(e.Size)
 	st, err := s.matcher.Match(sig, s.strong(), f, nil, discardTokens{})
 	if err != nil {
 		return fmt.Errorf("estimate %s: %w", e.Name, err)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -313,6 +312,7 @@ func (s *session) sendFiles(walk *flist.WalkResult, opts Options) (*Result, erro
 	res.Stats.FilesTotal = len(entries)
 	s.prog = startProgress(opts, s.log, "push", entries)
 	defer s.prog.finish()
+	defer s.files.Close()
 	phase := 0
 	maxPhase := s.maxPhase()
 	for {
@@ -419,7 +419,7 @@ func (s *session) answer(res *Result, e *flist.Entry, local string, ndx int32, p
 		res.Stats.FilesTransferred++
 	}
 
-	f, err := localfile.Open(local)
+	f, err := s.files.Open(local)
 	if err != nil {
 		// rsync's sender reports the file as not sent and carries on
 		// (sender.c: MSG_NO_SEND, io_error |= IOERR_GENERAL).
@@ -443,6 +443,7 @@ func (s *session) answer(res *Result, e *flist.Entry, local string, ndx int32, p
 		return s.out.WriteMsg(wire.MsgIOError, p[:])
 	}
 	defer f.Close()
+	f.ExpectSize(e.Size)
 	echo()
 	writeSumHead(s.w, sig.Head)
 	if s.whole == nil {

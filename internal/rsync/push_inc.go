@@ -412,6 +412,7 @@ func (x *incSender) entry(ndx int32) (*flist.Entry, error) {
 // (sender.c:send_files).
 func (x *incSender) requests() error {
 	s := x.s
+	defer s.files.Close()
 	phase := 0
 	maxPhase := s.maxPhase()
 	for {

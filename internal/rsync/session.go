@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/localfile"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/delta"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
@@ -90,9 +91,10 @@ type session struct {
 	uidNames      []flist.IDName // a sender's uid/gid names (pull)
 	gidNames      []flist.IDName
 	tokens        tokenSink
-	prog          *progress     // nil when progress is not reported (progress.go)
-	matcher       delta.Matcher // reused by every file a sender sends
-	whole         hash.Hash     // whole-file checksum, reset per file
+	prog          *progress        // nil when progress is not reported (progress.go)
+	matcher       delta.Matcher    // reused by every file a sender sends
+	whole         hash.Hash        // whole-file checksum, reset per file
+	files         localfile.Opener // a sender's: opens the files it sends
 	ctr           *delta.CompressedTokenReader
 
 	mu        sync.Mutex

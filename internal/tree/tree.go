@@ -404,13 +404,15 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 			defer wg.Done()
 			buf := make([]byte, 1<<20)
 			h := algo.NewFile()
+			var files localfile.Opener // a batch is a run of one directory's files, mostly
+			defer files.Close()
 			for b := range work {
 				for i := range b.jobs {
 					j := &b.jobs[i]
 					if !j.e.IsRegular() {
 						continue
 					}
-					if err := j.hash(root, h, buf, trusted, next != nil); err != nil {
+					if err := j.hash(&files, root, h, buf, trusted, next != nil); err != nil {
 						once.Do(func() { firstErr = err })
 					}
 				}
@@ -499,7 +501,7 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 // may be trusted later.
 // With record set it also says what the next cache file keeps: a file
 // that changed while it was read is not recorded.
-func (j *hashJob) hash(root string, h interface {
+func (j *hashJob) hash(files *localfile.Opener, root string, h interface {
 	io.Writer
 	Sum([]byte) []byte
 	Reset()
@@ -512,11 +514,12 @@ func (j *hashJob) hash(root string, h interface {
 		}
 	}
 	path := root + j.e.Name // made only for a file read: one allocation
-	f, err := localfile.Open(path)
+	f, err := files.Open(path)
 	if err != nil {
 		return fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
+	f.ExpectSize(j.e.Size)
 	// The walk's lstat is what the file was before it was read: recorded
 	// only if it is still that once read.
 	before, ok := j.id, j.idOK
