@@ -311,6 +311,10 @@ func (r *directoryResource) sync(ctx context.Context, cn *conn, c syncConfig) (*
 	}
 	ctx = tflog.SetField(ctx, "destination", c.Ends.Dst.Raw)
 	opts := r.engineOptions(ctx, c)
+	if c.Ends.Dir == dirPush {
+		// One source pushed to many hosts: the pushes list it once.
+		opts.SourceReadings = r.settings.sources.sourceReadings(c.Ends.Src.Path(), c.Filters)
+	}
 	if c.Delete && c.MaxDelete != nil {
 		dry := opts
 		dry.DryRun = true

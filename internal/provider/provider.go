@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -43,6 +44,10 @@ type rsyncProvider struct {
 	// sourceWalks (source_walks.go): tests count the source walks of a
 	// terraform command through it. Nil in the provider.
 	sourceWalked func(key string)
+	// sourceReadings, when set, is handed the directory readings the
+	// pushes of a configuration share (sourceWalks.sourceReadings): tests
+	// count what they shared. Nil in the provider.
+	sourceReadings func(*flist.DirReadings)
 	// digests, when set, is the digest cache of every configuration
 	// (tests: one that trusts the files they have just written). Nil in
 	// the provider: the user's cache directory.
@@ -251,6 +256,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.manifests = newManifestCache()
 	s.baselines = newPlannedBaselines()
 	s.sources = newSourceWalks(p.sourceWalked)
+	s.sources.readingsMade = p.sourceReadings
 	s.digests = p.digests
 	if s.digests == nil {
 		s.digests = newDigestCache()

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -37,9 +38,17 @@ import (
 type sourceWalks struct {
 	mu sync.Mutex
 	m  map[string]*sourceWalk
+	// users counts the resources of this walk that asked for a source's
+	// reading (by sourceKey), and readings holds the pushes' directory
+	// readings once a source has two (sourceReadings).
+	users    map[string]int
+	readings *flist.DirReadings
 	// walked, when set, is called with the key of every walk started
 	// (tests count them; nil in the provider).
 	walked func(key string)
+	// readingsMade, when set, is handed the pushes' readings when they
+	// are made (tests count what the pushes shared; nil in the provider).
+	readingsMade func(*flist.DirReadings)
 }
 
 // sourceWalk is one walk, running or done.
@@ -53,17 +62,33 @@ type sourceWalk struct {
 // newSourceWalks returns an empty set of walks; walked is the test hook
 // (nil: none). A nil *sourceWalks shares nothing: every caller walks.
 func newSourceWalks(walked func(key string)) *sourceWalks {
-	return &sourceWalks{m: map[string]*sourceWalk{}, walked: walked}
+	return &sourceWalks{m: map[string]*sourceWalk{}, users: map[string]int{}, walked: walked}
+}
+
+// sourceKey names a local source with its filters and fidelity options.
+func sourceKey(p string, f filterSet) string {
+	return cacheKey("src-walk", "", p, f, tree.Content)
 }
 
 // sourceWalkKey is the key of a local source's walk.
 func sourceWalkKey(p string, f filterSet, algo csum.Algo) string {
-	return cacheKey("src-walk", "", p, f, tree.Content) + "\x00" + algo.Name()
+	return sourceKey(p, f) + "\x00" + algo.Name()
 }
+
+// readingsLimit bounds the entries the pushes of one provider walk share
+// (rsync.Options.SourceReadings): about 120 bytes an entry, 6 MB at most.
+// A fleet's source is shared whole up to that size; a larger one is
+// shared up to it and read by each push beyond.
+const readingsLimit = 50000
 
 // hashLocalSource reads a local source as hashLocal does (content mode,
 // algo), sharing the reading with every other caller of this walk.
 func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, algo csum.Algo) (*tree.Manifest, []string, error) {
+	if s != nil {
+		s.mu.Lock()
+		s.users[sourceKey(p, f)]++
+		s.mu.Unlock()
+	}
 	return s.get(ctx, sourceWalkKey(p, f, algo), func(ctx context.Context) (*tree.Manifest, []string, error) {
 		return hashLocal(ctx, digests, p, f, tree.Content, algo)
 	})
@@ -117,6 +142,30 @@ func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk f
 	close(w.done)
 }
 
+// sourceReadings is what the push of the local source p with filters f
+// shares its directory readings in (rsync.Options.SourceReadings): nil
+// unless two resources of this walk have asked for that source, so that
+// a source pushed once keeps no reading beside its push. The engine keys
+// the readings by what decides them; this only decides whether to keep
+// any.
+func (s *sourceWalks) sourceReadings(p string, f filterSet) *flist.DirReadings {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.users[sourceKey(p, f)] < 2 {
+		return nil
+	}
+	if s.readings == nil {
+		s.readings = flist.NewDirReadings(readingsLimit)
+		if s.readingsMade != nil {
+			s.readingsMade(s.readings)
+		}
+	}
+	return s.readings
+}
+
 // forget drops every reading (walks under way finish for those waiting
 // on them; later callers walk again): a local path was written.
 func (s *sourceWalks) forget() {
@@ -126,6 +175,7 @@ func (s *sourceWalks) forget() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m = map[string]*sourceWalk{}
+	s.readings = nil
 }
 
 // forgetSourcesAfterWrite drops the source readings of this walk once a

@@ -4,11 +4,14 @@ package provider
 
 import (
 	"fmt"
+
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
 
 // walkCounter counts the source walks the provider starts, per terraform
@@ -33,10 +36,36 @@ func (w *walkCounter) take() int {
 	return n
 }
 
+// readingsCounter sums the directory readings the pushes of each
+// terraform command shared (flist.DirReadings.Hits).
+type readingsCounter struct {
+	mu  sync.Mutex
+	all []*flist.DirReadings
+}
+
+func (r *readingsCounter) made(d *flist.DirReadings) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = append(r.all, d)
+}
+
+// take returns the readings shared since the last take.
+func (r *readingsCounter) take() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, d := range r.all {
+		n += d.Hits()
+	}
+	r.all = nil
+	return n
+}
+
 // TestAccDirectory_forEachSourceWalkedOnce: one source pushed by for_each
 // to six destinations on one sshd is walked and hashed once per provider
 // walk — once by a plan (refresh and plan), twice by an apply (its plan
-// walk, and its apply walk afresh) — and a source edited between a saved
+// walk, and its apply walk afresh) — and listed by one push whose
+// directory readings the others take, and a source edited between a saved
 // plan and its apply is still refused, every resource reading the edit.
 func TestAccDirectory_forEachSourceWalkedOnce(t *testing.T) {
 	srv := accSetup(t)
@@ -55,12 +84,22 @@ func TestAccDirectory_forEachSourceWalkedOnce(t *testing.T) {
 			"for_each": "local.hosts", "source": hclString(src + "/"), "destination": "each.value", "delete": "true",
 		})
 	var walks walkCounter
-	tf := newTFRunnerServing(t, map[string]string{"main.tf": config}, &rsyncProvider{version: "test", sourceWalked: walks.walked})
+	var shared readingsCounter
+	tf := newTFRunnerServing(t, map[string]string{"main.tf": config},
+		&rsyncProvider{version: "test", sourceWalked: walks.walked, sourceReadings: shared.made})
 	walks.take()
 
+	// smallTree's directories: the top and css.
+	const dirs = 2
 	tf.run(0, "apply", "-input=false", "-auto-approve")
 	if got := walks.take(); got != 2 {
 		t.Errorf("create apply of %d resources: %d source walks, want 2 (its plan walk and its apply walk)", n, got)
+	}
+	// A push lists a directory another push read (or is reading) from
+	// that reading, once at least two resources planned with the source:
+	// at least the pushes of all resources but the first share.
+	if got := shared.take(); got < dirs {
+		t.Errorf("create apply of %d resources: the pushes shared %d directory readings, want at least %d", n, got, dirs)
 	}
 	for _, dst := range dests {
 		if err := checkTreesEqual(src, dst)(nil); err != nil {
@@ -73,9 +112,13 @@ func TestAccDirectory_forEachSourceWalkedOnce(t *testing.T) {
 	}
 
 	writeFile(t, filepath.Join(src, "index.html"), "one file edited\n")
+	shared.take()
 	tf.run(0, "apply", "-input=false", "-auto-approve")
 	if got := walks.take(); got != 2 {
 		t.Errorf("one-file-edit apply of %d resources: %d source walks, want 2", n, got)
+	}
+	if got := shared.take(); got < dirs {
+		t.Errorf("one-file-edit apply of %d resources: the pushes shared %d directory readings, want at least %d", n, got, dirs)
 	}
 	for _, dst := range dests {
 		if err := checkTreesEqual(src, dst)(nil); err != nil {

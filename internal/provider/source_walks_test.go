@@ -178,3 +178,40 @@ func TestSourceWalks_waiterWalksAgainWhenTheWalkersContextEnds(t *testing.T) {
 	}
 	none.forget()
 }
+
+// TestSourceWalks_readingsOnceShared: the pushes of a source get
+// readings to share only once two resources of the walk asked for that
+// source (same filters), all the same readings; a write drops them.
+func TestSourceWalks_readingsOnceShared(t *testing.T) {
+	s, _ := countingWalks()
+	ctx := context.Background()
+	src := t.TempDir()
+	var f filterSet
+	if d := s.sourceReadings(src, f); d != nil {
+		t.Fatal("readings before any resource asked for the source")
+	}
+	if _, _, err := s.hashLocalSource(ctx, nil, src, f, csum.XXH128); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.sourceReadings(src, f); d != nil {
+		t.Error("readings for a source one resource uses")
+	}
+	other := filterSet{Exclude: []string{"*.tmp"}}
+	if _, _, err := s.hashLocalSource(ctx, nil, src, other, csum.XXH128); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.sourceReadings(src, f); d != nil {
+		t.Error("readings for a source used by one resource and, with other filters, by another")
+	}
+	if _, _, err := s.hashLocalSource(ctx, nil, src, f, csum.XXH128); err != nil {
+		t.Fatal(err)
+	}
+	d := s.sourceReadings(src, f)
+	if d == nil || s.sourceReadings(src, f) != d {
+		t.Fatalf("readings for a source two resources use: %p, then %p", d, s.sourceReadings(src, f))
+	}
+	s.forget()
+	if d2 := s.sourceReadings(src, f); d2 == d {
+		t.Error("the readings outlived a write to a local path")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
 
 // Options select what a transfer preserves and does. The zero value plus
@@ -112,6 +114,14 @@ type Options struct {
 	// streams changes then holds none of them (an initial push of 100,000
 	// files reports 100,000 creations). Called on the push's goroutine.
 	OnChange func(Change)
+
+	// SourceReadings, when set, is shared by the pushes of one local
+	// source with the same filters and fidelity options (one source pushed
+	// to many hosts): each directory is read and every entry stat'ed by
+	// the first push that lists it, and the others list it from that
+	// reading (flist.DirReadings). The caller vouches that every push given
+	// the same SourceReadings has the same source, rules and options.
+	SourceReadings *flist.DirReadings
 
 	// Parallel is how many receiver sessions a push may run at once, each
 	// a `rsync --server` of its own over the transport, owning a part of

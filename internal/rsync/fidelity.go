@@ -4,16 +4,31 @@ package rsync
 // walk options they imply, and the backup directory's exclusion.
 
 import (
+	"fmt"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 )
 
 // walkOptions is what a local walk serves for opts.
 func walkOptions(opts Options) flist.WalkOptions {
 	return flist.WalkOptions{Devices: !opts.NoDevices, Specials: !opts.NoSpecials, HardLinks: opts.HardLinks}
+}
+
+// readingsKey names what decides a Lister's directory readings besides
+// the directory (Options.SourceReadings): the source as given, the rules
+// (all of them: two pushes that differ only in what they protect share
+// nothing, which costs a reading, not a wrong list) and the walk options.
+func readingsKey(source string, rules *filter.List, opts Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d:%s|%+v", len(source), source, walkOptions(opts))
+	for _, r := range rules.Rules() {
+		fmt.Fprintf(&b, "|%d:%s", len(r), r)
+	}
+	return b.String()
 }
 
 // listCodec is the file-list encoding both sides agree on for opts: what

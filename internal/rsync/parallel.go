@@ -129,6 +129,7 @@ func planParts(source string, rules *filter.List, opts Options, n int) (*partPla
 	if err != nil {
 		return nil, err
 	}
+	lister.ShareReadings(opts.SourceReadings, readingsKey(source, rules, opts))
 	if !top.IsDir() {
 		return nil, nil // a single file
 	}

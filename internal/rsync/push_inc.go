@@ -83,6 +83,7 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 	if err != nil {
 		return nil, err
 	}
+	lister.ShareReadings(opts.SourceReadings, readingsKey(source, rules, opts))
 	args, err := pushArgs(destPath, opts)
 	if err != nil {
 		return nil, err

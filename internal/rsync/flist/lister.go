@@ -24,6 +24,18 @@ type Lister struct {
 	// grows with the files that have more than one link, not the tree.
 	inodes inodeLabels
 	src    string // the source as given, trailing "/" removed
+	// shared, when set, holds readings other Listers made, this one's
+	// under sharedKey (ShareReadings).
+	shared    *DirReadings
+	sharedKey string
+}
+
+// ShareReadings has ReadDir take a directory's reading from d when
+// another Lister made it under the same key, and keep its own there. The
+// key must name everything that decides a reading besides the
+// directory: the source as given, the skip rules and the options.
+func (l *Lister) ShareReadings(d *DirReadings, key string) {
+	l.shared, l.sharedKey = d, key+"\x00"
 }
 
 // NewLister stats the source src with rsync's trailing-slash rule (see
@@ -74,21 +86,27 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 	if dir != "." {
 		local, prefix = l.res.Root+dir, dir+"/"
 	}
-	ents, _ := l.w.read(local, prefix)
+	ents, links, shared := l.shared.take(l.sharedKey + local)
+	if !shared {
+		warned := len(l.res.Warnings) + len(l.res.Skipped)
+		ents, _ = l.w.read(local, prefix)
+		links = l.w.links
+		defer clear(l.w.links)
+		err := l.w.err
+		// A reading that warned is not kept: every Lister reports it.
+		l.shared.done(l.sharedKey+local, ents, links, err == nil && len(l.res.Warnings)+len(l.res.Skipped) == warned)
+		if err != nil {
+			// What a whole walk fails on too (walker.read); unreadable and
+			// vanished directories are warnings.
+			return nil, err
+		}
+	}
 	out := make([]*Entry, len(ents))
 	for i := range ents {
 		out[i] = &ents[i]
 	}
-	if len(l.w.links) > 0 {
-		for e, id := range l.w.links {
-			e.HlinkGroup = l.inodes.of(id)
-		}
-		clear(l.w.links)
-	}
-	if err := l.w.err; err != nil {
-		// What a whole walk fails on too (walker.read); unreadable and
-		// vanished directories are warnings.
-		return nil, err
+	for e, id := range links {
+		e.HlinkGroup = l.inodes.of(id)
 	}
 	return out, nil // read sorts each directory
 }
