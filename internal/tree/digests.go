@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,9 @@ import (
 // One file per tree root and algorithm, in the tree's sort order, so that
 // a walk reads the previous file alongside its own entries (a merge: no
 // map of the tree in memory) and writes the new one as it hashes. The file
-// is replaced by a rename; a file that is missing, of another format or
+// is replaced by a rename, and only when a record changed: a walk that
+// would write the same bytes leaves it alone but for its modification
+// time (digestWriter). A file that is missing, of another format or
 // damaged (every record carries a CRC) only means hashing again. Systems
 // without change times (Windows) keep no digests.
 //
@@ -90,6 +93,10 @@ type digestRecord struct {
 	// trusted: the digest was made at least racyWindow after the file's
 	// last change (fixed when it is made; a record carried over keeps it).
 	trusted bool
+	// start, end: where a record read from the previous file lay in it
+	// (zero for a record made by this walk); the writer keeps that file
+	// while the walk's records are its records, in its order.
+	start, end int64
 }
 
 // fileID is what tells a file unchanged: size, modification and change
@@ -128,10 +135,16 @@ func digestKey(source string, algo csum.Algo) string {
 
 // digestReader reads the previous file's records in order.
 type digestReader struct {
-	r    *bufio.Reader
-	f    *os.File
-	buf  []byte
-	slab []digestRecord // records to hand out
+	r *bufio.Reader
+	// src counts what r took from the file: where a record starts is
+	// that less what r holds buffered.
+	src *countingReader
+	f   *os.File
+	// size of the file when opened: records up to it were all read when
+	// the last one ends there. headerEnd: where the first record starts.
+	size, headerEnd int64
+	buf             []byte
+	slab            []digestRecord // records to hand out
 	// The records' names and digests are copied into shared blocks, as a
 	// manifest's names are (nameArena): two allocations a record were
 	// most of what was left of a cached walk's.
@@ -140,26 +153,64 @@ type digestReader struct {
 	next    *digestRecord // peeked; nil at the end
 }
 
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// newDigestReader reads records from r (positioned at the first).
+func newDigestReader(r io.Reader) *digestReader {
+	src := &countingReader{r: r}
+	return &digestReader{r: bufio.NewReaderSize(src, 64<<10), src: src}
+}
+
+// pos is the offset in the file of the next byte to read.
+func (d *digestReader) pos() int64 { return d.src.n - int64(d.r.Buffered()) }
+
 // openDigests opens the previous file of key; nil when there is none
-// usable.
+// usable. The age sweep runs first, so that it does not remove a file
+// this walk then means to keep.
 func (c *DigestCache) openDigests(key string) *digestReader {
+	c.swept.Do(c.sweep)
 	f, err := os.Open(c.fileName(key))
 	if err != nil {
 		return nil
 	}
-	d := &digestReader{r: bufio.NewReaderSize(f, 64<<10), f: f}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	d := newDigestReader(f)
+	d.f, d.size = f, info.Size()
 	magic := make([]byte, len(digestsMagic))
 	if _, err := io.ReadFull(d.r, magic); err != nil || string(magic) != digestsMagic {
 		f.Close()
 		return nil
 	}
 	k, err := readBytes(d.r, maxDigestName)
-	if err != nil || string(k) != key {
+	// The header must be the bytes the writer makes of key: the writer
+	// keeps it as it is when the records are unchanged.
+	if err != nil || string(k) != key || d.pos() != int64(len(digestHeader(key))) {
 		f.Close()
 		return nil
 	}
+	d.headerEnd = d.pos()
 	d.advance()
 	return d
+}
+
+// digestHeader is what a file of key starts with.
+func digestHeader(key string) []byte {
+	b := binary.AppendUvarint([]byte(digestsMagic), uint64(len(key)))
+	return append(b, key...)
 }
 
 // advance reads the next record; a damaged or short file ends the reading.
@@ -206,8 +257,12 @@ func (d *digestReader) close() {
 // trusted (one byte).
 const maxDigestRecord = maxDigestName + maxDigestLen + 8*binary.MaxVarintLen64 + 1
 
-// readRecord reads one record and checks its CRC.
+// readRecord reads one record and checks its CRC. Only the encoding the
+// writer makes is accepted (every varint in its shortest form, the flag 0
+// or 1), so that a record read equals another in its fields exactly when
+// their bytes are equal: what tells the writer the file is unchanged.
 func (d *digestReader) readRecord() (*digestRecord, error) {
+	start := d.pos()
 	n, err := binary.ReadUvarint(d.r)
 	if err != nil {
 		return nil, err
@@ -221,6 +276,10 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	b := d.buf[:n+4]
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		return nil, err
+	}
+	end := d.pos()
+	if end-start != int64(uvarintLen(n))+int64(n)+4 {
+		return nil, errMalformedDigestRecord()
 	}
 	if crc32.ChecksumIEEE(b[:n]) != binary.LittleEndian.Uint32(b[n:]) {
 		return nil, errors.New("digest record: bad CRC")
@@ -236,6 +295,7 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec.start, rec.end = start, end
 	rec.name = d.names.internBytes(name)
 	if len(d.digests) < len(digest) {
 		d.digests = make([]byte, 16<<10)
@@ -254,7 +314,7 @@ func errMalformedDigestRecord() error { return errors.New("digest record: malfor
 func parseDigestRecord(rec *digestRecord, b []byte) (name, digest []byte, err error) {
 	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
+		if k <= 0 || k != uvarintLen(n) || n > uint64(len(b)-k) {
 			return nil, false
 		}
 		f := b[k : k+int(n)]
@@ -267,25 +327,28 @@ func parseDigestRecord(rec *digestRecord, b []byte) (name, digest []byte, err er
 	}
 	for _, p := range []*int64{&rec.id.size, &rec.id.mtime, &rec.id.ctime} {
 		v, k := binary.Varint(b)
-		if k <= 0 {
+		if k <= 0 || k != uvarintLen(uint64(v)<<1^uint64(v>>63)) { // zigzag, as Varint
 			return nil, nil, errMalformedDigestRecord()
 		}
 		*p, b = v, b[k:]
 	}
 	for _, p := range []*uint64{&rec.id.ino, &rec.id.dev} {
 		v, k := binary.Uvarint(b)
-		if k <= 0 {
+		if k <= 0 || k != uvarintLen(v) {
 			return nil, nil, errMalformedDigestRecord()
 		}
 		*p, b = v, b[k:]
 	}
 	digest, ok = field()
-	if !ok || len(digest) > maxDigestLen || len(b) != 1 {
+	if !ok || len(digest) > maxDigestLen || len(b) != 1 || b[0] > 1 {
 		return nil, nil, errMalformedDigestRecord()
 	}
 	rec.trusted = b[0] == 1
 	return name, digest, nil
 }
+
+// uvarintLen is the length of v's shortest encoding (binary.AppendUvarint).
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
 func readBytes(r interface {
 	io.Reader
@@ -325,77 +388,4 @@ func appendFramed(b, body []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(body)))
 	b = append(b, body...)
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(body))
-}
-
-// digestWriter writes the new file beside the old and renames it over.
-type digestWriter struct {
-	f    *os.File
-	w    *bufio.Writer
-	body []byte // scratch: one record's fields
-	buf  []byte // scratch: the record framed
-	err  error
-	dest string
-}
-
-// createDigests starts the new file of key; nil (keep nothing) when the
-// directory cannot be written.
-func (c *DigestCache) createDigests(key string) *digestWriter {
-	c.swept.Do(c.sweep)
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return nil
-	}
-	f, err := os.CreateTemp(c.dir, ".tmp-*")
-	if err != nil {
-		return nil
-	}
-	w := &digestWriter{f: f, w: bufio.NewWriterSize(f, 64<<10), dest: c.fileName(key)}
-	b := append([]byte(digestsMagic), binary.AppendUvarint(nil, uint64(len(key)))...)
-	b = append(b, key...)
-	_, w.err = w.w.Write(b)
-	return w
-}
-
-func (w *digestWriter) add(rec *digestRecord) {
-	if w == nil || w.err != nil {
-		return
-	}
-	w.body = appendDigestBody(w.body[:0], rec)
-	w.buf = appendFramed(w.buf[:0], w.body)
-	_, w.err = w.w.Write(w.buf)
-}
-
-// finish renames the file into place when everything was written and ok
-// (a walk that failed keeps the previous file); otherwise removes it.
-func (w *digestWriter) finish(ok bool) {
-	if w == nil {
-		return
-	}
-	if w.err == nil {
-		w.err = w.w.Flush()
-	}
-	if err := w.f.Close(); w.err == nil {
-		w.err = err
-	}
-	if !ok || w.err != nil || os.Rename(w.f.Name(), w.dest) != nil {
-		os.Remove(w.f.Name())
-	}
-}
-
-// sweep removes the files of trees not hashed for digestsMaxAge, and
-// temporary files left by a killed process.
-func (c *DigestCache) sweep() {
-	entries, err := os.ReadDir(c.dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
-			continue
-		}
-		age := time.Since(info.ModTime())
-		if age > digestsMaxAge || (strings.HasPrefix(e.Name(), ".tmp-") && age > time.Hour) {
-			os.Remove(filepath.Join(c.dir, e.Name()))
-		}
-	}
 }

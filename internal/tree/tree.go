@@ -380,7 +380,7 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 		key := digestKey(source, algo)
 		prev = cache.openDigests(key)
 		defer prev.close()
-		next = cache.createDigests(key)
+		next = cache.createDigests(key, prev)
 	}
 	// Files are read after this: a conservative time of every digest.
 	hashedAt := time.Now().UnixNano()
@@ -428,9 +428,7 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 			for i := range b.jobs {
 				j := &b.jobs[i]
 				add(j.e)
-				if j.keep != nil {
-					next.add(j.keep)
-				}
+				next.add(j.keep, j.rec)
 				*j = hashJob{}
 			}
 			b.jobs, b.done = b.jobs[:0], nil
