@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -93,10 +94,12 @@ type digestRecord struct {
 	// trusted: the digest was made at least racyWindow after the file's
 	// last change (fixed when it is made; a record carried over keeps it).
 	trusted bool
-	// start, end: where a record read from the previous file lay in it
-	// (zero for a record made by this walk); the writer keeps that file
-	// while the walk's records are its records, in its order.
-	start, end int64
+	// start: where a record read from the previous file starts in it
+	// (zero for a record made by this walk: a file starts with its
+	// header); the writer keeps that file while the walk's records are
+	// its records, in its order. 32 bits fit beside trusted, keeping the
+	// record (300,000 of them a walk) its size: the reader stops at 4 GiB.
+	start uint32
 }
 
 // fileID is what tells a file unchanged: size, modification and change
@@ -281,6 +284,9 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	if end-start != int64(uvarintLen(n))+int64(n)+4 {
 		return nil, errMalformedDigestRecord()
 	}
+	if end > math.MaxUint32 {
+		return nil, errors.New("digest file past 4 GiB")
+	}
 	if crc32.ChecksumIEEE(b[:n]) != binary.LittleEndian.Uint32(b[n:]) {
 		return nil, errors.New("digest record: bad CRC")
 	}
@@ -295,7 +301,7 @@ func (d *digestReader) readRecord() (*digestRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec.start, rec.end = start, end
+	rec.start = uint32(start)
 	rec.name = d.names.internBytes(name)
 	if len(d.digests) < len(digest) {
 		d.digests = make([]byte, 16<<10)
@@ -327,7 +333,7 @@ func parseDigestRecord(rec *digestRecord, b []byte) (name, digest []byte, err er
 	}
 	for _, p := range []*int64{&rec.id.size, &rec.id.mtime, &rec.id.ctime} {
 		v, k := binary.Varint(b)
-		if k <= 0 || k != uvarintLen(uint64(v)<<1^uint64(v>>63)) { // zigzag, as Varint
+		if k <= 0 || k != varintLen(v) {
 			return nil, nil, errMalformedDigestRecord()
 		}
 		*p, b = v, b[k:]
@@ -349,6 +355,9 @@ func parseDigestRecord(rec *digestRecord, b []byte) (name, digest []byte, err er
 
 // uvarintLen is the length of v's shortest encoding (binary.AppendUvarint).
 func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
+// varintLen is the length of binary.AppendVarint's encoding of v (zigzag).
+func varintLen(v int64) int { return uvarintLen(uint64(v)<<1 ^ uint64(v>>63)) }
 
 func readBytes(r interface {
 	io.Reader
@@ -381,6 +390,17 @@ func appendDigestBody(body []byte, rec *digestRecord) []byte {
 		return append(body, 1)
 	}
 	return append(body, 0)
+}
+
+// digestFramedLen is the length of rec framed, as appendDigestBody and
+// appendFramed make it: where a record kept from the previous file ends,
+// without encoding it.
+func digestFramedLen(rec *digestRecord) int64 {
+	n := uvarintLen(uint64(len(rec.name))) + len(rec.name) +
+		varintLen(rec.id.size) + varintLen(rec.id.mtime) + varintLen(rec.id.ctime) +
+		uvarintLen(rec.id.ino) + uvarintLen(rec.id.dev) +
+		uvarintLen(uint64(len(rec.digest))) + len(rec.digest) + 1
+	return int64(uvarintLen(uint64(n)) + n + 4)
 }
 
 // appendFramed appends body with its length and CRC.

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,5 +281,35 @@ func TestDigestCacheSweptMeanwhile(t *testing.T) {
 	w.finish(true)
 	if got := cacheBytes(t, c, src); !bytes.Equal(got, want) {
 		t.Fatalf("digest file written again as %q, want %q", got, want)
+	}
+}
+
+// TestDigestCacheConcurrentWalks: two walks of a changed tree at once (two
+// plans in two processes: two caches on one directory) each read the old
+// file while the other replaces it, and leave the file a fresh walk
+// writes.
+func TestDigestCacheConcurrentWalks(t *testing.T) {
+	src := digestTree(t)
+	dir := filepath.Join(t.TempDir(), "digests")
+	cachedWalk(t, NewDigestCacheWindow(dir, trustAll), src, nil)
+	if err := os.WriteFile(filepath.Join(src, "b/cc.txt"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]*Manifest, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ms[i], _, _, errs[i] = NewDigestCacheWindow(dir, trustAll).Local(context.Background(), src, nil, Content, csum.XXH128, DefaultOptions())
+		}()
+	}
+	wg.Wait()
+	for i := range ms {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		checkCacheFresh(t, NewDigestCacheWindow(dir, trustAll), src, nil, trustAll, ms[i])
 	}
 }

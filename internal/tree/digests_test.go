@@ -245,8 +245,12 @@ func FuzzDigestRecords(f *testing.F) {
 			if len(r.next.name) > maxDigestName || len(r.next.digest) > maxDigestLen || i > len(data) {
 				t.Fatalf("record out of bounds: %d-byte name, %d-byte digest", len(r.next.name), len(r.next.digest))
 			}
-			if got := appendDigestRecord(nil, r.next); !bytes.Equal(got, data[r.next.start:r.next.end]) {
-				t.Fatalf("record %q read from %x, written as %x", r.next.name, data[r.next.start:r.next.end], got)
+			got := appendDigestRecord(nil, r.next)
+			if int64(len(got)) != digestFramedLen(r.next) {
+				t.Fatalf("record %q of %d bytes, digestFramedLen says %d", r.next.name, len(got), digestFramedLen(r.next))
+			}
+			if end := int(r.next.start) + len(got); end > len(data) || !bytes.Equal(got, data[r.next.start:end]) {
+				t.Fatalf("record %q read from offset %d of %x, written as %x", r.next.name, r.next.start, data, got)
 			}
 			r.find(r.next.name + "\xff")
 		}

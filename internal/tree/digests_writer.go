@@ -69,8 +69,8 @@ func (w *digestWriter) add(rec, old *digestRecord) {
 		switch {
 		case rec == nil && old == nil:
 			return
-		case rec != nil && old != nil && old.start == w.kept && sameDigestRecord(rec, old):
-			w.kept = old.end
+		case rec != nil && old != nil && int64(old.start) == w.kept && sameDigestRecord(rec, old):
+			w.kept += digestFramedLen(old)
 			return
 		}
 		if !w.diverge() {
