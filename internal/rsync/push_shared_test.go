@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
@@ -23,6 +24,7 @@ func TestPushSharedReadings(t *testing.T) {
 	}
 	testtree.Write(t, src, testtree.Rich())
 	readings := flist.NewDirReadings(1000)
+	readings.SetRacyWindow(-time.Hour) // the tree was written just now
 	push := func(name string, opts Options) {
 		t.Helper()
 		dst := filepath.Join(t.TempDir(), name)

@@ -86,16 +86,28 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 	if dir != "." {
 		local, prefix = l.res.Root+dir, dir+"/"
 	}
-	ents, links, shared := l.shared.take(l.sharedKey + local)
-	if !shared {
-		warned := len(l.res.Warnings) + len(l.res.Skipped)
+	var ents []Entry
+	var links map[*Entry]inode
+	done := false // ents and links are this directory's
+	if l.shared != nil {
+		// The directory's state before it is read: a reading kept under
+		// it is taken while the directory is still in it. One that
+		// cannot be stat'ed is read here alone (and warns, as it fails).
+		if state, ok := dirStateOf(local); ok {
+			key := l.sharedKey + local
+			if ents, links, done = l.shared.take(key, state, l.subdirsCurrent); !done {
+				var err error
+				if ents, links, err = l.readKept(key, state, local, prefix); err != nil {
+					return nil, err
+				}
+				done = true
+			}
+		}
+	}
+	if !done {
 		ents, _ = l.w.read(local, prefix)
 		links = l.w.links
-		defer clear(l.w.links)
-		err := l.w.err
-		// A reading that warned is not kept: every Lister reports it.
-		l.shared.done(l.sharedKey+local, ents, links, err == nil && len(l.res.Warnings)+len(l.res.Skipped) == warned)
-		if err != nil {
+		if err := l.w.err; err != nil {
 			// What a whole walk fails on too (walker.read); unreadable and
 			// vanished directories are warnings.
 			return nil, err
@@ -108,7 +120,48 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 	for e, id := range links {
 		e.HlinkGroup = l.inodes.of(id)
 	}
+	clear(l.w.links)
 	return out, nil // read sorts each directory
+}
+
+// subdirsCurrent reports whether each directory among ents lists now as
+// it did (mode, times, owner, size): a subdirectory's times move with
+// what is added to or removed from it, which its parent's times do not.
+func (l *Lister) subdirsCurrent(ents []Entry) bool {
+	var st fileStat
+	var now Entry
+	for i := range ents {
+		e := &ents[i]
+		if !e.IsDir() {
+			continue
+		}
+		if err := lstat(l.res.Root+e.Name, &st); err != nil {
+			return false
+		}
+		setStat(&now, e.Name, &st)
+		if now.Mode != e.Mode || now.ModTime != e.ModTime || now.ModNsec != e.ModNsec ||
+			now.UID != e.UID || now.GID != e.GID || now.Size != e.Size {
+			return false
+		}
+	}
+	return true
+}
+
+// readKept reads the directory local, which take handed to this Lister
+// under key, and hands the reading to done, whatever happens: another
+// Lister may be waiting for it. A reading that warned is not kept: every
+// Lister reports it.
+func (l *Lister) readKept(key string, state dirState, local, prefix string) (ents []Entry, links map[*Entry]inode, err error) {
+	keep := false
+	defer func() { l.shared.done(key, state, ents, links, keep) }()
+	warned := len(l.res.Warnings) + len(l.res.Skipped)
+	ents, _ = l.w.read(local, prefix)
+	links = l.w.links
+	if err := l.w.err; err != nil {
+		return nil, nil, err
+	}
+	keep = len(l.res.Warnings)+len(l.res.Skipped) == warned
+	return ents, links, nil
 }
 
 // topEntry is a source's top entry and its Root (WalkResult.Root).

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // listAll lists the tree below l's top directory a directory at a time, as
@@ -82,7 +83,7 @@ func sharedTree(t *testing.T) string {
 func TestDirReadingsShared(t *testing.T) {
 	root := sharedTree(t)
 	opts := WalkOptions{Devices: true, Specials: true, HardLinks: true}
-	d := NewDirReadings(1000)
+	d := settledReadings(1000)
 	lister := func(d *DirReadings, key string) (*Lister, string) {
 		l, top, err := NewLister(root+"/", nil, opts)
 		if err != nil {
@@ -134,7 +135,7 @@ func TestDirReadingsShared(t *testing.T) {
 func TestDirReadingsNotKept(t *testing.T) {
 	root := sharedTree(t)
 	opts := WalkOptions{Devices: true, Specials: false}
-	d := NewDirReadings(1000)
+	d := settledReadings(1000)
 	for i := 0; i < 2; i++ {
 		l, top, err := NewLister(root+"/", nil, opts)
 		if err != nil {
@@ -151,7 +152,7 @@ func TestDirReadingsNotKept(t *testing.T) {
 	}
 
 	// The top holds 3 entries, a 3, a/b 1, c 3.
-	small := NewDirReadings(4)
+	small := settledReadings(4)
 	for i := 0; i < 2; i++ {
 		l, top, err := NewLister(root+"/", nil, opts)
 		if err != nil {
@@ -180,7 +181,7 @@ func TestDirReadingsConcurrent(t *testing.T) {
 	}
 	l0, top := newLister()
 	want := listAll(t, l0, top)
-	d := NewDirReadings(1000)
+	d := settledReadings(1000)
 	const listers = 8
 	got := make([][]Entry, listers)
 	var wg sync.WaitGroup
@@ -201,5 +202,71 @@ func TestDirReadingsConcurrent(t *testing.T) {
 	}
 	if hits := d.Hits(); hits != (listers-1)*4 {
 		t.Errorf("%d readings shared, want %d: each of the 4 directories read once", hits, (listers-1)*4)
+	}
+}
+
+// settledReadings is NewDirReadings for directories a test has just
+// made: it keeps them although they changed within racyDirWindow.
+func settledReadings(limit int) *DirReadings {
+	d := NewDirReadings(limit)
+	d.SetRacyWindow(-time.Hour)
+	return d
+}
+
+// TestDirReadingsChangedDirectory: a directory an entry was added to,
+// removed from or renamed in since it was read is read again, and its
+// new reading replaces the old; unchanged ones are still shared. A
+// directory that changed just before it was read is not kept.
+func TestDirReadingsChangedDirectory(t *testing.T) {
+	root := sharedTree(t)
+	old := time.Now().Add(-time.Hour)
+	for _, d := range []string{".", "a", "a/b", "c"} {
+		if err := os.Chtimes(filepath.Join(root, d), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := WalkOptions{Devices: true, Specials: true, HardLinks: true}
+	list := func(d *DirReadings) []Entry {
+		l, top, err := NewLister(root+"/", nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			l.ShareReadings(d, "k")
+		}
+		return listAll(t, l, top.Name)
+	}
+	d := settledReadings(1000)
+	list(d)
+	if err := os.WriteFile(filepath.Join(root, "a", "added"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, "c", "three"), filepath.Join(root, "c", "renamed")); err != nil {
+		t.Fatal(err)
+	}
+	want := list(nil)
+	if got := list(d); !reflect.DeepEqual(got, want) {
+		t.Errorf("listing after the changes differs:\n got %+v\nwant %+v", got, want)
+	}
+	// a and c changed; so did the top's entries for them (their times).
+	if hits := d.Hits(); hits != 1 {
+		t.Errorf("%d readings shared, want 1 (a/b, unchanged)", hits)
+	}
+	if got := list(d); !reflect.DeepEqual(got, want) {
+		t.Errorf("listing from the new readings differs:\n got %+v\nwant %+v", got, want)
+	}
+	if hits := d.Hits(); hits != 5 {
+		t.Errorf("%d readings shared, want 5: the new readings kept", hits)
+	}
+
+	// The real window: every directory's change time moved just now
+	// (Chtimes), so none is kept.
+	fresh := NewDirReadings(1000)
+	list(fresh)
+	if got := list(fresh); !reflect.DeepEqual(got, want) {
+		t.Errorf("listing with unsettled directories differs:\n got %+v\nwant %+v", got, want)
+	}
+	if hits := fresh.Hits(); hits != 0 {
+		t.Errorf("%d readings of directories changed within the window shared", hits)
 	}
 }
