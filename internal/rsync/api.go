@@ -116,11 +116,12 @@ type Options struct {
 	OnChange func(Change)
 
 	// SourceReadings, when set, is shared by the pushes of one local
-	// source with the same filters and fidelity options (one source pushed
-	// to many hosts): each directory is read and every entry stat'ed by
-	// the first push that lists it, and the others list it from that
-	// reading (flist.DirReadings). The caller vouches that every push given
-	// the same SourceReadings has the same source, rules and options.
+	// source (one source pushed to many hosts): each directory is read
+	// and every entry stat'ed by the first push that lists it, and the
+	// others list it from that reading (flist.DirReadings). Readings are kept under what decides
+	// them (the source as given, the rules, the walk options), so pushes
+	// that differ there may share one SourceReadings without sharing a
+	// reading.
 	SourceReadings *flist.DirReadings
 
 	// Parallel is how many receiver sessions a push may run at once, each

@@ -18,6 +18,16 @@ func walkOptions(opts Options) flist.WalkOptions {
 	return flist.WalkOptions{Devices: !opts.NoDevices, Specials: !opts.NoSpecials, HardLinks: opts.HardLinks}
 }
 
+// newLister is flist.NewLister for a push of source under rules and
+// opts, sharing its directory readings in opts.SourceReadings when set.
+func newLister(source string, rules *filter.List, opts Options) (*flist.Lister, *flist.Entry, error) {
+	lister, top, err := flist.NewLister(source, rules.Excluded, walkOptions(opts))
+	if err == nil && opts.SourceReadings != nil {
+		lister.ShareReadings(opts.SourceReadings, readingsKey(source, rules, opts))
+	}
+	return lister, top, err
+}
+
 // readingsKey names what decides a Lister's directory readings besides
 // the directory (Options.SourceReadings): the source as given, the rules
 // (all of them: two pushes that differ only in what they protect share

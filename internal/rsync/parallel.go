@@ -125,11 +125,10 @@ type unit struct {
 // counts the entries below each directory in it by names alone (no stat
 // of a file, user filters not applied: a count for balance, not a list).
 func planParts(source string, rules *filter.List, opts Options, n int) (*partPlan, error) {
-	lister, top, err := flist.NewLister(source, rules.Excluded, walkOptions(opts))
+	lister, top, err := newLister(source, rules, opts)
 	if err != nil {
 		return nil, err
 	}
-	lister.ShareReadings(opts.SourceReadings, readingsKey(source, rules, opts))
 	if !top.IsDir() {
 		return nil, nil // a single file
 	}

@@ -79,11 +79,10 @@ func pushInc(ctx context.Context, t Transport, source string, rules *filter.List
 	}
 	// The source's top is looked at before connecting, as a whole walk
 	// would: a missing source fails without a server started.
-	lister, top, err := flist.NewLister(source, rules.Excluded, walkOptions(opts))
+	lister, top, err := newLister(source, rules, opts)
 	if err != nil {
 		return nil, err
 	}
-	lister.ShareReadings(opts.SourceReadings, readingsKey(source, rules, opts))
 	args, err := pushArgs(destPath, opts)
 	if err != nil {
 		return nil, err

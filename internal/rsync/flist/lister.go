@@ -88,23 +88,23 @@ func (l *Lister) ReadDir(dir string) ([]*Entry, error) {
 	}
 	var ents []Entry
 	var links map[*Entry]inode
-	done := false // ents and links are this directory's
+	have := false // ents and links are this directory's
 	if l.shared != nil {
 		// The directory's state before it is read: a reading kept under
 		// it is taken while the directory is still in it. One that
 		// cannot be stat'ed is read here alone (and warns, as it fails).
 		if state, ok := dirStateOf(local); ok {
 			key := l.sharedKey + local
-			if ents, links, done = l.shared.take(key, state, l.subdirsCurrent); !done {
+			if ents, links, have = l.shared.take(key, state, l.subdirsCurrent); !have {
 				var err error
 				if ents, links, err = l.readKept(key, state, local, prefix); err != nil {
 					return nil, err
 				}
-				done = true
+				have = true
 			}
 		}
 	}
-	if !done {
+	if !have {
 		ents, _ = l.w.read(local, prefix)
 		links = l.w.links
 		if err := l.w.err; err != nil {
