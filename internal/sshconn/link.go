@@ -74,10 +74,13 @@ func (l *link) die(reason error) {
 		return
 	}
 	l.err = reason
+	// done closes under the lock, with err set: whoever sees Err non-nil
+	// then sees alive false. The pool relies on it: a Start that found
+	// the connection dead must be handed a new one, not this one again.
+	close(l.done)
 	callbacks := l.onDead
 	l.onDead = nil
 	l.mu.Unlock()
-	close(l.done)
 	for _, f := range callbacks {
 		f(reason)
 	}
