@@ -43,7 +43,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -240,36 +239,6 @@ func childUnits(lister *flist.Lister, dir string) ([]unit, int, error) {
 		units = append(units, unit{name: e.Name, count: countBelow(lister.LocalPath(e))})
 	}
 	return units, files, nil
-}
-
-// countBelow counts the entries below the directory local by their names
-// (getdents' file types, no stat). Unreadable directories count as empty:
-// the sender reports them when it gets there.
-func countBelow(local string) int {
-	n := 0
-	dirs := []string{local}
-	for len(dirs) > 0 {
-		d := dirs[len(dirs)-1]
-		dirs = dirs[:len(dirs)-1]
-		f, err := os.Open(d)
-		if err != nil {
-			continue
-		}
-		for {
-			ents, err := f.ReadDir(1024)
-			for _, e := range ents {
-				n++
-				if e.IsDir() {
-					dirs = append(dirs, d+string(os.PathSeparator)+e.Name())
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		_ = f.Close()
-	}
-	return n
 }
 
 // partRole is what one session of a parallel push sends: part 0 is the
