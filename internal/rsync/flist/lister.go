@@ -160,7 +160,12 @@ func (l *Lister) readKept(key string, state dirState, local, prefix string) (ent
 	if err := l.w.err; err != nil {
 		return nil, nil, err
 	}
-	keep = len(l.res.Warnings)+len(l.res.Skipped) == warned
+	// Kept only when the path still names the directory stat'ed before
+	// the read, unchanged: the read opens the path again, and a directory
+	// swapped in between (a release's symlink flipped, a rename) would
+	// have its entries kept under the other one's state.
+	after, ok := dirStateOf(local)
+	keep = len(l.res.Warnings)+len(l.res.Skipped) == warned && ok && after == state
 	return ents, links, nil
 }
 

@@ -31,8 +31,12 @@ import (
 // during a walk.
 //
 // Readings that warned (a vanished file, an unreadable directory) are
-// not kept: the next Lister reads again and reports for itself. At most
-// limit entries are kept in all; past that, Listers read for themselves.
+// not kept: the next Lister reads again and reports for itself; nor are
+// readings of a directory whose path named another one after the read
+// than before it, nor on a platform that gives directories no identity
+// (Windows: there every push reads for itself). At most limit entries
+// are kept in all, a directory counting one beside its entries; past
+// that, Listers read for themselves.
 // Safe for concurrent use.
 type DirReadings struct {
 	mu      sync.Mutex
@@ -123,7 +127,7 @@ func (d *DirReadings) take(key string, now dirState, current func([]Entry) bool)
 			d.mu.Lock()
 			if d.dirs[key] == r {
 				delete(d.dirs, key)
-				d.entries -= len(r.ents)
+				d.entries -= len(r.ents) + 1
 			}
 			d.mu.Unlock()
 			continue
@@ -154,10 +158,16 @@ func (d *DirReadings) done(key string, state dirState, ents []Entry, links map[*
 	defer d.mu.Unlock()
 	if old, hadOld := d.dirs[key]; hadOld {
 		delete(d.dirs, key)
-		d.entries -= len(old.ents)
+		d.entries -= len(old.ents) + 1
 	}
 	settled := time.Now().Add(-d.racy).UnixNano()
-	if keep && state.id.Ctime < settled && state.mtime < settled && d.entries+len(ents) <= d.limit {
+	// A directory without an identity (Windows reports none) is not
+	// kept: its modification time alone would take another directory
+	// with the same time for it. The limit counts each reading as its
+	// entries and one for the directory, so that empty directories do
+	// not pile up past it.
+	cost := len(ents) + 1
+	if keep && state.id != (FileID{}) && state.id.Ctime < settled && state.mtime < settled && d.entries+cost <= d.limit {
 		r := &sharedReading{state: state, ents: append([]Entry(nil), ents...)}
 		for i := range ents {
 			if id, ok := links[&ents[i]]; ok {
@@ -168,7 +178,7 @@ func (d *DirReadings) done(key string, state dirState, ents []Entry, links map[*
 			}
 		}
 		d.dirs[key] = r
-		d.entries += len(ents)
+		d.entries += cost
 	}
 	close(d.reading[key])
 	delete(d.reading, key)

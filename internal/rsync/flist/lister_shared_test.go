@@ -151,8 +151,9 @@ func TestDirReadingsNotKept(t *testing.T) {
 		t.Errorf("%d readings shared, want 3 (not c, which skipped the fifo)", hits)
 	}
 
-	// The top holds 3 entries, a 3, a/b 1, c 3.
-	small := settledReadings(4)
+	// The top holds 3 entries, a 3, a/b 1, c 3; each reading counts its
+	// entries and one for the directory: the top (4) and a/b (2) fit in 6.
+	small := settledReadings(6)
 	for i := 0; i < 2; i++ {
 		l, top, err := NewLister(root+"/", nil, opts)
 		if err != nil {
@@ -162,7 +163,7 @@ func TestDirReadingsNotKept(t *testing.T) {
 		listAll(t, l, top.Name)
 	}
 	if hits := small.Hits(); hits != 2 {
-		t.Errorf("%d readings shared under a limit of 4 entries, want 2 (the top and a/b)", hits)
+		t.Errorf("%d readings shared under a limit of 6, want 2 (the top and a/b)", hits)
 	}
 }
 
@@ -268,5 +269,73 @@ func TestDirReadingsChangedDirectory(t *testing.T) {
 	}
 	if hits := fresh.Hits(); hits != 0 {
 		t.Errorf("%d readings of directories changed within the window shared", hits)
+	}
+}
+
+// TestDirReadingsSwappedDuringRead: a path that names another directory
+// when it is read than when it was stat'ed (a release's symlink flipped
+// between the two) keeps no reading, so that the first directory, back
+// at the path, is not handed the other one's entries.
+func TestDirReadingsSwappedDuringRead(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"A/only-in-a", "B/only-in-b"} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur := filepath.Join(root, "cur")
+	flip := func(to string) {
+		t.Helper()
+		tmp := cur + ".new"
+		if err := os.Symlink(to, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flip("A")
+	d := settledReadings(1000)
+	l, _, err := NewLister(cur+"/", nil, WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ShareReadings(d, "k")
+	key := l.sharedKey + cur
+	stateA, ok := dirStateOf(cur)
+	if !ok {
+		t.Fatal("cannot stat", cur)
+	}
+	always := func([]Entry) bool { return true }
+	if _, _, ok := d.take(key, stateA, always); ok {
+		t.Fatal("a reading was handed out before any was made")
+	}
+	flip("B") // between the stat and the read
+	ents, _, err := l.readKept(key, stateA, cur, "")
+	if err != nil || len(ents) != 1 || ents[0].Name != "only-in-b" {
+		t.Fatalf("read %v, %v; want B's one entry", ents, err)
+	}
+	flip("A")
+	if got, _, ok := d.take(key, stateA, always); ok {
+		t.Errorf("A, back at the path, was handed B's entries %v", got)
+	}
+}
+
+// TestDirReadingsNeedIdentity: a directory stat'ed without an identity
+// (Windows gives none) is not kept: another directory with the same
+// modification time would pass for it.
+func TestDirReadingsNeedIdentity(t *testing.T) {
+	d := settledReadings(1000)
+	always := func([]Entry) bool { return true }
+	noID := dirState{mtime: 1}
+	if _, _, ok := d.take("k", noID, always); ok {
+		t.Fatal("a reading was handed out before any was made")
+	}
+	d.done("k", noID, []Entry{{Name: "x"}}, nil, true)
+	if got, _, ok := d.take("k", noID, always); ok {
+		t.Errorf("a reading without identity was kept and handed out: %v", got)
 	}
 }
