@@ -104,7 +104,9 @@ func WithMaxStartups(n int) Option {
 // WithExtraConfig appends lines to sshd_config after the rig's own settings.
 // sshd keeps the first value it reads for most keywords, so extra lines can
 // add settings (and Match blocks, which must come last anyway) but cannot
-// override the rig's; use the dedicated options for those.
+// override the rig's; use the dedicated options for those. SetEnv lines
+// outside Match blocks are the exception: their variables join the rig's
+// own SetEnv line (sshd reads one).
 func WithExtraConfig(lines string) Option {
 	return func(o *options) { o.extra = append(o.extra, lines) }
 }
@@ -283,8 +285,11 @@ func (s *Server) config(o *options, pidPath string) string {
 	// runs (SSH_SOURCE_BASHRC, on in Debian's bash) unless SHLVL says it
 	// is nested. On the CI machine root's runs pyenv init: 1.1 s per
 	// remote command, which tripled the acceptance suite's time and says
-	// nothing about the provider (the bench's rig does the same).
-	b.WriteString("SetEnv SHLVL=2\n")
+	// nothing about the provider (the bench's rig does the same). sshd
+	// takes only the first SetEnv line, so the extra config's own
+	// (outside Match blocks) are merged into this one.
+	setEnv, extra := mergeSetEnv(o.extra)
+	fmt.Fprintf(&b, "SetEnv %s\n", strings.Join(append(setEnv, "SHLVL=2"), " "))
 	if o.password != "" {
 		// Checked against the private shadow file (see WithPassword).
 		b.WriteString("PasswordAuthentication yes\n")
@@ -315,11 +320,31 @@ func (s *Server) config(o *options, pidPath string) string {
 	if o.maxStartups > 0 {
 		fmt.Fprintf(&b, "MaxStartups %d\n", o.maxStartups)
 	}
-	for _, extra := range o.extra {
-		b.WriteString(strings.TrimRight(extra, "\n"))
+	for _, line := range extra {
+		b.WriteString(line)
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// mergeSetEnv splits the extra config's lines into the variables of its
+// SetEnv lines before the first Match block, and the other lines.
+func mergeSetEnv(extras []string) (vars, rest []string) {
+	inMatch := false
+	for _, extra := range extras {
+		for _, line := range strings.Split(strings.TrimRight(extra, "\n"), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) > 0 && strings.EqualFold(fields[0], "Match") {
+				inMatch = true
+			}
+			if !inMatch && len(fields) > 1 && strings.EqualFold(fields[0], "SetEnv") {
+				vars = append(vars, fields[1:]...)
+				continue
+			}
+			rest = append(rest, line)
+		}
+	}
+	return vars, rest
 }
 
 // Addr is "127.0.0.1:PORT".
