@@ -85,19 +85,63 @@ func (b *Builder) Add(e *flist.Entry) {
 func (b *Builder) addInOrder(e *flist.Entry) {
 	n := b.n
 	b.Add(e)
-	if !b.opts.HardLinks || e.HlinkGroup == 0 || e.IsDir() || b.n == n {
+	if b.n == n {
 		return
 	}
 	it := &b.chunks[len(b.chunks)-1][len(b.chunks[len(b.chunks)-1])-1]
-	if first, ok := b.firstOf[e.HlinkGroup]; ok {
-		it.SetLinkTo(first)
+	if linkInOrder(it, e, b.opts, &b.firstOf) {
 		b.last = *it
+	}
+}
+
+// linkInOrder resolves the hard link of it, the item of e, for entries
+// handed over in list order: with HardLinks, a later name of a set names
+// the set's first (recorded in firstOf as it comes). It reports whether
+// it set a link.
+func linkInOrder(it *Item, e *flist.Entry, opts Options, firstOf *map[uint32]string) bool {
+	if !opts.HardLinks || e.HlinkGroup == 0 || e.IsDir() {
+		return false
+	}
+	if first, ok := (*firstOf)[e.HlinkGroup]; ok {
+		it.SetLinkTo(first)
+		return true
+	}
+	if *firstOf == nil {
+		*firstOf = map[uint32]string{}
+	}
+	(*firstOf)[e.HlinkGroup] = it.Name
+	return false
+}
+
+// itemStream converts the entries of a walk handed over in list order
+// into items, as a Builder fed by addInOrder would hold them, and hands
+// each to yield instead of keeping it (DigestCache.Each).
+type itemStream struct {
+	prefix  string
+	mode    Mode
+	opts    Options
+	names   nameArena
+	last    Item
+	n       int
+	firstOf map[uint32]string
+	yield   func(*Item)
+	// disordered: an item did not sort after the one before it, so the
+	// items handed over are not a manifest's (a Builder would sort them).
+	disordered bool
+}
+
+func (s *itemStream) addInOrder(e *flist.Entry) {
+	it, ok := itemOf(e, s.prefix, s.mode, s.opts, &s.names)
+	if !ok {
 		return
 	}
-	if b.firstOf == nil {
-		b.firstOf = map[uint32]string{}
+	if s.n > 0 && compareItems(&s.last, &it) >= 0 {
+		s.disordered = true
 	}
-	b.firstOf[e.HlinkGroup] = it.Name
+	linkInOrder(&it, e, s.opts, &s.firstOf)
+	s.last = it
+	s.n++
+	s.yield(&it)
 }
 
 // Manifest returns the manifest of everything added, in rsync's order,

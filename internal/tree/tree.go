@@ -8,8 +8,7 @@ package tree
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -92,52 +91,11 @@ func (m *Manifest) Bytes() int64 {
 // "xxh128:…" (content by xxh128), "md5:…", or "meta:…" (size and mtime).
 // Two manifests hash equal exactly when they describe the same tree.
 func (m *Manifest) Hash() string {
-	h := csum.XXH128.NewFile()
-	var b []byte
+	h := NewHasher(m.Mode, m.Algo)
 	for i := range m.Items {
-		it := &m.Items[i]
-		if it.Ignored {
-			continue
-		}
-		b = b[:0]
-		b = append(b, byte(it.Kind))
-		b = binary.LittleEndian.AppendUint32(b, it.Perm)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(it.Name)))
-		b = append(b, it.Name...)
-		switch {
-		case it.Kind == Symlink:
-			target := it.Target()
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(target)))
-			b = append(b, target...)
-		case it.Kind == File && (m.Mode == Metadata || it.Unreadable):
-			if it.Unreadable {
-				b = append(b, 'u')
-			}
-			b = binary.LittleEndian.AppendUint64(b, uint64(it.Size))
-			b = binary.LittleEndian.AppendUint64(b, uint64(it.ModTime))
-		case it.Unreadable:
-			b = append(b, 'u')
-		case it.Kind == File:
-			digest := it.Digest()
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(digest)))
-			b = append(b, digest...)
-		case it.Kind == CharDevice || it.Kind == BlockDevice:
-			b = binary.LittleEndian.AppendUint64(b, it.Rdev())
-		}
-		// Only a later hard link adds bytes, so a tree without links
-		// hashes as it always did.
-		if linkTo := it.LinkTo(); linkTo != "" {
-			b = append(b, '=')
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(linkTo)))
-			b = append(b, linkTo...)
-		}
-		h.Write(b)
+		h.Add(&m.Items[i])
 	}
-	prefix := "meta"
-	if m.Mode == Content {
-		prefix = m.Algo.Name()
-	}
-	return prefix + ":" + hex.EncodeToString(h.Sum(nil))
+	return h.Sum()
 }
 
 // AlgoOfHash returns the content algorithm a hash made by Hash names, and
@@ -319,28 +277,44 @@ func LocalWith(ctx context.Context, source string, rules *filter.List, mode Mode
 }
 
 func localWith(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo, opts Options, cache *DigestCache) (m *Manifest, warnings, skipped []string, err error) {
+	b := NewBuilder(ContentRoot(source), mode, opts)
+	warnings, skipped, err = walkLocal(ctx, source, rules, mode, algo, opts, cache, b.addInOrder)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return b.Manifest(algo), warnings, skipped, nil
+}
+
+// ErrWalkOrder is DigestCache.Each's error when the walk did not hand its
+// entries over in rsync's order (a manifest made of them would be sorted,
+// so nothing folded over them stands for it). A local walk always does;
+// the caller may read the tree as a manifest instead.
+var ErrWalkOrder = errors.New("the walk did not hand its entries over in rsync's order")
+
+// walkLocal walks the local tree source (hashed in Content mode, through
+// cache when it is not nil) and hands every entry to add in list order.
+func walkLocal(ctx context.Context, source string, rules *filter.List, mode Mode, algo csum.Algo, opts Options, cache *DigestCache, add func(*flist.Entry)) (warnings, skipped []string, err error) {
 	var skip flist.Skipper
 	if rules != nil {
 		skip = rules.Excluded
 	}
 	walk, err := flist.NewStream(source, skip, flist.WalkOptions{Devices: opts.Devices, Specials: opts.Specials, HardLinks: opts.HardLinks})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	b := NewBuilder(ContentRoot(source), mode, opts)
 	var res *flist.WalkResult
 	if mode == Content {
-		res, err = walkHashed(ctx, walk, algo, cache, source, b.addInOrder)
+		res, err = walkHashed(ctx, walk, algo, cache, source, add)
 	} else {
 		res, err = walk.Run(ctx, func(e *flist.Entry, _ flist.FileID) error {
-			b.addInOrder(e)
+			add(e)
 			return nil
 		})
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return b.Manifest(algo), res.Warnings, res.Skipped, nil
+	return res.Warnings, res.Skipped, nil
 }
 
 // hashJob is one entry of the walk, in a batch: for a regular file, the
