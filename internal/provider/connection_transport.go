@@ -368,26 +368,53 @@ func (c *conn) overSFTP() bool { return c.choice != nil && c.choice.SFTP }
 // settle. devices = false and specials = false leave them out, as rsync's
 // --no-devices and --no-specials do.
 func sftpSpecials(src *tree.Manifest) diag.Diagnostics {
-	var diags diag.Diagnostics
-	var devices, specials []string
-	for _, it := range src.Items {
-		switch {
-		case it.Ignored:
-		case it.Kind == tree.CharDevice || it.Kind == tree.BlockDevice:
-			devices = append(devices, it.Name)
-		case it.Kind == tree.Fifo || it.Kind == tree.Socket:
-			specials = append(specials, it.Name)
-		}
+	var seen sourceSpecials
+	for i := range src.Items {
+		seen.add(&src.Items[i])
 	}
+	return seen.diags()
+}
+
+// sourceSpecials gathers what sftpSpecials refuses, an item at a time:
+// the first names of the device files and of the fifos and sockets the
+// source holds (those the options copy), and how many of each.
+type sourceSpecials struct {
+	devices, specials   []string
+	nDevices, nSpecials int
+}
+
+// specialsShown is how many names of each the error gives.
+const specialsShown = 10
+
+func (s *sourceSpecials) add(it *tree.Item) {
+	switch {
+	case it.Ignored:
+	case it.Kind == tree.CharDevice || it.Kind == tree.BlockDevice:
+		if s.nDevices < specialsShown {
+			s.devices = append(s.devices, strings.Clone(it.Name))
+		}
+		s.nDevices++
+	case it.Kind == tree.Fifo || it.Kind == tree.Socket:
+		if s.nSpecials < specialsShown {
+			s.specials = append(s.specials, strings.Clone(it.Name))
+		}
+		s.nSpecials++
+	}
+}
+
+// diags is sftpSpecials' verdict on what was added.
+func (s *sourceSpecials) diags() diag.Diagnostics {
+	var diags diag.Diagnostics
 	for _, x := range []struct {
 		attr, what string
 		names      []string
-	}{{"devices", "device files", devices}, {"specials", "fifos or sockets", specials}} {
-		if len(x.names) > 0 {
+		n          int
+	}{{"devices", "device files", s.devices, s.nDevices}, {"specials", "fifos or sockets", s.specials, s.nSpecials}} {
+		if x.n > 0 {
 			diags.AddAttributeError(path.Root(x.attr), "Not possible over SFTP",
 				fmt.Sprintf("The source holds %d %s (%s), which SFTP (the transport of this resource) cannot create. "+
 					"Set %s = false to leave them out, or exclude them, or install rsync on the server.",
-					len(x.names), x.what, firstPaths(x.names, 10), x.attr))
+					x.n, x.what, firstPathsOf(x.names, x.n), x.attr))
 		}
 	}
 	return diags

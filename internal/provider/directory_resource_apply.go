@@ -116,7 +116,7 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 	m.LastSync = lastSyncValue(res.Stats)
 	if m.Pending.IsUnknown() {
 		// The plan could not list it; after the apply nothing is pending.
-		m.Pending = pendingValue(tree.Changes{}, nil)
+		m.Pending = pendingValue(pendingOf(tree.Changes{}), nil)
 	}
 	if m.Drift.IsUnknown() {
 		m.Drift = driftValue(nil)

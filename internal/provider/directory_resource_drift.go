@@ -110,14 +110,20 @@ func fingerprint(it *tree.Item, metadata bool) uint64 {
 
 // newBaseline records src, the tree a sync is planned to leave.
 func newBaseline(src *tree.Manifest, srcHash string, metadata bool) baseline {
-	b := baseline{Hash: srcHash, Metadata: metadata}
 	if len(src.Items) > baselineMaxItems {
-		return b
+		return baseline{Hash: srcHash, Metadata: metadata}
 	}
 	fps := make([]uint64, len(src.Items))
 	for i := range src.Items {
 		fps[i] = fingerprint(&src.Items[i], metadata)
 	}
+	return baselineOfPrints(srcHash, metadata, fps)
+}
+
+// baselineOfPrints is the baseline of a source of at most
+// baselineMaxItems items whose fingerprints are fps.
+func baselineOfPrints(srcHash string, metadata bool, fps []uint64) baseline {
+	b := baseline{Hash: srcHash, Metadata: metadata}
 	cs := newCodeSet(fps)
 	b.codes = &cs
 	b.Codes = base64.StdEncoding.EncodeToString(cs.encode())

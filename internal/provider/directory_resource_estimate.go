@@ -57,21 +57,21 @@ type transferEstimate struct {
 	Files    map[string]fileAmount // by manifest name
 }
 
-func (e *transferEstimate) transferValue(c tree.Changes) types.Int64 {
+func (e *transferEstimate) transferValue(c *pendingChanges) types.Int64 {
 	switch {
 	case e != nil:
 		return types.Int64Value(e.Transfer)
-	case c.Empty():
+	case c.empty():
 		return types.Int64Value(0)
 	}
 	return types.Int64Null()
 }
 
-func (e *transferEstimate) matchedValue(c tree.Changes) types.Int64 {
+func (e *transferEstimate) matchedValue(c *pendingChanges) types.Int64 {
 	switch {
 	case e != nil:
 		return types.Int64Value(e.Matched)
-	case c.Empty():
+	case c.empty():
 		return types.Int64Value(0)
 	}
 	return types.Int64Null()
@@ -79,18 +79,15 @@ func (e *transferEstimate) matchedValue(c tree.Changes) types.Int64 {
 
 // bytesValue is pending.bytes: for the files among the listed paths (the
 // first pendingCap of create and update), how much of each is sent.
-func (e *transferEstimate) bytesValue(c tree.Changes) types.Map {
+func (e *transferEstimate) bytesValue(c *pendingChanges) types.Map {
 	if e == nil {
-		if c.Empty() {
+		if c.empty() {
 			return types.MapValueMust(types.StringType, map[string]attr.Value{})
 		}
 		return types.MapNull(types.StringType)
 	}
 	vals := map[string]attr.Value{}
 	for _, list := range [][]string{c.Create, c.Update} {
-		if len(list) > pendingCap {
-			list = list[:pendingCap]
-		}
 		for _, p := range list {
 			if f, ok := e.Files[p]; ok {
 				vals[displayPath(p)] = types.StringValue(f.String())
@@ -248,7 +245,15 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	if !c.Estimate || in.Diff == nil || in.Pairs == nil || in.Diff.Empty() {
 		return nil, diags
 	}
-	w := planEstimateWork(*in.Diff, in.Pairs, in.ByChecksum)
+	return r.estimateFrom(ctx, cn, c, planEstimateWork(*in.Diff, in.Pairs, in.ByChecksum), in.Pairs.Src, in.Pairs.Dst, in.Drift)
+}
+
+// estimateFrom is estimateTransfer's work once the files are sorted (w):
+// src and dst are the manifests w's compared files come from (nil when w
+// compares none: a create, planned without them), drift the paths changed
+// on the server since the last apply.
+func (r *directoryResource) estimateFrom(ctx context.Context, cn *conn, c syncConfig, w estimateWork, src, dst *tree.Manifest, drift []string) (*transferEstimate, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	switch c.Ends.Dir {
 	case dirLocal:
 		return localEstimate(ctx, c, w), diags
@@ -271,7 +276,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 	}
 	est := &transferEstimate{Files: make(map[string]fileAmount, len(w.Whole)+len(w.Compare)), Transfer: w.WholeBytes}
 	maps.Copy(est.Files, w.Whole)
-	local, rest := oneBlockEstimates(c, r.rsyncPath(c), in.Pairs.Src, in.Pairs.Dst, w)
+	local, rest := oneBlockEstimates(c, r.rsyncPath(c), src, dst, w)
 	for p, f := range local {
 		est.Files[p] = f
 		est.Transfer += f.Literal
@@ -293,7 +298,7 @@ func (r *directoryResource) estimateTransfer(ctx context.Context, cn *conn, c sy
 			est.Matched += f.Size - f.Literal
 		}
 	}
-	for _, p := range in.Drift {
+	for _, p := range drift {
 		if f, ok := est.Files[p]; ok && !f.New {
 			f.Drift = true
 			est.Files[p] = f

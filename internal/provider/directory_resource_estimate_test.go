@@ -87,7 +87,7 @@ func TestPendingEstimateValues(t *testing.T) {
 		"big":     {Literal: 1414, Size: 2_000_000},
 		"drifted": {Literal: 20, Size: 20, Drift: true},
 	}}
-	attrs := pendingValue(c, est).Attributes()
+	attrs := pendingValue(pendingOf(c), est).Attributes()
 	if got := attrs["transfer_bytes"].(types.Int64).ValueInt64(); got != 1441 {
 		t.Errorf("transfer_bytes %d", got)
 	}
@@ -102,10 +102,10 @@ func TestPendingEstimateValues(t *testing.T) {
 		}
 	}
 	// Not made: null while something is pending, zero when nothing is.
-	if !pendingValue(c, nil).Attributes()["transfer_bytes"].IsNull() {
+	if !pendingValue(pendingOf(c), nil).Attributes()["transfer_bytes"].IsNull() {
 		t.Error("transfer_bytes is not null without an estimate")
 	}
-	empty := pendingValue(tree.Changes{}, nil).Attributes()
+	empty := pendingValue(pendingOf(tree.Changes{}), nil).Attributes()
 	if v := empty["transfer_bytes"].(types.Int64); v.IsNull() || v.ValueInt64() != 0 || len(empty["bytes"].(types.Map).Elements()) != 0 {
 		t.Errorf("nothing pending: %v, %v", empty["transfer_bytes"], empty["bytes"])
 	}

@@ -98,19 +98,34 @@ func withChmod(m *tree.Manifest, spec string) *tree.Manifest {
 	if m == nil || spec == "" {
 		return m
 	}
-	ch, err := rsync.ParseChmod(spec)
-	if err != nil {
-		return m // validated at plan time; never here
+	apply := chmodOf(spec)
+	if apply == nil {
+		return m
 	}
 	out := &tree.Manifest{Mode: m.Mode, Algo: m.Algo, Items: make([]tree.Item, len(m.Items))}
 	copy(out.Items, m.Items)
 	for i := range out.Items {
-		it := &out.Items[i]
-		if it.Kind != tree.Symlink { // as the transfer: every kind but symlinks (devices and specials too)
+		apply(&out.Items[i])
+	}
+	return out
+}
+
+// chmodOf is chmod (spec) applied to one item as the transfer applies it:
+// to every kind but symlinks (devices and specials too). nil when spec
+// changes nothing.
+func chmodOf(spec string) func(*tree.Item) {
+	if spec == "" {
+		return nil
+	}
+	ch, err := rsync.ParseChmod(spec)
+	if err != nil {
+		return nil // validated at plan time; never here
+	}
+	return func(it *tree.Item) {
+		if it.Kind != tree.Symlink {
 			it.Perm = ch.Apply(it.Perm, it.Kind == tree.Dir) & 0o7777
 		}
 	}
-	return out
 }
 
 // unprotected removes from planned deletions (tree.Diff's display paths,

@@ -237,16 +237,27 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			m, warnings, err = hashLocal(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo)
 		}
 	}
+	if diags = r.sourceReadDiags(c, warnings, err); diags.HasError() {
+		return nil, diags
+	}
+	return withChmod(m, c.Chmod), diags
+}
+
+// sourceReadDiags says what reading the source gave besides its tree: an
+// error that stopped it, or its warnings (a part Terraform may not read
+// is an error too).
+func (r *directoryResource) sourceReadDiags(c syncConfig, warnings []string, err error) diag.Diagnostics {
+	var diags diag.Diagnostics
 	if err != nil {
 		if !c.Ends.Src.Remote {
 			if serr := checkSource(c.Ends.Src.Path()); serr != nil {
 				diags.AddAttributeError(path.Root("source"), "Source not found", serr.Error()+".")
-				return nil, diags
+				return diags
 			}
 		}
 		diags.AddAttributeError(path.Root("source"), "Cannot read the source",
 			fmt.Sprintf("Could not read %s: %s.\n\n%s", c.Ends.Src.Raw, safeText(err.Error()), r.hint(c, err, opReadSource)))
-		return nil, diags
+		return diags
 	}
 	for _, w := range warnings {
 		if !c.Ends.Src.Remote && strings.Contains(w, syscall.EACCES.Error()) {
@@ -260,10 +271,7 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 		}
 		diags.AddAttributeWarning(path.Root("source"), warningSummary(w, "Source partly unreadable"), safeText(w))
 	}
-	if diags.HasError() {
-		return nil, diags
-	}
-	return withChmod(m, c.Chmod), diags
+	return diags
 }
 
 // sourceAheadKey is the cache key of the source reading Read makes for the

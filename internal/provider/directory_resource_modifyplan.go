@@ -127,6 +127,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	if streamsCreate(c, priorExists, emptyDest) {
+		r.planCreateStreamed(ctx, req, resp, cn, c, prior)
+		return
+	}
 	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
 	var src *tree.Manifest
 	if listDest {
@@ -161,7 +165,11 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if src != nil && cn.overSFTP() {
 		resp.Diagnostics.Append(sftpSpecials(src)...)
 	}
-	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, src)...)
+	var srcHash string // hashed once: every decision below compares it
+	if src != nil {
+		srcHash = src.Hash()
+	}
+	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, srcHash)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -204,7 +212,6 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				"complete): %s. They are not part of the source, and with delete = false nothing removes them: "+
 				"delete them on the server, or apply once with delete = true.", firstPaths(tmps, 10)))
 	}
-	srcHash := src.Hash() // hashed once: every decision below compares it
 	var drifted driftResult
 	if diff != nil && priorExists {
 		b, ok := r.priorBaseline(ctx, req.Private)
@@ -227,7 +234,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		Prior:          computedOf(prior),
 		PriorExists:    priorExists,
 		SourceHash:     srcHash,
-		Diff:           diff,
+		Diff:           pendingIfDiffed(diff),
 		ListingChanged: listingChanged,
 		Resync:         priorExists && (ownershipChanged(prior, plan) || (rp != nil && rp.Work)),
 		Drift:          c.Drift,
@@ -252,14 +259,14 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if work && diff != nil && cn.overSFTP() {
 		// Whole files: what the apply sends is the changed files' sizes,
 		// which pending already lists; there are no block checksums to ask.
-		out.Pending = pendingValue(*diff, nil)
+		out.Pending = pendingValue(pendingOf(*diff), nil)
 	} else if work && diff != nil {
 		est, d := r.plannedEstimate(ctx, cn, c, req.Private, listingFrom, estimateInput{
 			Diff: diff, Pairs: pairs, SrcHash: srcHash, Drift: drifted.Paths,
 			ByChecksum: c.Checksum || len(blind) > 0,
 		})
 		resp.Diagnostics.Append(d...)
-		out.Pending = pendingValue(*diff, est)
+		out.Pending = pendingValue(pendingOf(*diff), est)
 	}
 	if work {
 		// What the apply will leave, for the next plan to tell drift
@@ -316,10 +323,16 @@ func (r *directoryResource) savedListing(ctx context.Context, private interface 
 }
 
 func firstPaths(paths []string, n int) string {
-	if len(paths) <= n {
-		return strings.Join(paths, ", ")
+	return firstPathsOf(paths[:min(n, len(paths))], len(paths))
+}
+
+// firstPathsOf is firstPaths of a list of total paths of which first are
+// the first.
+func firstPathsOf(first []string, total int) string {
+	if total <= len(first) {
+		return strings.Join(first, ", ")
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(paths[:n], ", "), len(paths)-n)
+	return fmt.Sprintf("%s and %d more", strings.Join(first, ", "), total-len(first))
 }
 
 func computedOf(m directoryModel) computedValues {

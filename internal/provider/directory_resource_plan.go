@@ -56,14 +56,49 @@ var lastSyncAttrTypes = map[string]attr.Type{
 	"deleted":           types.Int64Type,
 }
 
+// pendingChanges is a diff as pending shows it: the first pendingCap
+// paths of each list, and how many each holds. It is all a plan keeps of
+// a diff it folds over the tree (planCreateStreamed): a create of 300,000
+// files would otherwise list 300,000 paths.
+type pendingChanges struct {
+	Create, Update, Delete    []string // directories end in "/"
+	Creates, Updates, Deletes int
+}
+
+// pendingOf is what pending shows of c.
+func pendingOf(c tree.Changes) *pendingChanges {
+	first := func(paths []string) []string { return paths[:min(len(paths), pendingCap)] }
+	return &pendingChanges{
+		Create: first(c.Create), Update: first(c.Update), Delete: first(c.Delete),
+		Creates: len(c.Create), Updates: len(c.Update), Deletes: len(c.Delete),
+	}
+}
+
+// pendingIfDiffed is pendingOf(*c), nil when there is no diff.
+func pendingIfDiffed(c *tree.Changes) *pendingChanges {
+	if c == nil {
+		return nil
+	}
+	return pendingOf(*c)
+}
+
+// empty reports whether nothing is pending.
+func (p *pendingChanges) empty() bool { return p.Creates+p.Updates+p.Deletes == 0 }
+
+// addCreate counts a path created, keeping it if pending shows it (the
+// string is kept as it is: not a part of a larger one).
+func (p *pendingChanges) addCreate(path string) {
+	if p.Creates < pendingCap {
+		p.Create = append(p.Create, path)
+	}
+	p.Creates++
+}
+
 // pendingValue is the pending object for a set of changes: the first
 // pendingCap paths of each kind, the full counts, and the estimate of the
 // bytes to send (nil: not made; none are sent when nothing is pending).
-func pendingValue(c tree.Changes, est *transferEstimate) types.Object {
+func pendingValue(p *pendingChanges, est *transferEstimate) types.Object {
 	list := func(paths []string) attr.Value {
-		if len(paths) > pendingCap {
-			paths = paths[:pendingCap]
-		}
 		vals := make([]attr.Value, len(paths))
 		for i, p := range paths {
 			vals[i] = types.StringValue(displayPath(p))
@@ -71,16 +106,16 @@ func pendingValue(c tree.Changes, est *transferEstimate) types.Object {
 		return types.ListValueMust(types.StringType, vals)
 	}
 	return types.ObjectValueMust(pendingAttrTypes, map[string]attr.Value{
-		"create":       list(c.Create),
-		"update":       list(c.Update),
-		"delete":       list(c.Delete),
-		"create_count": types.Int64Value(int64(len(c.Create))),
-		"update_count": types.Int64Value(int64(len(c.Update))),
-		"delete_count": types.Int64Value(int64(len(c.Delete))),
+		"create":       list(p.Create),
+		"update":       list(p.Update),
+		"delete":       list(p.Delete),
+		"create_count": types.Int64Value(int64(p.Creates)),
+		"update_count": types.Int64Value(int64(p.Updates)),
+		"delete_count": types.Int64Value(int64(p.Deletes)),
 
-		"transfer_bytes": est.transferValue(c),
-		"matched_bytes":  est.matchedValue(c),
-		"bytes":          est.bytesValue(c),
+		"transfer_bytes": est.transferValue(p),
+		"matched_bytes":  est.matchedValue(p),
+		"bytes":          est.bytesValue(p),
 	})
 }
 
@@ -126,7 +161,7 @@ type planInput struct {
 	SourceHash string
 	// Diff is what a sync would change, when the destination's manifest
 	// is known (nil on create and with drift_detection = "none").
-	Diff *tree.Changes
+	Diff *pendingChanges
 	// ListingChanged is set when what the destination hash describes
 	// changed since the prior state (filters, drift_detection, where the
 	// source lands): the prior destination_hash is no longer comparable.
@@ -155,7 +190,7 @@ type planInput struct {
 // source_hash (after import), which takes the new value.
 func planComputed(in planInput) (computedValues, bool) {
 	work := !in.PriorExists || in.ListingChanged || in.Resync || sourceChanged(in)
-	if in.Diff != nil && !in.Diff.Empty() {
+	if in.Diff != nil && !in.Diff.empty() {
 		work = true
 	}
 	if !work {
@@ -176,7 +211,7 @@ func planComputed(in planInput) (computedValues, bool) {
 		out.DestinationHash = types.StringNull()
 	}
 	if in.Diff != nil {
-		out.Pending = pendingValue(*in.Diff, in.Estimate)
+		out.Pending = pendingValue(in.Diff, in.Estimate)
 		out.Drift = driftValue(in.DriftPaths)
 	}
 	return out, true

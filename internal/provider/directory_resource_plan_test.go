@@ -21,14 +21,14 @@ func priorValues() computedValues {
 	return computedValues{
 		SourceHash:      types.StringValue("xxh128:aaaa"),
 		DestinationHash: types.StringValue("xxh128:aaaa"),
-		Pending:         pendingValue(tree.Changes{Update: []string{"old.txt"}}, nil),
+		Pending:         pendingValue(pendingOf(tree.Changes{Update: []string{"old.txt"}}), nil),
 		LastSync:        lastSyncValue(rsync.Stats{FilesTransferred: 1}),
 	}
 }
 
 func TestPlanComputed(t *testing.T) {
-	empty := &tree.Changes{}
-	edit := &tree.Changes{Update: []string{"index.html"}}
+	empty := pendingOf(tree.Changes{})
+	edit := pendingOf(tree.Changes{Update: []string{"index.html"}})
 	tests := []struct {
 		name     string
 		in       planInput
@@ -50,7 +50,7 @@ func TestPlanComputed(t *testing.T) {
 			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:aaaa", Diff: edit, Drift: driftChecksum},
 			wantWork: true,
 			check: func(t *testing.T, out computedValues) {
-				if !out.Pending.Equal(pendingValue(*edit, nil)) {
+				if !out.Pending.Equal(pendingValue(edit, nil)) {
 					t.Errorf("pending = %v", out.Pending)
 				}
 				if !out.DestinationHash.IsUnknown() || !out.LastSync.IsUnknown() {
@@ -66,7 +66,7 @@ func TestPlanComputed(t *testing.T) {
 			in:       planInput{Prior: priorValues(), PriorExists: true, SourceHash: "xxh128:bbbb", Diff: empty, Drift: driftChecksum},
 			wantWork: true,
 			check: func(t *testing.T, out computedValues) {
-				if out.SourceHash.ValueString() != "xxh128:bbbb" || !out.Pending.Equal(pendingValue(tree.Changes{}, nil)) {
+				if out.SourceHash.ValueString() != "xxh128:bbbb" || !out.Pending.Equal(pendingValue(pendingOf(tree.Changes{}), nil)) {
 					t.Errorf("out = %+v", out)
 				}
 			},
@@ -147,7 +147,7 @@ func TestPendingValueCaps(t *testing.T) {
 	for i := 0; i < 250; i++ {
 		c.Create = append(c.Create, filepath.Join("d", strings.Repeat("x", i%7+1)))
 	}
-	v := pendingValue(c, nil)
+	v := pendingValue(pendingOf(c), nil)
 	attrs := v.Attributes()
 	if n := len(attrs["create"].(types.List).Elements()); n != pendingCap {
 		t.Errorf("create lists %d paths, want %d", n, pendingCap)

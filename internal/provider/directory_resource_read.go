@@ -116,7 +116,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, r.sourceAtRefresh(c, aheadDone))...)
 	// pending is what the next apply will do, which the plan works out;
 	// what the last apply was planned to do is done.
-	state.Pending = pendingValue(tree.Changes{}, nil)
+	state.Pending = pendingValue(pendingOf(tree.Changes{}), nil)
 	state.Drift = driftValue(nil)
 	if !known(state.ID) {
 		state.ID = state.Destination

@@ -264,7 +264,7 @@ func (r *directoryResource) applyRelease(ctx context.Context, m *directoryModel,
 	m.LastSync = lastSyncValue(res.Stats)
 	if m.Pending.IsUnknown() {
 		// The plan could not list it; after the apply nothing is pending.
-		m.Pending = pendingValue(tree.Changes{}, nil)
+		m.Pending = pendingValue(pendingOf(tree.Changes{}), nil)
 	}
 	if m.Drift.IsUnknown() {
 		m.Drift = driftValue(nil)

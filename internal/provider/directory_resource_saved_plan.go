@@ -14,8 +14,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
 // privateSourceAtRefresh is the private state key under which refresh
@@ -79,8 +77,11 @@ func (r *directoryResource) sourceAtRefresh(c syncConfig, wait func()) []byte {
 // algorithm, is not comparable and is ignored.
 func (r *directoryResource) checkSourceSincePlan(ctx context.Context, private interface {
 	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
-}, c syncConfig, src *tree.Manifest) diag.Diagnostics {
+}, c syncConfig, now string) diag.Diagnostics {
 	var diags diag.Diagnostics
+	if now == "" {
+		return nil // not read: its error says so
+	}
 	raw, d := private.GetKey(ctx, privateSourceAtRefresh)
 	if d.HasError() || len(raw) == 0 {
 		return nil
@@ -89,7 +90,7 @@ func (r *directoryResource) checkSourceSincePlan(ctx context.Context, private in
 	if json.Unmarshal(raw, &rec) != nil || rec.Of != r.sourceIdentity(c) {
 		return nil
 	}
-	then, now := rec.Hash, src.Hash()
+	then := rec.Hash
 	if then == now || hashAlgoName(then) != hashAlgoName(now) {
 		return nil
 	}

@@ -43,20 +43,30 @@ type sourceWalks struct {
 	// readings once a source has two (sourceReadings).
 	users    map[string]int
 	readings *flist.DirReadings
-	// walked, when set, is called with the key of every walk started
-	// (tests count them; nil in the provider).
+	// walked, when set, is called with the key of every reading started:
+	// a walk, or a create's plan (planCreate), which walks unless it folds
+	// over a manifest already read (tests count them; nil in the
+	// provider).
 	walked func(key string)
 	// readingsMade, when set, is handed the pushes' readings when they
 	// are made (tests count what the pushes shared; nil in the provider).
 	readingsMade func(*flist.DirReadings)
 }
 
-// sourceWalk is one walk, running or done.
+// sourceWalk is one reading, running or done.
 type sourceWalk struct {
 	done     chan struct{}
-	m        *tree.Manifest
+	reading  sourceReading
 	warnings []string
 	err      error
+}
+
+// sourceReading is what a reading of a source made: its manifest, or the
+// plan of a create onto an empty destination folded over it without one
+// (planCreate).
+type sourceReading struct {
+	m    *tree.Manifest
+	plan *createPlan
 }
 
 // newSourceWalks returns an empty set of walks; walked is the test hook
@@ -89,16 +99,39 @@ func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestC
 		s.users[sourceKey(p, f)]++
 		s.mu.Unlock()
 	}
-	return s.get(ctx, sourceWalkKey(p, f, algo), func(ctx context.Context) (*tree.Manifest, []string, error) {
-		return hashLocal(ctx, digests, p, f, tree.Content, algo)
+	key := sourceWalkKey(p, f, algo)
+	r, warnings, err := s.get(ctx, key, func(ctx context.Context) (sourceReading, []string, error) {
+		m, warnings, err := hashLocal(ctx, digests, p, f, tree.Content, algo)
+		return sourceReading{m: m}, warnings, err
 	})
+	return r.m, warnings, err
+}
+
+// manifest returns the manifest of the walk under key if one is done and
+// was kept.
+func (s *sourceWalks) manifest(key string) (*tree.Manifest, bool) {
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	w, ok := s.m[key]
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	select {
+	case <-w.done:
+		return w.reading.m, w.err == nil && len(w.warnings) == 0 && w.reading.m != nil
+	default:
+		return nil, false
+	}
 }
 
 // get returns the reading under key, made by walk unless one is done or
 // under way. A caller whose context ends stops waiting; a walk that
 // failed because its starter's context ended is made again by a waiter
 // whose context has not.
-func (s *sourceWalks) get(ctx context.Context, key string, walk func(context.Context) (*tree.Manifest, []string, error)) (*tree.Manifest, []string, error) {
+func (s *sourceWalks) get(ctx context.Context, key string, walk func(context.Context) (sourceReading, []string, error)) (sourceReading, []string, error) {
 	if s == nil {
 		return walk(ctx)
 	}
@@ -110,28 +143,28 @@ func (s *sourceWalks) get(ctx context.Context, key string, walk func(context.Con
 			s.m[key] = w
 			s.mu.Unlock()
 			s.run(ctx, key, w, walk)
-			return w.m, w.warnings, w.err
+			return w.reading, w.warnings, w.err
 		}
 		s.mu.Unlock()
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return sourceReading{}, nil, ctx.Err()
 		}
 		if w.err != nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded)) && ctx.Err() == nil {
 			continue // run removed it: walk again under this context
 		}
-		return w.m, w.warnings, w.err
+		return w.reading, w.warnings, w.err
 	}
 }
 
 // run makes the walk w and publishes it; a failed or warning reading is
 // removed so that later callers read again.
-func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk func(context.Context) (*tree.Manifest, []string, error)) {
+func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk func(context.Context) (sourceReading, []string, error)) {
 	if s.walked != nil {
 		s.walked(key)
 	}
-	w.m, w.warnings, w.err = walk(ctx)
+	w.reading, w.warnings, w.err = walk(ctx)
 	if w.err != nil || len(w.warnings) > 0 {
 		s.mu.Lock()
 		if s.m[key] == w {

@@ -14,6 +14,16 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
+// getManifest is sourceWalks.get, under the key "k", of a walk that makes
+// a manifest.
+func getManifest(s *sourceWalks, ctx context.Context, walk func(context.Context) (*tree.Manifest, []string, error)) (*tree.Manifest, []string, error) {
+	r, warnings, err := s.get(ctx, "k", func(ctx context.Context) (sourceReading, []string, error) {
+		m, warnings, err := walk(ctx)
+		return sourceReading{m: m}, warnings, err
+	})
+	return r.m, warnings, err
+}
+
 // countingWalks returns sourceWalks whose walks are counted.
 func countingWalks() (*sourceWalks, *atomic.Int64) {
 	var n atomic.Int64
@@ -35,7 +45,7 @@ func TestSourceWalks_concurrentCallersShareOneWalk(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			m, _, err := s.get(context.Background(), "k", walk)
+			m, _, err := getManifest(s, context.Background(), walk)
 			if err != nil {
 				t.Errorf("caller %d: %v", i, err)
 			}
@@ -61,7 +71,7 @@ func TestSourceWalks_concurrentCallersShareOneWalk(t *testing.T) {
 		}
 	}
 	// A later caller of the same walk finds it done.
-	if m, _, _ := s.get(context.Background(), "k", walk); m != want || n.Load() != 1 {
+	if m, _, _ := getManifest(s, context.Background(), walk); m != want || n.Load() != 1 {
 		t.Errorf("a later caller walked again (%d walks) or got another manifest", n.Load())
 	}
 }
@@ -123,16 +133,16 @@ func TestSourceWalks_failuresAndWarningsAreNotKept(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	fail := func(context.Context) (*tree.Manifest, []string, error) { return nil, nil, boom }
-	if _, _, err := s.get(ctx, "k", fail); !errors.Is(err, boom) {
+	if _, _, err := getManifest(s, ctx, fail); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
 	warn := func(context.Context) (*tree.Manifest, []string, error) {
 		return &tree.Manifest{}, []string{"vanished"}, nil
 	}
-	if _, w, _ := s.get(ctx, "k", warn); len(w) != 1 {
+	if _, w, _ := getManifest(s, ctx, warn); len(w) != 1 {
 		t.Fatalf("warnings %v, want the walk's", w)
 	}
-	if _, _, err := s.get(ctx, "k", func(context.Context) (*tree.Manifest, []string, error) { return &tree.Manifest{}, nil, nil }); err != nil {
+	if _, _, err := getManifest(s, ctx, func(context.Context) (*tree.Manifest, []string, error) { return &tree.Manifest{}, nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n.Load() != 3 {
@@ -146,7 +156,7 @@ func TestSourceWalks_waiterWalksAgainWhenTheWalkersContextEnds(t *testing.T) {
 	started := make(chan struct{})
 	firstErr := make(chan error, 1)
 	go func() {
-		_, _, err := s.get(walkerCtx, "k", func(ctx context.Context) (*tree.Manifest, []string, error) {
+		_, _, err := getManifest(s, walkerCtx, func(ctx context.Context) (*tree.Manifest, []string, error) {
 			close(started)
 			<-ctx.Done()
 			return nil, nil, ctx.Err()
@@ -156,7 +166,7 @@ func TestSourceWalks_waiterWalksAgainWhenTheWalkersContextEnds(t *testing.T) {
 	<-started
 	waiterDone := make(chan error, 1)
 	go func() {
-		_, _, err := s.get(context.Background(), "k", func(context.Context) (*tree.Manifest, []string, error) {
+		_, _, err := getManifest(s, context.Background(), func(context.Context) (*tree.Manifest, []string, error) {
 			return &tree.Manifest{}, nil, nil
 		})
 		waiterDone <- err
@@ -173,7 +183,7 @@ func TestSourceWalks_waiterWalksAgainWhenTheWalkersContextEnds(t *testing.T) {
 	}
 	// A nil set shares nothing and still reads.
 	var none *sourceWalks
-	if _, _, err := none.get(context.Background(), "k", func(context.Context) (*tree.Manifest, []string, error) { return &tree.Manifest{}, nil, nil }); err != nil {
+	if _, _, err := getManifest(none, context.Background(), func(context.Context) (*tree.Manifest, []string, error) { return &tree.Manifest{}, nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	none.forget()
