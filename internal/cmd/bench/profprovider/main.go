@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -44,7 +46,10 @@ func main() {
 
 // startProfiles starts the CPU profile and a watcher that writes a heap
 // profile whenever the live heap reaches a new high (by 10%), so that the
-// last one written shows what was live at the peak. stop ends both.
+// last one written shows what was live at the peak, and a memory timeline
+// (prefix.mem.tsv, a line every 50 ms): the heap the runtime holds against
+// the process's resident set, which is what shows where RSS goes beyond
+// the live data. stop ends all three.
 func startProfiles(dir string) (stop func(), err error) {
 	prefix := filepath.Join(dir, fmt.Sprintf("provider-%d", os.Getpid()))
 	cpu, err := os.Create(prefix + ".cpu.pprof")
@@ -54,10 +59,17 @@ func startProfiles(dir string) (stop func(), err error) {
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		return nil, err
 	}
+	timeline, err := os.Create(prefix + ".mem.tsv")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(timeline, "ms\theap_alloc_kb\theap_inuse_kb\theap_idle_kb\theap_released_kb\tstack_kb\tsys_kb\tnum_gc\trss_kb")
+	start := time.Now()
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		defer timeline.Close()
 		var peak uint64
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
@@ -69,6 +81,8 @@ func startProfiles(dir string) (stop func(), err error) {
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(timeline, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", time.Since(start).Milliseconds(),
+				ms.HeapAlloc>>10, ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10, ms.NumGC, residentKB())
 			if ms.HeapAlloc < peak+peak/10 || ms.HeapAlloc < 4<<20 {
 				continue
 			}
@@ -85,4 +99,20 @@ func startProfiles(dir string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		_ = cpu.Close()
 	}, nil
+}
+
+// residentKB is the process's resident set from /proc (0 where there is
+// no /proc).
+func residentKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
