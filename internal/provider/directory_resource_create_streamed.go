@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -20,16 +21,77 @@ import (
 
 // createPlan is what the plan of a create onto an empty destination needs
 // of the source: everything it shows or keeps, none of it per file beyond
-// what pending lists. Against an empty destination every item the sync
-// copies is created, so nothing needs the source's manifest, which on a
+// what pending lists. Against a destination that holds nothing but,
+// perhaps, its root directory, every item the sync copies but the root is
+// created, so nothing needs the source's manifest, which on a
 // 300,000-file tree is 25 MB held through the plan and, with the garbage
 // collector's headroom, about twice that in the process's peak.
+//
+// The root (".") is left to forDest, which knows the destination's: a
+// createPlan is shared by every resource of the walk that plans the same
+// source the same way (sourceWalks.planCreate).
 type createPlan struct {
-	hash     string
-	pending  *pendingChanges
+	hash string
+	// root is the source's root (".": a directory, or the file or symlink
+	// a source without a trailing slash names), chmod applied; nil when
+	// it is not copied (Ignored). rootSeen: the source has a root at all.
+	root     *tree.Item
+	rootSeen bool
+	// creates and work hold the items but the root: pendingCap paths and
+	// the amounts of those among them that are files, and the full counts
+	// and sums.
+	creates  *pendingChanges
 	work     estimateWork
 	baseline []byte // encoded, for the apply to keep
 	specials sourceSpecials
+}
+
+// forDest is the plan's pending and estimate work against a destination
+// that holds only root (nil: nothing at all), compared as o says (dstMeta:
+// the destination is listed by size and time), as Pairing.Diff and
+// planEstimateWork make them of the two manifests.
+// The destination's root must pair with the source's (pairsWith).
+func (p *createPlan) forDest(root *tree.Item, o tree.DiffOptions, dstMeta bool) (*pendingChanges, estimateWork) {
+	if p.root == nil {
+		return p.creates, p.work // none, or Ignored: left as it is
+	}
+	work := p.work
+	if p.root.Kind == tree.File {
+		// Created, or replacing the destination's directory: sent whole.
+		work.Whole = maps.Clone(work.Whole) // shared with the other resources
+		work.add(".", p.root, root, root == nil, true, false)
+	}
+	if root != nil {
+		out := *p.creates
+		if o.Changed(p.root, root, dstMeta) {
+			out.Update, out.Updates = []string{"."}, 1
+		}
+		return &out, work
+	}
+	// The root is created first: the paths pending shows are the root's
+	// and all but the last of the others'.
+	out := *p.creates
+	out.Create = append([]string{"."}, p.creates.Create[:min(len(p.creates.Create), pendingCap-1)]...)
+	out.Creates++
+	if len(p.creates.Create) == pendingCap {
+		if last := p.creates.Create[pendingCap-1]; hasAmount(work.Whole, last) {
+			work.Whole = maps.Clone(work.Whole) // shared with the other resources
+			delete(work.Whole, last)
+		}
+	}
+	return &out, work
+}
+
+// pairsWith reports whether forDest can plan against a destination that
+// holds only root: not when the source has no root to pair it with, which
+// the manifests' plan would list as a deletion.
+func (p *createPlan) pairsWith(root *tree.Item) bool {
+	return root == nil || p.rootSeen
+}
+
+func hasAmount(m map[string]fileAmount, p string) bool {
+	_, ok := m[p]
+	return ok
 }
 
 // createFold makes a createPlan an item at a time, from items in the
@@ -42,7 +104,9 @@ type createFold struct {
 	chmod    func(*tree.Item)
 	metadata bool
 	hash     *tree.Hasher
-	pending  pendingChanges
+	root     *tree.Item
+	rootSeen bool
+	creates  pendingChanges
 	work     estimateWork
 	items    int
 	prints   []uint64 // nil once there are more than baselineMaxItems items
@@ -64,6 +128,7 @@ func (f *createFold) add(src *tree.Item) {
 	if f.chmod != nil {
 		f.chmod(&it)
 	}
+	first := f.items == 0
 	f.items++
 	f.hash.Add(&it)
 	f.specials.add(&it)
@@ -72,21 +137,30 @@ func (f *createFold) add(src *tree.Item) {
 	} else {
 		f.prints = nil
 	}
+	if first && it.Name == "." {
+		f.rootSeen = true
+		if !it.Ignored {
+			root := it
+			root.Name = "." // not the walk's name block, which this would keep
+			f.root = &root  // created or compared: forDest decides
+		}
+		return
+	}
 	if it.Ignored {
 		return // not copied (Pairing.Diff)
 	}
-	shown := f.pending.Creates < pendingCap
+	shown := f.creates.Creates < pendingCap
 	path := ""
 	if shown {
 		path = strings.Clone(tree.DiffPath(&it))
 	}
 	f.work.add(path, &it, nil, true, shown, false)
-	f.pending.addCreate(path)
+	f.creates.addCreate(path)
 }
 
 // plan is the createPlan of what was added.
 func (f *createFold) plan() *createPlan {
-	p := &createPlan{hash: f.hash.Sum(), pending: &f.pending, work: f.work, specials: f.specials}
+	p := &createPlan{hash: f.hash.Sum(), root: f.root, rootSeen: f.rootSeen, creates: &f.creates, work: f.work, specials: f.specials}
 	b := baseline{Hash: p.hash, Metadata: f.metadata}
 	if f.items <= baselineMaxItems {
 		b = baselineOfPrints(p.hash, f.metadata, f.prints)
@@ -148,23 +222,41 @@ func eachLocal(ctx context.Context, digests *tree.DigestCache, p string, f filte
 	return append(warnings, skipped...), err
 }
 
-// streamsCreate reports whether ModifyPlan plans c's create from the
-// source as a stream (planCreateStreamed): the destination is known to
-// be empty (the probe reached it and found nothing), the source is local,
-// and it is not a release (whose plan has its own steps).
-func streamsCreate(c syncConfig, priorExists, emptyDest bool) bool {
-	return !priorExists && emptyDest && !c.Ends.Src.Remote && c.Release == nil
+// streamsCreate reports whether ModifyPlan may plan c's create from the
+// source as a stream (planCreateStreamed): the source is local, and it is
+// not a release (whose plan has its own steps). The destination must then
+// hold nothing but its root: known empty from the probe, or listed first.
+func streamsCreate(c syncConfig, priorExists bool) bool {
+	return !priorExists && !c.Ends.Src.Remote && c.Release == nil
 }
 
-// planCreateStreamed is ModifyPlan's end for a create onto an empty
-// destination (streamsCreate): what the plan of the source's manifest
-// against an empty one decides, from a createPlan.
-func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel) {
-	algo := contentAlgo(nil, prior.DestinationHash, prior.SourceHash)
+// onlyRoot reports whether a destination listing holds nothing but its
+// root directory, readable, and returns that (nil: not even a root).
+func onlyRoot(dest *tree.Manifest) (*tree.Item, bool) {
+	switch {
+	case len(dest.Items) == 0:
+		return nil, true
+	case len(dest.Items) == 1 && dest.Items[0].Name == "." && dest.Items[0].Kind == tree.Dir && !dest.Items[0].Unreadable:
+		return &dest.Items[0], true
+	}
+	return nil, false
+}
+
+// planCreateStreamed is ModifyPlan's end for a create onto a destination
+// that holds nothing but root (nil: nothing; listed in dstMode): what the
+// plan of the source's manifest against the destination's decides, from
+// a createPlan of the source hashed with algo.
+//
+// It reports false, having planned nothing, when the source cannot be
+// planned so (createPlan.pairsWith): the caller plans from the manifests.
+func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel, algo csum.Algo, root *tree.Item, dstMode tree.Mode) bool {
 	plan, warnings, err := r.settings.sources.planCreate(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo, c.Chmod, c.Drift == driftMetadata)
+	if err == nil && !plan.pairsWith(root) {
+		return false
+	}
 	resp.Diagnostics.Append(r.sourceReadDiags(c, warnings, err)...)
 	if resp.Diagnostics.HasError() {
-		return
+		return true
 	}
 	if cn.overSFTP() {
 		resp.Diagnostics.Append(plan.specials.diags()...)
@@ -172,22 +264,23 @@ func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource
 	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, plan.hash)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
-		return
+		return true
 	}
-	out, work := planComputed(planInput{
+	pending, work := plan.forDest(root, tree.DiffOptions{Delete: c.Delete, OwnerDirPerms: c.Ends.Dst.Remote}, dstMode == tree.Metadata)
+	out, work2 := planComputed(planInput{
 		Prior:      computedOf(prior),
 		SourceHash: plan.hash,
-		Diff:       plan.pending,
+		Diff:       pending,
 		Drift:      c.Drift,
 	})
-	if work {
+	if work2 {
 		var est *transferEstimate
-		if c.Estimate && !plan.pending.empty() && !cn.overSFTP() {
+		if c.Estimate && !pending.empty() && !cn.overSFTP() {
 			var d diag.Diagnostics
-			est, d = r.estimateFrom(ctx, cn, c, plan.work, nil, nil, nil)
+			est, d = r.estimateFrom(ctx, cn, c, work, nil, nil, nil)
 			resp.Diagnostics.Append(d...)
 		}
-		out.Pending = pendingValue(plan.pending, est)
+		out.Pending = pendingValue(pending, est)
 		r.settings.baselines.put(r.destKey(c), plan.baseline)
 		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "source_hash": plan.hash, "diff_known": true,
@@ -195,5 +288,6 @@ func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
 	r.setComputed(ctx, resp, out)
-	setReleaseComputed(ctx, resp, &c, nil, work, prior)
+	setReleaseComputed(ctx, resp, &c, nil, work2, prior)
+	return true
 }

@@ -14,28 +14,59 @@ import (
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
-// manifestCreatePlan is what ModifyPlan makes of a create onto an empty
-// destination from the source's manifest (the path planCreateStreamed
-// replaces): the values createFold must reproduce.
-func manifestCreatePlan(src *tree.Manifest, chmod string, metadata bool) *createPlan {
+// createResult is what the plan of a create decides from the source.
+type createResult struct {
+	hash     string
+	pending  *pendingChanges
+	work     estimateWork
+	baseline []byte
+	specials sourceSpecials
+}
+
+// manifestCreatePlan is what ModifyPlan makes of a create from the
+// source's manifest against a destination that holds only root (nil:
+// nothing), listed in dstMode: the path planCreateStreamed replaces, whose
+// values the fold must reproduce.
+func manifestCreatePlan(src *tree.Manifest, chmod string, metadata bool, root *tree.Item, dstMode tree.Mode) createResult {
 	src = withChmod(src, chmod)
-	mode := tree.Content
-	if metadata {
-		mode = tree.Metadata
+	dst := &tree.Manifest{Mode: dstMode, Algo: src.Algo}
+	if root != nil {
+		dst.Items = []tree.Item{*root}
 	}
-	pairs := tree.Pair(src, &tree.Manifest{Mode: mode, Algo: src.Algo})
+	pairs := tree.Pair(src, dst)
 	d := pairs.Diff(tree.DiffOptions{Delete: true, OwnerDirPerms: true})
 	hash := src.Hash()
 	var specials sourceSpecials
 	for i := range src.Items {
 		specials.add(&src.Items[i])
 	}
-	return &createPlan{
+	return createResult{
 		hash:     hash,
 		pending:  pendingOf(d),
 		work:     planEstimateWork(d, pairs, false),
 		baseline: newBaseline(src, hash, metadata).encode(),
 		specials: specials,
+	}
+}
+
+// streamedCreatePlan is what planCreateStreamed decides from plan.
+func streamedCreatePlan(t *testing.T, plan *createPlan, root *tree.Item, dstMode tree.Mode) createResult {
+	t.Helper()
+	if !plan.pairsWith(root) {
+		t.Fatal("the plan does not pair with the destination's root")
+	}
+	pending, work := plan.forDest(root, tree.DiffOptions{Delete: true, OwnerDirPerms: true}, dstMode == tree.Metadata)
+	return createResult{hash: plan.hash, pending: pending, work: work, baseline: plan.baseline, specials: plan.specials}
+}
+
+// destRoots are the destinations a streamed create plans against: none,
+// a root directory as the source's (after chmod "D2755"), and one whose
+// permissions differ.
+func destRoots() map[string]*tree.Item {
+	return map[string]*tree.Item{
+		"no destination": nil,
+		"same root":      {Name: ".", Kind: tree.Dir, Perm: 0o2755},
+		"other root":     {Name: ".", Kind: tree.Dir, Perm: 0o700},
 	}
 }
 
@@ -78,35 +109,67 @@ func syntheticSource(n int, seed int64) *tree.Manifest {
 }
 
 // TestCreateFoldIsManifestPlan: a create planned from the source as a
-// stream shows and keeps what the plan of its manifest against an empty
-// destination does — hash, pending (first paths and counts), the
+// stream shows and keeps what the plan of its manifest does against a
+// destination that holds nothing, or only a root directory like the
+// source's or unlike it — hash, pending (first paths and counts), the
 // estimate's sort, the drift baseline, SFTP's verdict on specials — with
 // and without chmod, in both drift modes, below and above the lengths
 // pending lists (pendingCap) and the baseline fingerprints
 // (baselineMaxItems).
 func TestCreateFoldIsManifestPlan(t *testing.T) {
-	for _, n := range []int{1, 40, pendingCap + 7, baselineMaxItems, baselineMaxItems + 1} {
-		src := syntheticSource(n, int64(n))
+	var sources []*tree.Manifest
+	for _, n := range []int{1, 40, pendingCap, pendingCap + 1, pendingCap + 7, baselineMaxItems, baselineMaxItems + 1} {
+		sources = append(sources, syntheticSource(n, int64(n)))
+	}
+	// A source without a trailing slash that names a file, a symlink, or
+	// a fifo the options do not copy: its root is that, not a directory.
+	file := tree.Item{Name: ".", Kind: tree.File, Perm: 0o640, Size: 1234, ModTime: 5}
+	file.SetDigest([]byte("0123456789abcdef"))
+	link := tree.Item{Name: ".", Kind: tree.Symlink}
+	link.SetTarget("elsewhere")
+	for _, it := range []tree.Item{file, link, {Name: ".", Kind: tree.Fifo, Perm: 0o600, Ignored: true}} {
+		sources = append(sources, &tree.Manifest{Mode: tree.Content, Algo: csum.XXH128, Items: []tree.Item{it}})
+	}
+	for _, src := range sources {
+		n := len(src.Items)
 		for _, chmod := range []string{"", "D2755,F600"} {
 			for _, metadata := range []bool{false, true} {
-				name := fmt.Sprintf("%d items chmod=%q metadata=%v", n, chmod, metadata)
-				want := manifestCreatePlan(src, chmod, metadata)
 				fold := newCreateFold(src.Algo, chmod, metadata)
 				before := src.Hash()
 				for i := range src.Items {
 					fold.add(&src.Items[i])
 				}
-				got := fold.plan()
+				plan := fold.plan()
 				if src.Hash() != before {
-					t.Fatalf("%s: the fold changed the items it was handed", name)
+					t.Fatalf("the fold changed the items it was handed")
 				}
-				comparePlans(t, name, got, want)
+				for rootName, root := range destRoots() {
+					for _, dstMode := range []tree.Mode{tree.Content, tree.Metadata} {
+						name := fmt.Sprintf("%d items (root %c) chmod=%q metadata=%v, %s listed in mode %d", n, src.Items[0].Kind, chmod, metadata, rootName, dstMode)
+						comparePlans(t, name, streamedCreatePlan(t, plan, root, dstMode), manifestCreatePlan(src, chmod, metadata, root, dstMode))
+					}
+				}
 			}
 		}
 	}
 }
 
-func comparePlans(t *testing.T, name string, got, want *createPlan) {
+// TestCreateFoldNeedsARoot: a source without a root (not seen from a
+// walk) does not pair with a destination's root, which the manifests'
+// plan would delete: planCreateStreamed leaves such a create to it.
+func TestCreateFoldNeedsARoot(t *testing.T) {
+	fold := newCreateFold(csum.XXH128, "", false)
+	fold.add(&tree.Item{Name: "a", Kind: tree.File})
+	plan := fold.plan()
+	if plan.pairsWith(&tree.Item{Name: ".", Kind: tree.Dir, Perm: 0o755}) {
+		t.Error("a source without a root pairs with the destination's")
+	}
+	if !plan.pairsWith(nil) {
+		t.Error("a source without a root does not plan against nothing")
+	}
+}
+
+func comparePlans(t *testing.T, name string, got, want createResult) {
 	t.Helper()
 	if got.hash != want.hash {
 		t.Errorf("%s: hash %s, the manifest's %s", name, got.hash, want.hash)
@@ -146,7 +209,7 @@ func TestPlanCreateWalksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := manifestCreatePlan(m, "F640", false)
+	want := manifestCreatePlan(m, "F640", false, nil, tree.Content)
 
 	s, n := countingWalks()
 	for i := 0; i < 3; i++ {
@@ -154,7 +217,7 @@ func TestPlanCreateWalksOnce(t *testing.T) {
 		if err != nil || len(warnings) > 0 {
 			t.Fatalf("planCreate: %v %v", err, warnings)
 		}
-		comparePlans(t, fmt.Sprintf("walked, call %d", i), got, want)
+		comparePlans(t, fmt.Sprintf("walked, call %d", i), streamedCreatePlan(t, got, nil, tree.Content), want)
 	}
 	if n.Load() != 1 {
 		t.Errorf("three resources planning the same create: %d readings, want 1", n.Load())
@@ -172,7 +235,8 @@ func TestPlanCreateWalksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("planCreate read the tree instead of folding over its manifest: %v", err)
 	}
-	comparePlans(t, "folded over the manifest", got, manifestCreatePlan(m, "F600", true))
+	dstRoot := &tree.Item{Name: ".", Kind: tree.Dir, Perm: 0o700}
+	comparePlans(t, "folded over the manifest", streamedCreatePlan(t, got, dstRoot, tree.Metadata), manifestCreatePlan(m, "F600", true, dstRoot, tree.Metadata))
 	if err := os.Rename(root+".moved", root); err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +246,5 @@ func TestPlanCreateWalksOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comparePlans(t, "unshared", got, want)
+	comparePlans(t, "unshared", streamedCreatePlan(t, got, nil, tree.Content), want)
 }

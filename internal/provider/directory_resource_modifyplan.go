@@ -127,11 +127,28 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
-	if streamsCreate(c, priorExists, emptyDest) {
-		r.planCreateStreamed(ctx, req, resp, cn, c, prior)
+	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
+	// A create onto an empty destination plans from the source as a
+	// stream. One that exists is listed first to see whether it holds
+	// anything but its root (it then is not listed while the source is
+	// hashed, which costs a create onto a full destination the overlap).
+	streamed := streamsCreate(c, priorExists) && (emptyDest || listDest)
+	var root *tree.Item
+	dstMode := manifestMode(c.Drift)
+	if streamed && listDest {
+		var d diag.Diagnostics
+		dest, d = r.destManifest(ctx, cn, c, algo)
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		listDest, dstMode = false, dest.Mode
+		algo = contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
+		root, streamed = onlyRoot(dest)
+	}
+	if streamed && r.planCreateStreamed(ctx, req, resp, cn, c, prior, algo, root, dstMode) {
 		return
 	}
-	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
 	var src *tree.Manifest
 	if listDest {
 		// No listing from refresh (planned with -refresh=false, or a saved

@@ -575,11 +575,18 @@ func (p *Pairing) Diff(o DiffOptions) Changes {
 		case len(unlisted) > 0 && below(s.Name):
 		case d == nil:
 			c.Create = append(c.Create, DiffPath(s))
-		case !sameItem(s, d, src.Mode == Metadata || dst.Mode == Metadata || s.Unreadable || d.Unreadable, o.OwnerDirPerms):
+		case o.Changed(s, d, src.Mode == Metadata || dst.Mode == Metadata):
 			c.Update = append(c.Update, DiffPath(s))
 		}
 	})
 	return c
+}
+
+// Changed reports whether Diff lists the pair of source item s and
+// destination item d (same name) as an update; metadata: either side is a
+// Metadata manifest.
+func (o DiffOptions) Changed(s, d *Item, metadata bool) bool {
+	return !sameItem(s, d, metadata || s.Unreadable || d.Unreadable, o.OwnerDirPerms)
 }
 
 // DiffPath is an item's path as Changes lists it: a directory's with a
