@@ -25,12 +25,11 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/rusage"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshconn"
@@ -298,18 +297,4 @@ func NamesDigest(names []string) string {
 
 // selfPeakRSS is this process's own peak RSS (VmHWM), in bytes: exact for
 // the engine child, whatever its launcher's floor.
-func selfPeakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err == nil {
-				return n * 1024
-			}
-		}
-	}
-	return 0
-}
+func selfPeakRSS() int64 { return rusage.StatusKB("VmHWM") * 1024 }

@@ -14,12 +14,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/bench/rusage"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/provider"
 )
 
@@ -82,7 +81,7 @@ func startProfiles(dir string) (stop func(), err error) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Fprintf(timeline, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", time.Since(start).Milliseconds(),
-				ms.HeapAlloc>>10, ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10, ms.NumGC, residentKB())
+				ms.HeapAlloc>>10, ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10, ms.NumGC, rusage.StatusKB("VmRSS"))
 			if ms.HeapAlloc < peak+peak/10 || ms.HeapAlloc < 4<<20 {
 				continue
 			}
@@ -99,20 +98,4 @@ func startProfiles(dir string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		_ = cpu.Close()
 	}, nil
-}
-
-// residentKB is the process's resident set from /proc (0 where there is
-// no /proc).
-func residentKB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
