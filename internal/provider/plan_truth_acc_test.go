@@ -315,3 +315,62 @@ func TestAccPlanTruth_importThenPlan(t *testing.T) {
 		},
 	})
 }
+
+// TestAccPlanTruth_createPlanOntoEmptyDirectory: a create is planned from
+// the source as a stream when its destination holds nothing but its root
+// (issue 15), and plans what the apply then does. Onto nothing, the root
+// is the first of the creates; onto an empty directory whose mode is not
+// the source's, the root is an update and the rest are creates. Both send
+// the two files whole; the apply is the plan (Terraform refuses a re-plan
+// that differs) and leaves nothing to do.
+func TestAccPlanTruth_createPlanOntoEmptyDirectory(t *testing.T) {
+	srv := accSetup(t)
+	src := smallTree(t)
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	absent, empty := filepath.Join(base, "absent"), filepath.Join(base, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := providerConfig(srv, nil)
+	for name, dst := range map[string]string{"absent": absent, "empty": empty} {
+		config += rsyncDir(name, map[string]string{
+			"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst)), "delete": "true",
+		})
+	}
+	paths := func(p ...string) knownvalue.Check {
+		checks := make([]knownvalue.Check, len(p))
+		for i, s := range p {
+			checks[i] = knownvalue.StringExact(s)
+		}
+		return knownvalue.ListExact(checks)
+	}
+	rest := []string{"index.html", "link", "css/", "css/site.css"}
+	const sent = int64(len("<h1>hello</h1>\n") + len("body { margin: 0 }\n")) // smallTree's two files
+	var checks []plancheck.PlanCheck
+	for name, want := range map[string]struct {
+		create, update []string
+	}{
+		"absent": {create: append([]string{"."}, rest...)},
+		"empty":  {create: rest, update: []string{"."}},
+	} {
+		addr := "rsync_directory." + name
+		checks = append(checks,
+			plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+			plancheck.ExpectKnownValue(addr, tfjsonpath.New("pending").AtMapKey("create"), paths(want.create...)),
+			plancheck.ExpectKnownValue(addr, tfjsonpath.New("pending").AtMapKey("create_count"), knownvalue.Int64Exact(int64(len(want.create)))),
+			plancheck.ExpectKnownValue(addr, tfjsonpath.New("pending").AtMapKey("update"), paths(want.update...)),
+			plancheck.ExpectKnownValue(addr, tfjsonpath.New("pending").AtMapKey("transfer_bytes"), knownvalue.Int64Exact(sent)),
+		)
+	}
+	accTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(),
+		Steps: []resource.TestStep{{
+			Config:           config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: checks},
+			Check:            resource.ComposeTestCheckFunc(checkTreesEqual(src, absent), checkTreesEqual(src, empty)),
+		}},
+	})
+}
