@@ -32,9 +32,11 @@ func countingWalks() (*sourceWalks, *atomic.Int64) {
 
 func TestSourceWalks_concurrentCallersShareOneWalk(t *testing.T) {
 	s, n := countingWalks()
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
+	var startedOnce sync.Once
 	want := &tree.Manifest{Mode: tree.Content}
 	walk := func(context.Context) (*tree.Manifest, []string, error) { //nolint:unparam // the signature is sourceWalks.get's
+		startedOnce.Do(func() { close(started) })
 		<-release // held until every caller has asked
 		return want, nil, nil
 	}
@@ -53,12 +55,13 @@ func TestSourceWalks_concurrentCallersShareOneWalk(t *testing.T) {
 		}(i)
 	}
 	// Every caller but the walker is waiting on the walk once the map
-	// holds it and the walk has been counted; the walker itself is
-	// blocked in walk. Waiting for the count is enough: the others
-	// join or find it done, and either way do not walk.
-	deadline := time.Now().Add(10 * time.Second)
-	for n.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	// holds it and the walk has started; the walker itself is blocked in
+	// walk. Waiting for the start is enough: the others join or find it
+	// done, and either way do not walk.
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no caller started the walk")
 	}
 	close(release)
 	wg.Wait()
