@@ -242,15 +242,31 @@ func onlyRoot(dest *tree.Manifest) (*tree.Item, bool) {
 	return nil, false
 }
 
+// foldedSource is what foldSource made of the source; done: it was made.
+type foldedSource struct {
+	plan     *createPlan
+	warnings []string
+	err      error
+	done     bool
+}
+
+// foldSource reads c's local source for the plan of a create onto an
+// empty destination (sourceWalks.planCreate), its content hashed with
+// algo.
+func (r *directoryResource) foldSource(ctx context.Context, c syncConfig, algo csum.Algo) foldedSource {
+	plan, warnings, err := r.settings.sources.planCreate(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo, c.Chmod, c.Drift == driftMetadata)
+	return foldedSource{plan: plan, warnings: warnings, err: err, done: true}
+}
+
 // planCreateStreamed is ModifyPlan's end for a create onto a destination
 // that holds nothing but root (nil: nothing; listed in dstMode): what the
 // plan of the source's manifest against the destination's decides, from
-// a createPlan of the source hashed with algo.
+// the source folded (foldSource).
 //
 // It reports false, having planned nothing, when the source cannot be
 // planned so (createPlan.pairsWith): the caller plans from the manifests.
-func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel, algo csum.Algo, root *tree.Item, dstMode tree.Mode) bool {
-	plan, warnings, err := r.settings.sources.planCreate(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo, c.Chmod, c.Drift == driftMetadata)
+func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel, f foldedSource, root *tree.Item, dstMode tree.Mode) bool {
+	plan, warnings, err := f.plan, f.warnings, f.err
 	if err == nil && !plan.pairsWith(root) {
 		return false
 	}

@@ -129,25 +129,41 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
 	// A create onto an empty destination plans from the source as a
-	// stream. One that exists is listed first to see whether it holds
-	// anything but its root (it then is not listed while the source is
-	// hashed, which costs a create onto a full destination the overlap).
+	// stream. One that exists is listed while the source is folded (a
+	// local source: the two share no connection state); if it holds
+	// anything but its root, the fold is not used and the source is walked
+	// again below into a manifest, its digests from the cache the fold
+	// just wrote.
 	streamed := streamsCreate(c, priorExists) && (emptyDest || listDest)
 	var root *tree.Item
 	dstMode := manifestMode(c.Drift)
+	var folded foldedSource
 	if streamed && listDest {
-		var d diag.Diagnostics
-		dest, d = r.destManifest(ctx, cn, c, algo)
-		resp.Diagnostics.Append(d...)
+		var destDiags diag.Diagnostics
+		listed := make(chan struct{})
+		go func() {
+			defer close(listed)
+			dest, destDiags = r.destManifest(ctx, cn, c, algo)
+		}()
+		folded = r.foldSource(ctx, c, algo)
+		<-listed
+		resp.Diagnostics.Append(destDiags...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		listDest, dstMode = false, dest.Mode
-		algo = contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
+		if a := contentAlgo(dest, prior.DestinationHash, prior.SourceHash); a != algo {
+			algo, folded = a, foldedSource{} // the server's digests: folded again below
+		}
 		root, streamed = onlyRoot(dest)
 	}
-	if streamed && r.planCreateStreamed(ctx, req, resp, cn, c, prior, algo, root, dstMode) {
-		return
+	if streamed {
+		if !folded.done {
+			folded = r.foldSource(ctx, c, algo)
+		}
+		if r.planCreateStreamed(ctx, req, resp, cn, c, prior, folded, root, dstMode) {
+			return
+		}
 	}
 	var src *tree.Manifest
 	if listDest {
