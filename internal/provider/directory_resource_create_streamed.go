@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -74,9 +73,9 @@ func (p *createPlan) forDest(root *tree.Item, o tree.DiffOptions, dstMeta bool) 
 	out.Create = append([]string{"."}, p.creates.Create[:min(len(p.creates.Create), pendingCap-1)]...)
 	out.Creates++
 	if len(p.creates.Create) == pendingCap {
-		if last := p.creates.Create[pendingCap-1]; hasAmount(work.Whole, last) {
+		if _, ok := work.Whole[p.creates.Create[pendingCap-1]]; ok {
 			work.Whole = maps.Clone(work.Whole) // shared with the other resources
-			delete(work.Whole, last)
+			delete(work.Whole, p.creates.Create[pendingCap-1])
 		}
 	}
 	return &out, work
@@ -89,11 +88,6 @@ func (p *createPlan) pairsWith(root *tree.Item) bool {
 	return root == nil || p.rootSeen
 }
 
-func hasAmount(m map[string]fileAmount, p string) bool {
-	_, ok := m[p]
-	return ok
-}
-
 // createFold makes a createPlan an item at a time, from items in the
 // manifest's order: the items of a walk (DigestCache.Each), or of a
 // manifest another resource read. For each item it does what the plan of
@@ -104,22 +98,28 @@ type createFold struct {
 	chmod    func(*tree.Item)
 	metadata bool
 	hash     *tree.Hasher
-	root     *tree.Item
-	rootSeen bool
-	creates  pendingChanges
-	work     estimateWork
 	items    int
 	prints   []uint64 // nil once there are more than baselineMaxItems items
-	specials sourceSpecials
+	creates  pendingChanges
+	// p is the plan as far as it is made: plan adds the hash and the
+	// baseline.
+	p createPlan
 }
 
 func newCreateFold(algo csum.Algo, chmod string, metadata bool) *createFold {
-	return &createFold{
-		chmod:    chmodOf(chmod),
-		metadata: metadata,
-		hash:     tree.NewHasher(tree.Content, algo),
-		work:     estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}},
+	f := &createFold{chmod: chmodOf(chmod), metadata: metadata, hash: tree.NewHasher(tree.Content, algo)}
+	f.p.creates = &f.creates
+	f.p.work = estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}}
+	return f
+}
+
+// foldManifest is the createPlan of a manifest's items.
+func foldManifest(m *tree.Manifest, algo csum.Algo, chmod string, metadata bool) *createPlan {
+	f := newCreateFold(algo, chmod, metadata)
+	for i := range m.Items {
+		f.add(&m.Items[i])
 	}
+	return f.plan()
 }
 
 // add folds in the next source item; it is not kept or changed.
@@ -131,18 +131,18 @@ func (f *createFold) add(src *tree.Item) {
 	first := f.items == 0
 	f.items++
 	f.hash.Add(&it)
-	f.specials.add(&it)
+	f.p.specials.add(&it)
 	if f.items <= baselineMaxItems {
 		f.prints = append(f.prints, fingerprint(&it, f.metadata))
 	} else {
 		f.prints = nil
 	}
 	if first && it.Name == "." {
-		f.rootSeen = true
+		f.p.rootSeen = true
 		if !it.Ignored {
 			root := it
-			root.Name = "." // not the walk's name block, which this would keep
-			f.root = &root  // created or compared: forDest decides
+			root.Name = "."  // not the walk's name block, which this would keep
+			f.p.root = &root // created or compared: forDest decides
 		}
 		return
 	}
@@ -154,13 +154,14 @@ func (f *createFold) add(src *tree.Item) {
 	if shown {
 		path = strings.Clone(tree.DiffPath(&it))
 	}
-	f.work.add(path, &it, nil, true, shown, false)
+	f.p.work.add(path, &it, nil, true, shown, false)
 	f.creates.addCreate(path)
 }
 
 // plan is the createPlan of what was added.
 func (f *createFold) plan() *createPlan {
-	p := &createPlan{hash: f.hash.Sum(), root: f.root, rootSeen: f.rootSeen, creates: &f.creates, work: f.work, specials: f.specials}
+	p := &f.p
+	p.hash = f.hash.Sum()
 	b := baseline{Hash: p.hash, Metadata: f.metadata}
 	if f.items <= baselineMaxItems {
 		b = baselineOfPrints(p.hash, f.metadata, f.prints)
@@ -184,22 +185,16 @@ func (s *sourceWalks) planCreate(ctx context.Context, digests *tree.DigestCache,
 	walkKey := sourceWalkKey(p, f, algo)
 	key := walkKey + "\x00create\x00" + chmod + "\x00" + strconv.FormatBool(metadata)
 	r, warnings, err := s.get(ctx, key, func(ctx context.Context) (sourceReading, []string, error) {
-		fold := newCreateFold(algo, chmod, metadata)
 		if m, ok := s.manifest(walkKey); ok {
-			for i := range m.Items {
-				fold.add(&m.Items[i])
-			}
-			return sourceReading{plan: fold.plan()}, nil, nil
+			return sourceReading{plan: foldManifest(m, algo, chmod, metadata)}, nil, nil
 		}
+		fold := newCreateFold(algo, chmod, metadata)
 		warnings, err := eachLocal(ctx, digests, p, f, tree.Content, algo, fold.add)
 		if errors.Is(err, tree.ErrWalkOrder) {
 			// Not a manifest's order (never seen): fold over the manifest.
 			var m *tree.Manifest
 			if m, warnings, err = hashLocal(ctx, digests, p, f, tree.Content, algo); err == nil {
-				fold = newCreateFold(algo, chmod, metadata)
-				for i := range m.Items {
-					fold.add(&m.Items[i])
-				}
+				return sourceReading{plan: foldManifest(m, algo, chmod, metadata)}, warnings, nil
 			}
 		}
 		if err != nil {
@@ -213,8 +208,7 @@ func (s *sourceWalks) planCreate(ctx context.Context, digests *tree.DigestCache,
 // eachLocal is hashLocal as a stream: each item of the local tree p, in
 // order, to yield (tree.DigestCache.Each).
 func eachLocal(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, mode tree.Mode, algo csum.Algo, yield func(*tree.Item)) ([]string, error) {
-	inc, exc := f.engineFilters()
-	rules, err := filter.New(inc, exc)
+	rules, err := f.localRules()
 	if err != nil {
 		return nil, err
 	}

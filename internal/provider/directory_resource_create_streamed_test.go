@@ -134,12 +134,8 @@ func TestCreateFoldIsManifestPlan(t *testing.T) {
 		n := len(src.Items)
 		for _, chmod := range []string{"", "D2755,F600"} {
 			for _, metadata := range []bool{false, true} {
-				fold := newCreateFold(src.Algo, chmod, metadata)
 				before := src.Hash()
-				for i := range src.Items {
-					fold.add(&src.Items[i])
-				}
-				plan := fold.plan()
+				plan := foldManifest(src, src.Algo, chmod, metadata)
 				if src.Hash() != before {
 					t.Fatalf("the fold changed the items it was handed")
 				}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
-	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -150,8 +149,7 @@ func listManifest(ctx context.Context, t rsync.Transport, listPath, prefix strin
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a
 // manifest, leaving out what the filters exclude.
 func hashLocal(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, mode tree.Mode, algo csum.Algo) (*tree.Manifest, []string, error) {
-	inc, exc := f.engineFilters()
-	rules, err := filter.New(inc, exc)
+	rules, err := f.localRules()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/filter"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -291,6 +292,13 @@ type filterSet struct {
 	Protect []string
 	// Fidelity is -D, -H and the transfer options (directory_resource_fidelity.go).
 	Fidelity fidelityConfig
+}
+
+// localRules are the filters as a local walk applies them (hashLocal,
+// eachLocal).
+func (f filterSet) localRules() (*filter.List, error) {
+	inc, exc := f.engineFilters()
+	return filter.New(inc, exc)
 }
 
 // engineFilters are the include and exclude patterns: what is sent and
