@@ -201,7 +201,7 @@ func incCodec(s *session, opts Options) flist.Codec {
 // ends the phase (generator.c:generate_files, check_for_finished_files;
 // sender.c:send_files). The listing holds the whole tree, sorted as a
 // single list is, so callers see no difference.
-func (s *session) listIncremental(opts Options, each func(*flist.Entry)) ([]*flist.Entry, int, int32, error) {
+func (s *session) listIncremental(opts Options, each func(FileList)) ([]*flist.Entry, int, int32, error) {
 	dec := flist.NewDecoder(incCodec(s, opts), s.r)
 	// Nothing is released: the bound is on the whole listing, whether
 	// kept here or by each's caller.
@@ -217,18 +217,16 @@ func (s *session) listIncremental(opts Options, each func(*flist.Entry)) ([]*fli
 	}
 	var all []*flist.Entry
 	listed := 0
-	take := func(entries []*flist.Entry) {
-		listed += len(entries)
+	take := func(fl *incList) {
+		listed += len(fl.entries)
 		if each == nil {
-			all = append(all, entries...)
+			all = append(all, fl.entries...)
 			return
 		}
-		for i, e := range entries {
-			each(e)
-			entries[i] = nil
-		}
+		each(FileList{Dir: fl.dir, Entries: fl.entries})
+		fl.entries = nil
 	}
-	take(first.entries)
+	take(first)
 	received, acked, echoed := 1, 0, 0
 	for {
 		for acked < received-1 || (inc.eof && acked < received) {
@@ -256,7 +254,7 @@ func (s *session) listIncremental(opts Options, each func(*flist.Entry)) ([]*fli
 			if err != nil {
 				return nil, 0, 0, err
 			}
-			take(fl.entries)
+			take(fl)
 			received++
 		case ndx == wire.NdxDone:
 			if echoed++; echoed > acked {

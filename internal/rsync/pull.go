@@ -48,10 +48,39 @@ func List(ctx context.Context, t Transport, remotePath string, opts Options) (*L
 // returns but what it copies. The bound on a hostile sender's list
 // (flist.MaxEntries) holds as for List.
 func ListEach(ctx context.Context, t Transport, remotePath string, opts Options, each func(*flist.Entry)) (*Listing, error) {
+	return listWith(ctx, t, remotePath, opts, func(l FileList) {
+		for i, e := range l.Entries {
+			each(e)
+			l.Entries[i] = nil
+		}
+	})
+}
+
+// FileList is one file list of a listing as ListLists hands it over.
+// Under incremental recursion it is the contents of one directory, Dir
+// (its name as the listing's entries spell it; "" for the first list,
+// which holds the top of the tree), sorted, possibly empty: the lists come
+// in the sender's order, which is its directories' depth-first pre-order
+// (flist.c:send_extra_file_list follows DIR_FIRST_CHILD, then
+// DIR_NEXT_SIBLING, then DIR_PARENT). Otherwise Whole is set and it is the
+// whole listing, sorted and without duplicates, in one list.
+type FileList struct {
+	Dir     string
+	Entries []*flist.Entry
+	Whole   bool
+}
+
+// ListLists is ListEach handing the entries over a file list at a time,
+// so that a caller can tell where each directory's contents end (an empty
+// directory has a list of its own under incremental recursion) and put
+// them in rsync's order as they come, holding only the directories on the
+// path to the one being read (tree.ListStream). each may keep the
+// entries; nothing here keeps them after it returns.
+func ListLists(ctx context.Context, t Transport, remotePath string, opts Options, each func(FileList)) (*Listing, error) {
 	return listWith(ctx, t, remotePath, opts, each)
 }
 
-func listWith(ctx context.Context, t Transport, remotePath string, opts Options, each func(*flist.Entry)) (*Listing, error) {
+func listWith(ctx context.Context, t Transport, remotePath string, opts Options, each func(FileList)) (*Listing, error) {
 	rules, err := newRules(opts)
 	if err != nil {
 		return nil, err
@@ -93,7 +122,7 @@ func listWith(ctx context.Context, t Transport, remotePath string, opts Options,
 
 // list runs the receiving side of a listing: filters out, list in, then
 // the phase handshake of a transfer with no requests.
-func (s *session) list(rules *filter.List, opts Options, each func(*flist.Entry)) (*Listing, error) {
+func (s *session) list(rules *filter.List, opts Options, each func(FileList)) (*Listing, error) {
 	checksum := opts.Checksum
 	if err := writeFilterRules(s.w, rules, true); err != nil {
 		return nil, err
@@ -111,10 +140,7 @@ func (s *session) list(rules *filter.List, opts Options, each func(*flist.Entry)
 		listed = len(entries)
 		if each != nil {
 			// One list: it is whole before anything else is read.
-			for i, e := range entries {
-				each(e)
-				entries[i] = nil
-			}
+			each(FileList{Entries: entries, Whole: true})
 			entries = nil
 		}
 	}

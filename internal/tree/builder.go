@@ -162,21 +162,27 @@ func (b *Builder) Manifest(algo csum.Algo) *Manifest {
 		sorted = true
 	}
 	if !sorted {
-		sort.Sort(itemOrder(items))
-		out := items[:0]
-		for _, it := range items {
-			if n := len(out); n > 0 && out[n-1].Name == it.Name {
-				if it.Kind == Dir && out[n-1].Kind != Dir {
-					out[n-1] = it
-				}
-				continue
-			}
-			out = append(out, it)
-		}
-		clear(items[len(out):])
-		items = out
+		items = sortItems(items)
 	}
 	return &Manifest{Mode: b.mode, Algo: algo, Items: items}
+}
+
+// sortItems puts items in rsync's order in place; of a name listed twice
+// it keeps the directory, as List's dedupe does.
+func sortItems(items []Item) []Item {
+	sort.Sort(itemOrder(items))
+	out := items[:0]
+	for _, it := range items {
+		if n := len(out); n > 0 && out[n-1].Name == it.Name {
+			if it.Kind == Dir && out[n-1].Kind != Dir {
+				out[n-1] = it
+			}
+			continue
+		}
+		out = append(out, it)
+	}
+	clear(items[len(out):])
+	return out
 }
 
 // group records it in its directory's run. The item of the root "." is a
