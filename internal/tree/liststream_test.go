@@ -103,7 +103,9 @@ func names(items []tree.Item) []string {
 // ErrListOrder instead of handing over items out of order.
 func TestListStreamOutOfOrder(t *testing.T) {
 	dir := func(n string) *flist.Entry { return &flist.Entry{Name: n, Mode: flist.SIFDIR | 0o755} }
-	file := func(n string) *flist.Entry { return &flist.Entry{Name: n, Mode: flist.SIFREG | 0o644, Checksum: []byte{1}} }
+	file := func(n string) *flist.Entry {
+		return &flist.Entry{Name: n, Mode: flist.SIFREG | 0o644, Checksum: []byte{1}}
+	}
 	type list struct {
 		dir     string
 		entries []*flist.Entry
