@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -93,20 +94,29 @@ type listingRef struct {
 	Sum   string `json:"sum"`
 }
 
-// A listing file is a gob stream: a listingHeader, then the manifest's
-// items in chunks of listingChunk, so that neither the refresh that writes
-// it nor the re-plan that reads it holds the encoded listing whole beside
-// the manifest (issue 15: a 300,000-file listing is tens of MB either way).
-// The digest in private state covers the file's bytes; the reader checks
-// it once it has read them all, and drops what it decoded on a mismatch.
+// A listing file is a gob stream: a listingHeader, then the items in
+// packed chunks of up to listingChunk, so that neither the refresh that
+// writes it nor the plan that reads it holds the encoded listing whole
+// (issue 15: a 300,000-file listing is tens of MB). In format 4 the items
+// are written as they come (a refresh streaming its listing does not know
+// how many there are, or the server's digest algorithm, until the end):
+// an empty chunk ends them and a listingTrailer follows. The digest in
+// private state covers the file's bytes; the reader checks it once it has
+// read them all, and drops what it decoded on a mismatch.
 type listingHeader struct {
-	// Format is listingFormat, or 2; files of another (an older
+	// Format is listingFormat, 3 or 2; files of another (an older
 	// provider's single storedListing value) are not read.
 	Format int
 	Key    string
 	Mode   tree.Mode
-	Algo   csum.Algo
-	Items  int // how many items the chunks hold
+	Algo   csum.Algo // formats 2 and 3; format 4's is in the trailer
+	Items  int       // formats 2 and 3: how many items the chunks hold
+}
+
+// listingTrailer ends a format 4 listing.
+type listingTrailer struct {
+	Algo  csum.Algo
+	Items int
 }
 
 // storedItem is a tree.Item as a format 2 listing file holds it: the
@@ -137,10 +147,11 @@ func (s *storedItem) item() tree.Item {
 }
 
 const (
-	// listingFormat is the format save writes: 3, items packed by hand
-	// (listing_store_codec.go); load also reads format 2, gob's own
-	// encoding of storedItem, which the provider wrote before.
-	listingFormat = 3
+	// listingFormat is the format written: 4, items packed by hand
+	// (listing_store_codec.go) as they come; load also reads format 3
+	// (the same chunks after a header that counts them) and format 2,
+	// gob's own encoding of storedItem, which the provider wrote before.
+	listingFormat = 4
 	listingChunk  = 4096
 	// maxStoredItems bounds what a damaged header can make us allocate:
 	// a listing has at most flist.MaxEntries entries.
@@ -158,40 +169,80 @@ func keySum(key string) string {
 // save writes m as the listing of key and returns the private state value
 // that finds it again.
 func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) ([]byte, error) {
+	w, err := s.create(key, m.Mode)
+	if w == nil || err != nil {
+		return nil, err
+	}
+	for i := range m.Items {
+		w.add(&m.Items[i])
+	}
+	return w.commit(ctx, m.Algo)
+}
+
+// listingWriter writes a listing to the store as its items come
+// (create, add, then commit or abort).
+type listingWriter struct {
+	s   *listingStore
+	key string
+	f   *os.File
+	h   hash.Hash
+	bw  *bufio.Writer
+	enc *listingEncoder
+}
+
+// create starts a listing of key in the store; nil without a store.
+func (s *listingStore) create(key string, mode tree.Mode) (*listingWriter, error) {
 	if s == nil {
 		return nil, nil
 	}
 	if err := s.ensureDir(); err != nil {
 		return nil, err
 	}
-	tok := make([]byte, 16)
-	if _, err := rand.Read(tok); err != nil {
-		return nil, fmt.Errorf("make a listing token: %w", err)
-	}
-	ks := keySum(key)
 	f, err := os.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write the listing: %w", err)
 	}
 	h := csum.XXH128.NewFile()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	werr := encodeListing(gob.NewEncoder(bw), key, m)
+	return &listingWriter{s: s, key: key, f: f, h: h, bw: bw, enc: newListingEncoder(gob.NewEncoder(bw), key, mode)}, nil
+}
+
+// add writes the next item (in the listing's order).
+func (w *listingWriter) add(it *tree.Item) { w.enc.add(it) }
+
+// commit ends the listing, its digests made with algo, puts it in place
+// and returns the private state value that finds it again.
+func (w *listingWriter) commit(ctx context.Context, algo csum.Algo) ([]byte, error) {
+	tok := make([]byte, 16)
+	werr := w.enc.finish(algo)
 	if werr == nil {
-		werr = bw.Flush()
+		werr = w.bw.Flush()
 	}
-	if cerr := f.Close(); werr == nil {
+	if cerr := w.f.Close(); werr == nil {
 		werr = cerr
 	}
-	ref := listingRef{Token: ks + "-" + hex.EncodeToString(tok), Sum: hex.EncodeToString(h.Sum(nil))}
 	if werr == nil {
-		werr = os.Rename(f.Name(), filepath.Join(s.dir, ref.Token))
+		if _, err := rand.Read(tok); err != nil {
+			werr = fmt.Errorf("make a listing token: %w", err)
+		}
+	}
+	ks := keySum(w.key)
+	ref := listingRef{Token: ks + "-" + hex.EncodeToString(tok), Sum: hex.EncodeToString(w.h.Sum(nil))}
+	if werr == nil {
+		werr = os.Rename(w.f.Name(), filepath.Join(w.s.dir, ref.Token))
 	}
 	if werr != nil {
-		os.Remove(f.Name())
+		os.Remove(w.f.Name())
 		return nil, fmt.Errorf("write the listing: %w", werr)
 	}
-	s.prune(ctx, ks, ref.Token)
+	w.s.prune(ctx, ks, ref.Token)
 	return json.Marshal(ref)
+}
+
+// abort removes what was written.
+func (w *listingWriter) abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
 
 // load returns the listing private state refers to, if it is still there,
@@ -228,50 +279,159 @@ func (s *listingStore) load(ctx context.Context, key string, private []byte) (*t
 	return m, true
 }
 
-// encodeListing writes the header and the items in chunks.
+// encodeListing writes m as a listing file of key.
 func encodeListing(enc *gob.Encoder, key string, m *tree.Manifest) error {
-	if err := enc.Encode(listingHeader{Format: listingFormat, Key: key, Mode: m.Mode, Algo: m.Algo, Items: len(m.Items)}); err != nil {
+	e := newListingEncoder(enc, key, m.Mode)
+	for i := range m.Items {
+		e.add(&m.Items[i])
+	}
+	return e.finish(m.Algo)
+}
+
+// listingEncoder writes a format 4 listing an item at a time.
+type listingEncoder struct {
+	enc   *gob.Encoder
+	items []tree.Item
+	chunk []byte
+	n     int
+	err   error
+}
+
+func newListingEncoder(enc *gob.Encoder, key string, mode tree.Mode) *listingEncoder {
+	e := &listingEncoder{enc: enc}
+	if err := enc.Encode(listingHeader{Format: listingFormat, Key: key, Mode: mode}); err != nil {
+		e.err = fmt.Errorf("encode the listing: %w", err)
+	}
+	return e
+}
+
+func (e *listingEncoder) add(it *tree.Item) {
+	if e.err != nil {
+		return
+	}
+	e.items = append(e.items, *it)
+	e.n++
+	if len(e.items) == listingChunk {
+		e.flush()
+	}
+}
+
+func (e *listingEncoder) flush() {
+	if len(e.items) == 0 || e.err != nil {
+		return
+	}
+	e.chunk = packItems(e.chunk[:0], e.items)
+	clear(e.items)
+	e.items = e.items[:0]
+	if err := e.enc.Encode(e.chunk); err != nil {
+		e.err = fmt.Errorf("encode the listing: %w", err)
+	}
+}
+
+// finish writes the last chunk, the end of the chunks and the trailer.
+func (e *listingEncoder) finish(algo csum.Algo) error {
+	e.flush()
+	if e.err != nil {
+		return e.err
+	}
+	if err := e.enc.Encode([]byte{}); err != nil {
 		return fmt.Errorf("encode the listing: %w", err)
 	}
-	var chunk []byte
-	for i := 0; i < len(m.Items); i += listingChunk {
-		chunk = packItems(chunk[:0], m.Items[i:min(i+listingChunk, len(m.Items))])
-		if err := enc.Encode(chunk); err != nil {
-			return fmt.Errorf("encode the listing: %w", err)
-		}
+	if err := e.enc.Encode(listingTrailer{Algo: algo, Items: e.n}); err != nil {
+		return fmt.Errorf("encode the listing: %w", err)
 	}
 	return nil
 }
 
-// decodeListing reads what encodeListing wrote for key.
+// decodeListing reads what encodeListing wrote for key (or a format 2 or
+// 3 listing).
 func decodeListing(dec *gob.Decoder, key string) (*tree.Manifest, error) {
-	var hd listingHeader
-	if err := dec.Decode(&hd); err != nil {
+	d, err := newListingDecoder(dec, key)
+	if err != nil {
 		return nil, err
 	}
-	if (hd.Format != listingFormat && hd.Format != 2) || hd.Key != key || hd.Items < 0 || hd.Items > maxStoredItems {
-		return nil, fmt.Errorf("not a listing of this destination in format 2 or %d", listingFormat)
+	m := &tree.Manifest{Mode: d.hd.Mode, Algo: d.hd.Algo}
+	if d.hd.Format == 2 {
+		m.Items = make([]tree.Item, 0, d.hd.Items)
+		return decodeListing2(dec, d.hd, m)
 	}
-	m := &tree.Manifest{Mode: hd.Mode, Algo: hd.Algo, Items: make([]tree.Item, 0, hd.Items)}
-	if hd.Format == 2 {
-		return decodeListing2(dec, hd, m)
+	if d.hd.Format == 3 {
+		m.Items = make([]tree.Item, 0, d.hd.Items)
 	}
-	var chunk []byte
-	for len(m.Items) < hd.Items {
-		chunk = chunk[:0]
-		if err := dec.Decode(&chunk); err != nil {
+	for {
+		var more bool
+		if m.Items, more, err = d.chunk(m.Items); err != nil {
 			return nil, err
 		}
-		n := len(m.Items)
-		var err error
-		if m.Items, err = unpackItems(m.Items, chunk); err != nil {
-			return nil, err
-		}
-		if len(m.Items) == n || len(m.Items) > hd.Items {
-			return nil, errors.New("listing chunks do not add up to its header")
+		if !more {
+			break
 		}
 	}
+	m.Algo = d.algo
 	return m, nil
+}
+
+// listingDecoder reads the items of a format 3 or 4 listing a chunk at a
+// time (format 2 only through decodeListing).
+type listingDecoder struct {
+	dec   *gob.Decoder
+	hd    listingHeader
+	buf   []byte // a chunk as read
+	n     int    // items read
+	done  bool
+	algo  csum.Algo // once done
+}
+
+func newListingDecoder(dec *gob.Decoder, key string) (*listingDecoder, error) {
+	d := &listingDecoder{dec: dec}
+	if err := dec.Decode(&d.hd); err != nil {
+		return nil, err
+	}
+	if (d.hd.Format != listingFormat && d.hd.Format != 3 && d.hd.Format != 2) || d.hd.Key != key || d.hd.Items < 0 || d.hd.Items > maxStoredItems {
+		return nil, fmt.Errorf("not a listing of this destination in format 2, 3 or %d", listingFormat)
+	}
+	d.algo = d.hd.Algo
+	return d, nil
+}
+
+// chunk appends the next chunk's items to items; more is false, and
+// nothing appended, once they are all read (and, in format 4, the
+// trailer agrees).
+func (d *listingDecoder) chunk(items []tree.Item) (_ []tree.Item, more bool, err error) {
+	if d.done {
+		return items, false, nil
+	}
+	if d.hd.Format == 3 && d.n == d.hd.Items {
+		d.done = true
+		return items, false, nil
+	}
+	d.buf = d.buf[:0]
+	if err := d.dec.Decode(&d.buf); err != nil {
+		return nil, false, err
+	}
+	if len(d.buf) == 0 {
+		if d.hd.Format == 3 {
+			return nil, false, errors.New("listing chunks do not add up to its header")
+		}
+		var tr listingTrailer
+		if err := d.dec.Decode(&tr); err != nil {
+			return nil, false, err
+		}
+		if tr.Items != d.n {
+			return nil, false, errors.New("listing chunks do not add up to its trailer")
+		}
+		d.done, d.algo = true, tr.Algo
+		return items, false, nil
+	}
+	n := len(items)
+	if items, err = unpackItems(items, d.buf); err != nil {
+		return nil, false, err
+	}
+	d.n += len(items) - n
+	if len(items) == n || d.n > maxStoredItems || (d.hd.Format == 3 && d.n > d.hd.Items) {
+		return nil, false, errors.New("listing chunks do not add up to its header")
+	}
+	return items, true, nil
 }
 
 // decodeListing2 reads the chunks of a format 2 listing: gob's encoding

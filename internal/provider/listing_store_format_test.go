@@ -74,7 +74,7 @@ func TestListingFormatUnchanged(t *testing.T) {
 	dec := gob.NewDecoder(&buf)
 	var hd listingHeader
 	var chunk []byte
-	if err := dec.Decode(&hd); err != nil || hd.Format != 3 || hd.Items != len(m.Items) {
+	if err := dec.Decode(&hd); err != nil || hd.Format != 4 {
 		t.Fatalf("header %+v, %v", hd, err)
 	}
 	if err := dec.Decode(&chunk); err != nil {

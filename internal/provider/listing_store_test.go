@@ -202,9 +202,20 @@ func TestListingStoreChunks(t *testing.T) {
 	if _, ok := s.load(ctx, "key-1", refTo(old.Bytes())); ok {
 		t.Error("loaded a listing of the previous format")
 	}
+	var format3 bytes.Buffer
+	enc := gob.NewEncoder(&format3)
+	if err := enc.Encode(listingHeader{Format: 3, Key: "key-1", Mode: m.Mode, Algo: m.Algo, Items: len(m.Items)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encode(packItems(nil, m.Items)); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.load(ctx, "key-1", refTo(format3.Bytes())); !ok || !reflect.DeepEqual(got, m) {
+		t.Errorf("a format 3 listing reads as %+v, %v", got, ok)
+	}
 	var lying bytes.Buffer
-	enc := gob.NewEncoder(&lying)
-	if err := enc.Encode(listingHeader{Format: listingFormat, Key: "key-1", Mode: m.Mode, Algo: m.Algo, Items: len(m.Items) + 1}); err != nil {
+	enc = gob.NewEncoder(&lying)
+	if err := enc.Encode(listingHeader{Format: 3, Key: "key-1", Mode: m.Mode, Algo: m.Algo, Items: len(m.Items) + 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := enc.Encode(packItems(nil, m.Items)); err != nil {
@@ -212,5 +223,15 @@ func TestListingStoreChunks(t *testing.T) {
 	}
 	if _, ok := s.load(ctx, "key-1", refTo(lying.Bytes())); ok {
 		t.Error("loaded a listing whose header claims more items than it holds")
+	}
+	var lyingTrailer bytes.Buffer
+	enc = gob.NewEncoder(&lyingTrailer)
+	for _, v := range []any{listingHeader{Format: 4, Key: "key-1", Mode: m.Mode}, packItems(nil, m.Items), []byte{}, listingTrailer{Algo: m.Algo, Items: len(m.Items) + 1}} {
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := s.load(ctx, "key-1", refTo(lyingTrailer.Bytes())); ok {
+		t.Error("loaded a listing whose trailer claims more items than it holds")
 	}
 }
