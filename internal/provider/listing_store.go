@@ -374,12 +374,12 @@ func decodeListing(dec *gob.Decoder, key string) (*tree.Manifest, error) {
 // listingDecoder reads the items of a format 3 or 4 listing a chunk at a
 // time (format 2 only through decodeListing).
 type listingDecoder struct {
-	dec   *gob.Decoder
-	hd    listingHeader
-	buf   []byte // a chunk as read
-	n     int    // items read
-	done  bool
-	algo  csum.Algo // once done
+	dec  *gob.Decoder
+	hd   listingHeader
+	buf  []byte // a chunk as read
+	n    int    // items read
+	done bool
+	algo csum.Algo // once done
 }
 
 func newListingDecoder(dec *gob.Decoder, key string) (*listingDecoder, error) {
