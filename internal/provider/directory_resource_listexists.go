@@ -40,16 +40,35 @@ func guardedRsyncPath(p, rsyncPath string) string {
 // told (the existence check's own failure); diags are the listing's, for a
 // tree that exists.
 func (r *directoryResource) listIfExists(ctx context.Context, cn *conn, c syncConfig) (m *tree.Manifest, exists bool, diags diag.Diagnostics, checkErr error) {
+	var warnings []string
+	exists, err, checkErr := r.guardedListing(ctx, cn, c, func(t rsync.Transport, rsyncPath string) error {
+		root := c.root()
+		var err error
+		m, warnings, err = listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, manifestMode(c.Drift), rsyncPath)
+		return err
+	})
+	if !exists || checkErr != nil {
+		return nil, exists, nil, checkErr
+	}
+	m, diags = r.destListed(c, m, warnings, err)
+	return m, true, diags, nil
+}
+
+// guardedListing runs list, a listing of c's destination through the
+// remote command rsyncPath, which first checks that the tree exists.
+// exists is false when it is gone; listErr is the listing's failure, for
+// a tree that exists; checkErr says that whether it exists could not be
+// told.
+func (r *directoryResource) guardedListing(ctx context.Context, cn *conn, c syncConfig, list func(t rsync.Transport, rsyncPath string) error) (exists bool, listErr, checkErr error) {
 	root := c.root()
 	t, d := cn.transport(ctx)
 	if d.HasError() {
-		return nil, false, nil, fmt.Errorf("%s", diagText(d))
+		return false, nil, fmt.Errorf("%s", diagText(d))
 	}
-	m, warnings, err := listRemote(ctx, t, root.ListPath, root.Prefix, c.Filters, manifestMode(c.Drift),
-		guardedRsyncPath(root.RemovePath, r.rsyncPath(c)))
+	err := list(t, guardedRsyncPath(root.RemovePath, r.rsyncPath(c)))
 	var ee *rsync.ExitError
 	if errors.As(err, &ee) && ee.Code == missingStatus {
-		return nil, false, nil, nil
+		return false, nil, nil
 	}
 	if err != nil {
 		// The listing failed for another reason. The existence check
@@ -59,9 +78,8 @@ func (r *directoryResource) listIfExists(ctx context.Context, cn *conn, c syncCo
 		// such, before the listing's error.
 		exists, cerr := cn.exists(ctx, root.RemovePath)
 		if cerr != nil || !exists {
-			return nil, false, nil, cerr
+			return false, nil, cerr
 		}
 	}
-	m, diags = r.destListed(c, m, warnings, err)
-	return m, true, diags, nil
+	return true, err, nil
 }

@@ -94,16 +94,7 @@ func cacheKey(role, account, listPath string, f filterSet, mode tree.Mode) strin
 // (with server-side checksums in Content mode), as a manifest of the tree
 // below prefix.
 func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string, f filterSet, mode tree.Mode, rsyncPath string) (*tree.Manifest, []string, error) {
-	inc, exc := f.engineFilters()
-	opts := rsync.Options{
-		RsyncPath: rsyncPath,
-		Checksum:  mode == tree.Content,
-		Include:   inc,
-		Exclude:   exc,
-		Logger:    newEngineLogger(ctx),
-	}
-	f.Fidelity.listOptions(&opts)
-	m, l, err := listManifest(ctx, t, listPath, prefix, mode, f.Fidelity.treeOptions(), opts)
+	m, l, err := listManifest(ctx, t, listPath, prefix, mode, f.Fidelity.treeOptions(), listOptions(ctx, f, mode, rsyncPath))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,31 +110,48 @@ func listRemote(ctx context.Context, t rsync.Transport, listPath, prefix string,
 	return m, warnings, nil
 }
 
+// listOptions are the engine's options for a listing of a tree with
+// filters f, checksummed in Content mode.
+func listOptions(ctx context.Context, f filterSet, mode tree.Mode, rsyncPath string) rsync.Options {
+	inc, exc := f.engineFilters()
+	opts := rsync.Options{
+		RsyncPath: rsyncPath,
+		Checksum:  mode == tree.Content,
+		Include:   inc,
+		Exclude:   exc,
+		Logger:    newEngineLogger(ctx),
+	}
+	f.Fidelity.listOptions(&opts)
+	return opts
+}
+
+// listingAlgo is the digest algorithm of a listing's checksums.
+func listingAlgo(l *rsync.Listing) csum.Algo {
+	if algo, ok := csum.ByName(l.Checksum); ok {
+		return algo
+	}
+	return csum.XXH128
+}
+
 // listManifest lists a remote tree as a manifest. The entries go into the
 // manifest as they arrive (rsync.ListEach, tree.Builder), so a large
 // listing is not held as entries and items at once; with hard links the
 // whole list is needed first (a set's first name is known only in sorted
 // order).
 func listManifest(ctx context.Context, t rsync.Transport, listPath, prefix string, mode tree.Mode, topts tree.Options, opts rsync.Options) (*tree.Manifest, *rsync.Listing, error) {
-	algoOf := func(l *rsync.Listing) csum.Algo {
-		if algo, ok := csum.ByName(l.Checksum); ok {
-			return algo
-		}
-		return csum.XXH128
-	}
 	if topts.HardLinks {
 		l, err := rsync.List(ctx, t, listPath, opts)
 		if err != nil {
 			return nil, nil, err
 		}
-		return tree.FromEntriesWith(l.Entries, prefix, mode, algoOf(l), topts), l, nil
+		return tree.FromEntriesWith(l.Entries, prefix, mode, listingAlgo(l), topts), l, nil
 	}
 	b := tree.NewBuilder(prefix, mode, topts)
 	l, err := rsync.ListEach(ctx, t, listPath, opts, b.Add)
 	if err != nil {
 		return nil, nil, err
 	}
-	return b.Manifest(algoOf(l)), l, nil
+	return b.Manifest(listingAlgo(l)), l, nil
 }
 
 // hashLocal reads a local tree (rsync's trailing-slash rule on p) as a

@@ -99,8 +99,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
 				// The apply walk's re-plan: plan from the listing the
-				// first plan used (listing_store.go).
+				// first plan used (listing_store.go). Or the plan walk's,
+				// when refresh streamed its listing to the store.
 				dest, listingFrom = m, listingSaved
+				if ref, _ := req.Private.GetKey(ctx, privateListing); r.settings.listings.wroteHere(ref) {
+					listingFrom = listingOfRefresh
+				}
 				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			} else {
 				listDest = true

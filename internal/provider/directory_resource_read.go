@@ -45,6 +45,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	// The listing's outcome only counts when the tree exists.
 	var exists bool
 	var listing *tree.Manifest
+	var streamed *streamedListing // the listing written to the store as it came, instead
 	var listDiags diag.Diagnostics
 	listed := make(chan struct{})
 	list := func() {
@@ -62,8 +63,15 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		}
 		var err error
 		if c.Drift != driftNone && !ch.SFTP {
-			// Over rsync, one session does both (listIfExists).
-			listing, exists, listDiags, err = r.listIfExists(ctx, cn, c)
+			// Over rsync, one session does both (listIfExists), streamed
+			// to the store when it can be.
+			exists = true
+			if r.streamsRefresh(c) {
+				streamed, exists, listDiags, err = r.listIfExistsStreamed(ctx, cn, c)
+			}
+			if streamed == nil && exists && err == nil && !listDiags.HasError() {
+				listing, exists, listDiags, err = r.listIfExists(ctx, cn, c)
+			}
 		} else {
 			go list()
 			exists, err = cn.exists(ctx, root.RemovePath)
@@ -100,16 +108,25 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		h := listing.Hash()
+		var h string
+		if streamed != nil {
+			h = streamed.hash
+		} else {
+			h = listing.Hash()
+		}
 		if state.DestinationHash.ValueString() != h && !state.DestinationHash.IsNull() {
 			tflog.Info(ctx, "the destination changed since the last refresh", map[string]interface{}{
 				"destination": state.Destination.ValueString(), "was": state.DestinationHash.ValueString(), "now": h,
 			})
 		}
 		state.DestinationHash = types.StringValue(h)
-		var err error
-		if ref, err = r.settings.listings.save(ctx, r.destKey(c), listing); err != nil {
-			tflog.Debug(ctx, "could not keep the listing for the apply's re-plan; it will list again", map[string]interface{}{"error": err.Error()})
+		if streamed != nil {
+			ref = streamed.ref
+		} else {
+			var err error
+			if ref, err = r.settings.listings.save(ctx, r.destKey(c), listing); err != nil {
+				tflog.Debug(ctx, "could not keep the listing for the apply's re-plan; it will list again", map[string]interface{}{"error": err.Error()})
+			}
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)

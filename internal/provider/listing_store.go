@@ -57,6 +57,10 @@ type listingStore struct {
 	// every destination's listings, and stat'ing each of them at every
 	// refresh cost a fleet of N destinations N full scans.
 	swept sync.Once
+	// written holds the tokens of the listings this process wrote: a
+	// plan that finds its refresh's listing only in the store (a
+	// streamed refresh keeps none in memory) is still the plan walk's.
+	written sync.Map
 }
 
 const (
@@ -236,6 +240,7 @@ func (w *listingWriter) commit(ctx context.Context, algo csum.Algo) ([]byte, err
 		return nil, fmt.Errorf("write the listing: %w", werr)
 	}
 	w.s.prune(ctx, ks, ref.Token)
+	w.s.written.Store(ref.Token, true)
 	return json.Marshal(ref)
 }
 
@@ -243,6 +248,17 @@ func (w *listingWriter) commit(ctx context.Context, algo csum.Algo) ([]byte, err
 func (w *listingWriter) abort() {
 	w.f.Close()
 	os.Remove(w.f.Name())
+}
+
+// wroteHere reports whether this process wrote the listing private state
+// refers to.
+func (s *listingStore) wroteHere(private []byte) bool {
+	var ref listingRef
+	if s == nil || json.Unmarshal(private, &ref) != nil {
+		return false
+	}
+	_, ok := s.written.Load(ref.Token)
+	return ok
 }
 
 // load returns the listing private state refers to, if it is still there,

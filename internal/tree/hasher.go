@@ -65,10 +65,14 @@ func (h *Hasher) Add(it *Item) {
 }
 
 // Sum is the hash of the items added, as Manifest.Hash writes it.
-func (h *Hasher) Sum() string {
+func (h *Hasher) Sum() string { return h.SumAs(h.algo) }
+
+// SumAs is Sum for items whose digests turned out to be algo's (a
+// listing's algorithm is known once it is done).
+func (h *Hasher) SumAs(algo csum.Algo) string {
 	prefix := "meta"
 	if h.mode == Content {
-		prefix = h.algo.Name()
+		prefix = algo.Name()
 	}
 	return prefix + ":" + hex.EncodeToString(h.h.Sum(nil))
 }

@@ -1,0 +1,95 @@
+package provider
+
+// Refresh's destination listing streamed to the listing store: written
+// and hashed as it arrives, never held (issue 15: a 300,000-file refresh
+// held the listing as a manifest until the plan, beside the source's).
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
+)
+
+// streamedListing is a destination listing refresh wrote to the listing
+// store as it came: its hash (destination_hash) and the private state
+// value that finds the file.
+type streamedListing struct {
+	hash string
+	ref  []byte
+}
+
+// streamsRefresh reports whether refresh can stream c's destination
+// listing instead of holding it: there is a store to write it to, and no
+// hard links (the listing of a set is resolved whole, listManifest).
+// The caller has checked that the destination is remote and listed over
+// rsync.
+func (r *directoryResource) streamsRefresh(c syncConfig) bool {
+	return r.settings.listings != nil && c.Drift != driftNone && !c.Filters.Fidelity.treeOptions().HardLinks
+}
+
+// listIfExistsStreamed is listIfExists writing the listing to the store
+// as it arrives (tree.ListStream) and hashing it on the way. It returns a
+// nil listing for a tree that exists when it could not stream it — the
+// server's lists out of the sender's order, a server that could not read
+// some of the tree (the plan must know which directories: listRemote
+// marks them), or a store that could not be written — and the caller
+// lists it again into a manifest.
+func (r *directoryResource) listIfExistsStreamed(ctx context.Context, cn *conn, c syncConfig) (sl *streamedListing, exists bool, diags diag.Diagnostics, checkErr error) {
+	root := c.root()
+	mode := manifestMode(c.Drift)
+	w, err := r.settings.listings.create(r.destKey(c), mode)
+	if err != nil || w == nil {
+		tflog.Debug(ctx, "cannot write the listing as it comes; listing into memory", map[string]interface{}{"error": errText(err)})
+		return nil, true, nil, nil
+	}
+	h := tree.NewHasher(mode, 0)
+	var streamErr error
+	var l *rsync.Listing
+	exists, listErr, checkErr := r.guardedListing(ctx, cn, c, func(t rsync.Transport, rsyncPath string) error {
+		s := tree.NewListStream(root.Prefix, mode, c.Filters.Fidelity.treeOptions(), func(it *tree.Item) {
+			h.Add(it)
+			w.add(it)
+		})
+		var err error
+		l, err = rsync.ListLists(ctx, t, root.ListPath, listOptions(ctx, c.Filters, mode, rsyncPath), func(fl rsync.FileList) {
+			s.AddList(fl.Dir, fl.Entries, fl.Whole)
+		})
+		streamErr = s.Close()
+		return err
+	})
+	if !exists || checkErr != nil || listErr != nil {
+		w.abort()
+		if listErr != nil {
+			_, diags = r.destListed(c, nil, nil, listErr)
+		}
+		return nil, exists, diags, checkErr
+	}
+	if streamErr != nil || l.IOError != 0 {
+		w.abort()
+		tflog.Debug(ctx, "the destination listing could not be streamed; listing again into memory", map[string]interface{}{
+			"destination": c.Ends.Dst.Raw, "order": errText(streamErr), "io_error": l.IOError,
+		})
+		return nil, true, nil, nil
+	}
+	algo := listingAlgo(l)
+	ref, err := w.commit(ctx, algo)
+	if err != nil {
+		tflog.Debug(ctx, "could not keep the listing; listing again into memory", map[string]interface{}{"error": err.Error()})
+		return nil, true, nil, nil
+	}
+	// A manifest of an earlier refresh of this destination in this
+	// process is not this listing.
+	r.settings.manifests.drop(r.destKey(c))
+	return &streamedListing{hash: h.SumAs(algo), ref: ref}, true, nil, nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
