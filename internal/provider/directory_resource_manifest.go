@@ -299,17 +299,33 @@ func (r *directoryResource) sourceAheadKey(c syncConfig) string {
 // record what the plan saw (privateSourceAtRefresh). Only a clean reading
 // is kept, and ModifyPlan takes it out of the cache whether or not it uses
 // it: a later plan, and the apply walk's re-plan, read the source afresh.
-// The returned function waits for the reading. A failure here is not
-// reported: the plan reads the source again and reports it there.
-func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo) (wait func()) {
+//
+// With foldOnly (refresh streams the destination's listing, so the plan
+// will first try to merge the source with it as a stream,
+// planUnchangedStreamed) a local source is walked for its hash alone and
+// no manifest is kept: the walk leaves its digests in the cache, so the
+// plan's walk only stats the files.
+//
+// The returned function waits for the reading and returns the source's
+// hash as it lands (chmod applied), or "" when there is none. A failure
+// here is not reported: the plan reads the source again and reports it.
+func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syncConfig, algo csum.Algo, foldOnly bool) (wait func() string) {
 	key := r.sourceAheadKey(c)
 	r.settings.manifests.drop(key)
 	if !c.SourceKnown {
-		return func() {}
+		return func() string { return "" }
 	}
 	done := make(chan struct{})
+	var hash string
 	go func() {
 		defer close(done)
+		if foldOnly && !c.Ends.Src.Remote {
+			h, warnings, err := r.settings.sources.sourceHash(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo, c.Chmod)
+			if err == nil && len(warnings) == 0 {
+				hash = h
+			}
+			return
+		}
 		var m *tree.Manifest
 		var warnings []string
 		var err error
@@ -326,7 +342,11 @@ func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syn
 		}
 		if err == nil && len(warnings) == 0 {
 			r.settings.manifests.put(key, m)
+			hash = withChmod(m, c.Chmod).Hash()
 		}
 	}()
-	return func() { <-done }
+	return func() string {
+		<-done
+		return hash
+	}
 }

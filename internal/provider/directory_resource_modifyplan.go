@@ -88,6 +88,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	var listingFrom estimateListing // where dest came from, for the estimate's reuse
 	listDest := false
 	emptyDest := false
+	var storedListing []byte // the reference to refresh's listing in the store
 	if priorExists {
 		pc, d := syncConfigOf(ctx, prior)
 		if !d.HasError() {
@@ -97,15 +98,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			if m, ok := r.settings.manifests.get(r.destKey(c)); ok {
 				dest, listingFrom = m, listingOfRefresh
 				tflog.Debug(ctx, "using the destination listing from refresh", map[string]interface{}{"destination": c.Ends.Dst.Raw})
-			} else if m, ok := r.savedListing(ctx, req.Private, r.destKey(c)); ok {
-				// The apply walk's re-plan: plan from the listing the
-				// first plan used (listing_store.go). Or the plan walk's,
-				// when refresh streamed its listing to the store.
-				dest, listingFrom = m, listingSaved
-				if ref, _ := req.Private.GetKey(ctx, privateListing); r.settings.listings.wroteHere(ref) {
-					listingFrom = listingOfRefresh
-				}
-				tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			} else if ref, _ := req.Private.GetKey(ctx, privateListing); len(ref) > 0 {
+				// The listing refresh saved: the apply walk's re-plan plans
+				// from the listing the first plan used (listing_store.go),
+				// and so does the plan walk's when refresh streamed it.
+				// Read below, after the plan from streams is tried.
+				storedListing = ref
 			} else {
 				listDest = true
 			}
@@ -129,6 +127,21 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		resp.Diagnostics.Append(r.planTransport(ctx, cn, c)...)
 		if resp.Diagnostics.HasError() {
 			return
+		}
+	}
+	if storedListing != nil {
+		if !listingChanged && !ownershipChanged(prior, plan) && r.largeTree(ctx, req.Private) &&
+			r.planUnchangedStreamed(ctx, req, resp, cn, c, prior, storedListing) {
+			return
+		}
+		if m, ok := r.settings.listings.load(ctx, r.destKey(c), storedListing); ok {
+			tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+			dest, listingFrom = m, listingSaved
+			if r.settings.listings.wroteHere(storedListing) {
+				listingFrom = listingOfRefresh
+			}
+		} else {
+			listDest = true
 		}
 	}
 	algo := contentAlgo(dest, prior.DestinationHash, prior.SourceHash)
@@ -345,18 +358,6 @@ func (r *directoryResource) connectAhead(ctx context.Context, cn *conn, c syncCo
 		}
 	}()
 	return func() { <-done }
-}
-
-// savedListing loads the destination listing whose reference refresh put
-// in private state, if it is still there and intact.
-func (r *directoryResource) savedListing(ctx context.Context, private interface {
-	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
-}, key string) (*tree.Manifest, bool) {
-	ref, d := private.GetKey(ctx, privateListing)
-	if d.HasError() || len(ref) == 0 {
-		return nil, false
-	}
-	return r.settings.listings.load(ctx, key, ref)
 }
 
 func firstPaths(paths []string, n int) string {

@@ -37,7 +37,11 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	cn := r.newConn(c)
 	defer cn.close()
 	root := c.root()
-	aheadDone := r.hashSourceAhead(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash))
+	// A refresh that streams the destination's listing leaves the
+	// plan to merge the source with it as a stream: the source is
+	// walked ahead for its hash alone.
+	streams := c.Ends.Dst.Remote && r.streamsRefresh(ctx, c, req.Private)
+	aheadDone := r.hashSourceAhead(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash), streams)
 	defer aheadDone()
 
 	// The existence check and the listing run at once: over rsync in one
@@ -66,7 +70,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 			// Over rsync, one session does both (listIfExists), streamed
 			// to the store when it can be.
 			exists = true
-			if r.streamsRefresh(c) {
+			if streams {
 				streamed, exists, listDiags, err = r.listIfExistsStreamed(ctx, cn, c)
 			}
 			if streamed == nil && exists && err == nil && !listDiags.HasError() {
@@ -130,7 +134,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 		}
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateListing, ref)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, r.sourceAtRefresh(c, aheadDone))...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, r.sourceAtRefresh(c, aheadDone()))...)
 	// pending is what the next apply will do, which the plan works out;
 	// what the last apply was planned to do is done.
 	state.Pending = pendingValue(pendingOf(tree.Changes{}), nil)

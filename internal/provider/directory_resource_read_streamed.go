@@ -22,13 +22,31 @@ type streamedListing struct {
 	ref  []byte
 }
 
-// streamsRefresh reports whether refresh can stream c's destination
-// listing instead of holding it: there is a store to write it to, and no
-// hard links (the listing of a set is resolved whole, listManifest).
-// The caller has checked that the destination is remote and listed over
-// rsync.
-func (r *directoryResource) streamsRefresh(c syncConfig) bool {
-	return r.settings.listings != nil && c.Drift != driftNone && !c.Filters.Fidelity.treeOptions().HardLinks
+// streamsRefresh reports whether refresh streams c's destination listing
+// instead of holding it: the tree is large (largeTree), there is a store
+// to write it to, and no hard links (the listing of a set is resolved
+// whole, listManifest). The caller has checked that the destination is
+// remote and listed over rsync.
+func (r *directoryResource) streamsRefresh(ctx context.Context, c syncConfig, private privateGetter) bool {
+	return r.settings.listings != nil && c.Drift != driftNone && !c.Filters.Fidelity.treeOptions().HardLinks && r.largeTree(ctx, private)
+}
+
+// privateGetter is the private state of a request.
+type privateGetter interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}
+
+// largeTree reports whether the last apply left a tree too large for its
+// baseline to keep each entry's fingerprint (more than baselineMaxItems
+// entries). Such a tree's refresh and no-change plan are made as streams:
+// they hold no manifest, whatever the tree's size. A smaller tree is
+// planned from manifests, as a tree without a baseline (imported, or not
+// applied by this provider yet) is: they are small enough to hold, the
+// resources of a fleet share one walk of their source (sourceWalks), and
+// the plan that finds changes needs them anyway.
+func (r *directoryResource) largeTree(ctx context.Context, private privateGetter) bool {
+	b, ok := r.priorBaseline(ctx, private)
+	return ok && !b.Imported && b.Hash != "" && !b.hasPrints()
 }
 
 // listIfExistsStreamed is listIfExists writing the listing to the store
@@ -73,17 +91,21 @@ func (r *directoryResource) listIfExistsStreamed(ctx context.Context, cn *conn, 
 		tflog.Debug(ctx, "the destination listing could not be streamed; listing again into memory", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "order": errText(streamErr), "io_error": l.IOError,
 		})
-		return nil, true, nil, nil
+		return nil, true, nil, nil //nolint:nilerr // not a failure: the caller lists into memory
+
 	}
 	algo := listingAlgo(l)
 	ref, err := w.commit(ctx, algo)
 	if err != nil {
 		tflog.Debug(ctx, "could not keep the listing; listing again into memory", map[string]interface{}{"error": err.Error()})
-		return nil, true, nil, nil
+		return nil, true, nil, nil //nolint:nilerr // not a failure: the caller lists into memory
 	}
 	// A manifest of an earlier refresh of this destination in this
 	// process is not this listing.
 	r.settings.manifests.drop(r.destKey(c))
+	if r.settings.streamed != nil {
+		r.settings.streamed("refresh")
+	}
 	return &streamedListing{hash: h.SumAs(algo), ref: ref}, true, nil, nil
 }
 

@@ -53,17 +53,14 @@ func (r *directoryResource) sourceIdentity(c syncConfig) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// sourceAtRefresh waits for the source hash Read started
-// (hashSourceAhead's wait) and returns the record to keep in private
-// state, or nil when there is none (a remote or unknown source, or a hash
-// that warned).
-func (r *directoryResource) sourceAtRefresh(c syncConfig, wait func()) []byte {
-	wait()
-	m, ok := r.settings.manifests.get(r.sourceAheadKey(c))
-	if !ok {
+// sourceAtRefresh is the record to keep in private state of the source
+// hash Read made (hashSourceAhead), or nil when there is none (a remote or
+// unknown source, or a hash that warned).
+func (r *directoryResource) sourceAtRefresh(c syncConfig, hash string) []byte {
+	if hash == "" {
 		return nil
 	}
-	rec, err := json.Marshal(sourceRecord{Of: r.sourceIdentity(c), Hash: withChmod(m, c.Chmod).Hash()})
+	rec, err := json.Marshal(sourceRecord{Of: r.sourceIdentity(c), Hash: hash})
 	if err != nil {
 		return nil
 	}

@@ -264,6 +264,36 @@ func (s *listingStore) wroteHere(private []byte) bool {
 // load returns the listing private state refers to, if it is still there,
 // intact, and the listing of key.
 func (s *listingStore) load(ctx context.Context, key string, private []byte) (*tree.Manifest, bool) {
+	f, ok := s.open(ctx, key, private)
+	if !ok {
+		return nil, false
+	}
+	defer f.close()
+	m, err := decodeListing(f.dec, key)
+	if err != nil {
+		tflog.Debug(ctx, "the listing refresh saved cannot be read; listing again", map[string]interface{}{"file": f.token, "error": err.Error()})
+		return nil, false
+	}
+	if !f.intact(ctx) {
+		return nil, false
+	}
+	return m, true
+}
+
+// storedListing is a listing file open for reading: dec reads it; intact
+// says, once it is read, whether its bytes are the ones saved.
+type storedListing struct {
+	file  *os.File
+	token string
+	sum   string
+	h     hash.Hash
+	br    *bufio.Reader
+	dec   *gob.Decoder
+}
+
+// open opens the listing private state refers to, if it is still there
+// and named as a listing of key.
+func (s *listingStore) open(ctx context.Context, key string, private []byte) (*storedListing, bool) {
 	if s == nil || len(private) == 0 {
 		return nil, false
 	}
@@ -276,24 +306,27 @@ func (s *listingStore) load(ctx context.Context, key string, private []byte) (*t
 		tflog.Debug(ctx, "the listing refresh saved is gone; listing again", map[string]interface{}{"error": err.Error()})
 		return nil, false
 	}
-	defer f.Close()
 	h := csum.XXH128.NewFile()
 	br := bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)
-	m, err := decodeListing(gob.NewDecoder(br), key)
-	if err == nil {
-		// The digest covers every byte: read what gob left.
-		_, err = io.Copy(io.Discard, br)
-	}
-	if err != nil {
-		tflog.Debug(ctx, "the listing refresh saved cannot be read; listing again", map[string]interface{}{"file": ref.Token, "error": err.Error()})
-		return nil, false
-	}
-	if hex.EncodeToString(h.Sum(nil)) != ref.Sum {
-		tflog.Warn(ctx, "the listing refresh saved does not match its digest; listing again", map[string]interface{}{"file": ref.Token})
-		return nil, false
-	}
-	return m, true
+	return &storedListing{file: f, token: ref.Token, sum: ref.Sum, h: h, br: br, dec: gob.NewDecoder(br)}, true
 }
+
+// intact reads what the decoder left and reports whether the file's
+// digest is the one private state recorded.
+func (l *storedListing) intact(ctx context.Context) bool {
+	// The digest covers every byte: read what gob left.
+	if _, err := io.Copy(io.Discard, l.br); err != nil {
+		tflog.Debug(ctx, "the listing refresh saved cannot be read; listing again", map[string]interface{}{"file": l.token, "error": err.Error()})
+		return false
+	}
+	if hex.EncodeToString(l.h.Sum(nil)) != l.sum {
+		tflog.Warn(ctx, "the listing refresh saved does not match its digest; listing again", map[string]interface{}{"file": l.token})
+		return false
+	}
+	return true
+}
+
+func (l *storedListing) close() { l.file.Close() }
 
 // encodeListing writes m as a listing file of key.
 func encodeListing(enc *gob.Encoder, key string, m *tree.Manifest) error {

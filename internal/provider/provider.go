@@ -52,6 +52,11 @@ type rsyncProvider struct {
 	// (tests: one that trusts the files they have just written). Nil in
 	// the provider: the user's cache directory.
 	digests *tree.DigestCache
+	// streamed, when set, is told of each refresh that streamed its
+	// listing ("refresh") and each plan made from streams ("plan") (tests:
+	// that the no-change plan of a large tree holds no manifest). Nil in
+	// the provider.
+	streamed func(step string)
 }
 
 // providerModel is the provider block.
@@ -134,6 +139,8 @@ type connSettings struct {
 	// unchanged file is stat'ed, not read (tree.DigestCache); nil: every
 	// hash reads every file.
 	digests *tree.DigestCache
+	// streamed is rsyncProvider.streamed.
+	streamed func(step string)
 }
 
 // settingsFromModel resolves the provider block into connSettings. Unset
@@ -258,6 +265,7 @@ func (p *rsyncProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	s.sources = newSourceWalks(p.sourceWalked)
 	s.sources.readingsMade = p.sourceReadings
 	s.digests = p.digests
+	s.streamed = p.streamed
 	if s.digests == nil {
 		s.digests = newDigestCache()
 	}

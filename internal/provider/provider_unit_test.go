@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestSettingsFromModel(t *testing.T) {
 	}
 	want := connSettings{User: "deploy", Port: 2222, PrivateKeyFile: "/k", KnownHostsFile: "/kh",
 		Timeout: 45 * time.Second, RsyncPath: "rsync"}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("settings = %+v, want %+v", s, want)
 	}
 

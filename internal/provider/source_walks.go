@@ -67,6 +67,7 @@ type sourceWalk struct {
 type sourceReading struct {
 	m    *tree.Manifest
 	plan *createPlan
+	hash string // sourceHash's
 }
 
 // newSourceWalks returns an empty set of walks; walked is the test hook
@@ -105,6 +106,39 @@ func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestC
 		return sourceReading{m: m}, warnings, err
 	})
 	return r.m, warnings, err
+}
+
+// sourceHash is the hash of the local source p as it lands (chmod
+// applied), made by a walk that keeps no manifest — or from the manifest
+// of a walk of this provider walk already made — and shared with every
+// other caller of this walk (a fleet's refreshes of a large tree,
+// hashSourceAhead).
+func (s *sourceWalks) sourceHash(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, algo csum.Algo, chmod string) (string, []string, error) {
+	walkKey := sourceWalkKey(p, f, algo)
+	r, warnings, err := s.get(ctx, walkKey+"\x00hash\x00"+chmod, func(ctx context.Context) (sourceReading, []string, error) {
+		if m, ok := s.manifest(walkKey); ok {
+			return sourceReading{hash: withChmod(m, chmod).Hash()}, nil, nil
+		}
+		h := tree.NewHasher(tree.Content, algo)
+		apply := chmodOf(chmod)
+		warnings, err := eachLocal(ctx, digests, p, f, tree.Content, algo, func(it *tree.Item) {
+			if apply != nil {
+				landed := *it
+				apply(&landed)
+				it = &landed
+			}
+			h.Add(it)
+		})
+		if errors.Is(err, tree.ErrWalkOrder) {
+			// Not a manifest's order (never seen): hash a manifest.
+			var m *tree.Manifest
+			if m, warnings, err = hashLocal(ctx, digests, p, f, tree.Content, algo); err == nil {
+				return sourceReading{hash: withChmod(m, chmod).Hash()}, warnings, nil
+			}
+		}
+		return sourceReading{hash: h.Sum()}, warnings, err
+	})
+	return r.hash, warnings, err
 }
 
 // manifest returns the manifest of the walk under key if one is done and

@@ -277,6 +277,9 @@ func orderByDirs(items []Item, runs map[string]itemRun) bool {
 
 // compareItems orders items as flist.Compare orders their entries (the
 // root "." first; a directory's name compares as "name/").
+// CompareItems orders items as a manifest holds them (rsync's order).
+func CompareItems(a, b *Item) int { return compareItems(a, b) }
+
 func compareItems(a, b *Item) int {
 	ea := flist.Entry{Name: a.Name, Mode: flist.SIFREG}
 	eb := flist.Entry{Name: b.Name, Mode: flist.SIFREG}

@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// streamCounter counts what the provider made as streams
+// (rsyncProvider.streamed), per terraform command.
+type streamCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *streamCounter) streamed(step string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[step]++
+}
+
+// take returns the counts since the last take and resets them.
+func (c *streamCounter) take() (refreshes, plans int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	refreshes, plans = c.n["refresh"], c.n["plan"]
+	c.n = nil
+	return refreshes, plans
+}
+
+// TestAccDirectory_largeTreePlansAsStreams: a tree too large for its
+// baseline to keep fingerprints (more than baselineMaxItems entries) is
+// refreshed and planned without a manifest — refresh streams its listing
+// to the store, and the plan merges it with a walk of the source — and
+// the plan finds nothing to do. A server edit, a file on the server the
+// source lacks (delete = true) and a source edit are each still planned,
+// from the manifests, and applied; the plan after them is again made from
+// streams.
+func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	const dirs, files = 101, 100 // 10,100 files: more entries than baselineMaxItems
+	for d := range dirs {
+		dir := filepath.Join(src, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range files {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", f)), []byte(fmt.Sprintf("%d/%d\n", d, f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if dirs*files <= baselineMaxItems {
+		t.Fatal("the tree is not large")
+	}
+	dst := filepath.Join(t.TempDir(), "site")
+	config := providerConfig(srv, nil) + rsyncDir("site", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
+	})
+	var counts streamCounter
+	tf := newTFRunnerServing(t, map[string]string{"main.tf": config}, &rsyncProvider{version: "test", streamed: counts.streamed})
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+	counts.take()
+
+	noChanges := func(when string) {
+		t.Helper()
+		tf.run(0, "plan", "-input=false", "-detailed-exitcode")
+		if refreshes, plans := counts.take(); refreshes != 1 || plans != 1 {
+			t.Errorf("%s: a no-change plan streamed %d refreshes and %d plans, want 1 and 1", when, refreshes, plans)
+		}
+	}
+	changes := func(what, path string) {
+		t.Helper()
+		out := tf.run(2, "plan", "-input=false", "-detailed-exitcode")
+		if !strings.Contains(out, path) {
+			t.Errorf("%s: the plan does not name %s:\n%s", what, path, out)
+		}
+		if refreshes, plans := counts.take(); refreshes != 1 || plans != 0 {
+			t.Errorf("%s: streamed %d refreshes and %d plans, want 1 and 0 (the plan from the manifests)", what, refreshes, plans)
+		}
+		tf.run(0, "apply", "-input=false", "-auto-approve")
+		counts.take()
+		if err := checkTreesEqual(src, dst)(nil); err != nil {
+			t.Fatalf("%s: after the apply: %v", what, err)
+		}
+	}
+	noChanges("after the create")
+	if err := os.WriteFile(filepath.Join(dst, "d050", "f50.txt"), []byte("edited on the server\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changes("a server edit", "d050/f50.txt")
+	if err := os.WriteFile(filepath.Join(dst, "d100", "extra.txt"), []byte("added on the server\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changes("a file on the server", "d100/extra.txt")
+	if err := os.WriteFile(filepath.Join(src, "d000", "f00.txt"), []byte("edited in the source\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changes("a source edit", "d000/f00.txt")
+	noChanges("after the edits")
+}
