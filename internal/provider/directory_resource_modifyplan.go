@@ -130,8 +130,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		}
 	}
 	if storedListing != nil {
+		// Only in the walk whose refresh wrote the listing: the apply
+		// walk re-plans only resources that have changes.
 		if !listingChanged && !ownershipChanged(prior, plan) && r.largeTree(ctx, req.Private) &&
-			r.planUnchangedStreamed(ctx, req, resp, cn, c, prior, storedListing) {
+			r.settings.listings.wroteHere(storedListing) && r.planUnchangedStreamed(ctx, resp, cn, c, prior, storedListing) {
 			return
 		}
 		if m, ok := r.settings.listings.load(ctx, r.destKey(c), storedListing); ok {
@@ -219,7 +221,12 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if src != nil {
 		srcHash = src.Hash()
 	}
-	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, srcHash)...)
+	if storedListing == nil || !r.settings.listings.wroteHere(storedListing) {
+		// Not in the walk whose refresh streamed its listing: there the
+		// record is of the source walked ahead, and a source edited
+		// since is this plan's to show, not a stale plan.
+		resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, srcHash)...)
+	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	if resp.Diagnostics.HasError() {
 		return

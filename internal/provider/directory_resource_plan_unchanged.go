@@ -148,8 +148,9 @@ func (m *unchangedMerge) finish() {
 // nothing to do it sets the plan — the same values the plan from
 // manifests sets then — and reports true; otherwise it reports false,
 // having set nothing, and the caller plans from the manifests (the walk
-// stops at the first difference; the digests it made are in the cache).
-func (r *directoryResource) planUnchangedStreamed(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel, ref []byte) bool {
+// stops at the first difference; a stopped walk keeps no digests it made,
+// so a file hashed before the stop is read again).
+func (r *directoryResource) planUnchangedStreamed(ctx context.Context, resp *resource.ModifyPlanResponse, cn *conn, c syncConfig, prior directoryModel, ref []byte) bool {
 	if c.Ends.Src.Remote || c.Release != nil || cn.overSFTP() || !c.SourceKnown {
 		return false
 	}
@@ -203,7 +204,9 @@ func (r *directoryResource) planUnchangedStreamed(ctx context.Context, req resou
 	if work {
 		return false // the source changed as the destination did: the full plan keeps the baseline
 	}
-	resp.Diagnostics.Append(r.checkSourceSincePlan(ctx, req.Private, c, srcHash)...)
+	// No checkSourceSincePlan: this is the walk whose refresh wrote the
+	// listing (the caller checks), where the record is of the source
+	// walked ahead, and a source edited since is this plan's to show.
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSourceAtRefresh, nil)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
 	if resp.Diagnostics.HasError() {

@@ -86,7 +86,7 @@ func (r *directoryResource) listIfExistsStreamed(ctx context.Context, cn *conn, 
 		}
 		return nil, exists, diags, checkErr
 	}
-	if streamErr != nil || l.IOError != 0 {
+	if streamErr != nil || l.IOError != 0 || len(unlistedDirs(l.Messages, root.ListPath, root.Prefix)) > 0 {
 		w.abort()
 		tflog.Debug(ctx, "the destination listing could not be streamed; listing again into memory", map[string]interface{}{
 			"destination": c.Ends.Dst.Raw, "order": errText(streamErr), "io_error": l.IOError,

@@ -65,6 +65,7 @@ type listingStore struct {
 
 const (
 	listingMaxAge     = time.Hour
+	listingTempMaxAge = 24 * time.Hour
 	listingKeepPerKey = 3
 	// privateListing is the private state key of the listing reference.
 	privateListing = "destination_listing"
@@ -576,7 +577,13 @@ func (s *listingStore) sweepOld(ctx context.Context) {
 	now := time.Now()
 	for _, e := range ents {
 		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) <= listingMaxAge {
+		maxAge := listingMaxAge
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			// A listing being written as its server lists: a slow one
+			// may not flush for a long time.
+			maxAge = listingTempMaxAge
+		}
+		if err != nil || !info.Mode().IsRegular() || now.Sub(info.ModTime()) <= maxAge {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

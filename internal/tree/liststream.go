@@ -61,17 +61,19 @@ func NewListStream(prefix string, mode Mode, opts Options, yield func(*Item)) *L
 
 // AddList takes the next file list: dir and entries as rsync.FileList
 // has them (whole: the listing in one sorted list). It keeps nothing of
-// the entries but their items.
+// the entries but their items, and clears the slice as it goes.
 func (s *ListStream) AddList(dir string, entries []*flist.Entry, whole bool) {
 	if s.err != nil {
 		return
 	}
 	items := make([]Item, 0, len(entries))
-	for _, e := range entries {
+	for i, e := range entries {
 		if it, ok := itemOf(e, s.prefix, s.mode, s.opts, &s.names); ok {
 			items = append(items, it)
 		}
+		entries[i] = nil // a whole listing's entries go as they are converted
 	}
+
 	switch {
 	case whole:
 		// A single list is sorted in the protocol's order, which before
@@ -80,9 +82,14 @@ func (s *ListStream) AddList(dir string, entries []*flist.Entry, whole bool) {
 		if !strictlyOrdered(items) {
 			items = sortItems(items)
 		}
+		if s.twins(items) {
+			return
+		}
 		for i := range items {
 			s.emitItem(&items[i])
 		}
+		return
+	case s.twins(items):
 		return
 	case !s.started:
 		// The first list holds the root "." (the source directory's own
@@ -127,6 +134,18 @@ func (s *ListStream) AddList(dir string, entries []*flist.Entry, whole bool) {
 	s.waiting = false
 	s.push(items)
 	s.emit()
+}
+
+// twins ends the stream when ordered items hold a file and a directory
+// of one name (only a hostile sender's): they sort apart, so the order
+// check does not see them, and a manifest pairs such names by map
+// (tree.Pair), which a stream cannot.
+func (s *ListStream) twins(items []Item) bool {
+	if hasTwins(items) {
+		s.err = ErrListOrder
+		return true
+	}
+	return false
 }
 
 // Close hands over what is left (directories whose lists never came are

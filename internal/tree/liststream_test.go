@@ -116,18 +116,19 @@ func TestListStreamOutOfOrder(t *testing.T) {
 		lists []list
 		err   bool
 	}{
-		"in order":           {[]list{top, {"a", []*flist.Entry{file("a/x")}}, {"b", []*flist.Entry{file("b/y")}}}, false},
-		"empty lists absent": {[]list{top, {"b", []*flist.Entry{file("b/y")}}}, false},
-		"b before a":         {[]list{top, {"b", []*flist.Entry{file("b/y")}}, {"a", []*flist.Entry{file("a/x")}}}, true},
-		"a twice":            {[]list{top, {"a", nil}, {"a", []*flist.Entry{file("a/x")}}}, true},
-		"no such directory":  {[]list{top, {"q", []*flist.Entry{file("q/x")}}}, true},
-		"a name twice":       {[]list{top, {"a", []*flist.Entry{file("a/x"), file("a/x")}}}, true},
-		"unsorted list":      {[]list{top, {"a", []*flist.Entry{file("a/y"), file("a/x")}}}, true},
+		"in order":                           {[]list{top, {"a", []*flist.Entry{file("a/x")}}, {"b", []*flist.Entry{file("b/y")}}}, false},
+		"empty lists absent":                 {[]list{top, {"b", []*flist.Entry{file("b/y")}}}, false},
+		"b before a":                         {[]list{top, {"b", []*flist.Entry{file("b/y")}}, {"a", []*flist.Entry{file("a/x")}}}, true},
+		"a twice":                            {[]list{top, {"a", nil}, {"a", []*flist.Entry{file("a/x")}}}, true},
+		"no such directory":                  {[]list{top, {"q", []*flist.Entry{file("q/x")}}}, true},
+		"a name twice":                       {[]list{top, {"a", []*flist.Entry{file("a/x"), file("a/x")}}}, true},
+		"unsorted list":                      {[]list{top, {"a", []*flist.Entry{file("a/y"), file("a/x")}}}, true},
+		"a file and a directory of one name": {[]list{top, {"a", []*flist.Entry{file("a/x"), dir("a/x")}}}, true},
 	} {
 		var got []string
 		s := tree.NewListStream("", tree.Content, tree.DefaultOptions(), func(it *tree.Item) { got = append(got, it.Name) })
 		for _, l := range tc.lists {
-			s.AddList(l.dir, l.entries, false)
+			s.AddList(l.dir, append([]*flist.Entry(nil), l.entries...), false)
 		}
 		err := s.Close()
 		if tc.err != errors.Is(err, tree.ErrListOrder) {
