@@ -376,7 +376,11 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 1<<20)
+			// The read buffer is made for the first file read: a walk
+			// whose digests all come from the cache reads none, and two
+			// idle megabytes were a third of a no-change plan's live
+			// heap (issue 15).
+			var buf []byte
 			h := algo.NewFile()
 			var files localfile.Opener // a batch is a run of one directory's files, mostly
 			defer files.Close()
@@ -386,7 +390,7 @@ func walkHashed(ctx context.Context, walk *flist.Stream, algo csum.Algo, cache *
 					if !j.e.IsRegular() {
 						continue
 					}
-					if err := j.hash(&files, root, h, buf, trusted, next != nil); err != nil {
+					if err := j.hash(&files, root, h, &buf, trusted, next != nil); err != nil {
 						once.Do(func() { firstErr = err })
 					}
 				}
@@ -477,7 +481,7 @@ func (j *hashJob) hash(files *localfile.Opener, root string, h interface {
 	io.Writer
 	Sum([]byte) []byte
 	Reset()
-}, buf []byte, trusted func(fileID) bool, record bool) error {
+}, buf *[]byte, trusted func(fileID) bool, record bool) error {
 	if j.rec != nil && j.rec.trusted && j.rec.id.size == j.e.Size {
 		if j.idOK && j.id == j.rec.id {
 			j.e.Checksum = j.rec.digest
@@ -496,7 +500,10 @@ func (j *hashJob) hash(files *localfile.Opener, root string, h interface {
 	// only if it is still that once read.
 	before, ok := j.id, j.idOK
 	h.Reset()
-	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
+	if *buf == nil {
+		*buf = make([]byte, 1<<20)
+	}
+	if _, err := io.CopyBuffer(h, onlyReader{f}, *buf); err != nil {
 		return fmt.Errorf("hash %s: %w", path, err)
 	}
 	j.e.Checksum = h.Sum(nil)
