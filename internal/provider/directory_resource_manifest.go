@@ -302,9 +302,8 @@ func (r *directoryResource) sourceAheadKey(c syncConfig) string {
 //
 // With foldOnly (refresh streams the destination's listing, so the plan
 // will first try to merge the source with it as a stream,
-// planUnchangedStreamed) a local source is walked for its hash alone and
-// no manifest is kept: the walk leaves its digests in the cache, so the
-// plan's walk only stats the files.
+// planUnchangedStreamed) a local source is walked into a spool, not a
+// manifest (sourceWalks.spoolSource), which the plan reads back.
 //
 // The returned function waits for the reading and returns the source's
 // hash as it lands (chmod applied), or "" when there is none. A failure
@@ -320,9 +319,9 @@ func (r *directoryResource) hashSourceAhead(ctx context.Context, cn *conn, c syn
 	go func() {
 		defer close(done)
 		if foldOnly && !c.Ends.Src.Remote {
-			h, warnings, err := r.settings.sources.sourceHash(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo, c.Chmod)
+			rd, warnings, err := r.settings.sources.spoolSource(ctx, r.settings.digests, r.settings.listings, c.Ends.Src.Path(), c.Filters, algo, c.Chmod)
 			if err == nil && len(warnings) == 0 {
-				hash = h
+				hash = rd.hash
 			}
 			return
 		}

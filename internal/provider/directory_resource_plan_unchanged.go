@@ -159,11 +159,12 @@ func (r *directoryResource) planUnchangedStreamed(ctx context.Context, resp *res
 		return false
 	}
 	defer f.close()
-	dst, err := newListingDecoder(f.dec, r.destKey(c))
-	if err != nil || dst.hd.Format == 2 {
+	dst, derr := newListingDecoder(f.dec, r.destKey(c))
+	if derr != nil || dst.hd.Format == 2 {
 		return false
 	}
 	algo := contentAlgo(nil, prior.DestinationHash, prior.SourceHash)
+	var err error
 	if dst.hd.Format == 3 && dst.hd.Mode == tree.Content {
 		// Format 4 names its algorithm at the end: checked below.
 		algo = dst.hd.Algo
@@ -178,7 +179,16 @@ func (r *directoryResource) planUnchangedStreamed(ctx context.Context, resp *res
 		hash:     tree.NewHasher(tree.Content, algo),
 		stop:     stop,
 	}
-	warnings, err := eachLocal(walkCtx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo, m.add)
+	var warnings []string
+	if rd, ok := r.settings.sources.done(spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod)); ok && rd.spool != nil {
+		// Refresh walked the source into a spool: read it back.
+		if !r.mergeSpool(ctx, m, spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod), rd.spool) {
+			m.fail("the source's spool cannot be read")
+		}
+	} else {
+		r.settings.sources.walking(spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod))
+		warnings, err = eachLocal(walkCtx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo, m.add)
+	}
 	if err == nil && len(warnings) > 0 {
 		m.fail("the source walk warned")
 	}
@@ -219,6 +229,36 @@ func (r *directoryResource) planUnchangedStreamed(ctx context.Context, resp *res
 	tflog.Debug(ctx, "planned from the source and the stored listing as streams: nothing to do", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 	if r.settings.streamed != nil {
 		r.settings.streamed("plan")
+	}
+	return true
+}
+
+// mergeSpool hands the items of the source's spool (spoolSource) to m,
+// and reports whether the spool was read whole and intact (a merge that
+// stopped early has read what it needed).
+func (r *directoryResource) mergeSpool(ctx context.Context, m *unchangedMerge, key string, ref []byte) bool {
+	f, ok := r.settings.listings.open(ctx, key, ref)
+	if !ok {
+		return false
+	}
+	defer f.close()
+	d, err := newListingDecoder(f.dec, key)
+	if err != nil || d.hd.Format != listingFormat {
+		return false
+	}
+	var items []tree.Item
+	for m.differs == "" {
+		clear(items)
+		var more bool
+		if items, more, err = d.chunk(items[:0]); err != nil {
+			return false
+		}
+		if !more {
+			return f.intact(ctx)
+		}
+		for i := range items {
+			m.add(&items[i])
+		}
 	}
 	return true
 }

@@ -38,7 +38,8 @@ func (c *streamCounter) take() (refreshes, plans int) {
 // baseline to keep fingerprints (more than baselineMaxItems entries) is
 // refreshed and planned without a manifest — refresh streams its listing
 // to the store, and the plan merges it with a walk of the source — and
-// the plan finds nothing to do. A server edit, a file on the server the
+// the plan finds nothing to do, having walked the source once (into a
+// spool, which it reads back). A server edit, a file on the server the
 // source lacks (delete = true) and a source edit are each still planned,
 // from the manifests, and applied; the plan after them is again made from
 // streams.
@@ -65,15 +66,21 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
 	})
 	var counts streamCounter
-	tf := newTFRunnerServing(t, map[string]string{"main.tf": config}, &rsyncProvider{version: "test", streamed: counts.streamed})
+	var walks walkCounter
+	tf := newTFRunnerServing(t, map[string]string{"main.tf": config}, &rsyncProvider{version: "test", streamed: counts.streamed, sourceWalked: walks.walked})
 	tf.run(0, "apply", "-input=false", "-auto-approve")
 	counts.take()
 
 	noChanges := func(when string) {
 		t.Helper()
+		walks.take()
 		tf.run(0, "plan", "-input=false", "-detailed-exitcode")
 		if refreshes, plans := counts.take(); refreshes != 1 || plans != 1 {
 			t.Errorf("%s: a no-change plan streamed %d refreshes and %d plans, want 1 and 1", when, refreshes, plans)
+		}
+		// Refresh walks the source into a spool; the plan reads it back.
+		if n := walks.take(); n != 1 {
+			t.Errorf("%s: a no-change plan walked the source %d times, want 1", when, n)
 		}
 	}
 	changes := func(what, path string) {

@@ -65,9 +65,10 @@ type sourceWalk struct {
 // plan of a create onto an empty destination folded over it without one
 // (planCreate).
 type sourceReading struct {
-	m    *tree.Manifest
-	plan *createPlan
-	hash string // sourceHash's
+	m     *tree.Manifest
+	plan  *createPlan
+	hash  string // spoolSource's: the source's hash as it lands
+	spool []byte // spoolSource's: the reference to its items in the listing store
 }
 
 // newSourceWalks returns an empty set of walks; walked is the test hook
@@ -108,20 +109,32 @@ func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestC
 	return r.m, warnings, err
 }
 
-// sourceHash is the hash of the local source p as it lands (chmod
-// applied), made by a walk that keeps no manifest — or from the manifest
-// of a walk of this provider walk already made — and shared with every
-// other caller of this walk (a fleet's refreshes of a large tree,
-// hashSourceAhead).
-func (s *sourceWalks) sourceHash(ctx context.Context, digests *tree.DigestCache, p string, f filterSet, algo csum.Algo, chmod string) (string, []string, error) {
+// spoolSource walks the local source p once for the streamed plans of a
+// large tree (hashSourceAhead, planUnchangedStreamed), shared with every
+// other caller of this walk: the reading holds the source's hash as it
+// lands (chmod applied) and, when store can keep it, a spool — the
+// source's items in order, written to the store as the walk hands them
+// over — that each resource's plan merges with its destination's listing
+// instead of walking the source again (issue 15: a source is walked once
+// per terraform walk, whatever the number of resources). A manifest of
+// the source this walk already made is hashed instead; it has no spool.
+func (s *sourceWalks) spoolSource(ctx context.Context, digests *tree.DigestCache, store *listingStore, p string, f filterSet, algo csum.Algo, chmod string) (sourceReading, []string, error) {
 	walkKey := sourceWalkKey(p, f, algo)
-	r, warnings, err := s.get(ctx, walkKey+"\x00hash\x00"+chmod, func(ctx context.Context) (sourceReading, []string, error) {
+	key := spoolKey(p, f, algo, chmod)
+	return s.get(ctx, key, func(ctx context.Context) (sourceReading, []string, error) {
 		if m, ok := s.manifest(walkKey); ok {
 			return sourceReading{hash: withChmod(m, chmod).Hash()}, nil, nil
+		}
+		w, err := store.create(key, tree.Content)
+		if err != nil {
+			w = nil // no spool: each plan walks the source itself
 		}
 		h := tree.NewHasher(tree.Content, algo)
 		apply := chmodOf(chmod)
 		warnings, err := eachLocal(ctx, digests, p, f, tree.Content, algo, func(it *tree.Item) {
+			if w != nil {
+				w.add(it)
+			}
 			if apply != nil {
 				landed := *it
 				apply(&landed)
@@ -129,16 +142,50 @@ func (s *sourceWalks) sourceHash(ctx context.Context, digests *tree.DigestCache,
 			}
 			h.Add(it)
 		})
-		if errors.Is(err, tree.ErrWalkOrder) {
-			// Not a manifest's order (never seen): hash a manifest.
-			var m *tree.Manifest
-			if m, warnings, err = hashLocal(ctx, digests, p, f, tree.Content, algo); err == nil {
-				return sourceReading{hash: withChmod(m, chmod).Hash()}, warnings, nil
+		if err != nil || len(warnings) > 0 {
+			if w != nil {
+				w.abort()
 			}
+			if errors.Is(err, tree.ErrWalkOrder) {
+				// Not a manifest's order (never seen): hash a manifest.
+				var m *tree.Manifest
+				if m, warnings, err = hashLocal(ctx, digests, p, f, tree.Content, algo); err == nil {
+					return sourceReading{hash: withChmod(m, chmod).Hash()}, warnings, nil
+				}
+			}
+			return sourceReading{}, warnings, err
 		}
-		return sourceReading{hash: h.Sum()}, warnings, err
+		var spool []byte
+		if w != nil {
+			spool, _ = w.commit(ctx, algo) // none kept: each plan walks
+		}
+		return sourceReading{hash: h.Sum(), spool: spool}, nil, nil
 	})
-	return r.hash, warnings, err
+}
+
+// spoolKey names a spool of the local source p (spoolSource).
+func spoolKey(p string, f filterSet, algo csum.Algo, chmod string) string {
+	return sourceWalkKey(p, f, algo) + "\x00spool\x00" + chmod
+}
+
+// done returns the reading under key if one is done and clean, without
+// starting one.
+func (s *sourceWalks) done(key string) (sourceReading, bool) {
+	if s == nil {
+		return sourceReading{}, false
+	}
+	s.mu.Lock()
+	w, ok := s.m[key]
+	s.mu.Unlock()
+	if !ok {
+		return sourceReading{}, false
+	}
+	select {
+	case <-w.done:
+		return w.reading, w.err == nil && len(w.warnings) == 0
+	default:
+		return sourceReading{}, false
+	}
 }
 
 // manifest returns the manifest of the walk under key if one is done and
@@ -195,9 +242,7 @@ func (s *sourceWalks) get(ctx context.Context, key string, walk func(context.Con
 // run makes the walk w and publishes it; a failed or warning reading is
 // removed so that later callers read again.
 func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk func(context.Context) (sourceReading, []string, error)) {
-	if s.walked != nil {
-		s.walked(key)
-	}
+	s.walking(key)
 	w.reading, w.warnings, w.err = walk(ctx)
 	if w.err != nil || len(w.warnings) > 0 {
 		s.mu.Lock()
@@ -207,6 +252,15 @@ func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk f
 		s.mu.Unlock()
 	}
 	close(w.done)
+}
+
+// walking tells the test hook of a walk of the source under key,
+// including one made outside the shared readings (planUnchangedStreamed
+// without a spool).
+func (s *sourceWalks) walking(key string) {
+	if s != nil && s.walked != nil {
+		s.walked(key)
+	}
 }
 
 // sourceReadings is what the push of the local source p with filters f
