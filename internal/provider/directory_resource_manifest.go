@@ -238,6 +238,15 @@ func (r *directoryResource) sourceManifest(ctx context.Context, cn *conn, c sync
 			return withChmod(ahead, c.Chmod), nil
 		}
 		if useCache {
+			// A large tree's refresh walked the source into a spool
+			// (spoolSource): a plan that finds changes reads it back.
+			key := spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod)
+			if rd, ok := r.settings.sources.done(key); ok && rd.spool != nil {
+				if m, ok := r.settings.listings.load(ctx, key, rd.spool); ok {
+					tflog.Debug(ctx, "using the source spooled during refresh", map[string]interface{}{"source": c.Ends.Src.Raw})
+					return withChmod(m, c.Chmod), nil
+				}
+			}
 			m, warnings, err = r.settings.sources.hashLocalSource(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, algo)
 		} else {
 			m, warnings, err = hashLocal(ctx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo)

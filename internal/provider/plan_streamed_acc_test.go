@@ -85,9 +85,14 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 	}
 	changes := func(what, path string) {
 		t.Helper()
+		walks.take()
 		out := tf.run(2, "plan", "-input=false", "-detailed-exitcode")
 		if !strings.Contains(out, path) {
 			t.Errorf("%s: the plan does not name %s:\n%s", what, path, out)
+		}
+		// The plan from the manifests reads the source's spool too.
+		if n := walks.take(); n != 1 {
+			t.Errorf("%s: the plan walked the source %d times, want 1", what, n)
 		}
 		if refreshes, plans := counts.take(); refreshes != 1 || plans != 0 {
 			t.Errorf("%s: streamed %d refreshes and %d plans, want 1 and 0 (the plan from the manifests)", what, refreshes, plans)
