@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/flist"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/sshtest"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/testtree"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -35,10 +37,10 @@ func streamList(t *testing.T, path string, opts rsync.Options) ([]tree.Item, int
 // TestListStreamIsTheManifest: the stock rsync's listing of a tree with
 // empty directories, deep ones and wide ones, handed over by ListStream
 // as it arrives, is the manifest FromEntries makes of List's sorted
-// entries — under incremental recursion and without it (a server at
-// protocol 29), on both sides of the trailing-slash rule — and under
-// incremental recursion the stream holds a few directories' worth, not
-// the tree.
+// entries — under incremental recursion (rsync 3.5.0 and 3.2.7) and
+// without it (a server at protocol 29), on both sides of the
+// trailing-slash rule — and under incremental recursion the stream holds
+// a few directories' worth, not the tree.
 func TestListStreamIsTheManifest(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "site")
 	if err := os.Mkdir(src, 0o755); err != nil {
@@ -61,7 +63,7 @@ func TestListStreamIsTheManifest(t *testing.T) {
 			}
 		}
 	}
-	for _, server := range []string{"", "rsync --protocol=29"} {
+	for _, server := range []string{"", sshtest.Rsync327(t), "rsync --protocol=29"} {
 		for _, path := range []string{src + "/", src} {
 			opts := rsync.Options{Checksum: true, RsyncPath: server}
 			l, err := rsync.List(context.Background(), rsync.ExecTransport{}, path, opts)
@@ -80,7 +82,7 @@ func TestListStreamIsTheManifest(t *testing.T) {
 			if len(want.Items) < 600 {
 				t.Fatalf("%q %q: only %d items listed", server, path, len(want.Items))
 			}
-			if sl.IncRecursive != (server == "") {
+			if sl.IncRecursive != !strings.Contains(server, "--protocol=29") {
 				t.Fatalf("%q: incremental %v", server, sl.IncRecursive)
 			}
 			if sl.IncRecursive && held > 100 {
