@@ -189,6 +189,10 @@ func (s *listingStore) save(ctx context.Context, key string, m *tree.Manifest) (
 type listingWriter struct {
 	s   *listingStore
 	key string
+	// others is how many older files of key commit keeps beside the new
+	// one: listingKeepPerKey-1, or fewer for a spool (spoolSource), which
+	// no later process reads.
+	others int
 	f   *os.File
 	h   hash.Hash
 	bw  *bufio.Writer
@@ -209,7 +213,7 @@ func (s *listingStore) create(key string, mode tree.Mode) (*listingWriter, error
 	}
 	h := csum.XXH128.NewFile()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
-	return &listingWriter{s: s, key: key, f: f, h: h, bw: bw, enc: newListingEncoder(gob.NewEncoder(bw), key, mode)}, nil
+	return &listingWriter{s: s, key: key, others: listingKeepPerKey - 1, f: f, h: h, bw: bw, enc: newListingEncoder(gob.NewEncoder(bw), key, mode)}, nil
 }
 
 // add writes the next item (in the listing's order).
@@ -240,7 +244,7 @@ func (w *listingWriter) commit(ctx context.Context, algo csum.Algo) ([]byte, err
 		os.Remove(w.f.Name())
 		return nil, fmt.Errorf("write the listing: %w", werr)
 	}
-	w.s.prune(ctx, ks, ref.Token)
+	w.s.prune(ctx, ks, ref.Token, w.others)
 	w.s.written.Store(ref.Token, true)
 	return json.Marshal(ref)
 }
@@ -539,7 +543,7 @@ func (s *listingStore) ensureDir() error {
 // prune removes key's listings beyond the newest listingKeepPerKey (keep,
 // the one just written, among them) and, once per store, every file older
 // than listingMaxAge. Only key's own files are stat'ed here.
-func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
+func (s *listingStore) prune(ctx context.Context, keySum, keep string, others int) {
 	s.swept.Do(func() { s.sweepOld(ctx) })
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -561,7 +565,7 @@ func (s *listingStore) prune(ctx context.Context, keySum, keep string) {
 		mine = append(mine, file{e.Name(), info.ModTime()})
 	}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].mod.After(mine[j].mod) })
-	for i := listingKeepPerKey - 1; i < len(mine); i++ {
+	for i := others; i < len(mine); i++ {
 		os.Remove(filepath.Join(s.dir, mine[i].name))
 		os.Remove(filepath.Join(s.dir, mine[i].name+estimateSuffix))
 	}

@@ -128,6 +128,10 @@ func (s *sourceWalks) spoolSource(ctx context.Context, digests *tree.DigestCache
 		w, err := store.create(key, tree.Content)
 		if err != nil {
 			w = nil // no spool: each plan walks the source itself
+		} else if w != nil {
+			// An older spool is read only by a terraform run beside
+			// this one on the same source: keep one, not two.
+			w.others = 1
 		}
 		h := tree.NewHasher(tree.Content, algo)
 		apply := chmodOf(chmod)
