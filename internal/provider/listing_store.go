@@ -193,10 +193,10 @@ type listingWriter struct {
 	// one: listingKeepPerKey-1, or fewer for a spool (spoolSource), which
 	// no later process reads.
 	others int
-	f   *os.File
-	h   hash.Hash
-	bw  *bufio.Writer
-	enc *listingEncoder
+	f      *os.File
+	h      hash.Hash
+	bw     *bufio.Writer
+	enc    *listingEncoder
 }
 
 // create starts a listing of key in the store; nil without a store.
