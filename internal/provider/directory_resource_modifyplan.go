@@ -129,17 +129,20 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			return
 		}
 	}
+	// refreshedHere: this is the walk whose refresh wrote the stored
+	// listing (the plan walk), not the apply walk's re-plan.
+	refreshedHere := storedListing != nil && r.settings.listings.wroteHere(storedListing)
 	if storedListing != nil {
-		// Only in the walk whose refresh wrote the listing: the apply
-		// walk re-plans only resources that have changes.
-		if !listingChanged && !ownershipChanged(prior, plan) && r.largeTree(ctx, req.Private) &&
-			r.settings.listings.wroteHere(storedListing) && r.planUnchangedStreamed(ctx, resp, cn, c, prior, storedListing) {
+		// Streams only in the plan walk: the apply walk re-plans only
+		// resources that have changes.
+		if refreshedHere && !listingChanged && !ownershipChanged(prior, plan) && r.largeTree(ctx, req.Private) &&
+			r.planUnchangedStreamed(ctx, resp, cn, c, prior, storedListing) {
 			return
 		}
 		if m, ok := r.settings.listings.load(ctx, r.destKey(c), storedListing); ok {
 			tflog.Debug(ctx, "using the destination listing refresh saved", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 			dest, listingFrom = m, listingSaved
-			if r.settings.listings.wroteHere(storedListing) {
+			if refreshedHere {
 				listingFrom = listingOfRefresh
 			}
 		} else {
@@ -221,7 +224,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	if src != nil {
 		srcHash = src.Hash()
 	}
-	if storedListing == nil || !r.settings.listings.wroteHere(storedListing) {
+	if !refreshedHere {
 		// Not in the walk whose refresh streamed its listing: there the
 		// record is of the source walked ahead, and a source edited
 		// since is this plan's to show, not a stale plan.

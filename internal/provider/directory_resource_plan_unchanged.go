@@ -180,13 +180,14 @@ func (r *directoryResource) planUnchangedStreamed(ctx context.Context, resp *res
 		stop:     stop,
 	}
 	var warnings []string
-	if rd, ok := r.settings.sources.done(spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod)); ok && rd.spool != nil {
+	spooled := spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod)
+	if rd, ok := r.settings.sources.done(spooled); ok && rd.spool != nil {
 		// Refresh walked the source into a spool: read it back.
-		if !r.mergeSpool(ctx, m, spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod), rd.spool) {
+		if !r.mergeSpool(ctx, m, spooled, rd.spool) {
 			m.fail("the source's spool cannot be read")
 		}
 	} else {
-		r.settings.sources.walking(spoolKey(c.Ends.Src.Path(), c.Filters, algo, c.Chmod))
+		r.settings.sources.walking(spooled)
 		warnings, err = eachLocal(walkCtx, r.settings.digests, c.Ends.Src.Path(), c.Filters, tree.Content, algo, m.add)
 	}
 	if err == nil && len(warnings) > 0 {

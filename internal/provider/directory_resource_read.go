@@ -39,7 +39,7 @@ func (r *directoryResource) Read(ctx context.Context, req resource.ReadRequest, 
 	root := c.root()
 	// A refresh that streams the destination's listing leaves the
 	// plan to merge the source with it as a stream: the source is
-	// walked ahead for its hash alone.
+	// walked ahead into a spool, not a manifest (spoolSource).
 	streams := c.Ends.Dst.Remote && r.streamsRefresh(ctx, c, req.Private)
 	aheadDone := r.hashSourceAhead(ctx, cn, c, contentAlgo(nil, state.DestinationHash, state.SourceHash), streams)
 	defer aheadDone()
