@@ -234,10 +234,14 @@ func (b baseline) hasPrints() bool { return b.codes != nil || b.set != nil || le
 
 // driftInput is what attributeDrift decides from.
 type driftInput struct {
-	Diff     tree.Changes
+	Diff tree.Changes
+	// Total is how many paths the diff lists when Diff holds only the
+	// first of each kind (a plan made as a stream); 0: all of them.
+	Total    int
 	Src, Dst *tree.Manifest
-	// SrcHash is Src.Hash(), which the plan has already made.
-	SrcHash string
+	// SrcHash is Src.Hash(), which the plan has already made; DstHash,
+	// when set, is Dst's (a plan made as a stream has no Dst).
+	SrcHash, DstHash string
 	// Baseline is the last apply's record, if private state has one.
 	Baseline    baseline
 	HasBaseline bool
@@ -249,6 +253,10 @@ type driftInput struct {
 // driftResult is the paths of a diff that changed on the destination.
 type driftResult struct {
 	Paths []string
+	// Total is how many paths changed on the destination when Paths
+	// holds only the first of them (pending's first of each kind, in a
+	// plan made as a stream); 0: len(Paths).
+	Total int
 	// Unattributed is set when the plan cannot tell (no baseline, and
 	// both sides changed): Paths is then empty and the warning says so.
 	Unattributed bool
@@ -277,10 +285,14 @@ func attributeDrift(in driftInput) driftResult {
 	}
 	srcUnchanged := known(in.PriorSourceHash) && in.PriorSourceHash.ValueString() == in.SrcHash
 	if srcUnchanged {
-		return driftResult{Paths: allPaths(in.Diff)}
+		return driftResult{Paths: allPaths(in.Diff), Total: in.Total}
 	}
-	if in.HasBaseline && in.Dst != nil {
-		if h := in.Dst.Hash(); h == in.Baseline.Hash || h == in.Baseline.Dest {
+	if in.HasBaseline && (in.Dst != nil || in.DstHash != "") {
+		h := in.DstHash
+		if h == "" {
+			h = in.Dst.Hash()
+		}
+		if h == in.Baseline.Hash || h == in.Baseline.Dest {
 			return driftResult{}
 		}
 	}
@@ -377,9 +389,17 @@ func allPaths(c tree.Changes) []string {
 	return append(out, c.Delete...)
 }
 
+// count is how many paths changed on the destination.
+func (d driftResult) count() int { return max(d.Total, len(d.Paths)) }
+
 // driftValue is the drift object: the first pendingCap paths and the count.
 func driftValue(paths []string) types.Object {
-	first := paths
+	return driftValueOf(driftResult{Paths: paths})
+}
+
+// driftValueOf is driftValue of d's paths, which may be the first of them.
+func driftValueOf(d driftResult) types.Object {
+	first := d.Paths
 	if len(first) > pendingCap {
 		first = first[:pendingCap]
 	}
@@ -389,7 +409,7 @@ func driftValue(paths []string) types.Object {
 	}
 	return types.ObjectValueMust(driftAttrTypes, map[string]attr.Value{
 		"paths": types.ListValueMust(types.StringType, vals),
-		"count": types.Int64Value(int64(len(paths))),
+		"count": types.Int64Value(int64(d.count())),
 	})
 }
 
@@ -405,13 +425,13 @@ func driftWarning(d driftResult, pendingCount int) (summary, detail string) {
 				"source, overwriting the server's changes.", pendingCount, baselineMaxItems)
 	case len(d.Paths) > 0:
 		others := ""
-		if len(d.Paths) < pendingCount {
+		if d.count() < pendingCount {
 			others = " The others changed in the source."
 		}
 		return "Destination changed outside Terraform",
 			fmt.Sprintf("%d of the %d paths this plan lists changed on the destination since the last apply (drift), and the apply "+
 				"will restore them from the source: %s. They are in drift.paths.%s",
-				len(d.Paths), pendingCount, firstPaths(displayPaths(d.Paths), 10), others)
+				d.count(), pendingCount, firstPathsOf(displayPaths(d.Paths[:min(len(d.Paths), 10)]), d.count()), others)
 	}
 	return "", ""
 }

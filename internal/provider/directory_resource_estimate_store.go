@@ -118,11 +118,22 @@ const (
 func (r *directoryResource) plannedEstimate(ctx context.Context, cn *conn, c syncConfig, private interface {
 	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
 }, from estimateListing, in estimateInput) (*transferEstimate, diag.Diagnostics) {
+	return r.plannedEstimateOf(ctx, c, private, from, in.SrcHash, func() (*transferEstimate, diag.Diagnostics) {
+		return r.estimateTransfer(ctx, cn, c, in)
+	})
+}
+
+// plannedEstimateOf is plannedEstimate with the estimate made by estimate
+// (of the source hashing to source) when the approved plan's is not
+// found.
+func (r *directoryResource) plannedEstimateOf(ctx context.Context, c syncConfig, private interface {
+	GetKey(context.Context, string) ([]byte, diag.Diagnostics)
+}, from estimateListing, source string, estimate func() (*transferEstimate, diag.Diagnostics)) (*transferEstimate, diag.Diagnostics) {
 	var ref []byte
 	if from != listingListed {
 		ref, _ = private.GetKey(ctx, privateListing)
 	}
-	key, source := r.destKey(c), in.SrcHash
+	key := r.destKey(c)
 	// Refresh's listing in this process is looked up too: a provider
 	// served in one process for plan and apply (debug mode, reattach, as
 	// the CLI-driven tests do) still holds it in the apply walk, which
@@ -136,7 +147,7 @@ func (r *directoryResource) plannedEstimate(ctx context.Context, cn *conn, c syn
 			return est, nil
 		}
 	}
-	est, diags := r.estimateTransfer(ctx, cn, c, in)
+	est, diags := estimate()
 	if from == listingOfRefresh {
 		r.settings.listings.saveEstimate(ctx, ref, key, source, est)
 	}

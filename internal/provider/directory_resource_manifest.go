@@ -311,7 +311,7 @@ func (r *directoryResource) sourceAheadKey(c syncConfig) string {
 //
 // With foldOnly (refresh streams the destination's listing, so the plan
 // will first try to merge the source with it as a stream,
-// planUnchangedStreamed) a local source is walked into a spool, not a
+// planStreamed) a local source is walked into a spool, not a
 // manifest (sourceWalks.spoolSource), which the plan reads back.
 //
 // The returned function waits for the reading and returns the source's

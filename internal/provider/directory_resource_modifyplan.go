@@ -133,10 +133,10 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	// listing (the plan walk), not the apply walk's re-plan.
 	refreshedHere := storedListing != nil && r.settings.listings.wroteHere(storedListing)
 	if storedListing != nil {
-		// Streams only in the plan walk: the apply walk re-plans only
-		// resources that have changes.
-		if refreshedHere && !listingChanged && !ownershipChanged(prior, plan) && r.largeTree(ctx, req.Private) &&
-			r.planUnchangedStreamed(ctx, resp, cn, c, prior, storedListing) {
+		// A large tree is planned as streams, in the plan walk and in the
+		// apply walk's re-plan (which only resources with changes have).
+		if !listingChanged && r.largeTree(ctx, req.Private) &&
+			r.planStreamed(ctx, req, resp, cn, c, prior, plan, storedListing, refreshedHere) {
 			return
 		}
 		if m, ok := r.settings.listings.load(ctx, r.destKey(c), storedListing); ok {
@@ -298,7 +298,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		ListingChanged: listingChanged,
 		Resync:         priorExists && (ownershipChanged(prior, plan) || (rp != nil && rp.Work)),
 		Drift:          c.Drift,
-		DriftPaths:     drifted.Paths,
+		Drifted:        drifted,
 	})
 	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
 		first := diff.Delete

@@ -83,6 +83,11 @@ func pendingIfDiffed(c *tree.Changes) *pendingChanges {
 	return pendingOf(*c)
 }
 
+// changes is what p shows as tree.Changes: the first paths of each kind.
+func (p *pendingChanges) changes() tree.Changes {
+	return tree.Changes{Create: p.Create, Update: p.Update, Delete: p.Delete}
+}
+
 // empty reports whether nothing is pending.
 func (p *pendingChanges) empty() bool { return p.Creates+p.Updates+p.Deletes == 0 }
 
@@ -172,9 +177,9 @@ type planInput struct {
 	Resync bool
 	// Drift is drift_detection.
 	Drift string
-	// DriftPaths are the paths of Diff that changed on the destination
-	// since the last apply (attributeDrift).
-	DriftPaths []string
+	// Drifted is the paths of Diff that changed on the destination since
+	// the last apply (attributeDrift).
+	Drifted driftResult
 	// Estimate is what the apply will send, when the plan worked it out.
 	Estimate *transferEstimate
 }
@@ -213,7 +218,7 @@ func planComputed(in planInput) (computedValues, bool) {
 	}
 	if in.Diff != nil {
 		out.Pending = pendingValue(in.Diff, in.Estimate)
-		out.Drift = driftValue(in.DriftPaths)
+		out.Drift = driftValueOf(in.Drifted)
 	}
 	return out, true
 }

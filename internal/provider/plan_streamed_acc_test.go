@@ -43,9 +43,9 @@ func (c *streamCounter) take() (refreshes, plans int) {
 // to the store, and the plan merges it with a walk of the source — and
 // the plan finds nothing to do, having walked the source once (into a
 // spool, which it reads back). A server edit, a file on the server the
-// source lacks (delete = true) and a source edit are each still planned,
-// from the manifests, and applied; the plan after them is again made from
-// streams.
+// source lacks (delete = true) and a source edit are each planned the
+// same way, in the plan walk and in the apply walk's re-plan, and
+// applied; the plan after them again finds nothing to do.
 func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 	srv := accSetup(t)
 	src := newSource(t)
@@ -100,22 +100,25 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 			t.Errorf("%s: a no-change plan walked the source %d times, want 1", when, n)
 		}
 	}
-	changes := func(what, path string) {
+	changes := func(what, path, count string) {
 		t.Helper()
 		walks.take()
 		out := tf.run(2, "plan", "-input=false", "-detailed-exitcode")
-		if !strings.Contains(out, path) {
-			t.Errorf("%s: the plan does not name %s:\n%s", what, path, out)
+		if !strings.Contains(out, path) || !strings.Contains(out, count) {
+			t.Errorf("%s: the plan does not name %s and %s:\n%s", what, path, count, out)
 		}
-		// The plan from the manifests reads the source's spool too.
+		// The plan reads the source's spool.
 		if n := walks.take(); n != 1 {
 			t.Errorf("%s: the plan walked the source %d times, want 1", what, n)
 		}
-		if refreshes, plans := counts.take(); refreshes != 1 || plans != 0 {
-			t.Errorf("%s: streamed %d refreshes and %d plans, want 1 and 0 (the plan from the manifests)", what, refreshes, plans)
+		if refreshes, plans := counts.take(); refreshes != 1 || plans != 1 {
+			t.Errorf("%s: streamed %d refreshes and %d plans, want 1 and 1", what, refreshes, plans)
 		}
 		tf.run(0, "apply", "-input=false", "-auto-approve")
-		counts.take()
+		// The plan walk's plan and the apply walk's re-plan.
+		if refreshes, plans := counts.take(); refreshes != 1 || plans != 2 {
+			t.Errorf("%s: the apply streamed %d refreshes and %d plans, want 1 and 2", what, refreshes, plans)
+		}
 		if err := checkTreesEqual(src, dst)(nil); err != nil {
 			t.Fatalf("%s: after the apply: %v", what, err)
 		}
@@ -124,14 +127,14 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dst, "d050", "f50.txt"), []byte("edited on the server\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	changes("a server edit", "d050/f50.txt")
+	changes("a server edit", "d050/f50.txt", "update_count   = 0 -> 1")
 	if err := os.WriteFile(filepath.Join(dst, "d100", "extra.txt"), []byte("added on the server\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	changes("a file on the server", "d100/extra.txt")
+	changes("a file on the server", "d100/extra.txt", "delete_count   = 0 -> 1")
 	if err := os.WriteFile(filepath.Join(src, "d000", "f00.txt"), []byte("edited in the source\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	changes("a source edit", "d000/f00.txt")
+	changes("a source edit", "d000/f00.txt", "update_count   = 0 -> 1")
 	noChanges("after the edits")
 }

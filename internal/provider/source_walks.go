@@ -110,7 +110,7 @@ func (s *sourceWalks) hashLocalSource(ctx context.Context, digests *tree.DigestC
 }
 
 // spoolSource walks the local source p once for the streamed plans of a
-// large tree (hashSourceAhead, planUnchangedStreamed), shared with every
+// large tree (hashSourceAhead, planStreamed), shared with every
 // other caller of this walk: the reading holds the source's hash as it
 // lands (chmod applied) and, when store can keep it, a spool — the
 // source's items in order, written to the store as the walk hands them
@@ -259,7 +259,7 @@ func (s *sourceWalks) run(ctx context.Context, key string, w *sourceWalk, walk f
 }
 
 // walking tells the test hook of a walk of the source under key,
-// including one made outside the shared readings (planUnchangedStreamed
+// including one made outside the shared readings (planStreamed
 // without a spool).
 func (s *sourceWalks) walking(key string) {
 	if s != nil && s.walked != nil {
