@@ -20,7 +20,11 @@ import (
 //   - scale-plan-N: right after, with nothing changed, ours `terraform
 //     plan -detailed-exitcode` (refresh lists the destination with
 //     checksums, the plan hashes the source; exit 0 required), the peer
-//     `rsync -ac -n --delete -i` (which must itemize nothing).
+//     `rsync -ac -n --delete -i` (which must itemize nothing);
+//   - scale-edit-N: then, with 1% of the destination's files edited on
+//     the server (a byte appended to every 100th), ours `terraform plan`
+//     (which must propose the change and estimate it), the peer the same
+//     `rsync -ac -n --delete -i` (which must itemize exactly those).
 //
 // Besides terraform's own usage (which includes its plugins, and whose
 // peak RSS is terraform's ~75 MB), every provider process terraform starts
@@ -31,7 +35,7 @@ import (
 // Config.ScaleFiles).
 const ScaleScenario = "scale"
 
-// scaleName is the scenario name of step ("apply" or "plan") at n files:
+// scaleName is the scenario name of step ("apply", "plan" or "edit") at n files:
 // scale-apply-300k.
 func scaleName(step string, n int) string {
 	return "scale-" + step + "-" + shortCount(n)
@@ -53,7 +57,7 @@ func shortCount(n int) string {
 // baseline, for the RSS growth).
 func (s *suite) runScale(ctx context.Context, scaleTrees []*Tree, dir string) []ScenarioResult {
 	var out []ScenarioResult
-	var base [2]*ScenarioResult
+	var base []*ScenarioResult
 	for _, t := range scaleTrees {
 		n := len(t.Files)
 		res := s.runScaleSize(ctx, t, filepath.Join(dir, shortCount(n)))
@@ -62,17 +66,48 @@ func (s *suite) runScale(ctx context.Context, scaleTrees []*Tree, dir string) []
 				s.logf("scenario %s FAILED: %v", res[i].Name, res[i].Err)
 			}
 		}
-		if base[0] == nil {
-			base = [2]*ScenarioResult{&res[0], &res[1]}
-		} else {
-			res[0].Baseline, res[1].Baseline = base[0], base[1]
+		for i := range res {
+			if base == nil {
+				continue
+			}
+			res[i].Baseline = base[i]
+		}
+		if base == nil {
+			for i := range res {
+				base = append(base, &res[i])
+			}
 		}
 		out = append(out, res...)
 	}
 	return out
 }
 
-// runScaleSize runs both steps at one size.
+// scaleEditEvery: the edit step appends a byte to every scaleEditEvery-th
+// file of the destination (1%).
+const scaleEditEvery = 100
+
+// editDest appends a byte to every scaleEditEvery-th file of t in dst,
+// as an edit on the server would, and returns how many it edited.
+func editDest(t *Tree, dst string) (int, error) {
+	n := 0
+	for i := 0; i < len(t.Files); i += scaleEditEvery {
+		f, err := os.OpenFile(filepath.Join(dst, filepath.FromSlash(t.Files[i].Path)), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return n, err
+		}
+		_, err = f.WriteString("+")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// runScaleSize runs the steps at one size.
 func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []ScenarioResult {
 	n := len(t.Files)
 	apply := ScenarioResult{Name: scaleName("apply", n), Op: OpApply, Peer: peerPush, Link: s.rig.lan.Link(),
@@ -81,12 +116,18 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 	plan := ScenarioResult{Name: scaleName("plan", n), Op: OpPlan, Peer: peerDrift, Link: s.rig.lan.Link(),
 		Title:   fmt.Sprintf("terraform plan, nothing changed: %s tiny files", count(n)),
 		Checked: "every plan exited 0 with \"No changes.\" (-detailed-exitcode); rsync -ac -n --delete -i itemized nothing"}
+	edit := ScenarioResult{Name: scaleName("edit", n), Op: OpPlan, Peer: peerDrift, Link: s.rig.lan.Link(),
+		Title:   fmt.Sprintf("terraform plan, 1%% of the files edited on the server: %s tiny files", count(n)),
+		Checked: "every plan proposed a change and estimated it; rsync -ac -n --delete -i itemized exactly the edited files"}
+	steps := []*ScenarioResult{&apply, &plan, &edit}
+	results := func() []ScenarioResult { return []ScenarioResult{apply, plan, edit} }
 	fail := func(err error) []ScenarioResult {
-		if apply.Err == nil {
-			apply.Err = err
+		for _, st := range steps {
+			if st.Err == nil {
+				st.Err = err
+			}
 		}
-		plan.Err = err
-		return []ScenarioResult{apply, plan}
+		return results()
 	}
 	if s.tf == nil || s.tf.Err != nil {
 		err := errors.New("terraform is not set up")
@@ -98,9 +139,9 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 	if err := warmTree(t.Root); err != nil {
 		return fail(err)
 	}
-	tf := func(plan bool, usage string) TerraformRunner {
+	tf := func(step int, usage string) TerraformRunner {
 		return TerraformRunner{Kind: TFRsyncDirectory, Terraform: s.tf.Terraform, CLIConfig: s.tf.CLIConfig, Launch: s.cfg.Launch,
-			DebugLog: s.cfg.TerraformLog, Plan: plan, NoChange: plan, PluginUsage: usage, ProfileDir: s.profileDir(usage)}
+			DebugLog: s.cfg.TerraformLog, Plan: step > 0, NoChange: step == 1, PluginUsage: usage, ProfileDir: s.profileDir(usage)}
 	}
 	cli := CLIRunner{Rsync: s.cfg.Rsync, SSH: s.cfg.SSH, Launch: s.cfg.Launch}
 	endpoint := s.endpoint(s.rig.lan)
@@ -120,21 +161,30 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 				return fail(err)
 			}
 			job := Job{Source: t.Root, Dest: dst, Delete: true, Endpoint: endpoint, WorkDir: work, TreeID: "scale-" + shortCount(n)}
-			var runs [2]Run
-			for step := range 2 {
-				job.Op = [2]Op{OpPush, OpDrift}[step]
+			var runs [3]Run
+			edited := 0
+			for step := range 3 {
+				job.Op = [3]Op{OpPush, OpDrift, OpDrift}[step]
 				job.UsageFile = filepath.Join(base, fmt.Sprintf("usage-%d.json", step))
+				if step == 2 {
+					var err error
+					if edited, err = editDest(t, dst); err != nil {
+						return fail(fmt.Errorf("round %d, %s: editing the destination: %w", round+1, name, err))
+					}
+				}
 				var r Runner = cli
 				if i == 0 {
-					r = tf(step == 1, filepath.Join(base, fmt.Sprintf("plugins-%d", step)))
+					r = tf(step, filepath.Join(base, fmt.Sprintf("plugins-%d", step)))
 				}
 				run, err := s.through(ctx, s.rig.lan, func(ctx context.Context) (Run, error) { return r.Run(ctx, job) })
 				switch {
 				case err != nil:
 				case step == 0:
 					err = CompareTrees(t.Root, dst, nil)
-				case i == 1 && !run.Changes.Equal(&Changes{}):
+				case i == 1 && step == 1 && !run.Changes.Equal(&Changes{}):
 					err = fmt.Errorf("rsync -ac -n --delete found changes in a destination just synced: %s", run.Changes)
+				case i == 1 && step == 2 && (len(run.Changes.Update) != edited || run.Changes.Count() != edited):
+					err = fmt.Errorf("rsync -ac -n --delete found %s, want %d files updated", run.Changes.Summary(), edited)
 				}
 				if err != nil {
 					err = fmt.Errorf("round %d, %s: %w", round+1, name, err)
@@ -145,13 +195,13 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 					return fail(err)
 				}
 				runs[step] = run
-				s.logRun(round, [2]string{apply.Name, plan.Name}[step]+" "+name, run)
+				s.logRun(round, steps[step].Name+" "+name, run)
 				if len(run.Plugins) > 0 {
 					p := maxPluginRSS(run)
 					s.logf("    provider processes: %d, largest peak RSS %s", len(run.Plugins), FormatBytes(p))
 				}
 			}
-			for step, st := range []*ScenarioResult{&apply, &plan} {
+			for step, st := range steps {
 				if i == 0 {
 					st.Ours = append(st.Ours, runs[step])
 				} else {
@@ -160,7 +210,7 @@ func (s *suite) runScaleSize(ctx context.Context, t *Tree, dir string) []Scenari
 			}
 		}
 	}
-	return []ScenarioResult{apply, plan}
+	return results()
 }
 
 // maxPluginRSS is the largest peak RSS among the provider processes of a
@@ -214,7 +264,8 @@ func writeScaleSection(w func(string, ...any), list []ScenarioResult) {
 	w("\n## Through terraform at scale (issue 15)\n\n")
 	w("Tiny files (0–1023 bytes, 100 per directory, two directory levels), one `rsync_directory` with `delete = true`. ")
 	w("Per round and tool a fresh working directory and an empty destination: ours `terraform apply`, then with nothing changed `terraform plan -detailed-exitcode` ")
-	w("(refresh has the server list the destination with checksums, the plan hashes the source); the peer `rsync -a --delete`, then `rsync -ac -n --delete -i` (both sides read every file). ")
+	w("(refresh has the server list the destination with checksums, the plan hashes the source), then with a byte appended to every 100th file of the destination `terraform plan` ")
+	w("(which must propose the change and estimate it); the peer `rsync -a --delete`, then `rsync -ac -n --delete -i` twice (both sides read every file; the second must itemize exactly the edited files). ")
 	w("Wall and CPU are terraform and every process it started; **provider RSS** is the largest peak RSS among the provider processes terraform started ")
 	w("(each runs under the launcher, see pluginWrapper; terraform's own ~75 MB is not the provider's), against the rsync CLI's (rsync and its ssh child, the larger). ")
 	w("Growth: how much more the provider's peak RSS grew than rsync's from the smallest size (the issue allows 8 MB).\n\n")
