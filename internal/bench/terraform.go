@@ -207,7 +207,9 @@ func (r TerraformRunner) Run(ctx context.Context, job Job) (Run, error) {
 		return Run{Client: u, Plugins: plugins, Note: "terraform plan: No changes."}, nil
 	}
 	if r.Plan {
-		return planRun(u, stdout, err, r.NoEstimate)
+		run, err := planRun(u, stdout, err, r.NoEstimate)
+		run.Plugins = plugins
+		return run, err
 	}
 	if err != nil {
 		return Run{}, fmt.Errorf("terraform apply (%s): %w", r.Kind, err)
