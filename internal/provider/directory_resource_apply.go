@@ -132,6 +132,10 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 			m.DestinationHash = m.SourceHash
 			r.settings.manifests.drop(r.destKey(c))
 			tflog.Debug(ctx, "destination_hash is the source's: the sync mirrored it", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+		} else if ls := r.hashDestStreamed(ctx, cn, c); ls.whole {
+			// Hashed as it arrived: a large tree's listing is not held.
+			m.DestinationHash = types.StringValue(ls.hash)
+			dest = &tree.Manifest{Mode: manifestMode(c.Drift), Algo: ls.algo} // for contentAlgo below
 		} else {
 			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))
 			diags.Append(d...)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync"
+	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
 
@@ -41,9 +42,8 @@ type privateGetter interface {
 // entries). Such a tree's refresh and no-change plan are made as streams:
 // they hold no manifest, whatever the tree's size. A smaller tree is
 // planned from manifests, as a tree without a baseline (imported, or not
-// applied by this provider yet) is: they are small enough to hold, the
-// resources of a fleet share one walk of their source (sourceWalks), and
-// the plan that finds changes needs them anyway.
+// applied by this provider yet) is: they are small enough to hold, and
+// the resources of a fleet share one walk of their source (sourceWalks).
 func (r *directoryResource) largeTree(ctx context.Context, private privateGetter) bool {
 	b, ok := r.priorBaseline(ctx, private)
 	return ok && !b.Imported && b.Hash != "" && !b.hasPrints()
@@ -57,45 +57,25 @@ func (r *directoryResource) largeTree(ctx context.Context, private privateGetter
 // marks them), or a store that could not be written — and the caller
 // lists it again into a manifest.
 func (r *directoryResource) listIfExistsStreamed(ctx context.Context, cn *conn, c syncConfig) (sl *streamedListing, exists bool, diags diag.Diagnostics, checkErr error) {
-	root := c.root()
 	mode := manifestMode(c.Drift)
 	w, err := r.settings.listings.create(r.destKey(c), mode)
 	if err != nil || w == nil {
 		tflog.Debug(ctx, "cannot write the listing as it comes; listing into memory", map[string]interface{}{"error": errText(err)})
 		return nil, true, nil, nil
 	}
-	h := tree.NewHasher(mode, 0)
-	var streamErr error
-	var l *rsync.Listing
-	exists, listErr, checkErr := r.guardedListing(ctx, cn, c, func(t rsync.Transport, rsyncPath string) error {
-		s := tree.NewListStream(root.Prefix, mode, c.Filters.Fidelity.treeOptions(), func(it *tree.Item) {
-			h.Add(it)
-			w.add(it)
-		})
-		var err error
-		l, err = rsync.ListLists(ctx, t, root.ListPath, listOptions(ctx, c.Filters, mode, rsyncPath), func(fl rsync.FileList) {
-			s.AddList(fl.Dir, fl.Entries, fl.Whole)
-		})
-		streamErr = s.Close()
-		return err
-	})
-	if !exists || checkErr != nil || listErr != nil {
+	ls := r.streamListing(ctx, cn, c, w.add)
+	if !ls.exists || ls.checkErr != nil || ls.listErr != nil {
 		w.abort()
-		if listErr != nil {
-			_, diags = r.destListed(c, nil, nil, listErr)
+		if ls.listErr != nil {
+			_, diags = r.destListed(c, nil, nil, ls.listErr)
 		}
-		return nil, exists, diags, checkErr
+		return nil, ls.exists, diags, ls.checkErr
 	}
-	if streamErr != nil || l.IOError != 0 || len(unlistedDirs(l.Messages, root.ListPath, root.Prefix)) > 0 {
+	if !ls.whole {
 		w.abort()
-		tflog.Debug(ctx, "the destination listing could not be streamed; listing again into memory", map[string]interface{}{
-			"destination": c.Ends.Dst.Raw, "order": errText(streamErr), "io_error": l.IOError,
-		})
-		return nil, true, nil, nil //nolint:nilerr // not a failure: the caller lists into memory
-
+		return nil, true, nil, nil
 	}
-	algo := listingAlgo(l)
-	ref, err := w.commit(ctx, algo)
+	ref, err := w.commit(ctx, ls.algo)
 	if err != nil {
 		tflog.Debug(ctx, "could not keep the listing; listing again into memory", map[string]interface{}{"error": err.Error()})
 		return nil, true, nil, nil //nolint:nilerr // not a failure: the caller lists into memory
@@ -106,7 +86,58 @@ func (r *directoryResource) listIfExistsStreamed(ctx context.Context, cn *conn, 
 	if r.settings.streamed != nil {
 		r.settings.streamed("refresh")
 	}
-	return &streamedListing{hash: h.SumAs(algo), ref: ref}, true, nil, nil
+	return &streamedListing{hash: ls.hash, ref: ref}, true, nil, nil
+}
+
+// listedStream is what streamListing made of a destination's listing.
+type listedStream struct {
+	exists   bool
+	listErr  error // the listing failed
+	checkErr error // whether the tree is there could not be told
+	whole    bool  // every item was handed over in order: hash is the manifest's
+	hash     string
+	algo     csum.Algo // the listing's digests
+}
+
+// streamListing lists c's remote destination (guardedListing) and hands
+// each item over in the manifest's order as it arrives (tree.ListStream),
+// hashing it on the way. The listing is whole only when the stream could
+// put it in that order and the server could read all of the tree (the
+// plan must know which directories it could not: listRemote marks them);
+// otherwise the caller lists into a manifest.
+func (r *directoryResource) streamListing(ctx context.Context, cn *conn, c syncConfig, each func(*tree.Item)) listedStream {
+	root := c.root()
+	mode := manifestMode(c.Drift)
+	h := tree.NewHasher(mode, 0)
+	var streamErr error
+	var l *rsync.Listing
+	exists, listErr, checkErr := r.guardedListing(ctx, cn, c, func(t rsync.Transport, rsyncPath string) error {
+		s := tree.NewListStream(root.Prefix, mode, c.Filters.Fidelity.treeOptions(), func(it *tree.Item) {
+			h.Add(it)
+			if each != nil {
+				each(it)
+			}
+		})
+		var err error
+		l, err = rsync.ListLists(ctx, t, root.ListPath, listOptions(ctx, c.Filters, mode, rsyncPath), func(fl rsync.FileList) {
+			s.AddList(fl.Dir, fl.Entries, fl.Whole)
+		})
+		streamErr = s.Close()
+		return err
+	})
+	out := listedStream{exists: exists, listErr: listErr, checkErr: checkErr}
+	if !exists || checkErr != nil || listErr != nil {
+		return out
+	}
+	if streamErr != nil || l.IOError != 0 || len(unlistedDirs(l.Messages, root.ListPath, root.Prefix)) > 0 {
+		tflog.Debug(ctx, "the destination listing could not be streamed; listing again into memory", map[string]interface{}{
+			"destination": c.Ends.Dst.Raw, "order": errText(streamErr), "io_error": l.IOError,
+		})
+		return out
+	}
+	out.whole, out.algo = true, listingAlgo(l)
+	out.hash = h.SumAs(out.algo)
+	return out
 }
 
 func errText(err error) string {
@@ -114,4 +145,23 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// hashDestStreamed is the destination_hash of c's remote destination,
+// listed after a sync that did not mirror the source (see mirrored), as
+// a stream: no manifest of it is made (streamListing). Not whole when it
+// cannot be streamed — a local destination, SFTP, hard links, or what
+// streamListing falls back on — and the caller lists into a manifest.
+func (r *directoryResource) hashDestStreamed(ctx context.Context, cn *conn, c syncConfig) listedStream {
+	if !c.Ends.Dst.Remote || cn.overSFTP() || c.Filters.Fidelity.treeOptions().HardLinks {
+		return listedStream{}
+	}
+	ls := r.streamListing(ctx, cn, c, nil)
+	if ls.whole {
+		tflog.Debug(ctx, "hashed the destination's listing as it arrived", map[string]interface{}{"destination": c.Ends.Dst.Raw})
+		if r.settings.streamed != nil {
+			r.settings.streamed("apply")
+		}
+	}
+	return ls
 }

@@ -3,6 +3,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,11 +31,18 @@ func (c *streamCounter) streamed(step string) {
 
 // take returns the counts since the last take and resets them.
 func (c *streamCounter) take() (refreshes, plans int) {
+	refreshes, plans, _ = c.takeAll()
+	return refreshes, plans
+}
+
+// takeAll is take with the applies that hashed the destination's listing
+// as a stream.
+func (c *streamCounter) takeAll() (refreshes, plans, applies int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	refreshes, plans = c.n["refresh"], c.n["plan"]
+	refreshes, plans, applies = c.n["refresh"], c.n["plan"], c.n["apply"]
 	c.n = nil
-	return refreshes, plans
+	return refreshes, plans, applies
 }
 
 // TestAccDirectory_largeTreePlansAsStreams: a tree too large for its
@@ -137,4 +145,83 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 	}
 	changes("a source edit", "d000/f00.txt", "update_count   = 0 -> 1")
 	noChanges("after the edits")
+}
+
+// TestAccDirectory_applyHashesTheListingAsAStream: an apply whose sync
+// does not leave the destination a mirror of the source (delete = false,
+// and a file on the server the source lacks) lists the destination for
+// destination_hash as a stream, holding no manifest of it, and the hash
+// is the one refresh's listing makes: a refresh after it changes nothing,
+// and the plan has nothing to do.
+func TestAccDirectory_applyHashesTheListingAsAStream(t *testing.T) {
+	srv := accSetup(t)
+	src := newSource(t)
+	for _, name := range []string{"a.txt", "d/b.txt", "d/e/c.txt"} {
+		p := filepath.Join(src, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "site")
+	if err := os.MkdirAll(filepath.Join(dst, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "d", "server-only.txt"), []byte("stays\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := providerConfig(srv, nil) + rsyncDir("site", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")),
+	})
+	var counts streamCounter
+	tf := newTFRunnerServing(t, map[string]string{"main.tf": config}, &rsyncProvider{version: "test", streamed: counts.streamed})
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+	if _, _, applies := counts.takeAll(); applies != 1 {
+		t.Errorf("the apply hashed %d listings as streams, want 1", applies)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "d", "server-only.txt")); err != nil {
+		t.Fatalf("delete = false removed the server's file: %v", err)
+	}
+	hashUnchangedByRefresh(t, tf)
+	tf.run(0, "plan", "-input=false", "-detailed-exitcode")
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+	if _, _, applies := counts.takeAll(); applies != 1 {
+		t.Errorf("the second apply hashed %d listings as streams, want 1", applies)
+	}
+	hashUnchangedByRefresh(t, tf)
+	tf.run(0, "plan", "-input=false", "-detailed-exitcode")
+}
+
+// hashUnchangedByRefresh checks that a refresh, which lists the
+// destination again, records the destination_hash the apply recorded.
+func hashUnchangedByRefresh(t *testing.T, tf *tfRunner) {
+	t.Helper()
+	hash := func() string {
+		out := tf.run(0, "show", "-json")
+		var st struct {
+			Values struct {
+				RootModule struct {
+					Resources []struct {
+						Values struct {
+							DestinationHash string `json:"destination_hash"`
+						} `json:"values"`
+					} `json:"resources"`
+				} `json:"root_module"`
+			} `json:"values"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Values.RootModule.Resources) != 1 {
+			t.Fatalf("terraform show -json: %v: %s", err, out)
+		}
+		return st.Values.RootModule.Resources[0].Values.DestinationHash
+	}
+	applied := hash()
+	tf.run(0, "apply", "-refresh-only", "-input=false", "-auto-approve")
+	if refreshed := hash(); refreshed != applied || applied == "" {
+		t.Errorf("the apply recorded destination_hash %q, refresh %q", applied, refreshed)
+	}
 }
