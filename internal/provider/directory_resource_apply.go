@@ -133,8 +133,10 @@ func (r *directoryResource) apply(ctx context.Context, m *directoryModel, forceC
 			r.settings.manifests.drop(r.destKey(c))
 			tflog.Debug(ctx, "destination_hash is the source's: the sync mirrored it", map[string]interface{}{"destination": c.Ends.Dst.Raw})
 		} else if ls := r.hashDestStreamed(ctx, cn, c); ls.whole {
-			// Hashed as it arrived: a large tree's listing is not held.
+			// Hashed as it arrived: a large tree's listing is not held,
+			// and one listed before the sync is not this tree.
 			m.DestinationHash = types.StringValue(ls.hash)
+			r.settings.manifests.drop(r.destKey(c))
 			dest = &tree.Manifest{Mode: manifestMode(c.Drift), Algo: ls.algo} // for contentAlgo below
 		} else {
 			dest, d = r.destManifest(ctx, cn, c, contentAlgo(nil, types.StringNull(), m.SourceHash))

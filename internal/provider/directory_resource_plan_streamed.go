@@ -167,6 +167,12 @@ func (m *planMerge) add(src *tree.Item) {
 		m.fail("an unreadable destination entry")
 		return
 	}
+	if d != nil && !m.opts.Delete && d.Kind == tree.File && s.Kind != tree.File && rsyncTempName.MatchString(path.Base(d.Name)) {
+		// leftoverTemps warns of such a file beside its source file
+		// too, which the merge has not seen yet.
+		m.fail("a leftover temporary file")
+		return
+	}
 	if m.dirs.add(s.Name, sideSource, d == nil) {
 		m.fail("a name that is a directory on one side and not on the other, or twice in a listing")
 		return

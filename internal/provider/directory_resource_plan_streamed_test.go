@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
 )
@@ -182,6 +184,11 @@ func TestPlanMergeIsThePlanOfTheManifests(t *testing.T) {
 		}), fallback: "an unreadable destination entry"},
 		{name: "an unreadable source file", src: with(src, func(s []tree.Item) []tree.Item { s[5].Unreadable = true; return s }), dst: src, fallback: "an unreadable source entry"},
 		{name: "a leftover temporary file", src: src, dst: with(src, func(d []tree.Item) []tree.Item { return slices.Insert(d, 4, file("d/.x.AbC123", "2")) }), fallback: "a leftover temporary file"},
+		{name: "a file named as a temporary file where the source has a symlink", src: with(src, func(s []tree.Item) []tree.Item {
+			l := tree.Item{Name: "d/.x.AbC123", Kind: tree.Symlink, Perm: 0o777}
+			l.SetTarget("x")
+			return slices.Insert(s, 4, l)
+		}), dst: with(src, func(d []tree.Item) []tree.Item { return slices.Insert(d, 4, file("d/.x.AbC123", "2")) }), fallback: "a leftover temporary file"},
 		{name: "a leftover temporary file, deleted", src: src, dst: with(src, func(d []tree.Item) []tree.Item { return slices.Insert(d, 4, file("d/.x.AbC123", "2")) }), del: true},
 		{name: "a deletion with protect rules", src: src[:3], dst: src, del: true, protect: []string{"d/y"}, fallback: "a destination entry to delete, with protect rules"},
 		{name: "protect rules, nothing to delete", src: src, dst: src[:3], del: true, protect: []string{"d/y"}},
@@ -211,7 +218,10 @@ func TestPlanMergeIsThePlanOfTheManifests(t *testing.T) {
 }
 
 // TestPlanMergeOfRandomTrees compares the two roads on random pairs of
-// trees whose names collide often ("a", "a.b", "a-", a directory "a"):
+// trees whose names collide often ("a", "a.b", "a-", a directory "a"),
+// with files, symlinks and directories, contents, sizes, times and modes
+// that differ or not, by content and by metadata, with checksum and
+// delete or not:
 // where the merge does not fall back it makes the plan of the manifests,
 // and it falls back only where one side has a directory and the other
 // something else under one name.
@@ -219,15 +229,34 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 	dir, file := streamTestItems()
 	names := []string{"a", "a.b", "a-", "b", "a0", "B", "_"}
 	rng := rand.New(rand.NewPCG(1, 2))
+	// randomFile has one of a few contents, sizes, times and modes, so
+	// that pairs differ in content only (blind), in time only, in size,
+	// in mode, or not at all.
+	randomFile := func(p string) tree.Item {
+		it := file(p, strings.Repeat(fmt.Sprint(rng.IntN(3)), 1+rng.IntN(2)))
+		it.ModTime += int64(rng.IntN(2))
+		if rng.IntN(5) == 0 {
+			it.Perm = 0o600
+		}
+		return it
+	}
 	// grow adds random entries below parent to items, to depth.
 	var grow func(items []tree.Item, parent string, depth int) []tree.Item
+	have := map[string]bool{} // names grow leaves alone
 	grow = func(items []tree.Item, parent string, depth int) []tree.Item {
 		for _, n := range names {
 			p := path.Join(parent, n)
+			if have[p] {
+				continue
+			}
 			switch r := rng.IntN(10); {
 			case r < 4:
-				items = append(items, file(p, fmt.Sprint(rng.IntN(3))))
-			case r < 6 && depth > 0:
+				items = append(items, randomFile(p))
+			case r == 4:
+				l := tree.Item{Name: p, Kind: tree.Symlink}
+				l.SetTarget(names[rng.IntN(len(names))])
+				items = append(items, l)
+			case r < 7 && depth > 0:
 				items = append(items, dir(p))
 				items = grow(items, p, depth-1)
 			}
@@ -239,7 +268,8 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 		return items
 	}
 	planned, fellBack := 0, 0
-	for round := range 400 {
+	for round := range 600 {
+		clear(have)
 		src := sorted(grow([]tree.Item{dir(".")}, "", 3))
 		var dst []tree.Item
 		if rng.IntN(4) > 0 {
@@ -247,11 +277,20 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 			dst = slices.Clone(src)
 			for i := range dst {
 				if dst[i].Kind == tree.File && rng.IntN(4) == 0 {
-					dst[i] = file(dst[i].Name, fmt.Sprint(rng.IntN(3)))
+					dst[i] = randomFile(dst[i].Name)
 				}
 			}
 			dst = slices.DeleteFunc(dst, func(it tree.Item) bool { return it.Name != "." && rng.IntN(8) == 0 && it.Kind == tree.File })
-			dst = sorted(grow(dst, "", 1))
+			for _, it := range dst {
+				have[it.Name] = true
+			}
+			if rng.IntN(8) > 0 {
+				// Mostly new names; else names of other kinds too.
+				dst = sorted(grow(dst, "", 1))
+			} else {
+				clear(have)
+				dst = sorted(grow(dst, "", 1))
+			}
 			dst = slices.CompactFunc(dst, func(a, b tree.Item) bool { return a.Name == b.Name && a.Kind == b.Kind })
 		} else {
 			dst = sorted(grow([]tree.Item{dir(".")}, "", 3))
@@ -260,9 +299,13 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 		if hasTwinNames(dst) {
 			continue
 		}
-		c := syncConfig{Delete: round%2 == 0}
+		c := syncConfig{Delete: round%2 == 0, Checksum: round%3 == 0}
 		c.Ends.Dst.Remote = true
-		got, fallback, _ := planByMerge(t, src, dst, tree.Content, c)
+		mode := tree.Content
+		if round%5 == 0 {
+			mode = tree.Metadata
+		}
+		got, fallback, _ := planByMerge(t, src, dst, mode, c)
 		if fallback != "" {
 			if !kindsDifferByName(src, dst) {
 				t.Fatalf("round %d: fell back (%s) on trees without a name of two kinds:\nsrc %v\ndst %v", round, fallback, itemNames(src), itemNames(dst))
@@ -271,12 +314,13 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 			continue
 		}
 		planned++
-		compareStreamedPlans(t, fmt.Sprintf("round %d", round), got, planByManifests(src, dst, tree.Content, c))
+		compareStreamedPlans(t, fmt.Sprintf("round %d", round), got, planByManifests(src, dst, mode, c))
 		if t.Failed() {
 			t.Fatalf("src %v\ndst %v", itemNames(src), itemNames(dst))
 		}
 	}
-	if planned < 100 || fellBack == 0 {
+	t.Logf("planned %d pairs of trees, fell back on %d", planned, fellBack)
+	if planned < 200 || fellBack == 0 {
 		t.Fatalf("planned %d and fell back %d times: the random trees do not exercise both", planned, fellBack)
 	}
 }
@@ -327,4 +371,57 @@ func itemNames(items []tree.Item) []string {
 		out[i] = tree.DiffPath(&items[i])
 	}
 	return out
+}
+
+// TestStreamedDriftIsTheManifestsDrift: the drift a streamed plan reports
+// from pending's first paths and its total (driftResult.Total) shows as
+// the drift of the whole diff does: the same first paths, count and
+// warning.
+func TestStreamedDriftIsTheManifestsDrift(t *testing.T) {
+	var full tree.Changes
+	var p pendingChanges
+	for i := range 150 {
+		full.Create = append(full.Create, fmt.Sprintf("c%03d", i))
+		p.addCreate(fmt.Sprintf("c%03d", i))
+	}
+	for i := range 30 {
+		full.Update = append(full.Update, fmt.Sprintf("u%03d", i))
+		p.Update = append(p.Update, fmt.Sprintf("u%03d", i))
+		p.Updates++
+	}
+	for i := range 120 {
+		full.Delete = append(full.Delete, fmt.Sprintf("x%03d", i))
+		if i < pendingCap {
+			p.Delete = append(p.Delete, fmt.Sprintf("x%03d", i))
+		}
+		p.Deletes++
+	}
+	prior := types.StringValue("xxh128:00")
+	for _, tc := range []struct {
+		name    string
+		srcHash string
+		b       baseline
+		dstHash string
+	}{
+		{name: "the source unchanged: all of it is drift", srcHash: "xxh128:00", b: baseline{Hash: "xxh128:00"}, dstHash: "xxh128:99"},
+		{name: "the destination as applied: none", srcHash: "xxh128:01", b: baseline{Hash: "xxh128:00"}, dstHash: "xxh128:00"},
+		{name: "both changed: unattributed", srcHash: "xxh128:01", b: baseline{Hash: "xxh128:00"}, dstHash: "xxh128:99"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			whole := attributeDrift(driftInput{Diff: full, SrcHash: tc.srcHash, DstHash: tc.dstHash, Baseline: tc.b, HasBaseline: true, PriorSourceHash: prior})
+			streamed := attributeDrift(driftInput{Diff: p.changes(), Total: p.Creates + p.Updates + p.Deletes, SrcHash: tc.srcHash, DstHash: tc.dstHash, Baseline: tc.b, HasBaseline: true, PriorSourceHash: prior})
+			if !driftValueOf(whole).Equal(driftValueOf(streamed)) {
+				t.Errorf("drift: whole %v, streamed %v", driftValueOf(whole), driftValueOf(streamed))
+			}
+			n := len(full.Create) + len(full.Update) + len(full.Delete)
+			ws, wd := driftWarning(whole, n)
+			ss, sd := driftWarning(streamed, n)
+			if ws != ss || wd != sd {
+				t.Errorf("warning: whole %q %q, streamed %q %q", ws, wd, ss, sd)
+			}
+			if tc.name == "the source unchanged: all of it is drift" && (streamed.count() != n || ss == "") {
+				t.Errorf("streamed drift counts %d of %d, warning %q", streamed.count(), n, ss)
+			}
+		})
+	}
 }

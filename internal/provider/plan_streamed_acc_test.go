@@ -45,19 +45,12 @@ func (c *streamCounter) takeAll() (refreshes, plans, applies int) {
 	return refreshes, plans, applies
 }
 
-// TestAccDirectory_largeTreePlansAsStreams: a tree too large for its
-// baseline to keep fingerprints (more than baselineMaxItems entries) is
-// refreshed and planned without a manifest — refresh streams its listing
-// to the store, and the plan merges it with a walk of the source — and
-// the plan finds nothing to do, having walked the source once (into a
-// spool, which it reads back). A server edit, a file on the server the
-// source lacks (delete = true) and a source edit are each planned the
-// same way, in the plan walk and in the apply walk's re-plan, and
-// applied; the plan after them again finds nothing to do.
-func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
-	srv := accSetup(t)
+// largeSource writes a source of 101 directories of 100 files: more
+// entries than baselineMaxItems, so that the trees' plans stream.
+func largeSource(t *testing.T) string {
+	t.Helper()
 	src := newSource(t)
-	const dirs, files = 101, 100 // 10,100 files: more entries than baselineMaxItems
+	const dirs, files = 101, 100
 	for d := range dirs {
 		dir := filepath.Join(src, fmt.Sprintf("d%03d", d))
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -86,6 +79,21 @@ func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
 	if dirs*files <= baselineMaxItems {
 		t.Fatal("the tree is not large")
 	}
+	return src
+}
+
+// TestAccDirectory_largeTreePlansAsStreams: a tree too large for its
+// baseline to keep fingerprints (more than baselineMaxItems entries) is
+// refreshed and planned without a manifest — refresh streams its listing
+// to the store, and the plan merges it with a walk of the source — and
+// the plan finds nothing to do, having walked the source once (into a
+// spool, which it reads back). A server edit, a file on the server the
+// source lacks (delete = true) and a source edit are each planned the
+// same way, in the plan walk and in the apply walk's re-plan, and
+// applied; the plan after them again finds nothing to do.
+func TestAccDirectory_largeTreePlansAsStreams(t *testing.T) {
+	srv := accSetup(t)
+	src := largeSource(t)
 	dst := filepath.Join(t.TempDir(), "site")
 	config := providerConfig(srv, nil) + rsyncDir("site", map[string]string{
 		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
@@ -223,5 +231,60 @@ func hashUnchangedByRefresh(t *testing.T, tf *tfRunner) {
 	tf.run(0, "apply", "-refresh-only", "-input=false", "-auto-approve")
 	if refreshed := hash(); refreshed != applied || applied == "" {
 		t.Errorf("the apply recorded destination_hash %q, refresh %q", applied, refreshed)
+	}
+}
+
+// TestAccLargeTreeReplansAsStreamsInItsOwnProcess drives terraform with
+// the built provider, a process per walk as in real use, so that the
+// apply walk's re-plan is not the process whose refresh wrote the
+// listing: of a saved plan with a server edit, the re-plan is made as a
+// stream too and takes the approved plan's estimate; and a source
+// edited after a saved plan is refused by that re-plan
+// (checkSourceSincePlan), nothing copied.
+func TestAccLargeTreeReplansAsStreamsInItsOwnProcess(t *testing.T) {
+	srv := accSetup(t)
+	src := largeSource(t)
+	dst := filepath.Join(t.TempDir(), "site")
+	logPath := filepath.Join(t.TempDir(), "terraform.log")
+	config := providerConfig(srv, nil) + rsyncDir("site", map[string]string{
+		"source": hclString(src + "/"), "destination": hclString(remoteDest(srv, dst+"/")), "delete": "true",
+	})
+	tf := newBinRunner(t, map[string]string{"main.tf": config}, "TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+logPath)
+	streamedPlans := func() int {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "planned from the source and the stored listing as streams")
+	}
+	tf.run(0, "apply", "-input=false", "-auto-approve")
+
+	writeFile(t, filepath.Join(dst, "d050", "f50.txt"), "edited on the server\n")
+	before := streamedPlans()
+	tf.run(2, "plan", "-input=false", "-detailed-exitcode", "-out=tfplan")
+	if n := streamedPlans() - before; n != 1 {
+		t.Fatalf("the plan was made as a stream %d times, want 1", n)
+	}
+	before = streamedPlans()
+	out := tf.run(0, "apply", "-input=false", "tfplan").output()
+	if n := streamedPlans() - before; n != 1 {
+		t.Errorf("the apply walk's re-plan was made as a stream %d times, want 1:\n%s", n, out)
+	}
+	if log, _ := os.ReadFile(logPath); !strings.Contains(string(log), "using the transfer estimate of the approved plan") {
+		t.Error("the re-plan estimated the transfer again instead of taking the approved plan's")
+	}
+	if err := checkTreesEqual(src, dst)(nil); err != nil {
+		t.Fatal(err)
+	}
+
+	writeFile(t, filepath.Join(src, "d000", "f00.txt"), "edited in the source\n")
+	tf.run(2, "plan", "-input=false", "-detailed-exitcode", "-out=tfplan")
+	writeFile(t, filepath.Join(src, "d000", "f00.txt"), "edited again after the plan\n")
+	res := tf.exec(5*time.Minute, "apply", "-input=false", "-no-color", "tfplan")
+	if res.code == 0 || !strings.Contains(res.output(), "Source changed since the plan") {
+		t.Fatalf("the apply of a plan whose source changed since exited %d:\n%s", res.code, res.output())
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "d000", "f00.txt")); err != nil || string(b) != "0/0\n" {
+		t.Fatalf("the refused apply copied d000/f00.txt: %q, %v", b, err)
 	}
 }
