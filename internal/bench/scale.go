@@ -66,15 +66,12 @@ func (s *suite) runScale(ctx context.Context, scaleTrees []*Tree, dir string) []
 				s.logf("scenario %s FAILED: %v", res[i].Name, res[i].Err)
 			}
 		}
+		first := base == nil
 		for i := range res {
-			if base == nil {
-				continue
-			}
-			res[i].Baseline = base[i]
-		}
-		if base == nil {
-			for i := range res {
+			if first {
 				base = append(base, &res[i])
+			} else {
+				res[i].Baseline = base[i]
 			}
 		}
 		out = append(out, res...)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/rsync/csum"
 	"github.com/rsyncprovider/terraform-provider-rsync/internal/tree"
@@ -96,10 +95,8 @@ func (p *createPlan) pairsWith(root *tree.Item) bool {
 // plan the same values.
 type createFold struct {
 	chmod    func(*tree.Item)
-	metadata bool
 	hash     *tree.Hasher
-	items    int
-	prints   []uint64 // nil once there are more than baselineMaxItems items
+	baseline baselineFold
 	creates  pendingChanges
 	// p is the plan as far as it is made: plan adds the hash and the
 	// baseline.
@@ -107,7 +104,7 @@ type createFold struct {
 }
 
 func newCreateFold(algo csum.Algo, chmod string, metadata bool) *createFold {
-	f := &createFold{chmod: chmodOf(chmod), metadata: metadata, hash: tree.NewHasher(tree.Content, algo)}
+	f := &createFold{chmod: chmodOf(chmod), hash: tree.NewHasher(tree.Content, algo), baseline: baselineFold{metadata: metadata}}
 	f.p.creates = &f.creates
 	f.p.work = estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}}
 	return f
@@ -128,15 +125,10 @@ func (f *createFold) add(src *tree.Item) {
 	if f.chmod != nil {
 		f.chmod(&it)
 	}
-	first := f.items == 0
-	f.items++
+	first := f.baseline.items == 0
 	f.hash.Add(&it)
 	f.p.specials.add(&it)
-	if f.items <= baselineMaxItems {
-		f.prints = append(f.prints, fingerprint(&it, f.metadata))
-	} else {
-		f.prints = nil
-	}
+	f.baseline.add(&it)
 	if first && it.Name == "." {
 		f.p.rootSeen = true
 		if !it.Ignored {
@@ -162,11 +154,7 @@ func (f *createFold) add(src *tree.Item) {
 func (f *createFold) plan() *createPlan {
 	p := &f.p
 	p.hash = f.hash.Sum()
-	b := baseline{Hash: p.hash, Metadata: f.metadata}
-	if f.items <= baselineMaxItems {
-		b = baselineOfPrints(p.hash, f.metadata, f.prints)
-	}
-	p.baseline = b.encode()
+	p.baseline = f.baseline.baseline(p.hash).encode()
 	return p
 }
 
@@ -291,10 +279,7 @@ func (r *directoryResource) planCreateStreamed(ctx context.Context, req resource
 			resp.Diagnostics.Append(d...)
 		}
 		out.Pending = pendingValue(pending, est)
-		r.settings.baselines.put(r.destKey(c), plan.baseline)
-		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
-			"destination": c.Ends.Dst.Raw, "source_hash": plan.hash, "diff_known": true,
-		})
+		r.keepBaseline(ctx, c, plan.hash, plan.baseline, true)
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, nil)...)
 	r.setComputed(ctx, resp, out)

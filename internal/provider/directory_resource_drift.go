@@ -120,6 +120,33 @@ func newBaseline(src *tree.Manifest, srcHash string, metadata bool) baseline {
 	return baselineOfPrints(srcHash, metadata, fps)
 }
 
+// baselineFold makes newBaseline's baseline an item at a time, for the
+// plans made as streams (createFold, planMerge): the fingerprints of the
+// items while there are at most baselineMaxItems of them.
+type baselineFold struct {
+	metadata bool
+	items    int
+	prints   []uint64 // nil once there are more than baselineMaxItems items
+}
+
+// add folds in the next item of the source, chmod applied.
+func (f *baselineFold) add(it *tree.Item) {
+	f.items++
+	if f.items <= baselineMaxItems {
+		f.prints = append(f.prints, fingerprint(it, f.metadata))
+	} else {
+		f.prints = nil
+	}
+}
+
+// baseline is newBaseline of the items added, which hash to srcHash.
+func (f *baselineFold) baseline(srcHash string) baseline {
+	if f.items > baselineMaxItems {
+		return baseline{Hash: srcHash, Metadata: f.metadata}
+	}
+	return baselineOfPrints(srcHash, f.metadata, f.prints)
+}
+
 // baselineOfPrints is the baseline of a source of at most
 // baselineMaxItems items whose fingerprints are fps.
 func baselineOfPrints(srcHash string, metadata bool, fps []uint64) baseline {

@@ -300,13 +300,7 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		Drift:          c.Drift,
 		Drifted:        drifted,
 	})
-	if work && diff != nil && c.Delete && c.MaxDelete != nil && int64(len(diff.Delete)) > *c.MaxDelete {
-		first := diff.Delete
-		if len(first) > 10 {
-			first = first[:10]
-		}
-		resp.Diagnostics.AddAttributeError(path.Root("max_delete"), "Too many deletions",
-			strings.Replace(maxDeleteError(len(diff.Delete), *c.MaxDelete, first), "so nothing was changed", "so the plan stops here", 1))
+	if work && diff != nil && tooManyDeletions(&resp.Diagnostics, c, len(diff.Delete), diff.Delete) {
 		return
 	}
 	if summary, detail := driftWarning(drifted, countChanges(diff)); work && summary != "" {
@@ -329,23 +323,47 @@ func (r *directoryResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		out.Pending = pendingValue(pendingOf(*diff), est)
 	}
 	if work {
-		// What the apply will leave, for the next plan to tell drift
-		// apart; the apply keeps it only if it succeeds.
-		r.settings.baselines.put(r.destKey(c), newBaseline(src, srcHash, c.Drift == driftMetadata).encode())
-		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
-			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diff != nil,
-		})
+		r.keepBaseline(ctx, c, srcHash, newBaseline(src, srcHash, c.Drift == driftMetadata).encode(), diff != nil)
 	}
+	forceChecksum(ctx, resp, c, work, blind[:min(len(blind), 10)], len(blind))
+	r.setComputed(ctx, resp, out)
+	setReleaseComputed(ctx, resp, &c, rp, work, prior)
+}
+
+// tooManyDeletions adds the plan's refusal to diags when c's sync would
+// delete n paths (paths: the first of them), more than max_delete
+// allows, and reports whether it did.
+func tooManyDeletions(diags *diag.Diagnostics, c syncConfig, n int, paths []string) bool {
+	if !c.Delete || c.MaxDelete == nil || int64(n) <= *c.MaxDelete {
+		return false
+	}
+	diags.AddAttributeError(path.Root("max_delete"), "Too many deletions",
+		strings.Replace(maxDeleteError(n, *c.MaxDelete, paths[:min(len(paths), 10)]), "so nothing was changed", "so the plan stops here", 1))
+	return true
+}
+
+// keepBaseline hands the apply what it will leave (encoded, the baseline
+// of the source hashing to srcHash), for the next plan to tell drift
+// apart; the apply keeps it only if it succeeds.
+func (r *directoryResource) keepBaseline(ctx context.Context, c syncConfig, srcHash string, encoded []byte, diffKnown bool) {
+	r.settings.baselines.put(r.destKey(c), encoded)
+	tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
+		"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": diffKnown,
+	})
+}
+
+// forceChecksum tells the apply, in private state, to compare by checksum
+// when a plan with work found files rsync's quick check cannot see (the
+// first of them, of total): same size and time, other content.
+func forceChecksum(ctx context.Context, resp *resource.ModifyPlanResponse, c syncConfig, work bool, first []string, total int) {
 	var force []byte
-	if work && len(blind) > 0 && !c.Checksum {
+	if work && total > 0 && !c.Checksum {
 		tflog.Info(ctx, "some files differ only in content; the apply compares by checksum", map[string]interface{}{
-			"files": firstPaths(blind, 10),
+			"files": firstPathsOf(first, total),
 		})
 		force = []byte("true")
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
-	r.setComputed(ctx, resp, out)
-	setReleaseComputed(ctx, resp, &c, rp, work, prior)
 }
 
 // connectAhead connects to a push's destination while the source is

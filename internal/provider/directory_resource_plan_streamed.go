@@ -49,8 +49,7 @@ type planMerge struct {
 	fallback string
 
 	dirs     openDirs
-	srcItems int      // the source's, for the baseline
-	print    []uint64 // their fingerprints while there are few enough
+	baseline baselineFold
 
 	pending pendingChanges
 	blinds  int      // files only a checksum tells apart (quickCheckBlind)
@@ -78,6 +77,7 @@ func newPlanMerge(dst *listingDecoder, c syncConfig, algo csum.Algo, stop func()
 		hash:     tree.NewHasher(tree.Content, algo),
 		dstHash:  tree.NewHasher(dst.hd.Mode, 0),
 		stop:     stop,
+		baseline: baselineFold{metadata: c.Drift == driftMetadata},
 		work:     estimateWork{Whole: map[string]fileAmount{}, Src: map[string]*tree.Item{}, Dst: map[string]*tree.Item{}},
 	}
 }
@@ -133,12 +133,7 @@ func (m *planMerge) add(src *tree.Item) {
 		m.chmod(&s)
 	}
 	m.hash.Add(&s)
-	m.srcItems++
-	if m.srcItems <= baselineMaxItems {
-		m.print = append(m.print, fingerprint(&s, m.metadata))
-	} else {
-		m.print = nil
-	}
+	m.baseline.add(&s)
 	if s.Unreadable {
 		m.fail("an unreadable source entry")
 		return
@@ -395,9 +390,7 @@ func (r *directoryResource) planStreamed(ctx context.Context, req resource.Modif
 		Drift:       c.Drift,
 		Drifted:     drifted,
 	})
-	if work && c.Delete && c.MaxDelete != nil && int64(pending.Deletes) > *c.MaxDelete {
-		resp.Diagnostics.AddAttributeError(fwpath.Root("max_delete"), "Too many deletions",
-			strings.Replace(maxDeleteError(pending.Deletes, *c.MaxDelete, pending.Delete[:min(len(pending.Delete), 10)]), "so nothing was changed", "so the plan stops here", 1))
+	if work && tooManyDeletions(&resp.Diagnostics, c, pending.Deletes, pending.Delete) {
 		return true
 	}
 	if summary, detail := driftWarning(drifted, pending.Creates+pending.Updates+pending.Deletes); work && summary != "" {
@@ -426,25 +419,9 @@ func (r *directoryResource) planStreamed(ctx context.Context, req resource.Modif
 		})
 		resp.Diagnostics.Append(d...)
 		out.Pending = pendingValue(pending, est)
+		r.keepBaseline(ctx, c, srcHash, m.baseline.baseline(srcHash).encode(), true)
 	}
-	if work {
-		next := baseline{Hash: srcHash, Metadata: c.Drift == driftMetadata}
-		if m.srcItems <= baselineMaxItems {
-			next = baselineOfPrints(srcHash, next.Metadata, m.print)
-		}
-		r.settings.baselines.put(r.destKey(c), next.encode())
-		tflog.Info(ctx, "rsync_directory has changes to sync", map[string]interface{}{
-			"destination": c.Ends.Dst.Raw, "source_hash": srcHash, "diff_known": true,
-		})
-	}
-	var force []byte
-	if work && m.blinds > 0 && !c.Checksum {
-		tflog.Info(ctx, "some files differ only in content; the apply compares by checksum", map[string]interface{}{
-			"files": firstPathsOf(m.blind, m.blinds),
-		})
-		force = []byte("true")
-	}
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateForceChecksum, force)...)
+	forceChecksum(ctx, resp, c, work, m.blind, m.blinds)
 	if resp.Diagnostics.HasError() {
 		return true
 	}

@@ -51,13 +51,9 @@ func planByMerge(t *testing.T, src, dst []tree.Item, mode tree.Mode, c syncConfi
 		return streamedPlan{}, m.fallback, stopped
 	}
 	srcHash := m.hash.Sum()
-	b := baseline{Hash: srcHash, Metadata: mode == tree.Metadata}
-	if m.srcItems <= baselineMaxItems {
-		b = baselineOfPrints(srcHash, b.Metadata, m.print)
-	}
 	return streamedPlan{
 		pending: m.pending, blinds: m.blinds, srcHash: srcHash, dstHash: m.dstHash.SumAs(d.algo),
-		baseline: string(b.encode()), work: m.estimateWork(c.Checksum || m.blinds > 0),
+		baseline: string(m.baseline.baseline(srcHash).encode()), work: m.estimateWork(c.Checksum || m.blinds > 0),
 	}, "", stopped
 }
 
@@ -77,7 +73,7 @@ func planByManifests(src, dst []tree.Item, mode tree.Mode, c syncConfig) streame
 	srcHash := sm.Hash()
 	return streamedPlan{
 		pending: *pendingOf(diff), blinds: len(blind), srcHash: srcHash, dstHash: dm.Hash(),
-		baseline: string(newBaseline(sm, srcHash, mode == tree.Metadata).encode()),
+		baseline: string(newBaseline(sm, srcHash, c.Drift == driftMetadata).encode()),
 		work:     planEstimateWork(diff, pairs, c.Checksum || len(blind) > 0),
 	}
 }
@@ -110,6 +106,15 @@ func compareStreamedPlans(t *testing.T, name string, got, want streamedPlan) {
 			t.Errorf("%s: estimate work's items of %s differ", name, p)
 		}
 	}
+}
+
+// driftOfMode is the drift_detection whose listings are in mode
+// (manifestMode's inverse).
+func driftOfMode(mode tree.Mode) string {
+	if mode == tree.Metadata {
+		return driftMetadata
+	}
+	return driftChecksum
 }
 
 func streamTestItems() (dir func(string) tree.Item, file func(string, string) tree.Item) {
@@ -206,6 +211,7 @@ func TestPlanMergeIsThePlanOfTheManifests(t *testing.T) {
 			if mode == 0 {
 				mode = tree.Content
 			}
+			c.Drift = driftOfMode(mode)
 			got, fallback, stopped := planByMerge(t, tc.src, tc.dst, mode, c)
 			if fallback != tc.fallback || stopped != (fallback != "") {
 				t.Fatalf("fell back %q (walk stopped %v), want %q", fallback, stopped, tc.fallback)
@@ -305,6 +311,7 @@ func TestPlanMergeOfRandomTrees(t *testing.T) {
 		if round%5 == 0 {
 			mode = tree.Metadata
 		}
+		c.Drift = driftOfMode(mode)
 		got, fallback, _ := planByMerge(t, src, dst, mode, c)
 		if fallback != "" {
 			if !kindsDifferByName(src, dst) {
